@@ -1,0 +1,71 @@
+"""Sound devices: what a backend offers the engine, and how a backend is chosen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+DeviceKind = Literal["audiooutput", "audioinput"]
+
+RenderCallback = Callable[[int], np.ndarray]
+"""Called by a backend's audio thread for each block: ``render(frames)`` -> (frames, channels)."""
+
+DeliverCallback = Callable[[np.ndarray], None]
+"""Called by a backend's audio thread with each captured (frames, channels) block."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """One output or input device, as ``enumerate_devices()`` and ``platform().devices()`` show it."""
+
+    id: str
+    label: str
+    kind: DeviceKind
+    intended_roles: frozenset[str] = field(default_factory=frozenset)
+    is_default: bool = False
+
+
+class Stream(Protocol):
+    """An open output or input stream."""
+
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    """A source of devices and streams: virtual, null, wav, or a real sound server."""
+
+    name: str
+
+    def list_devices(self) -> list[DeviceInfo]: ...
+
+    def default_output(self) -> str | None: ...
+
+    def default_input(self) -> str | None: ...
+
+    def open_output(
+        self,
+        device_id: str,
+        role: str,
+        *,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        render: RenderCallback,
+    ) -> Stream: ...
+
+    def open_input(
+        self,
+        device_id: str,
+        *,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        deliver: DeliverCallback,
+    ) -> Stream: ...
+
+    def watch_devices(self, callback: Callable[[list[DeviceInfo]], None]) -> None: ...
+
+    def close(self) -> None: ...
