@@ -19,7 +19,7 @@ DeliverCallback = Callable[[np.ndarray], None]
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    """One output or input device, as ``enumerate_devices()`` and ``platform().devices()`` show it."""
+    """An output or input device, as ``enumerate_devices()`` and ``devices()`` list it."""
 
     id: str
     label: str

@@ -1,0 +1,200 @@
+"""The spec's task queue: one loop per process (or virtual environment) that runs tasks in order.
+
+Every event fires from a task on this loop, never on an audio thread and never synchronously
+inside a setter (DESIGN §4). Two loops share one interface: ``ThreadedLoop`` runs tasks on a
+dispatcher thread against the real clock; ``ManualLoop`` runs them only when a test asks, against
+a clock that moves only when told (``audiosession.testing``).
+
+State that tasks touch is guarded by ``loop.lock``: the loop holds it while a task runs, and
+public API calls made from other threads take it, so they see each task's effects whole.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Task = Callable[..., Any]
+
+
+class Timer:
+    """A task scheduled for a later time; ``cancel()`` keeps it from running."""
+
+    __slots__ = ("when", "callback", "args", "cancelled")
+
+    def __init__(self, when: float, callback: Task, args: tuple[Any, ...]) -> None:
+        self.when = when
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class TaskLoop:
+    """What both loops offer: queue tasks, schedule timers, tell the time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._tasks: deque[tuple[Task, tuple[Any, ...]]] = deque()
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._sequence = itertools.count()
+        self._queue_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def now(self) -> float:
+        """Seconds on this loop's clock."""
+        raise NotImplementedError
+
+    def queue_task(self, callback: Task, *args: Any) -> None:
+        """The spec's "queue a task": run ``callback(*args)`` after the tasks already queued.
+
+        Safe from any thread, the audio thread included: it only appends under a short lock.
+        """
+        with self._queue_lock:
+            self._tasks.append((callback, args))
+        self._wake()
+
+    def call_later(self, delay: float, callback: Task, *args: Any) -> Timer:
+        """Queue ``callback(*args)`` as a task once ``delay`` seconds have passed."""
+        timer = Timer(self.now() + max(0.0, delay), callback, args)
+        with self._queue_lock:
+            heapq.heappush(self._timers, (timer.when, next(self._sequence), timer))
+        self._wake()
+        return timer
+
+    def in_loop_thread(self) -> bool:
+        """Whether the caller is the thread that runs this loop's tasks."""
+        return self._thread is threading.current_thread()
+
+    def _wake(self) -> None:
+        pass
+
+    def _pop_task(self) -> tuple[Task, tuple[Any, ...]] | None:
+        with self._queue_lock:
+            return self._tasks.popleft() if self._tasks else None
+
+    def _move_due_timers(self, now: float) -> None:
+        with self._queue_lock:
+            while self._timers and self._timers[0][0] <= now:
+                _, _, timer = heapq.heappop(self._timers)
+                if not timer.cancelled:
+                    self._tasks.append((timer.callback, timer.args))
+
+    def _next_timer_time(self) -> float | None:
+        with self._queue_lock:
+            while self._timers and self._timers[0][2].cancelled:
+                heapq.heappop(self._timers)
+            return self._timers[0][0] if self._timers else None
+
+    def _run(self, callback: Task, args: tuple[Any, ...]) -> None:
+        with self.lock:
+            try:
+                callback(*args)
+            except Exception:
+                name = getattr(callback, "__name__", callback)
+                log.exception("uncaught exception in task %s", name)
+
+
+class ManualLoop(TaskLoop):
+    """A loop driven by hand against a virtual clock: deterministic, faster than real time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._now = 0.0
+        self._thread = threading.current_thread()
+
+    def now(self) -> float:
+        return self._now
+
+    def run_until_idle(self) -> int:
+        """Run queued tasks (and the tasks they queue) until none is left; return how many ran."""
+        ran = 0
+        self._move_due_timers(self._now)
+        while (item := self._pop_task()) is not None:
+            self._run(*item)
+            ran += 1
+            self._move_due_timers(self._now)
+        return ran
+
+    def advance_to(self, when: float) -> None:
+        """Move the clock to ``when``, running every timer that falls due on the way, in order."""
+        self.run_until_idle()
+        while (next_time := self._next_timer_time()) is not None and next_time <= when:
+            self._now = max(self._now, next_time)
+            self.run_until_idle()
+        self._now = max(self._now, when)
+        self.run_until_idle()
+
+
+class ThreadedLoop(TaskLoop):
+    """The process's loop: a dispatcher thread runs tasks in order against the real clock."""
+
+    def __init__(self, name: str = "audiosession-dispatcher") -> None:
+        super().__init__()
+        self._name = name
+        self._wakeup = threading.Condition(self._queue_lock)
+        self._closed = False
+        self._start_lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def _wake(self) -> None:
+        self._ensure_thread()
+        with self._wakeup:
+            self._wakeup.notify()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None or self._closed:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+                self._thread = thread
+                thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            with self._wakeup:
+                while not self._closed:
+                    self._move_due_timers_locked(time.monotonic())
+                    if self._tasks:
+                        break
+                    next_time = self._timers[0][0] if self._timers else None
+                    timeout = None if next_time is None else max(0.0, next_time - time.monotonic())
+                    self._wakeup.wait(timeout)
+                if self._closed:
+                    return
+            while (item := self._pop_task()) is not None:
+                self._run(*item)
+
+    def _move_due_timers_locked(self, now: float) -> None:
+        while self._timers and self._timers[0][0] <= now:
+            _, _, timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                self._tasks.append((timer.callback, timer.args))
+
+    def run_until_idle(self, timeout: float = 5.0) -> None:
+        """Wait until every task queued so far has run (for scripts and tests of real mode)."""
+        if self.in_loop_thread():
+            raise RuntimeError("run_until_idle() cannot wait for the loop from inside a task")
+        done = threading.Event()
+        self.queue_task(done.set)
+        if not done.wait(timeout):
+            raise TimeoutError(f"the audiosession loop did not become idle within {timeout} s")
+
+    def close(self) -> None:
+        """Stop the dispatcher thread after the task it is running, if any."""
+        with self._wakeup:
+            self._closed = True
+            self._wakeup.notify()

@@ -1,0 +1,1 @@
+"""The platform: what decides how sessions interact (policy), in process or via a daemon."""

@@ -1,0 +1,129 @@
+"""A runtime: the loop, the platform and the windows of one process or virtual environment."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from audiosession.loop import TaskLoop
+from audiosession.platform.base import Platform
+
+if TYPE_CHECKING:
+    from audiosession.events import Event, EventTarget
+    from audiosession.session.window import Window
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One dispatched event in ``env.events``: when, in which window, at what, which type, and
+    the target's ``state`` after the change where it has one."""
+
+    time: float
+    window: Window | None
+    target: EventTarget
+    type: str
+    state: str | None
+
+    def __repr__(self) -> str:
+        window = self.window.name if self.window is not None else "-"
+        state = f" -> {self.state}" if self.state is not None else ""
+        return f"<{self.time:.3f}s {window} {type(self.target).__name__} {self.type}{state}>"
+
+
+class Runtime:
+    """Everything one process (or one ``VirtualEnvironment``) shares: the task loop, the
+    platform (created on first use), the windows and, where asked for, the event log."""
+
+    def __init__(
+        self,
+        loop: TaskLoop,
+        platform_factory: Callable[[TaskLoop], Platform],
+        *,
+        record_events: bool = False,
+    ) -> None:
+        self.loop = loop
+        self._platform_factory = platform_factory
+        self._platform: Platform | None = None
+        self._platform_lock = threading.Lock()
+        self.windows: list[Window] = []
+        self.events: list[EventRecord] | None = [] if record_events else None
+        self._window_ids = itertools.count(1)
+        self._default_window: Window | None = None
+        self.closed = False
+
+    @property
+    def platform(self) -> Platform:
+        """The platform, created on first use."""
+        if self._platform is None:
+            with self._platform_lock:
+                if self._platform is None:
+                    self._platform = self._platform_factory(self.loop)
+        return self._platform
+
+    @property
+    def default_window(self) -> Window:
+        """The window that ``Audio()`` and friends use when none is given."""
+        if self._default_window is None or self._default_window.closed:
+            from audiosession.session.window import Window
+
+            self._default_window = Window(runtime=self)
+        return self._default_window
+
+    def next_window_id(self) -> int:
+        return next(self._window_ids)
+
+    def record_event(self, target: EventTarget, event: Event) -> None:
+        if self.events is None:
+            return
+        window = getattr(target, "window", None)
+        state = getattr(target, "state", None)
+        self.events.append(
+            EventRecord(self.loop.now(), window, target, event.type, _plain(state))
+        )
+
+    def close(self) -> None:
+        """Close every window (releasing what they hold) and the platform."""
+        for window in [w for w in self.windows if w.parent is None]:
+            window.close()
+        self.closed = True
+        if self._platform is not None:
+            self._platform.close()
+
+
+def _plain(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+_process_runtime: Runtime | None = None
+_runtime_stack: list[Runtime] = []
+_process_lock = threading.Lock()
+
+
+def process_runtime() -> Runtime:
+    """The runtime of this process, created on first use (real clock, real devices)."""
+    global _process_runtime
+    if _process_runtime is None:
+        with _process_lock:
+            if _process_runtime is None:
+                from audiosession.loop import ThreadedLoop
+                from audiosession.platform.select import default_platform_factory
+
+                _process_runtime = Runtime(ThreadedLoop(), default_platform_factory)
+    return _process_runtime
+
+
+def current_runtime() -> Runtime:
+    """The innermost active ``VirtualEnvironment``'s runtime, else the process's."""
+    return _runtime_stack[-1] if _runtime_stack else process_runtime()
+
+
+def push_runtime(runtime: Runtime) -> None:
+    _runtime_stack.append(runtime)
+
+
+def pop_runtime(runtime: Runtime) -> None:
+    if runtime in _runtime_stack:
+        _runtime_stack.remove(runtime)

@@ -1,0 +1,129 @@
+"""``Window`` (a browsing context) and its ``Navigator``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from audiosession.session.audio_session import (
+    AudioSession,
+    update_the_selected_audio_session,
+)
+from audiosession.session.runtime import Runtime, current_runtime
+from audiosession.types import AudioSessionState
+
+NavigatorExtension = Callable[["Window"], Any]
+_extensions: dict[str, NavigatorExtension] = {}
+_aliases: dict[str, str] = {}
+
+
+def register_navigator_extension(name: str, factory: NavigatorExtension, alias: str) -> None:
+    """Make ``navigator.<name>`` (and its spec spelling ``alias``) an object made by
+    ``factory(window)`` on first use; how the layers above add ``media_devices`` and friends."""
+    _extensions[name] = factory
+    _aliases[alias] = name
+
+
+class Navigator:
+    """The window's ``Navigator``: ``audio_session`` and the extensions of the layers above."""
+
+    def __init__(self, window: Window) -> None:
+        self._window: Window = window
+        self._objects: dict[str, Any] = {}
+        # "Upon creation of the Window object, its associated AudioSession MUST be set".
+        self._audio_session = AudioSession(window)
+
+    @property
+    def audio_session(self) -> AudioSession:
+        """The window's associated ``AudioSession`` (the same object every time)."""
+        return self._audio_session
+
+    @property
+    def audioSession(self) -> AudioSession:  # noqa: N802
+        return self._audio_session
+
+    def __getattr__(self, name: str) -> Any:
+        name = _aliases.get(name, name)
+        factory = _extensions.get(name)
+        if factory is None:
+            raise AttributeError(f"'Navigator' object has no attribute {name!r}")
+        if name not in self._objects:
+            self._objects[name] = factory(self._window)
+        return self._objects[name]
+
+    def __repr__(self) -> str:
+        return f"<Navigator of {self._window.name}>"
+
+
+class Window:
+    """A browsing context. ``Window()`` is a new top-level context; ``Window(parent=w)`` a child
+    frame of ``w``. ``close()`` releases everything it holds, its children's too."""
+
+    runtime: Runtime
+    name: str
+    closed: bool
+    navigator: Navigator
+
+    def __init__(self, parent: Window | None = None, *, runtime: Runtime | None = None) -> None:
+        if parent is not None:
+            if parent.closed:
+                raise ValueError(f"cannot open a child frame of {parent.name}: it is closed")
+            runtime = parent.runtime
+        self.runtime = runtime if runtime is not None else current_runtime()
+        self.parent = parent
+        self.children: list[Window] = []
+        self.top: Window = parent.top if parent is not None else self
+        self.id = self.runtime.next_window_id()
+        self.name = f"window-{self.id}"
+        self.closed = False
+        self.selected_audio_session: AudioSession | None = None
+        with self.runtime.loop.lock:
+            self.navigator = Navigator(self)
+            self.runtime.windows.append(self)
+            if parent is not None:
+                parent.children.append(self)
+            self.runtime.platform.register(self.navigator.audio_session)
+
+    @property
+    def owner(self) -> str:
+        """Who holds this window's session, as ``platform().sessions()`` reports it."""
+        return f"{self.name} (pid {os.getpid()})"
+
+    @property
+    def is_top_level(self) -> bool:
+        return self.parent is None
+
+    def close(self) -> None:
+        """Close this window and its children: their elements stop and are freed, their
+        sessions end (no ``statechange`` fires in a closed window), and whatever their sessions
+        ducked, paused or delayed elsewhere is released at once."""
+        with self.runtime.loop.lock:
+            if self.closed:
+                return
+            for child in list(self.children):
+                child.close()
+            audio_session = self.navigator.audio_session
+            self.closed = True
+            for element in list(audio_session._elements):
+                element.release()
+            audio_session._elements.clear()
+            audio_session._interrupted_elements.clear()
+            audio_session._state = AudioSessionState.INACTIVE
+            self.runtime.platform.unregister(audio_session)
+            if self in self.runtime.windows:
+                self.runtime.windows.remove(self)
+            if self.parent is not None:
+                self.parent.children.remove(self)
+                update_the_selected_audio_session(self.top)
+            self.selected_audio_session = None
+
+    def __enter__(self) -> Window:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        kind = "top-level" if self.parent is None else f"child of {self.parent.name}"
+        return f"<Window {self.name} ({kind}){' closed' if self.closed else ''}>"

@@ -1,0 +1,114 @@
+"""Virtual time: the same engine and policy, driven by a manual clock (DESIGN §4).
+
+    with VirtualEnvironment() as env:
+        env.navigator.audio_session.type = "playback"
+        Audio(tone_file).play()
+        env.advance(1.0)
+        assert env.navigator.audio_session.state == "active"
+
+Inside the ``with`` block ``Audio(...)``, ``AudioContext()`` and ``audiosession.platform()``
+belong to the environment. Time moves only in ``advance()``, in whole blocks; tasks run in a
+deterministic order, so the same script gives the same ``env.events`` every time.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from audiosession.loop import ManualLoop, TaskLoop
+from audiosession.platform.base import Platform
+from audiosession.platform.embedded import EmbeddedPlatform
+from audiosession.session.runtime import EventRecord, Runtime, pop_runtime, push_runtime
+from audiosession.session.window import Navigator, Window
+
+__all__ = ["EventRecord", "VirtualEnvironment"]
+
+
+class VirtualEnvironment:
+    """A process of its own, with a clock that moves only when told."""
+
+    def __init__(self, *, rate: int = 48000, blocksize: int = 480) -> None:
+        if rate <= 0 or blocksize <= 0:
+            raise ValueError(f"rate and blocksize must be positive, not {rate} and {blocksize}")
+        self.rate = rate
+        self.blocksize = blocksize
+        self.loop = ManualLoop()
+        self.runtime = Runtime(self.loop, self._make_platform, record_events=True)
+        self._entered = False
+
+    def _make_platform(self, loop: TaskLoop) -> Platform:
+        return EmbeddedPlatform(loop)
+
+    @property
+    def block_duration(self) -> float:
+        """Seconds of audio in one block: the step of the virtual clock."""
+        return self.blocksize / self.rate
+
+    def __enter__(self) -> VirtualEnvironment:
+        push_runtime(self.runtime)
+        self._entered = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every window and the platform, and leave the environment."""
+        try:
+            self.runtime.close()
+        finally:
+            pop_runtime(self.runtime)
+
+    @property
+    def navigator(self) -> Navigator:
+        """The environment's default window's navigator."""
+        return self.runtime.default_window.navigator
+
+    @property
+    def default_window(self) -> Window:
+        return self.runtime.default_window
+
+    def window(self, parent: Window | None = None) -> Window:
+        """A new top-level window, or a child frame of ``parent``."""
+        return Window(parent, runtime=self.runtime)
+
+    @property
+    def platform(self) -> Platform:
+        return self.runtime.platform
+
+    @property
+    def now(self) -> float:
+        """Seconds since the environment began."""
+        return self.loop.now()
+
+    @property
+    def events(self) -> list[EventRecord]:
+        """Every event dispatched so far, in order."""
+        assert self.runtime.events is not None
+        return self.runtime.events
+
+    def run_until_idle(self) -> int:
+        """Run queued tasks until none is left; return how many ran. The clock does not move."""
+        return self.loop.run_until_idle()
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds`` (rounded to whole blocks), block by block:
+        each block is rendered, then the timers and tasks that fall due run."""
+        if seconds < 0:
+            raise ValueError(f"cannot advance by a negative time: {seconds}")
+        blocks = round(seconds / self.block_duration)
+        start_block = round(self.loop.now() / self.block_duration)
+        self.loop.run_until_idle()
+        for index in range(start_block + 1, start_block + blocks + 1):
+            self._render_block()
+            self.loop.advance_to(index * self.block_duration)
+
+    def _render_block(self) -> None:
+        render = getattr(self.platform, "render_block", None)
+        if render is not None:
+            render()

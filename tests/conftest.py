@@ -1,0 +1,16 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from audiosession.testing import VirtualEnvironment
+
+
+@pytest.fixture
+def env() -> Iterator[VirtualEnvironment]:
+    """A virtual-time environment, closed after the test."""
+    with VirtualEnvironment() as environment:
+        yield environment

@@ -1,0 +1,49 @@
+"""A minimal audio session element for the spec-layer tests: the element contract, no audio."""
+
+from __future__ import annotations
+
+from audiosession.session.element import SessionElement
+from audiosession.session.window import Window
+from audiosession.types import AudioSessionType
+
+
+class ToyElement(SessionElement):
+    """Plays "sound" when told: audible while playing and not muted. Its suspend steps pause
+    it, its resume steps play it, and it counts both, like the spec's media element."""
+
+    def __init__(self, window: Window, default_type: str = "playback") -> None:
+        self.default_type = AudioSessionType(default_type)  # type: ignore[misc]
+        self.playing = False
+        self.muted = False
+        self.suspended = 0
+        self.resumed = 0
+        self.updated = 0
+        super().__init__(window)
+
+    def is_audible_now(self) -> bool:
+        return self.playing and not self.muted
+
+    def play(self) -> None:
+        with self.window.runtime.loop.lock:
+            self.playing = True
+            self.refresh_audible()
+
+    def pause(self) -> None:
+        """The program's own pause: forgets any pending resume, like a media element's."""
+        with self.window.runtime.loop.lock:
+            self.audio_session.forget_interrupted(self)
+            self.playing = False
+            self.refresh_audible()
+
+    def update_steps(self) -> None:
+        self.updated += 1
+
+    def suspend_steps(self) -> None:
+        self.suspended += 1
+        self.playing = False
+        self.refresh_audible()
+
+    def resume_steps(self) -> None:
+        self.resumed += 1
+        self.playing = True
+        self.refresh_audible()
