@@ -1,0 +1,51 @@
+"""The audio engine: decoding, mixing with gain ramps, and sound devices (knows no sessions)."""
+
+from .decode import AudioReader, DecodeError, mix_matrix, open_audio
+from .devices import Backend, DeviceInfo, Stream, select_backend
+from .engine import Capture, DeviceRemoved, DevicesChanged, Engine, EngineEvent
+from .gain import DEFAULT_RAMP, Gain, GainFollower
+from .mixer import (
+    AUDIBILITY_HOLD,
+    AUDIBILITY_THRESHOLD,
+    AudibilityChanged,
+    LoopingSource,
+    Mixer,
+    MixerEvent,
+    Source,
+    Voice,
+    VoiceEnded,
+)
+from .null import NullBackend
+from .virtual import VirtualBackend
+from .wav import WavBackend
+
+__all__ = [
+    "AUDIBILITY_HOLD",
+    "AUDIBILITY_THRESHOLD",
+    "DEFAULT_RAMP",
+    "AudibilityChanged",
+    "AudioReader",
+    "Backend",
+    "Capture",
+    "DecodeError",
+    "DeviceInfo",
+    "DeviceRemoved",
+    "DevicesChanged",
+    "Engine",
+    "EngineEvent",
+    "Gain",
+    "GainFollower",
+    "LoopingSource",
+    "Mixer",
+    "MixerEvent",
+    "NullBackend",
+    "Source",
+    "Stream",
+    "Voice",
+    "VoiceEnded",
+    "VirtualBackend",
+    "WavBackend",
+    "mix_matrix",
+    "open_audio",
+    "select_backend",
+]

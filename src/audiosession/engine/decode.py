@@ -1,0 +1,368 @@
+"""Decoding audio files in blocks, resampled and channel-mixed to what the engine plays."""
+
+from __future__ import annotations
+
+import logging
+import math
+import mmap
+import os
+import threading
+from typing import IO, Any
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+log = logging.getLogger(__name__)
+
+_UNKNOWN_FRAMES = 2**62
+"""libsndfile reports SF_COUNT_MAX frames for streams whose length it cannot know."""
+
+_RELEASE_BYTES = 64 << 20
+"""Mapped WAV data already played is handed back to the kernel every this many bytes."""
+
+_READAHEAD_BYTES = 4 << 20
+"""Mapped WAV data is asked from the disk this far ahead, so the audio thread never waits."""
+
+_MINUS_3_DB = 10 ** (-3 / 20)
+
+
+class DecodeError(Exception):
+    """A file that cannot be played: the message names the file and the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"cannot play {name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+def open_audio(
+    src: str | os.PathLike[str] | IO[bytes], *, rate: int = 48000, channels: int = 2
+) -> AudioReader:
+    """Open ``src`` (a path or a binary file object) for reading at ``rate`` and ``channels``.
+
+    Only the header is read here: a one-hour file opens at once. Raises ``DecodeError`` for
+    a missing, unreadable, undecodable or empty file.
+    """
+    return AudioReader(src, rate=rate, channels=channels)
+
+
+def mix_matrix(native: int, channels: int) -> np.ndarray | None:
+    """The (native, channels) matrix that maps a file's channels to the engine's; None if equal.
+
+    Mono is copied to every channel; down to mono is the average. Six channels (5.1, in WAV
+    order L R C LFE Ls Rs) go to stereo the ITU way: centre and surrounds at -3 dB, LFE
+    dropped. Any other layout goes to stereo as the average of its even (left) and odd
+    (right) channels.
+    """
+    if native == channels:
+        return None
+    matrix = np.zeros((native, channels), dtype=np.float32)
+    if native == 1:
+        matrix[0, :] = 1.0
+        return matrix
+    if native == 6 and channels <= 2:
+        stereo = np.zeros((6, 2), dtype=np.float32)
+        stereo[0, 0] = stereo[1, 1] = 1.0
+        stereo[2, :] = _MINUS_3_DB
+        stereo[4, 0] = stereo[5, 1] = _MINUS_3_DB
+        return stereo if channels == 2 else stereo.mean(axis=1, keepdims=True)
+    if channels == 1:
+        matrix[:, 0] = 1.0 / native
+    elif channels == 2:
+        left, right = range(0, native, 2), range(1, native, 2)
+        matrix[list(left), 0] = 1.0 / len(left)
+        matrix[list(right), 1] = 1.0 / len(right)
+    else:
+        for i in range(min(native, channels)):
+            matrix[i, i] = 1.0
+    return matrix
+
+
+class AudioReader:
+    """A file being read block by block at the engine's rate and channel count.
+
+    ``read(frames)`` returns a new (n, channels) float32 array, n < frames only at the end.
+    ``read_view(frames)`` is the same without a copy: the array is only valid until the next
+    call, and must not be written to (the mixer uses it).
+    """
+
+    def __init__(
+        self, src: str | os.PathLike[str] | IO[bytes], *, rate: int = 48000, channels: int = 2
+    ) -> None:
+        if rate <= 0 or channels <= 0:
+            raise ValueError(f"rate and channels must be positive, not {rate!r}, {channels!r}")
+        self.rate = int(rate)
+        self.channels = int(channels)
+        self.name = _describe(src)
+        self._lock = threading.Lock()  # held for one block's decode at most
+        self._file = _open_soundfile(src, self.name)
+        self.native_rate: int = self._file.samplerate
+        self.native_channels: int = self._file.channels
+        frames = self._file.frames
+        seekable = self._file.seekable()
+        self._native_frames: int | None = (
+            frames if seekable and 0 <= frames < _UNKNOWN_FRAMES else None
+        )
+        if frames == 0:
+            self._file.close()
+            raise DecodeError(self.name, "the file contains no audio (0 frames)")
+        self._matrix = mix_matrix(self.native_channels, self.channels)
+        self._mix_first = self.native_channels > self.channels
+        self._resampler: Any = None
+        self._buffer = np.empty((0, self.native_channels), dtype=np.float32)
+        self._pending = np.empty((0, self.channels), dtype=np.float32)
+        self._eof = False
+        self._frames_out = 0
+        self._native_pos = 0
+        self._released = 0
+        self._readahead = 0
+        self._map: mmap.mmap | None = None
+        self._mapped: np.ndarray | None = None
+        self._map_start = 0
+        if self.native_rate != self.rate:
+            self._resampler = self._new_resampler()
+        elif self._matrix is None and isinstance(src, (str, os.PathLike)):
+            self._map_wav(src)
+
+    def __repr__(self) -> str:
+        return (
+            f"AudioReader({self.name}, {self.native_rate} Hz x {self.native_channels} -> "
+            f"{self.rate} Hz x {self.channels}, position={self.position:.3f})"
+        )
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def duration(self) -> float | None:
+        """Length in seconds, or None when the source does not say (a live stream)."""
+        if self._native_frames is None:
+            return None
+        return self._native_frames / self.native_rate
+
+    @property
+    def position(self) -> float:
+        """Seconds of audio read so far (after ``seek``: from the sought position)."""
+        return self._frames_out / self.rate
+
+    def read(self, frames: int) -> np.ndarray:
+        """The next ``frames`` frames as a new (n, channels) float32 array; n < frames = end."""
+        return np.array(self.read_view(frames), dtype=np.float32, copy=True)
+
+    def read_view(self, frames: int) -> np.ndarray:
+        """Like ``read`` but without a copy: valid until the next call, read-only."""
+        if frames < 0:
+            raise ValueError(f"frames must be >= 0, not {frames!r}")
+        with self._lock:
+            if self._file.closed:
+                return np.empty((0, self.channels), dtype=np.float32)
+            if self._mapped is not None:
+                block = self._read_mapped(frames)
+            elif self._resampler is None:
+                block = self._read_native(frames)
+                if self._matrix is not None:
+                    block = block @ self._matrix
+            else:
+                block = self._read_resampled(frames)
+            self._frames_out += len(block)
+        return block
+
+    def seek(self, seconds: float) -> None:
+        """Continue reading from ``seconds`` (clamped to the end); resets the resampler.
+
+        Safe to call while another thread reads: it waits for the block being decoded.
+        """
+        if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"seek position must be a number of seconds >= 0, not {seconds!r}")
+        if not self._file.seekable():
+            raise DecodeError(self.name, "the source cannot seek (a stream)")
+        with self._lock:
+            self._seek(seconds)
+
+    def _seek(self, seconds: float) -> None:
+        native = int(round(seconds * self.native_rate))
+        if self._native_frames is not None:
+            native = min(native, self._native_frames)
+        if self._mapped is None:
+            try:
+                self._file.seek(native)
+            except (sf.LibsndfileError, RuntimeError) as error:
+                raise DecodeError(self.name, f"cannot seek to {seconds} s ({error})") from None
+        self._native_pos = native
+        self._readahead = 0
+        self._frames_out = int(round(native * self.rate / self.native_rate))
+        self._pending = self._pending[:0]
+        self._eof = False
+        if self._resampler is not None:
+            self._resampler = self._new_resampler()
+
+    def close(self) -> None:
+        """Release the file (and its mapping); reading afterwards gives no frames."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        self._mapped = None
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:  # a view handed out is still alive; the GC closes it
+                pass
+            self._map = None
+        self._file.close()
+
+    # -- the three read paths ---------------------------------------------------------------
+
+    def _read_mapped(self, frames: int) -> np.ndarray:
+        assert self._mapped is not None
+        start = self._native_pos
+        block = self._mapped[start : start + frames]
+        self._native_pos += len(block)
+        played = self._native_pos * self._frame_bytes
+        if played - self._released > _RELEASE_BYTES:
+            self._release_played()
+        if played + _READAHEAD_BYTES // 2 > self._readahead:
+            self._read_ahead(played)
+        return block
+
+    def _read_native(self, frames: int) -> np.ndarray:
+        if self._eof:
+            return self._buffer[:0]
+        if len(self._buffer) < frames:
+            self._buffer = np.empty((frames, self.native_channels), dtype=np.float32)
+        out = self._buffer[:frames]
+        try:
+            block = self._file.read(dtype="float32", always_2d=True, out=out)
+        except (sf.LibsndfileError, RuntimeError) as error:
+            log.warning("%s: stopped at %.3f s: %s", self.name, self.position, error)
+            block = out[:0]
+        if len(block) < frames:
+            self._eof = True
+        self._native_pos += len(block)
+        return block
+
+    def _read_resampled(self, frames: int) -> np.ndarray:
+        parts = [self._pending] if len(self._pending) else []
+        have = len(self._pending)
+        while have < frames and not self._eof:
+            need = math.ceil((frames - have) * self.native_rate / self.rate) + 16
+            block = self._read_native(need)
+            if self._mix_first and self._matrix is not None:
+                block = block @ self._matrix
+            out = self._resampler.resample_chunk(block, last=self._eof)
+            if len(out):
+                out = np.asarray(out, dtype=np.float32)
+                if out.ndim == 1:
+                    out = out[:, None]
+                if not self._mix_first and self._matrix is not None:
+                    out = out @ self._matrix
+                parts.append(out)
+                have += len(out)
+        if not parts:
+            return self._pending[:0]
+        joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        self._pending = joined[frames:]
+        return joined[:frames]
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _new_resampler(self) -> Any:
+        width = self.channels if self._mix_first else self.native_channels
+        return soxr.ResampleStream(self.native_rate, self.rate, width, dtype="float32")
+
+    @property
+    def _frame_bytes(self) -> int:
+        return 4 * self.native_channels
+
+    def _map_wav(self, path: str | os.PathLike[str]) -> None:
+        """Map a float32 WAV's samples: reading a block is then a view, not a copy."""
+        info = self._file
+        if info.format not in ("WAV", "WAVEX") or info.subtype != "FLOAT":
+            return
+        if info.endian not in ("FILE", "LITTLE") or self._native_frames is None:
+            return
+        try:
+            with open(path, "rb") as handle:
+                offset = _wav_data_offset(handle)
+                if offset is None:
+                    return
+                self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return
+        available = (len(self._map) - offset) // self._frame_bytes
+        frames = min(self._native_frames, available)
+        samples = np.frombuffer(self._map, dtype="<f4", count=frames * self.native_channels,
+                                offset=offset)
+        self._mapped = samples.reshape(frames, self.native_channels)
+        self._map_start = offset
+        if hasattr(mmap, "MADV_SEQUENTIAL"):
+            self._map.madvise(mmap.MADV_SEQUENTIAL)
+
+    def _read_ahead(self, played: int) -> None:
+        """Start reading the next stretch from disk (asynchronously) into the page cache."""
+        assert self._map is not None
+        start = self._map_start + played
+        start -= start % mmap.PAGESIZE
+        length = min(_READAHEAD_BYTES, len(self._map) - start)
+        if length > 0 and hasattr(mmap, "MADV_WILLNEED"):
+            self._map.madvise(mmap.MADV_WILLNEED, start, length)
+        self._readahead = played + _READAHEAD_BYTES
+
+    def _release_played(self) -> None:
+        """Let the kernel drop mapped pages already played (bounded memory for long files)."""
+        assert self._map is not None
+        end = self._map_start + self._native_pos * self._frame_bytes
+        end -= end % mmap.PAGESIZE
+        if end > 0 and hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED, 0, end)
+        self._released = self._native_pos * self._frame_bytes
+
+
+def _describe(src: object) -> str:
+    if isinstance(src, (str, os.PathLike)):
+        return repr(os.fspath(src))
+    name = getattr(src, "name", None)
+    return repr(name) if isinstance(name, str) else f"<{type(src).__name__} stream>"
+
+
+def _open_soundfile(src: str | os.PathLike[str] | IO[bytes], name: str) -> sf.SoundFile:
+    if isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
+        if not os.path.exists(path):
+            raise DecodeError(name, "no such file")
+        if os.path.isdir(path):
+            raise DecodeError(name, "it is a directory, not an audio file")
+        if not os.access(path, os.R_OK):
+            raise DecodeError(name, "permission denied (the file is not readable)")
+    elif not (hasattr(src, "read") and hasattr(src, "seek")):
+        raise TypeError(
+            f"an audio source must be a path or a binary file object, not {type(src).__name__}"
+        )
+    try:
+        return sf.SoundFile(src)
+    except sf.LibsndfileError as error:
+        reason = str(error.error_string).strip().rstrip(".")
+        raise DecodeError(name, f"not a decodable audio file ({reason})") from None
+    except (OSError, RuntimeError) as error:
+        raise DecodeError(name, f"cannot be read ({error})") from None
+
+
+def _wav_data_offset(handle: IO[bytes]) -> int | None:
+    """Byte offset of a RIFF/WAVE file's ``data`` chunk, or None if it is not plain RIFF."""
+    header = handle.read(12)
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return None
+    position = 12
+    while True:
+        handle.seek(position)
+        chunk = handle.read(8)
+        if len(chunk) < 8:
+            return None
+        size = int.from_bytes(chunk[4:], "little")
+        if chunk[:4] == b"data":
+            return position + 8
+        position += 8 + size + (size & 1)

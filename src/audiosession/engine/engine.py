@@ -1,0 +1,365 @@
+"""The engine: a mixer on a backend, one output stream per (device, role) in use, and captures."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import NotFoundError
+from .devices import Backend, DeviceInfo, Stream
+from .gain import Gain
+from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, MixerEvent, Source, Voice, VoiceEnded
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BLOCKSIZE = 480
+"""Frames per block: 10 ms at 48 kHz."""
+
+CAPTURE_SECONDS = 2.0
+"""How much captured audio a ``Capture`` keeps before dropping the oldest."""
+
+
+@dataclass(frozen=True, eq=False)
+class DeviceRemoved:
+    """An output or input device disappeared; its voices and captures moved to the default."""
+
+    device_id: str
+    voices: tuple[Voice, ...]
+    captures: tuple[Capture, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class DevicesChanged:
+    """The device list changed (a device was added or removed)."""
+
+    devices: tuple[DeviceInfo, ...]
+
+
+EngineEvent = VoiceEnded | AudibilityChanged | DeviceRemoved | DevicesChanged
+
+
+class Capture:
+    """Audio captured from an input device, kept in a bounded ring (the oldest is dropped).
+
+    The backend's audio thread calls ``deliver``; any other thread reads.
+    """
+
+    def __init__(self, engine: Engine, device: str, *, seconds: float = CAPTURE_SECONDS) -> None:
+        self.engine = engine
+        self.device = device
+        self.rate = engine.rate
+        self.channels = engine.channels
+        self._ring = np.zeros((max(1, int(seconds * self.rate)), self.channels), np.float32)
+        self._start = 0
+        self._count = 0
+        self._lock = threading.Lock()
+        self.frames_captured = 0
+        self.frames_dropped = 0
+        self.closed = False
+        self._stream: Stream | None = None
+
+    def __repr__(self) -> str:
+        return f"<Capture from {self.device!r}, {self._count} frames buffered>"
+
+    def deliver(self, block: np.ndarray) -> None:
+        """Append one captured (frames, channels) block (called by the backend)."""
+        if self.closed:
+            return
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim == 1:
+            block = block[:, None]
+        size = len(self._ring)
+        if len(block) > size:
+            self.frames_dropped += len(block) - size
+            block = block[-size:]
+        frames = len(block)
+        with self._lock:
+            overflow = self._count + frames - size
+            if overflow > 0:
+                self._start = (self._start + overflow) % size
+                self._count -= overflow
+                self.frames_dropped += overflow
+            end = (self._start + self._count) % size
+            first = min(frames, size - end)
+            self._ring[end : end + first] = block[:first]
+            self._ring[: frames - first] = block[first:]
+            self._count += frames
+            self.frames_captured += frames
+
+    def read_available(self) -> int:
+        """Frames buffered and not yet read."""
+        return self._count
+
+    def read(self, frames: int | None = None) -> np.ndarray:
+        """The oldest ``frames`` buffered frames (all of them if None), zero-filled if short.
+
+        Returns a new (frames, channels) float32 array.
+        """
+        with self._lock:
+            count = self._count if frames is None else min(frames, self._count)
+            out = np.zeros((count if frames is None else frames, self.channels), np.float32)
+            size = len(self._ring)
+            first = min(count, size - self._start)
+            out[:first] = self._ring[self._start : self._start + first]
+            out[first:count] = self._ring[: count - first]
+            self._start = (self._start + count) % size
+            self._count -= count
+        return out
+
+    def close(self) -> None:
+        """Stop capturing and close the input stream."""
+        if self.closed:
+            return
+        self.closed = True
+        self.engine._close_capture(self)
+
+
+class Engine:
+    """A ``Mixer`` playing on a backend's devices, plus captures from its inputs.
+
+    Streams are opened lazily: one per (device, role) that has voices, closed when its last
+    voice is removed. ``on_event`` receives ``VoiceEnded`` and ``AudibilityChanged`` (on the
+    audio thread) and ``DeviceRemoved`` and ``DevicesChanged`` (on the backend's watcher
+    thread): it must only post them to the event loop.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        rate: int = 48000,
+        channels: int = 2,
+        blocksize: int = DEFAULT_BLOCKSIZE,
+        on_event: Callable[[EngineEvent], None] | None = None,
+        audibility_hold: float = AUDIBILITY_HOLD,
+    ) -> None:
+        if blocksize <= 0:
+            raise ValueError(f"blocksize must be positive, not {blocksize!r}")
+        self.backend = backend
+        self.rate = int(rate)
+        self.channels = int(channels)
+        self.blocksize = int(blocksize)
+        self.on_event = on_event
+        self.mixer = Mixer(self.rate, self.channels, on_event=self._post,
+                           audibility_hold=audibility_hold)
+        self.mixer.default_device = backend.default_output()
+        self.mixer.on_routes_changed = self._sync_streams
+        self._lock = threading.RLock()
+        self._streams: dict[tuple[str | None, str], Stream] = {}
+        self._captures: list[Capture] = []
+        self._devices = list(backend.list_devices())
+        self._closed = False
+        backend.watch_devices(self._devices_changed)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- devices ----------------------------------------------------------------------------
+
+    def devices(self) -> list[DeviceInfo]:
+        """Every output and input device the backend offers now."""
+        return list(self._devices)
+
+    def default_output(self) -> str | None:
+        """The id of the default output device (None if there is none)."""
+        return self.backend.default_output()
+
+    def default_input(self) -> str | None:
+        """The id of the default input device (None if there is none)."""
+        return self.backend.default_input()
+
+    def _device_ids(self, kind: str) -> list[str]:
+        return [d.id for d in self._devices if d.kind == kind]
+
+    def _resolve(self, device: str | None, kind: str) -> str:
+        ids = self._device_ids(kind)
+        if device is None:
+            default = self.default_output() if kind == "audiooutput" else self.default_input()
+            if default is None:
+                raise NotFoundError(f"there is no {kind} device")
+            return default
+        if device not in ids:
+            raise NotFoundError(f"no {kind} device {device!r}; the {kind}s are {ids}")
+        return device
+
+    # -- voices -----------------------------------------------------------------------------
+
+    @property
+    def voices(self) -> tuple[Voice, ...]:
+        """Every voice added and not removed."""
+        return self.mixer.voices
+
+    def add_voice(
+        self,
+        source: Source,
+        *,
+        gains: Iterable[Gain] = (),
+        device: str | None = None,
+        role: str = "music",
+        watch_audibility: bool = False,
+        playing: bool = True,
+    ) -> Voice:
+        """Mix ``source`` on ``device`` (default output) in the ``role`` stream from the next block.
+
+        Raises ``NotFoundError`` for an unknown device.
+        """
+        self._check_open()
+        voice = Voice(source, gains=gains, device=self._resolve(device, "audiooutput"),
+                      role=role, watch_audibility=watch_audibility, playing=playing)
+        return self.mixer.add(voice)
+
+    def remove_voice(self, voice: Voice) -> None:
+        """Stop mixing ``voice``; its stream closes if it was the last one on it."""
+        self.mixer.remove(voice)
+
+    def move_voice(self, voice: Voice, device: str | None = None, role: str | None = None) -> None:
+        """Move ``voice`` to another device (None: the default) and/or role, checked."""
+        target = self._resolve(device, "audiooutput")
+        if role is not None:
+            voice.role = role
+        voice.device = target
+
+    def _sync_streams(self) -> None:
+        """Open a stream for each (device, role) with voices; close the others."""
+        with self._lock:
+            if self._closed:
+                return
+            wanted = self.mixer.routes()
+            for key in [k for k in self._streams if k not in wanted]:
+                stream = self._streams.pop(key)
+                try:
+                    stream.close()
+                except Exception:
+                    log.exception("closing the %s/%s stream failed", *key)
+            for key in wanted - set(self._streams):
+                device, role = key
+                if device is None:
+                    continue
+                self._streams[key] = self.backend.open_output(
+                    device, role, rate=self.rate, channels=self.channels,
+                    blocksize=self.blocksize, render=self._renderer(device, role),
+                )
+
+    def _renderer(self, device: str, role: str) -> Callable[[int], np.ndarray]:
+        render = self.mixer.render
+
+        def render_stream(frames: int) -> np.ndarray:
+            return render(device, role, frames)
+
+        return render_stream
+
+    def streams(self) -> list[tuple[str | None, str]]:
+        """The (device, role) pairs with an open output stream."""
+        return list(self._streams)
+
+    # -- captures ---------------------------------------------------------------------------
+
+    def open_input(self, device: str | None = None, *, seconds: float = CAPTURE_SECONDS
+                   ) -> Capture:
+        """Start capturing from ``device`` (default input); ``seconds``: the ring's length."""
+        self._check_open()
+        capture = Capture(self, self._resolve(device, "audioinput"), seconds=seconds)
+        self._open_capture_stream(capture)
+        with self._lock:
+            self._captures.append(capture)
+        return capture
+
+    def _open_capture_stream(self, capture: Capture) -> None:
+        capture._stream = self.backend.open_input(
+            capture.device, rate=self.rate, channels=self.channels, blocksize=self.blocksize,
+            deliver=capture.deliver,
+        )
+
+    def _close_capture(self, capture: Capture) -> None:
+        with self._lock:
+            if capture in self._captures:
+                self._captures.remove(capture)
+        if capture._stream is not None:
+            capture._stream.close()
+            capture._stream = None
+
+    # -- hot-plug ---------------------------------------------------------------------------
+
+    def _devices_changed(self, devices: list[DeviceInfo]) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            before = {(d.id, d.kind) for d in self._devices}
+            self._devices = list(devices)
+            now = {(d.id, d.kind) for d in devices}
+            self.mixer.default_device = self.backend.default_output()
+            removed = before - now
+        for device_id, kind in sorted(removed):
+            if kind == "audiooutput":
+                self._output_removed(device_id)
+            else:
+                self._input_removed(device_id)
+        self._post(DevicesChanged(tuple(devices)))
+
+    def _output_removed(self, device_id: str) -> None:
+        with self._lock:
+            stale = [k for k in self._streams if k[0] == device_id]
+            for key in stale:
+                stream = self._streams.pop(key)
+                try:
+                    stream.close()
+                except Exception:
+                    log.debug("closing a stream of removed %r failed", device_id, exc_info=True)
+        moved = tuple(v for v in self.mixer.voices if v.device == device_id)
+        default = self.default_output()
+        for voice in moved:
+            voice.device = default
+        if moved:
+            log.info("output %r removed: %d voice(s) moved to %r", device_id, len(moved), default)
+        self._post(DeviceRemoved(device_id, moved))
+
+    def _input_removed(self, device_id: str) -> None:
+        with self._lock:
+            moved = tuple(c for c in self._captures if c.device == device_id)
+        default = self.default_input()
+        for capture in moved:
+            if capture._stream is not None:
+                try:
+                    capture._stream.close()
+                except Exception:
+                    log.debug("closing a capture of removed %r failed", device_id, exc_info=True)
+                capture._stream = None
+            if default is not None:
+                capture.device = default
+                self._open_capture_stream(capture)
+        self._post(DeviceRemoved(device_id, (), moved))
+
+    # -- events and lifetime ----------------------------------------------------------------
+
+    def _post(self, event: MixerEvent | DeviceRemoved | DevicesChanged) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("the engine's on_event failed on %r", event)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this engine is closed")
+
+    def close(self) -> None:
+        """Close every stream and capture, then the backend."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            streams = list(self._streams.values())
+            self._streams.clear()
+            captures = list(self._captures)
+        for capture in captures:
+            capture.close()
+        for stream in streams:
+            stream.close()
+        self.backend.close()

@@ -1,0 +1,384 @@
+"""The mixer: voices (a source with gains on a device) summed block by block with NumPy."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .gain import Gain, GainFollower
+
+log = logging.getLogger(__name__)
+
+AUDIBILITY_THRESHOLD = 1e-5
+"""A block whose peak (before gains) exceeds this is audible."""
+
+AUDIBILITY_HOLD = 0.1
+"""Seconds of inaudible blocks before an audible voice is reported inaudible."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Anything the mixer can play: ``read(frames)`` -> (n, channels) float32; n < frames = end.
+
+    A source may also offer ``read_view(frames)``: the same block without a copy, valid only
+    until the next call (``AudioReader`` and ``LoopingSource`` do); the mixer prefers it.
+    """
+
+    def read(self, frames: int) -> np.ndarray: ...
+
+
+@dataclass(frozen=True, eq=False)
+class VoiceEnded:
+    """The voice's source ran out; it is no longer mixed. Posted once per voice."""
+
+    voice: Voice
+
+
+@dataclass(frozen=True, eq=False)
+class AudibilityChanged:
+    """The voice's source became audible (non-zero samples) or inaudible (after the hold)."""
+
+    voice: Voice
+    audible: bool
+
+
+MixerEvent = VoiceEnded | AudibilityChanged
+
+
+class Voice:
+    """One source being mixed onto a (device, role) stream through a chain of gains.
+
+    ``device``, ``role``, ``gains`` and ``playing`` may be set from any thread; the change
+    takes effect at the next block. A voice that is not playing is neither read nor heard.
+    Once its source ends the voice is ``ended`` for good (play it again with a new voice).
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        gains: Iterable[Gain] = (),
+        device: str | None = None,
+        role: str = "music",
+        watch_audibility: bool = False,
+        playing: bool = True,
+        meter: bool = False,
+    ) -> None:
+        if not callable(getattr(source, "read", None)):
+            raise TypeError(f"a voice's source needs a read(frames) method: {source!r}")
+        self.source = source
+        self._read: Callable[[int], np.ndarray] = getattr(source, "read_view", source.read)
+        self._gains: tuple[Gain, ...] = ()
+        self._followers: tuple[GainFollower, ...] = ()
+        self.gains = tuple(gains)
+        self._device = device
+        self._role = str(role)
+        self.playing = bool(playing)
+        self.watch_audibility = bool(watch_audibility)
+        self.meter = bool(meter)
+        self.frames_played = 0
+        self.level = 0.0
+        self.ended = False
+        self.audible = False
+        self._quiet_frames = 0
+        self._mixer: Mixer | None = None
+
+    def __repr__(self) -> str:
+        state = "ended" if self.ended else "playing" if self.playing else "paused"
+        return f"<Voice {self.source!r} on {self._device}/{self._role} {state}>"
+
+    @property
+    def gains(self) -> tuple[Gain, ...]:
+        """The gains the source is multiplied by (their product), each following its ramps."""
+        return self._gains
+
+    @gains.setter
+    def gains(self, gains: Iterable[Gain]) -> None:
+        gains = tuple(gains)
+        for gain in gains:
+            if not isinstance(gain, Gain):
+                raise TypeError(f"gains must be Gain objects, not {gain!r}")
+        kept = {id(g): f for g, f in zip(self._gains, self._followers, strict=True)}
+        followers = tuple(kept.get(id(g)) or g.follower() for g in gains)
+        self._gains, self._followers = gains, followers
+        self._chain = tuple(zip(gains, followers, strict=True))
+
+    @property
+    def device(self) -> str | None:
+        """The output device id this voice plays on (moves at the next block)."""
+        return self._device
+
+    @device.setter
+    def device(self, device: str | None) -> None:
+        self._device = device
+        if self._mixer is not None:
+            self._mixer._moved(self)
+
+    @property
+    def role(self) -> str:
+        """The stream role (PulseAudio ``media.role``) of the stream this voice plays in."""
+        return self._role
+
+    @role.setter
+    def role(self, role: str) -> None:
+        self._role = str(role)
+        if self._mixer is not None:
+            self._mixer._moved(self)
+
+    @property
+    def seconds_played(self) -> float:
+        """Seconds of the source mixed so far (0 before the voice joins a mixer)."""
+        return self.frames_played / self._mixer.rate if self._mixer is not None else 0.0
+
+
+class Mixer:
+    """Sums the playing voices of each (device, role) stream, one block per ``render`` call.
+
+    The voice lists are swapped copy-on-write, so ``render`` (on a backend's audio thread)
+    never waits for ``add``/``remove``. ``on_event`` receives ``VoiceEnded`` and
+    ``AudibilityChanged`` on the rendering thread: it must only post them elsewhere.
+    ``on_routes_changed`` is called (on the caller's thread) when the set of (device, role)
+    pairs in use changes; the engine opens and closes streams from it.
+    """
+
+    def __init__(
+        self,
+        rate: int = 48000,
+        channels: int = 2,
+        *,
+        on_event: Callable[[MixerEvent], None] | None = None,
+        audibility_hold: float = AUDIBILITY_HOLD,
+        audibility_threshold: float = AUDIBILITY_THRESHOLD,
+    ) -> None:
+        if rate <= 0 or channels <= 0:
+            raise ValueError(f"rate and channels must be positive, not {rate!r}, {channels!r}")
+        self.rate = int(rate)
+        self.channels = int(channels)
+        self.on_event = on_event
+        self.on_routes_changed: Callable[[], None] | None = None
+        self.audibility_hold = float(audibility_hold)
+        self.audibility_threshold = float(audibility_threshold)
+        self.default_device: str | None = None
+        self._lock = threading.Lock()
+        self._voices: tuple[Voice, ...] = ()
+        self._routes: dict[tuple[str | None, str], tuple[Voice, ...]] = {}
+        self._buffers: dict[tuple[str | None, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def voices(self) -> tuple[Voice, ...]:
+        """Every voice added and not removed (ended ones included until removed)."""
+        return self._voices
+
+    def routes(self) -> set[tuple[str | None, str]]:
+        """The (device, role) pairs that have at least one voice."""
+        return set(self._routes)
+
+    def add(self, voice: Voice) -> Voice:
+        """Start mixing ``voice`` at the next block."""
+        if voice._mixer is not None and voice._mixer is not self:
+            raise ValueError(f"{voice!r} already belongs to another mixer")
+        with self._lock:
+            voice._mixer = self
+            if voice._device is None:
+                voice._device = self.default_device
+            if voice not in self._voices:
+                self._voices = (*self._voices, voice)
+            self._rebuild()
+        self._notify_routes()
+        return voice
+
+    def remove(self, voice: Voice) -> None:
+        """Stop mixing ``voice`` (from the next block); unknown voices are ignored."""
+        with self._lock:
+            if voice not in self._voices:
+                return
+            self._voices = tuple(v for v in self._voices if v is not voice)
+            voice._mixer = None
+            self._rebuild()
+        self._notify_routes()
+
+    def _moved(self, voice: Voice) -> None:
+        with self._lock:
+            if voice._device is None:
+                voice._device = self.default_device
+            self._rebuild()
+        self._notify_routes()
+
+    def _rebuild(self) -> None:
+        routes: dict[tuple[str | None, str], list[Voice]] = {}
+        for voice in self._voices:
+            routes.setdefault((voice._device, voice._role), []).append(voice)
+        self._routes = {key: tuple(voices) for key, voices in routes.items()}
+
+    def _notify_routes(self) -> None:
+        if self.on_routes_changed is not None:
+            self.on_routes_changed()
+
+    def _buffer(self, key: tuple[str | None, str], frames: int) -> tuple[np.ndarray, np.ndarray]:
+        buffers = self._buffers.get(key)
+        if buffers is None or len(buffers[0]) < frames:
+            size = max(frames, 1024)
+            buffers = (
+                np.empty((size, self.channels), dtype=np.float32),
+                np.empty((size, self.channels), dtype=np.float32),
+            )
+            self._buffers[key] = buffers
+        return buffers[0][:frames], buffers[1]
+
+    def render(self, device: str | None, role: str, frames: int) -> np.ndarray:
+        """One block of the (device, role) stream: (frames, channels) float32.
+
+        The array is reused by the next ``render`` of the same stream: consume or copy it.
+        """
+        key = (device, role)
+        out, scratch = self._buffer(key, frames)
+        out.fill(0.0)
+        for voice in self._routes.get(key, ()):
+            if voice.ended:
+                continue
+            if not voice.playing:
+                if voice.watch_audibility:
+                    self._track_audibility(voice, 0.0, frames)
+                continue
+            try:
+                self._mix_voice(voice, out, scratch, frames)
+            except Exception:
+                log.exception("%r failed; it is ended", voice)
+                self._end(voice)
+        return out
+
+    def _mix_voice(self, voice: Voice, out: np.ndarray, scratch: np.ndarray, frames: int) -> None:
+        block = voice._read(frames)
+        count = len(block)
+        if count > frames:
+            raise ValueError(f"source returned {count} frames, more than the {frames} asked")
+        gain: Any = 1.0
+        ramp = 0
+        first = True
+        for _gain, follower in voice._chain:
+            envelope = follower.envelope(frames, self.rate)
+            if isinstance(envelope, np.ndarray):
+                ramp = max(ramp, follower.ramp_frames)
+            gain = envelope if first else gain * envelope
+            first = False
+        if count:
+            if isinstance(gain, np.ndarray):
+                # Only the ramping head varies per frame; the tail holds the last value.
+                head = min(ramp, count)
+                self._mix_ramp(block[:head], gain[:head], out[:head], scratch[:head])
+                self._mix_steady(block[head:], float(gain[-1]), out[head:count],
+                                 scratch[head:count])
+            else:
+                self._mix_steady(block, float(gain), out[:count], scratch[:count])
+        voice.frames_played += count
+        if voice.watch_audibility or voice.meter:
+            peak = float(max(block.max(), -block.min())) if count else 0.0
+            voice.level = peak
+            if voice.watch_audibility:
+                self._track_audibility(voice, peak, frames)
+        if count < frames:
+            self._end(voice)
+
+    def _mix_steady(self, block: np.ndarray, gain: float, out: np.ndarray,
+                    scratch: np.ndarray) -> None:
+        if gain == 1.0:
+            out += block
+        elif gain != 0.0:
+            np.multiply(block, gain, out=scratch)
+            out += scratch
+
+    def _mix_ramp(self, block: np.ndarray, gain: np.ndarray, out: np.ndarray,
+                  scratch: np.ndarray) -> None:
+        if not len(block):
+            return
+        if self.channels > 1:
+            # A contiguous (frames, channels) gain multiplies much faster than a broadcast
+            # (frames, 1) column, whose inner loop would be only `channels` long.
+            gain = np.repeat(gain, self.channels).reshape(len(gain), self.channels)
+        else:
+            gain = gain[:, None]
+        np.multiply(block, gain, out=scratch)
+        out += scratch
+
+    def _track_audibility(self, voice: Voice, peak: float, frames: int) -> None:
+        if peak > self.audibility_threshold:
+            voice._quiet_frames = 0
+            if not voice.audible:
+                voice.audible = True
+                self._post(AudibilityChanged(voice, True))
+        elif voice.audible:
+            voice._quiet_frames += frames
+            if voice._quiet_frames >= self.audibility_hold * self.rate:
+                voice.audible = False
+                self._post(AudibilityChanged(voice, False))
+
+    def _end(self, voice: Voice) -> None:
+        if voice.ended:
+            return
+        voice.ended = True
+        voice.level = 0.0
+        if voice.audible:
+            voice.audible = False
+            self._post(AudibilityChanged(voice, False))
+        self._post(VoiceEnded(voice))
+
+    def _post(self, event: MixerEvent) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("the mixer's on_event failed on %r", event)
+
+
+class LoopingSource:
+    """Plays a seekable source (an ``AudioReader``) over and over, without a gap."""
+
+    def __init__(self, source: Any, *, loops: int | None = None) -> None:
+        """``source`` needs ``read`` (or ``read_view``) and ``seek(seconds)``.
+
+        ``loops``: how many times to play it (None: forever).
+        """
+        if loops is not None and loops < 1:
+            raise ValueError(f"loops must be >= 1 or None (forever), not {loops!r}")
+        self.source = source
+        self.loops = loops
+        self.loop_count = 0
+        self._read: Callable[[int], np.ndarray] = getattr(source, "read_view", source.read)
+        self._buffer: np.ndarray | None = None
+
+    def read(self, frames: int) -> np.ndarray:
+        """The next ``frames`` frames as a new array, wrapping at the source's end."""
+        return np.array(self.read_view(frames), copy=True)
+
+    def read_view(self, frames: int) -> np.ndarray:
+        """Like ``read`` but valid only until the next call."""
+        block = self._read(frames)
+        if len(block) == frames or self._finished():
+            return block
+        parts = [np.array(block, copy=True)] if len(block) else []
+        have = len(block)
+        while have < frames:
+            self.loop_count += 1
+            if self._finished():
+                break
+            self.source.seek(0.0)
+            block = self._read(frames - have)
+            if len(block) == 0:  # an empty source: do not spin
+                break
+            parts.append(np.array(block, copy=True))
+            have += len(block)
+        if not parts:
+            return block[:0]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _finished(self) -> bool:
+        return self.loops is not None and self.loop_count >= self.loops
+
+    def seek(self, seconds: float) -> None:
+        """Seek the underlying source."""
+        self.source.seek(seconds)
