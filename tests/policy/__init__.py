@@ -1,0 +1,1 @@
+"""Tests of the platform policy: the table, the arbiter, routing and configuration."""
