@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from audiosession.elements import (
+    Audio,
+    AudioContext,
+    MediaDeviceInfo,
+    MediaDevices,
+    MediaElement,
+    MediaError,
+    MediaStream,
+    MediaStreamTrack,
+    Playback,
+)
 from audiosession.errors import (
     AbortError,
     AudioSessionError,
@@ -26,6 +37,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AbortError",
+    "Audio",
+    "AudioContext",
+    "MediaDeviceInfo",
+    "MediaDevices",
+    "MediaElement",
+    "MediaError",
+    "MediaStream",
+    "MediaStreamTrack",
+    "Playback",
     "AudioSession",
     "AudioSessionError",
     "AudioSessionState",

@@ -15,9 +15,14 @@ from __future__ import annotations
 
 from types import TracebackType
 
+import numpy as np
+
+from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.virtual import VirtualBackend
 from audiosession.loop import ManualLoop, TaskLoop
 from audiosession.platform.base import Platform
 from audiosession.platform.embedded import EmbeddedPlatform
+from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import EventRecord, Runtime, pop_runtime, push_runtime
 from audiosession.session.window import Navigator, Window
 
@@ -25,19 +30,38 @@ __all__ = ["EventRecord", "VirtualEnvironment"]
 
 
 class VirtualEnvironment:
-    """A process of its own, with a clock that moves only when told."""
+    """A process of its own, with a clock that moves only when told.
 
-    def __init__(self, *, rate: int = 48000, blocksize: int = 480) -> None:
+    Devices are virtual: outputs ``default`` ("Virtual speakers") and ``headset`` (intended
+    role ``phone``, so calls go there), input ``default``; ``add_device`` / ``remove_device``
+    plug and unplug. The policy is the shipped default unless ``config`` is given (a user's
+    ``audiosession.toml`` does not leak into tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: int = 48000,
+        channels: int = 2,
+        blocksize: int = 480,
+        config: PolicyConfig | None = None,
+        outputs: list[DeviceInfo] | None = None,
+        inputs: list[DeviceInfo] | None = None,
+    ) -> None:
         if rate <= 0 or blocksize <= 0:
             raise ValueError(f"rate and blocksize must be positive, not {rate} and {blocksize}")
         self.rate = rate
+        self.channels = channels
         self.blocksize = blocksize
+        self.config = config if config is not None else PolicyConfig()
+        self.backend = VirtualBackend(rate, channels, blocksize, outputs=outputs, inputs=inputs)
         self.loop = ManualLoop()
         self.runtime = Runtime(self.loop, self._make_platform, record_events=True)
-        self._entered = False
 
     def _make_platform(self, loop: TaskLoop) -> Platform:
-        return EmbeddedPlatform(loop)
+        return EmbeddedPlatform(
+            loop, backend_factory=lambda: self.backend, config=self.config, rate=self.rate,
+            channels=self.channels, blocksize=self.blocksize)
 
     @property
     def block_duration(self) -> float:
@@ -46,7 +70,6 @@ class VirtualEnvironment:
 
     def __enter__(self) -> VirtualEnvironment:
         push_runtime(self.runtime)
-        self._entered = True
         return self
 
     def __exit__(
@@ -109,6 +132,17 @@ class VirtualEnvironment:
             self.loop.advance_to(index * self.block_duration)
 
     def _render_block(self) -> None:
-        render = getattr(self.platform, "render_block", None)
-        if render is not None:
-            render()
+        self.runtime.platform.render_block()  # type: ignore[attr-defined]
+
+    def output(self, device: str | None = None) -> np.ndarray:
+        """Everything ``device`` (the default output if None) received since the start, as a
+        (frames, channels) float32 array: sample ``int(t * rate)`` is what played at ``t``."""
+        return self.backend.output(device)
+
+    def add_device(self, info: DeviceInfo, signal: np.ndarray | str | None = None) -> None:
+        """Plug in a device (an input may take a signal: an array or a WAV path, looped)."""
+        self.backend.add_device(info, signal)
+
+    def remove_device(self, device_id: str) -> None:
+        """Unplug a device: its streams move to the default output (DESIGN §6)."""
+        self.backend.remove_device(device_id)

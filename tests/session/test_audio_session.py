@@ -228,7 +228,7 @@ def test_a_permanent_interruption_clears_interrupted_elements_and_resumes_nothin
     element.play()
     env.run_until_idle()
     env.platform.interrupt("permanent")
-    env.run_until_idle()
+    env.advance(0.5)  # the platform fades it out first (300 ms)
     assert session.state == "inactive"
     assert session.interrupted_elements == ()
     assert element.suspended == 1 and not element.playing

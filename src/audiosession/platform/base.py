@@ -10,11 +10,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from audiosession.engine.devices import DeviceInfo
 from audiosession.loop import TaskLoop
 from audiosession.types import AudioSessionState, AudioSessionType
+
+if TYPE_CHECKING:
+    from audiosession.platform.local_audio import LocalAudio
 
 StateCallback = Callable[[AudioSessionState], None]
 
@@ -65,6 +68,8 @@ class Platform(ABC):
     """The platform that decides what the sessions of this process may do."""
 
     name: str = "platform"
+    audio: LocalAudio
+    """This process's own audio: the engine, and what each session plays on it."""
 
     def __init__(self, loop: TaskLoop) -> None:
         self.loop = loop

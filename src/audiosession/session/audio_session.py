@@ -235,8 +235,18 @@ def inactivate(audio_session: AudioSession) -> None:
         audio_session,
         INACTIVE,
         compute_the_audio_session_type(audio_session),
-        lambda state: loop.queue_task(_notify_if_open, audio_session, state),
+        lambda state: loop.queue_task(_notify_inactivated, audio_session, state),
     )
+
+
+def _notify_inactivated(audio_session: AudioSession, state: AudioSessionState) -> None:
+    if audio_session.window.closed:
+        return
+    notify_the_states_change(audio_session, state)
+    # Note 14: an element that became audible again while the inactivation was on its way
+    # found the session still active and did not ask for it; it asks now.
+    if audio_session._state is INACTIVE and any(e.audible for e in audio_session._elements):
+        try_activating(audio_session)
 
 
 def try_activating(audio_session: AudioSession) -> None:
@@ -253,13 +263,20 @@ def try_activating(audio_session: AudioSession) -> None:
         audio_session,
         ACTIVE,
         computed_type,
-        lambda state: loop.queue_task(_notify_if_open, audio_session, state),
+        lambda state: loop.queue_task(_notify_activation, audio_session, state),
     )
 
 
-def _notify_if_open(audio_session: AudioSession, state: AudioSessionState) -> None:
-    if not audio_session.window.closed:
-        notify_the_states_change(audio_session, state)
+def _notify_activation(audio_session: AudioSession, state: AudioSessionState) -> None:
+    if audio_session.window.closed:
+        return
+    notify_the_states_change(audio_session, state)
+    # Note 15: refused outright (not held): the elements that asked learn it, so that their
+    # play() fails with NotAllowedError instead of waiting for ever.
+    if state is INACTIVE:
+        for element in list(audio_session._elements):
+            if element.audible:
+                element.activation_refused()
 
 
 # -- Update the selected audio session ----------------------------------------------------------
@@ -365,13 +382,10 @@ def update_an_element(element: SessionElement) -> None:
     # 2.
     element.update_steps()
     # 3.
-    if (
-        element.audible
-        and audio_session._state is INTERRUPTED
-        and element not in audio_session._interrupted_elements
-    ):
-        # 3.1
-        audio_session._interrupted_elements.append(element)
+    if element.audible and audio_session._state is INTERRUPTED:
+        # 3.1 (a list without repeats)
+        if element not in audio_session._interrupted_elements:
+            audio_session._interrupted_elements.append(element)
         # 3.2
         element.suspend_steps()
     # 4.
@@ -392,8 +406,11 @@ def audible_flag_changed(element: SessionElement, audible: bool) -> None:
             # Already active: the platform still learns an auto session's new computed type.
             _report_type(audio_session, compute_the_audio_session_type(audio_session))
         return
-    # 2.
-    if any(element_state(other) is INTERRUPTED for other in audio_session._elements):
+    # 2. Note 8: an interrupted session also waits for the platform to end the interruption
+    #    when the program paused its elements itself (the seed's handler does that).
+    if audio_session._state is INTERRUPTED or any(
+        element_state(other) is INTERRUPTED for other in audio_session._elements
+    ):
         return
     # Note 6: another element still audible keeps the session active.
     if any(other.audible for other in audio_session._elements):

@@ -70,6 +70,10 @@ class SessionElement:
     def resume_steps(self) -> None:
         """The spec's element resume steps: the session is active again after an interruption."""
 
+    def activation_refused(self) -> None:
+        """The platform refused to activate the session this element asked for (note 15):
+        stop asking. The default does nothing."""
+
     def release(self) -> None:
         """The window is closing: stop all audio and free the element's resources, firing no
         events. Subclasses extend this and call it."""

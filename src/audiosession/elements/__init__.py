@@ -1,0 +1,23 @@
+"""The spec's elements made real: media elements, AudioContext, microphone tracks."""
+
+from audiosession.elements.capture import (
+    MediaDeviceInfo,
+    MediaDevices,
+    MediaStream,
+    MediaStreamTrack,
+)
+from audiosession.elements.context import AudioContext
+from audiosession.elements.futures import Playback
+from audiosession.elements.media import Audio, MediaElement, MediaError
+
+__all__ = [
+    "Audio",
+    "AudioContext",
+    "MediaDeviceInfo",
+    "MediaDevices",
+    "MediaElement",
+    "MediaError",
+    "MediaStream",
+    "MediaStreamTrack",
+    "Playback",
+]

@@ -1,0 +1,342 @@
+"""Microphone capture: ``navigator.media_devices``, ``MediaStream`` and ``MediaStreamTrack``.
+
+A live microphone track is an audio session element of default type ``play-and-record``,
+audible while neither ended nor muted (spec § Microphone MediaStreamTrack). Its suspend steps
+mute it (``mute`` fires), its resume steps unmute it, and setting the session's type to one that
+does not record ends it (``ended`` fires). Its samples come from the default input device, from
+a WAV file named by ``AUDIOSESSION_FAKE_MIC`` (looped, like browsers' fake-capture flags), or
+are silence where there is no input; read them as NumPy blocks or play the stream in ``Audio``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from audiosession.elements.futures import Playback, settled
+from audiosession.errors import NotAllowedError, NotFoundError
+from audiosession.events import EventHandler, EventTarget
+from audiosession.session.element import SessionElement
+from audiosession.session.runtime import Runtime, current_runtime
+from audiosession.session.window import Window, register_navigator_extension
+from audiosession.types import AudioSessionType
+
+log = logging.getLogger(__name__)
+
+RECORDING_TYPES = (AudioSessionType.AUTO, AudioSessionType.PLAY_AND_RECORD)
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class MediaDeviceInfo:
+    """One device as ``enumerate_devices()`` lists it."""
+
+    device_id: str
+    kind: str
+    label: str
+    group_id: str = ""
+
+    @property
+    def deviceId(self) -> str:  # noqa: N802
+        return self.device_id
+
+    @property
+    def groupId(self) -> str:  # noqa: N802
+        return self.group_id
+
+
+class MediaDevices(EventTarget):
+    """``navigator.media_devices``: ``get_user_media(audio=True)``, ``enumerate_devices()``."""
+
+    ondevicechange = EventHandler["MediaDevices"]("devicechange")
+
+    def __init__(self, window: Window) -> None:
+        super().__init__()
+        self.window = window
+        window.runtime.platform.audio.add_device_listener(self._devices_changed)
+
+    def _event_runtime(self) -> Runtime:
+        return self.window.runtime
+
+    def _devices_changed(self) -> None:
+        if not self.window.closed:
+            self._fire("devicechange")
+
+    def get_user_media(self, constraints: dict[str, Any] | None = None, *,
+                       audio: Any = None, video: Any = None) -> Playback[MediaStream]:
+        """A future of a ``MediaStream`` with one live microphone track.
+
+        Takes MDN's dictionary (``get_user_media({"audio": True})``) or keywords
+        (``get_user_media(audio=True)``). Fails with ``NotAllowedError`` while the session's
+        type is one that does not record (note 3), ``NotFoundError`` when only video is asked
+        for (there is no camera support); ``video`` next to ``audio`` is ignored.
+        """
+        if constraints is not None:
+            if not isinstance(constraints, dict):
+                raise TypeError(f"constraints must be a dict, not {constraints!r}")
+            audio = constraints.get("audio", audio)
+            video = constraints.get("video", video)
+        loop = self.window.runtime.loop
+        if not audio and not video:
+            raise TypeError("get_user_media() needs audio=True (or a dict of audio constraints)")
+        if not audio:
+            return settled(loop, error=NotFoundError(
+                "video capture is not supported; ask for audio"))
+        if video:
+            log.info("get_user_media: video was asked for too; only audio is captured")
+        with loop.lock:
+            session = self.window.navigator.audio_session
+            session._check_open()
+            if session.type not in RECORDING_TYPES:
+                return settled(loop, error=NotAllowedError(
+                    f"cannot capture audio while the audio session type is {session.type!r}; "
+                    "set it to 'play-and-record' or 'auto' first"))
+            device = audio.get("device_id") if isinstance(audio, dict) else None
+            future: Playback[MediaStream] = Playback(loop, "get_user_media()")
+            try:
+                track = MediaStreamTrack(self.window, device)
+            except NotFoundError as error:
+                return settled(loop, error=error)
+            loop.queue_task(future.resolve, MediaStream([track]))
+            return future
+
+    getUserMedia = get_user_media  # noqa: N815
+
+    def enumerate_devices(self) -> list[MediaDeviceInfo]:
+        """Every output and input device (``audiooutput`` / ``audioinput``)."""
+        return [
+            MediaDeviceInfo(device.id, device.kind, device.label)
+            for device in self.window.runtime.platform.audio.devices()
+        ]
+
+    enumerateDevices = enumerate_devices  # noqa: N815
+
+
+register_navigator_extension("media_devices", MediaDevices, alias="mediaDevices")
+
+
+class MediaStream:
+    """A set of tracks; ``Audio().src_object = stream`` plays it."""
+
+    def __init__(self, tracks: list[MediaStreamTrack] | None = None) -> None:
+        self.id = f"stream-{next(_ids)}"
+        self._tracks = list(tracks or [])
+
+    def get_tracks(self) -> list[MediaStreamTrack]:
+        return list(self._tracks)
+
+    def get_audio_tracks(self) -> list[MediaStreamTrack]:
+        return [track for track in self._tracks if track.kind == "audio"]
+
+    getTracks = get_tracks  # noqa: N815
+    getAudioTracks = get_audio_tracks  # noqa: N815
+
+    def add_track(self, track: MediaStreamTrack) -> None:
+        if track not in self._tracks:
+            self._tracks.append(track)
+
+    @property
+    def active(self) -> bool:
+        return any(track.ready_state == "live" for track in self._tracks)
+
+    @classmethod
+    def from_file(cls, path: str, *, window: Window | None = None) -> MediaStream:
+        """A stream whose audio track plays ``path`` looped, in real time: the far end of a
+        call in examples and tests (a remote track, not a microphone: no session element)."""
+        window = window if window is not None else current_runtime().default_window
+        return cls([RemoteAudioTrack(window, path)])  # type: ignore[list-item]
+
+    def open_source(self, engine_format: tuple[int, int]) -> Any:
+        """What a media element plays: the live audio tracks, mixed."""
+        return _StreamSource(self)
+
+    def __repr__(self) -> str:
+        return f"<MediaStream {self.id} {len(self._tracks)} track(s)>"
+
+
+class MediaStreamTrack(EventTarget, SessionElement):
+    """A live microphone track."""
+
+    default_type = AudioSessionType.PLAY_AND_RECORD
+    kind = "audio"
+
+    onmute = EventHandler["MediaStreamTrack"]("mute")
+    onunmute = EventHandler["MediaStreamTrack"]("unmute")
+    onended = EventHandler["MediaStreamTrack"]("ended")
+
+    def __init__(self, window: Window, device_id: str | None = None) -> None:
+        EventTarget.__init__(self)
+        self.id = f"track-{next(_ids)}"
+        audio = window.runtime.platform.audio
+        self._capture = audio.open_capture(device_id, fake=os.environ.get("AUDIOSESSION_FAKE_MIC"))
+        self.label: str = self._capture.label
+        self._enabled = True
+        self._muted = False
+        self._ready_state = "live"
+        self._readers: deque[np.ndarray] = deque()
+        self._lock = threading.Lock()
+        SessionElement.__init__(self, window)
+        with window.runtime.loop.lock:
+            self.refresh_audible()
+
+    def _event_runtime(self) -> Runtime:
+        return self.window.runtime
+
+    @property
+    def enabled(self) -> bool:
+        """A disabled track delivers silence (it stays live and audible to the session)."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"enabled must be True or False, not {value!r}")
+        self._enabled = value
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    @property
+    def ready_state(self) -> str:
+        """``live`` or ``ended``."""
+        return self._ready_state
+
+    readyState = ready_state  # noqa: N815
+
+    def stop(self) -> None:
+        """End the track for good (no ``ended`` event: the program asked for it)."""
+        with self.window.runtime.loop.lock:
+            self._end(fire=False)
+
+    def read(self, frames: int | None = None) -> np.ndarray:
+        """The captured samples since the last read (at most ``frames``), as a float32
+        (frames, channels) array; silence while muted or disabled, empty once ended."""
+        if self._ready_state == "ended":
+            return np.zeros((0, self._capture.channels), dtype=np.float32)
+        block = self._capture.read(frames)
+        if self._muted or not self._enabled:
+            block = np.zeros_like(block)
+        return block
+
+    def _end(self, *, fire: bool) -> None:
+        if self._ready_state == "ended":
+            return
+        self._ready_state = "ended"
+        self._capture.close()
+        if fire:
+            self.window.runtime.loop.queue_task(self._fire_if_live_window, "ended")
+        self.refresh_audible()
+
+    def _fire_if_live_window(self, type: str) -> None:
+        if not self._released:
+            self._fire(type)
+
+    def _set_muted(self, muted: bool) -> None:
+        # "Set a track's muted state".
+        if self._released or self._ready_state == "ended" or muted == self._muted:
+            return
+        self._muted = muted
+        self._fire("mute" if muted else "unmute")
+        self.refresh_audible()
+
+    # -- the element contract (spec § Microphone MediaStreamTrack) ----------------------------
+
+    def is_audible_now(self) -> bool:
+        return self._ready_state == "live" and not self._muted
+
+    def update_steps(self) -> None:
+        # 1-3. A session type that does not record ends the track.
+        if self.audio_session.type not in RECORDING_TYPES:
+            self._end(fire=True)
+
+    def suspend_steps(self) -> None:
+        self.window.runtime.loop.queue_task(self._set_muted, True)
+
+    def resume_steps(self) -> None:
+        self.window.runtime.loop.queue_task(self._set_muted, False)
+
+    def release(self) -> None:
+        if self._ready_state == "live":
+            self._ready_state = "ended"
+            self._capture.close()
+        super().release()
+
+    def __repr__(self) -> str:
+        return f"<MediaStreamTrack {self.id} {self.label!r} {self._ready_state}>"
+
+
+class RemoteAudioTrack(EventTarget):
+    """A received audio track (here: a file looped in real time). Not a microphone, so not
+    an audio session element; it plays wherever the element playing it is routed."""
+
+    kind = "audio"
+    muted = False
+
+    onended = EventHandler["RemoteAudioTrack"]("ended")
+
+    def __init__(self, window: Window, path: str) -> None:
+        super().__init__()
+        self.id = f"track-{next(_ids)}"
+        self.window = window
+        self._capture = window.runtime.platform.audio.open_capture(fake=path)
+        self.label = f"Remote audio ({os.path.basename(path)})"
+        self.enabled = True
+        self._ready_state = "live"
+
+    @property
+    def ready_state(self) -> str:
+        return self._ready_state
+
+    readyState = ready_state  # noqa: N815
+
+    def stop(self) -> None:
+        if self._ready_state == "live":
+            self._ready_state = "ended"
+            self._capture.close()
+
+    def read(self, frames: int | None = None) -> np.ndarray:
+        return self._capture.read(frames)
+
+
+class _StreamSource:
+    """A stream's live audio as a media element's source (never ends, cannot seek)."""
+
+    seekable = False
+    duration = None
+
+    def __init__(self, stream: MediaStream) -> None:
+        self.stream = stream
+        self.position = 0.0
+
+    @property
+    def has_audio(self) -> bool:
+        return self.stream.active
+
+    def read(self, frames: int) -> np.ndarray:
+        tracks = [t for t in self.stream.get_audio_tracks() if t.ready_state == "live"]
+        if not tracks:
+            return np.zeros((frames, 2), dtype=np.float32)
+        mixed = None
+        for track in tracks:
+            block = track._capture.read_for_playback(frames)
+            if track.muted or not track.enabled:
+                block = np.zeros_like(block)
+            mixed = block if mixed is None else mixed + block
+        assert mixed is not None
+        return mixed
+
+    def seek(self, seconds: float) -> None:
+        from audiosession.elements.sources import MEDIA_ERR_DECODE, MediaSourceError
+
+        raise MediaSourceError(MEDIA_ERR_DECODE, "a live stream cannot seek")
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,103 @@
+"""``Playback``: the future that ``play()``, ``get_user_media()`` and friends return.
+
+It is the browser's promise for Python: ``await`` it in asyncio, or call ``.result(timeout)``
+in plain code. Waiting on it from inside a task of the audiosession loop would wait for ever
+(the loop cannot run the task that settles it), so that raises at once instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Generator
+from typing import Any, Generic, TypeVar
+
+from audiosession.loop import TaskLoop
+
+T = TypeVar("T")
+
+
+class Playback(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]
+    """A future settled by the audiosession loop: awaitable, or ``.result(timeout)``."""
+
+    def __init__(self, loop: TaskLoop, what: str = "operation") -> None:
+        super().__init__()
+        self._loop = loop
+        self._what = what
+
+    def result(self, timeout: float | None = None) -> T:
+        if not self.done() and self._loop.in_loop_thread():
+            raise RuntimeError(
+                f"waiting for {self._what} here would block the loop that settles it; "
+                "await it, add a done callback, or (in virtual time) call env.advance() first"
+            )
+        return super().result(timeout)  # type: ignore[no-any-return]
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if not self.done() and self._loop.in_loop_thread():
+            raise RuntimeError(f"waiting for {self._what} here would block the loop")
+        return super().exception(timeout)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return asyncio.wrap_future(self).__await__()
+
+    def then(
+        self,
+        on_fulfilled: Callable[[Any], Any] | None = None,
+        on_rejected: Callable[[BaseException], Any] | None = None,
+    ) -> Playback[Any]:
+        """The promise's ``then``: run a callback (as a task on the loop) once settled; the
+        future returned settles with what it returns (or raises), so MDN chains port as they
+        read: ``get_user_media({"audio": True}).then(lambda stream: ...)``."""
+        chained: Playback[Any] = Playback(self._loop, self._what)
+
+        def settle() -> None:
+            error = super(Playback, self).exception()
+            handler = on_fulfilled if error is None else on_rejected
+            if handler is None:
+                if error is None:
+                    chained.resolve(super(Playback, self).result())
+                else:
+                    chained.reject(error)
+                return
+            try:
+                value = handler(super(Playback, self).result() if error is None else error)
+            except Exception as failure:
+                chained.reject(failure)
+                return
+            if isinstance(value, Playback):
+                value.add_done_callback(lambda done: chained._adopt(done))
+            else:
+                chained.resolve(value)
+
+        self.add_done_callback(lambda _: self._loop.queue_task(settle))
+        return chained
+
+    def catch(self, on_rejected: Callable[[BaseException], Any]) -> Playback[Any]:
+        """The promise's ``catch``: ``then(None, on_rejected)``."""
+        return self.then(None, on_rejected)
+
+    def _adopt(self, other: concurrent.futures.Future[Any]) -> None:
+        error = other.exception()
+        if error is None:
+            self.resolve(other.result())
+        else:
+            self.reject(error)
+
+    def resolve(self, value: Any = None) -> None:
+        if not self.done():
+            self.set_result(value)
+
+    def reject(self, error: BaseException) -> None:
+        if not self.done():
+            self.set_exception(error)
+
+
+def settled(loop: TaskLoop, value: Any = None, error: BaseException | None = None) -> Playback:
+    """A future that is already resolved (or rejected with ``error``)."""
+    future: Playback[Any] = Playback(loop)
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+    return future

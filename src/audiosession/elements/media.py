@@ -1,0 +1,554 @@
+"""``Audio`` / ``MediaElement``: the HTML media element, as an audio session element.
+
+Its default type is ``playback``; it is audible while playing with a volume above 0, unmuted,
+with audio (spec § HTMLMediaElement). Its suspend steps pause it and its resume steps play it
+again, without the program calling ``pause()`` or ``play()``. Sound reaches the device only
+while its session is active, so a held (delayed) or interrupted element is silent at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from audiosession.elements.futures import Playback, settled
+from audiosession.elements.sources import MediaSourceError, open_media_source
+from audiosession.engine.gain import Gain
+from audiosession.engine.mixer import VoiceEnded
+from audiosession.errors import AbortError, NotAllowedError, NotFoundError, NotSupportedError
+from audiosession.events import EventHandler, EventTarget
+from audiosession.session.element import SessionElement
+from audiosession.session.runtime import Runtime
+from audiosession.session.window import Window
+from audiosession.types import AudioSessionState, AudioSessionType
+
+if TYPE_CHECKING:
+    from audiosession.elements.capture import MediaStream
+    from audiosession.engine.mixer import Voice
+
+log = logging.getLogger(__name__)
+
+TIMEUPDATE_INTERVAL = 0.25
+
+
+class MediaError:
+    """Why a media element failed: ``code`` (the MEDIA_ERR_* constants) and ``message``."""
+
+    MEDIA_ERR_ABORTED = 1
+    MEDIA_ERR_NETWORK = 2
+    MEDIA_ERR_DECODE = 3
+    MEDIA_ERR_SRC_NOT_SUPPORTED = 4
+
+    def __init__(self, code: int, message: str) -> None:
+        self.code = code
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"MediaError(code={self.code}, message={self.message!r})"
+
+
+class _PlayingSource:
+    """What the mixer reads for a media element: its source, looping when asked, seekable
+    from the loop thread while the audio thread reads (a short lock around each block)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.loop = False
+        self._lock = threading.Lock()
+
+    def read(self, frames: int) -> np.ndarray:
+        with self._lock:
+            block = self.source.read(frames)
+            if len(block) == frames or not self.loop or not self.source.seekable:
+                return block  # type: ignore[no-any-return]
+            parts = [block]
+            missing = frames - len(block)
+            while missing > 0:
+                self.source.seek(0.0)
+                more = self.source.read(missing)
+                if len(more) == 0:
+                    break
+                parts.append(more)
+                missing -= len(more)
+            return np.concatenate(parts)
+
+    def seek(self, seconds: float) -> None:
+        with self._lock:
+            self.source.seek(seconds)
+
+    @property
+    def position(self) -> float:
+        return float(self.source.position)
+
+    def close(self) -> None:
+        with self._lock:
+            self.source.close()
+
+
+class MediaElement(EventTarget, SessionElement):
+    """An HTML media element that plays audio: ``Audio(src)``; ``play()`` returns a future."""
+
+    default_type = AudioSessionType.PLAYBACK
+
+    onplay = EventHandler["MediaElement"]("play")
+    onplaying = EventHandler["MediaElement"]("playing")
+    onpause = EventHandler["MediaElement"]("pause")
+    onended = EventHandler["MediaElement"]("ended")
+    onerror = EventHandler["MediaElement"]("error")
+    ontimeupdate = EventHandler["MediaElement"]("timeupdate")
+    onvolumechange = EventHandler["MediaElement"]("volumechange")
+    onloadstart = EventHandler["MediaElement"]("loadstart")
+    onloadedmetadata = EventHandler["MediaElement"]("loadedmetadata")
+    oncanplay = EventHandler["MediaElement"]("canplay")
+    onseeked = EventHandler["MediaElement"]("seeked")
+
+    def __init__(self, src: str | os.PathLike[str] | None = None, *,
+                 window: Window | None = None) -> None:
+        EventTarget.__init__(self)
+        SessionElement.__init__(self, window)
+        self._src = ""
+        self._src_object: MediaStream | None = None
+        self._source: _PlayingSource | None = None
+        self._voice: Voice | None = None
+        self._paused = True
+        self._ended = False
+        self._suspended = False
+        self._volume = 1.0
+        self._muted = False
+        self._loop = False
+        self._error: MediaError | None = None
+        self._pending: list[Playback[None]] = []
+        self._sink_id = ""
+        self._gain = Gain(1.0)
+        self._timeupdate_running = False
+        self._load_generation = 0
+        if src is not None:
+            self.src = src  # type: ignore[assignment]
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _event_runtime(self) -> Runtime:
+        return self.window.runtime
+
+    @property
+    def _loop_lock(self) -> threading.RLock:
+        return self.window.runtime.loop.lock
+
+    def _queue_event(self, type: str) -> None:
+        self.window.runtime.loop.queue_task(self._fire_if_open, type)
+
+    def _fire_if_open(self, type: str) -> None:
+        if not self._released:
+            self._fire(type)
+
+    # -- source -------------------------------------------------------------------------------
+
+    @property
+    def src(self) -> str:
+        """The media's address: a file path, ``file://``, ``http(s)://`` or ``data:`` URL."""
+        return self._src
+
+    @src.setter
+    def src(self, value: str | os.PathLike[str]) -> None:
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"src must be a str or path, not {type(value).__name__}: {value!r}")
+        with self._loop_lock:
+            self._check_usable()
+            self._src = os.fspath(value)
+            self._src_object = None
+            self._load()
+
+    @property
+    def src_object(self) -> MediaStream | None:
+        """A ``MediaStream`` to play instead of ``src`` (the spec's ``srcObject``)."""
+        return self._src_object
+
+    @src_object.setter
+    def src_object(self, stream: MediaStream | None) -> None:
+        from audiosession.elements.capture import MediaStream
+
+        if stream is not None and not isinstance(stream, MediaStream):
+            raise TypeError(f"src_object must be a MediaStream or None, not {stream!r}")
+        with self._loop_lock:
+            self._check_usable()
+            self._src_object = stream
+            self._load()
+
+    srcObject = src_object  # noqa: N815
+
+    def load(self) -> None:
+        """Reset the element and load its source again (HTML ``load()``)."""
+        with self._loop_lock:
+            self._check_usable()
+            self._load()
+
+    def _load(self) -> None:
+        # The media element load algorithm, as far as it concerns audio.
+        self._load_generation += 1
+        self._teardown()
+        self._error = None
+        self._ended = False
+        if not self._paused:
+            self._paused = True
+            self._queue_event("pause")
+        self._reject_pending(AbortError("the media was reloaded before play() started"))
+        self.refresh_audible()
+        if self._src_object is not None:
+            self._attach(self._src_object.open_source(self._engine_format()))
+            return
+        if not self._src:
+            return
+        self._queue_event("loadstart")
+        try:
+            source = open_media_source(self._src, *self._engine_format())
+        except MediaSourceError as error:
+            self._fail(error.code, str(error))
+            return
+        self._attach(source)
+
+    def _attach(self, source: Any) -> None:
+        self._source = _PlayingSource(source)
+        self._source.loop = self._loop
+        self._queue_event("durationchange")
+        self._queue_event("loadedmetadata")
+        self._queue_event("canplay")
+
+    def _engine_format(self) -> tuple[int, int]:
+        audio = self.audio_session.platform.audio
+        return audio.rate, audio.channels
+
+    def _fail(self, code: int, message: str) -> None:
+        """The source failed: ``error`` is set, ``error`` fires, pending plays are rejected."""
+        self._teardown()
+        self._error = MediaError(code, message)
+        log.warning("%s", message)
+        self._reject_pending(NotSupportedError(message))
+        if not self._paused:
+            self._paused = True
+            self._queue_event("pause")
+        self._queue_event("error")
+        self.refresh_audible()
+
+    def _teardown(self) -> None:
+        if self._voice is not None:
+            self.audio_session.platform.audio.remove_voice(self._voice)
+            self._voice = None
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+        self._suspended = False
+
+    # -- playing ------------------------------------------------------------------------------
+
+    def play(self) -> Playback[None]:
+        """Play; the future resolves when sound really starts (after a delay by the policy,
+        only then), or fails with ``NotSupportedError`` (no decodable audio) or
+        ``NotAllowedError`` (the platform refused)."""
+        with self._loop_lock:
+            self._check_usable()
+            loop = self.window.runtime.loop
+            if self._error is not None:
+                return settled(loop, error=NotSupportedError(self._error.message))
+            if self._source is None:
+                return settled(loop, error=NotSupportedError(
+                    "there is nothing to play: set src (a file or URL) or src_object first"))
+            future: Playback[None] = Playback(loop, "play()")
+            if self._ended:
+                self._seek(0.0)
+            if self._paused:
+                self._paused = False
+                self._queue_event("play")
+            self._pending.append(future)
+            self.refresh_audible()
+            self._sync_voice()
+            return future
+
+    def pause(self) -> None:
+        """Pause. An element paused by the program is not resumed after an interruption."""
+        with self._loop_lock:
+            self._check_usable()
+            self.audio_session.forget_interrupted(self)
+            self._suspended = False
+            self._internal_pause()
+            self._reject_pending(AbortError("play() was interrupted by a call to pause()"))
+            self.refresh_audible()
+            self._sync_voice()
+
+    def _internal_pause(self) -> None:
+        if not self._paused:
+            self._paused = True
+            self._queue_event("timeupdate")
+            self._queue_event("pause")
+
+    def _sync_voice(self) -> None:
+        """Run the voice exactly when the element is playing and may be heard: its session
+        is active, or it is inaudible anyway (muted or volume 0)."""
+        session_state = self.audio_session.state
+        want = (
+            not self._paused
+            and not self._ended
+            and not self._suspended
+            and self._source is not None
+            and (session_state is AudioSessionState.ACTIVE or not self.is_audible_now())
+        )
+        if want and self._voice is None:
+            assert self._source is not None
+            self._voice = self.audio_session.platform.audio.add_voice(
+                self.audio_session,
+                self._source,
+                gains=(self._gain,),
+                sink=self._sink_id or None,
+                on_event=self._on_engine_event,
+            )
+        elif self._voice is not None:
+            self._voice.playing = want
+        if want:
+            if self._pending:
+                pending, self._pending = self._pending, []
+                self.window.runtime.loop.queue_task(self._started, pending)
+            self._start_timeupdates()
+
+    def _started(self, pending: list[Playback[None]]) -> None:
+        self._fire_if_open("playing")
+        for future in pending:
+            future.resolve(None)
+
+    def _reject_pending(self, error: Exception) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.reject(error)
+
+    def _on_engine_event(self, event: Any) -> None:
+        if isinstance(event, VoiceEnded) and event.voice is self._voice:
+            self._reached_the_end()
+
+    def _reached_the_end(self) -> None:
+        # HTML "reaches the end": paused, then timeupdate, pause and ended fire.
+        self.audio_session.platform.audio.remove_voice(self._voice)
+        self._voice = None
+        self._ended = True
+        self._paused = True
+        self._queue_event("timeupdate")
+        self._queue_event("pause")
+        self._queue_event("ended")
+        self.refresh_audible()
+
+    def _start_timeupdates(self) -> None:
+        if not self._timeupdate_running:
+            self._timeupdate_running = True
+            self.window.runtime.loop.call_later(TIMEUPDATE_INTERVAL, self._timeupdate)
+
+    def _timeupdate(self) -> None:
+        if self._released or self._voice is None or not self._voice.playing:
+            self._timeupdate_running = False
+            return
+        self._fire("timeupdate")
+        self.window.runtime.loop.call_later(TIMEUPDATE_INTERVAL, self._timeupdate)
+
+    # -- the element contract (spec § HTMLMediaElement) ---------------------------------------
+
+    def is_audible_now(self) -> bool:
+        return (
+            not self._paused
+            and not self._ended
+            and self._volume > 0
+            and not self._muted
+            and self._source is not None
+            and self._source.source.has_audio
+        )
+
+    @property
+    def pending_play(self) -> bool:
+        return bool(self._pending)
+
+    def update_steps(self) -> None:
+        self._sync_voice()
+
+    def suspend_steps(self) -> None:
+        # Sound stops at once; the internal pause steps (and their events) run as a task.
+        self._suspended = True
+        self._sync_voice()
+        self.window.runtime.loop.queue_task(self._suspend_task)
+
+    def _suspend_task(self) -> None:
+        if self._released or not self._suspended:
+            return
+        self._internal_pause()
+        self.refresh_audible()
+
+    def resume_steps(self) -> None:
+        self.window.runtime.loop.queue_task(self._resume_task)
+
+    def _resume_task(self) -> None:
+        if self._released or not self._suspended:
+            return
+        self._suspended = False
+        if self._paused:
+            self._paused = False
+            self._queue_event("play")
+        self.refresh_audible()
+        self._sync_voice()
+
+    def activation_refused(self) -> None:
+        """The platform refused to activate the session: this element's play fails."""
+        if self._paused:
+            return
+        self._internal_pause()
+        self._reject_pending(NotAllowedError(
+            f"the platform refused to play in {self.window.name} "
+            f"({self.audio_session.computed_type} session); see platform().sessions()"))
+        self.refresh_audible()
+        self._sync_voice()
+
+    def release(self) -> None:
+        self._reject_pending(AbortError(f"{self.window.name} was closed"))
+        self._teardown()
+        self._paused = True
+        super().release()
+
+    # -- attributes ---------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @property
+    def error(self) -> MediaError | None:
+        return self._error
+
+    @property
+    def duration(self) -> float:
+        """Seconds; ``nan`` with no media, ``inf`` for a live stream."""
+        if self._source is None:
+            return math.nan
+        duration = self._source.source.duration
+        return math.inf if duration is None else float(duration)
+
+    @property
+    def current_time(self) -> float:
+        """The playback position in seconds; setting it seeks."""
+        return 0.0 if self._source is None else self._source.position
+
+    @current_time.setter
+    def current_time(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError(f"current_time must be a number of seconds, not {seconds!r}")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"current_time must be a finite number >= 0, not {seconds!r}")
+        with self._loop_lock:
+            self._check_usable()
+            if self._source is None:
+                raise NotSupportedError("cannot seek: the element has no media loaded")
+            self._seek(float(seconds))
+
+    currentTime = current_time  # noqa: N815
+
+    def _seek(self, seconds: float) -> None:
+        assert self._source is not None
+        try:
+            self._source.seek(seconds)
+        except MediaSourceError as error:
+            raise NotSupportedError(str(error)) from None
+        if self._ended:
+            self._ended = False
+            self.refresh_audible()
+            self._sync_voice()
+        self._queue_event("seeked")
+        self._queue_event("timeupdate")
+
+    @property
+    def volume(self) -> float:
+        """0.0 to 1.0; anything else raises ``ValueError``."""
+        return self._volume
+
+    @volume.setter
+    def volume(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"volume must be a number from 0.0 to 1.0, not {value!r}")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"volume must be from 0.0 to 1.0, not {value!r}")
+        with self._loop_lock:
+            self._check_usable()
+            if value == self._volume:
+                return
+            self._volume = float(value)
+            self._volume_changed()
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"muted must be True or False, not {value!r}")
+        with self._loop_lock:
+            self._check_usable()
+            if value == self._muted:
+                return
+            self._muted = value
+            self._volume_changed()
+
+    def _volume_changed(self) -> None:
+        self._gain.set(0.0 if self._muted else self._volume)
+        self._queue_event("volumechange")
+        self.refresh_audible()
+        self._sync_voice()
+
+    @property
+    def loop(self) -> bool:
+        """Start again at the end, without a gap."""
+        return self._loop
+
+    @loop.setter
+    def loop(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"loop must be True or False, not {value!r}")
+        with self._loop_lock:
+            self._loop = value
+            if self._source is not None:
+                self._source.loop = value
+
+    @property
+    def sink_id(self) -> str:
+        """The output device id set with ``set_sink_id``; "" = the session's route."""
+        return self._sink_id
+
+    sinkId = sink_id  # noqa: N815
+
+    def set_sink_id(self, sink_id: str) -> Playback[None]:
+        """Route this element to the output device ``sink_id`` ("" = back to the session's
+        route). An unknown id raises ``NotFoundError`` and changes nothing."""
+        if not isinstance(sink_id, str):
+            raise TypeError(f"sink_id must be a device id string, not {sink_id!r}")
+        with self._loop_lock:
+            self._check_usable()
+            audio = self.audio_session.platform.audio
+            outputs = [d.id for d in audio.devices() if d.kind == "audiooutput"]
+            if sink_id and sink_id not in outputs:
+                raise NotFoundError(
+                    f"no audio output device {sink_id!r}; available: {', '.join(outputs)}")
+            self._sink_id = sink_id
+            if self._voice is not None:
+                audio.set_sink(self._voice, sink_id or None)
+            return settled(self.window.runtime.loop)
+
+    setSinkId = set_sink_id  # noqa: N815
+
+    def __repr__(self) -> str:
+        what = self._src or ("<stream>" if self._src_object is not None else "no source")
+        state = "paused" if self._paused else "playing"
+        return f"<Audio {what} {state} in {self.window.name}>"
+
+
+Audio = MediaElement
+"""``Audio(src=None, *, window=None)``: the spec's ``new Audio(src)``."""

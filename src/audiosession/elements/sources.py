@@ -1,0 +1,121 @@
+"""Where a media element's audio comes from: a file path, a ``file:``, ``data:`` or HTTP(S) URL.
+
+``open_media_source`` turns ``src`` into a source the mixer can read (``read``, ``seek``,
+``position``, ``duration``, ``has_audio``, ``seekable``, ``close``), or raises
+``MediaSourceError`` with the ``MediaError`` code and a message naming the source and reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import urllib.parse
+import urllib.request
+from typing import IO, Any
+
+import numpy as np
+
+from audiosession.engine.decode import DecodeError, open_audio
+
+MEDIA_ERR_NETWORK = 2
+MEDIA_ERR_DECODE = 3
+MEDIA_ERR_SRC_NOT_SUPPORTED = 4
+
+
+class MediaSourceError(Exception):
+    """A source that cannot be played; ``code`` is a ``MediaError`` code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class FileSource:
+    """A decoded file (or in-memory body) read block by block at the engine's format."""
+
+    seekable = True
+    has_audio = True
+
+    def __init__(self, handle: str | IO[bytes], name: str, rate: int, channels: int) -> None:
+        try:
+            self._reader = open_audio(handle, rate=rate, channels=channels)
+        except DecodeError as error:
+            raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, _named(str(error), name)) from None
+        self.name = name
+
+    def read(self, frames: int) -> np.ndarray:
+        return self._reader.read(frames)
+
+    def seek(self, seconds: float) -> None:
+        try:
+            self._reader.seek(seconds)
+        except DecodeError as error:
+            raise MediaSourceError(MEDIA_ERR_DECODE, str(error)) from None
+
+    @property
+    def position(self) -> float:
+        return self._reader.position
+
+    @property
+    def duration(self) -> float | None:
+        return self._reader.duration
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def open_media_source(src: str, rate: int, channels: int) -> Any:
+    """A readable source for ``src`` at ``rate`` Hz and ``channels`` channels."""
+    scheme = urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith(
+        "data:") else ""
+    if scheme in ("", "file"):
+        path = _file_path(src) if scheme == "file" else src
+        if not os.path.exists(path):
+            raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: no such file")
+        if os.path.isdir(path):
+            raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: is a directory")
+        return FileSource(path, src, rate, channels)
+    if scheme == "data":
+        return FileSource(_data_body(src), _short(src), rate, channels)
+    if scheme in ("http", "https"):
+        from audiosession.elements.network import NetworkSource
+
+        return NetworkSource(src, rate, channels)
+    raise MediaSourceError(
+        MEDIA_ERR_SRC_NOT_SUPPORTED,
+        f"{_short(src)}: unsupported URL scheme {scheme!r}; use a file path, file:, data:, "
+        "http: or https:",
+    )
+
+
+def _file_path(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise MediaSourceError(
+            MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: file URLs on another host are not supported")
+    return urllib.request.url2pathname(parts.path)
+
+
+def _data_body(url: str) -> IO[bytes]:
+    header, comma, payload = url[len("data:"):].partition(",")
+    if not comma:
+        raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: no ',' in data URL")
+    if header.endswith(";base64"):
+        try:
+            body = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise MediaSourceError(
+                MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: bad base64 ({error})") from None
+    else:
+        body = urllib.parse.unquote_to_bytes(payload)
+    return io.BytesIO(body)
+
+
+def _short(src: str) -> str:
+    return src if len(src) <= 60 else src[:57] + "..."
+
+
+def _named(message: str, name: str) -> str:
+    return message if name in message else f"{name}: {message}"

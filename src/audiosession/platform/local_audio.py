@@ -1,0 +1,356 @@
+"""This process's own audio: the engine, each session's gain and route, its voices and captures.
+
+The embedded platform and the daemon client both play their sessions' audio in-process through
+``LocalAudio``; only who decides (the policy here, or the daemon) differs. Engine events arrive
+on audio and watcher threads and are posted to the task loop before anything else sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from audiosession.engine.decode import DecodeError, open_audio
+from audiosession.engine.devices import Backend, DeviceInfo
+from audiosession.engine.engine import (
+    Capture,
+    DeviceRemoved,
+    DevicesChanged,
+    Engine,
+    EngineEvent,
+)
+from audiosession.engine.gain import Gain
+from audiosession.engine.mixer import Source, Voice
+from audiosession.errors import NotFoundError
+from audiosession.loop import TaskLoop
+
+log = logging.getLogger(__name__)
+
+VoiceListener = Callable[[Any], None]
+
+
+@dataclass
+class _SessionAudio:
+    gain: Gain = field(default_factory=lambda: Gain(1.0))
+    route: str | None = None
+    role: str = "animation"
+    voices: dict[Voice, tuple[VoiceListener | None, str | None]] = field(default_factory=dict)
+
+
+class LocalAudio:
+    """The engine (created on first use) and what each session of this process plays."""
+
+    def __init__(
+        self,
+        loop: TaskLoop,
+        backend_factory: Callable[[], Backend],
+        *,
+        rate: int = 48000,
+        channels: int = 2,
+        blocksize: int = 480,
+    ) -> None:
+        self.loop = loop
+        self.rate = rate
+        self.channels = channels
+        self.blocksize = blocksize
+        self._backend_factory = backend_factory
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
+        self._sessions: dict[str, _SessionAudio] = {}
+        self._voice_sessions: dict[Voice, str] = {}
+        self._device_listeners: list[Callable[[], None]] = []
+        self.on_device_removed: Callable[[str, set[str]], None] | None = None
+        self.on_devices_changed: Callable[[list[DeviceInfo]], None] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, opened on first use (the backend is chosen then)."""
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    self._engine = Engine(
+                        self._backend_factory(), rate=self.rate, channels=self.channels,
+                        blocksize=self.blocksize, on_event=self._post)
+        return self._engine
+
+    @property
+    def backend(self) -> Backend:
+        return self.engine.backend
+
+    def devices(self) -> list[DeviceInfo]:
+        return self.engine.devices()
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def add_session(self, session_id: str, role: str) -> None:
+        self._sessions[session_id] = _SessionAudio(role=role)
+
+    def remove_session(self, session_id: str) -> None:
+        audio = self._sessions.pop(session_id, None)
+        if audio is not None:
+            for voice in list(audio.voices):
+                self.remove_voice(voice)
+
+    def session_gain(self, session_id: str) -> Gain:
+        """The policy's gain on every voice of the session (ducks and fades)."""
+        return self._sessions[session_id].gain
+
+    def set_route(self, session_id: str, device_id: str | None) -> None:
+        """Send the session's voices (those without a sink of their own) to ``device_id``."""
+        audio = self._sessions[session_id]
+        audio.route = device_id
+        for voice, (_, sink) in audio.voices.items():
+            if sink is None:
+                self.engine.move_voice(voice, device=device_id)
+
+    def route_of(self, session_id: str) -> str | None:
+        return self._sessions[session_id].route
+
+    def set_role(self, session_id: str, role: str) -> None:
+        """Move the session's voices to the ``role`` stream (media.role follows the type)."""
+        audio = self._sessions[session_id]
+        if audio.role == role:
+            return
+        audio.role = role
+        for voice in audio.voices:
+            voice.role = role
+
+    def sessions_on_device(self, voices: tuple[Voice, ...]) -> set[str]:
+        return {self._voice_sessions[v] for v in voices if v in self._voice_sessions}
+
+    # -- voices -------------------------------------------------------------------------------
+
+    def add_voice(
+        self,
+        session: Any,
+        source: Source,
+        *,
+        gains: tuple[Gain, ...] = (),
+        sink: str | None = None,
+        watch_audibility: bool = False,
+        on_event: VoiceListener | None = None,
+    ) -> Voice:
+        """Mix ``source`` for ``session`` through ``gains`` and the session's gain, on ``sink``
+        or the session's route, in the stream of the session's role."""
+        audio = self._sessions[session.session_id]
+        voice = self.engine.add_voice(
+            source,
+            gains=(*gains, audio.gain),
+            device=sink if sink is not None else audio.route,
+            role=audio.role,
+            watch_audibility=watch_audibility,
+        )
+        audio.voices[voice] = (on_event, sink)
+        self._voice_sessions[voice] = session.session_id
+        return voice
+
+    def remove_voice(self, voice: Voice | None) -> None:
+        if voice is None:
+            return
+        session_id = self._voice_sessions.pop(voice, None)
+        if session_id is not None and session_id in self._sessions:
+            self._sessions[session_id].voices.pop(voice, None)
+        self.engine.remove_voice(voice)
+
+    def set_sink(self, voice: Voice, sink: str | None) -> None:
+        """Give ``voice`` a device of its own (None: back to its session's route)."""
+        session_id = self._voice_sessions[voice]
+        audio = self._sessions[session_id]
+        listener, _ = audio.voices[voice]
+        audio.voices[voice] = (listener, sink)
+        self.engine.move_voice(voice, device=sink if sink is not None else audio.route)
+
+    # -- captures -----------------------------------------------------------------------------
+
+    def open_capture(self, device_id: str | None = None, *, fake: str | None = None) -> CaptureTap:
+        """Capture from ``device_id`` (the default input if None), or from the audio file
+        ``fake`` looped at the loop's pace; silence where there is no input at all."""
+        if fake:
+            return CaptureTap(LoopedFileInput(self, fake), f"Fake microphone ({fake})")
+        inputs = {d.id: d for d in self.devices() if d.kind == "audioinput"}
+        if device_id is not None and device_id not in inputs:
+            raise NotFoundError(
+                f"no audio input device {device_id!r}; available: {', '.join(inputs) or 'none'}")
+        if not inputs:
+            return CaptureTap(SilentInput(self), "No microphone (silence)")
+        device = device_id or self.engine.default_input() or next(iter(inputs))
+        return CaptureTap(self.engine.open_input(device), inputs[device].label)
+
+    # -- engine events ------------------------------------------------------------------------
+
+    def add_device_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (as a task) whenever devices are added or removed."""
+        self._device_listeners.append(callback)
+
+    def _post(self, event: EngineEvent) -> None:
+        # On an audio or watcher thread: only post.
+        self.loop.queue_task(self._dispatch, event)
+
+    def _dispatch(self, event: EngineEvent) -> None:
+        if isinstance(event, DeviceRemoved):
+            moved = self.sessions_on_device(event.voices)
+            for session_id in moved:
+                audio = self._sessions[session_id]
+                for voice in event.voices:
+                    if voice in audio.voices:
+                        listener, _ = audio.voices[voice]
+                        audio.voices[voice] = (listener, None)
+            if self.on_device_removed is not None:
+                self.on_device_removed(event.device_id, moved)
+            return
+        if isinstance(event, DevicesChanged):
+            if self.on_devices_changed is not None:
+                self.on_devices_changed(list(event.devices))
+            for device_listener in list(self._device_listeners):
+                device_listener()
+            return
+        owner = self._voice_sessions.get(event.voice)
+        if owner is None:
+            return
+        listener, _ = self._sessions[owner].voices.get(event.voice, (None, None))
+        if listener is not None:
+            listener(event)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+
+class SilentInput:
+    """An input that delivers silence in real time (no microphone on this machine)."""
+
+    def __init__(self, audio: LocalAudio) -> None:
+        self.channels = audio.channels
+        self.rate = audio.rate
+        self._clock = audio.loop.now
+        self._started = self._clock()
+        self._delivered = 0
+
+    def read(self, frames: int | None = None) -> np.ndarray:
+        due = int((self._clock() - self._started) * self.rate) - self._delivered
+        count = max(0, due) if frames is None else frames
+        self._delivered += count
+        return np.zeros((count, self.channels), dtype=np.float32)
+
+    def close(self) -> None:
+        pass
+
+
+class LoopedFileInput:
+    """An audio file, looped, captured at the loop's pace: a fake microphone, a remote
+    participant."""
+
+    def __init__(self, audio: LocalAudio, path: str) -> None:
+        try:
+            self._reader = open_audio(path, rate=audio.rate, channels=audio.channels)
+        except DecodeError as error:
+            raise NotFoundError(f"cannot capture from {path}: {error}") from None
+        self.channels = audio.channels
+        self.rate = audio.rate
+        self._clock = audio.loop.now
+        self._started = self._clock()
+        self._delivered = 0
+        self._lock = threading.Lock()
+
+    def read(self, frames: int | None = None) -> np.ndarray:
+        """The next frames: ``frames`` of them, or as many as are due by the clock."""
+        with self._lock:
+            if frames is None:
+                frames = max(0, int((self._clock() - self._started) * self.rate)
+                             - self._delivered)
+            parts, missing = [], frames
+            while missing > 0:
+                block = self._reader.read(missing)
+                if len(block) == 0:
+                    self._reader.seek(0.0)
+                    block = self._reader.read(missing)
+                    if len(block) == 0:
+                        break
+                parts.append(block)
+                missing -= len(block)
+            self._delivered += frames
+            if not parts:
+                return np.zeros((frames, self.channels), dtype=np.float32)
+            return np.concatenate(parts)
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class CaptureTap:
+    """One capture read by two consumers: the program (``read``) and playback of the stream
+    (``read_for_playback``), each with its own bounded buffer, so neither steals the other's
+    samples."""
+
+    MAX_BUFFERED_SECONDS = 2.0
+
+    def __init__(self, capture: Capture | LoopedFileInput | SilentInput, label: str) -> None:
+        self._capture = capture
+        self.label = label
+        self.channels = capture.channels
+        self.rate = capture.rate
+        self._pumped = isinstance(capture, Capture)
+        self._program: deque[np.ndarray] = deque()
+        self._playback: deque[np.ndarray] = deque()
+        self._playback_wanted = False
+        self._lock = threading.Lock()
+        self._created = time.monotonic()
+
+    def _pump(self) -> None:
+        if not self._pumped:
+            return
+        assert isinstance(self._capture, Capture)
+        block = self._capture.read()
+        if len(block):
+            self._program.append(block)
+            if self._playback_wanted:
+                self._playback.append(block)
+            for queue in (self._program, self._playback):
+                while sum(len(b) for b in queue) > self.MAX_BUFFERED_SECONDS * self.rate:
+                    queue.popleft()
+
+    def read(self, frames: int | None = None) -> np.ndarray:
+        """Captured frames not yet read by the program (at most ``frames``)."""
+        with self._lock:
+            if not self._pumped:
+                return self._capture.read(frames)
+            self._pump()
+            return _take(self._program, frames, self.channels)
+
+    def read_for_playback(self, frames: int) -> np.ndarray:
+        """Exactly ``frames`` frames for an output stream (zeros where none were captured)."""
+        with self._lock:
+            if not self._pumped:
+                return self._capture.read(frames)
+            self._playback_wanted = True
+            self._pump()
+            block = _take(self._playback, frames, self.channels)
+        if len(block) < frames:
+            block = np.concatenate([np.zeros((frames - len(block), self.channels), np.float32),
+                                    block])
+        return block
+
+    def close(self) -> None:
+        self._capture.close()
+
+
+def _take(queue: deque[np.ndarray], frames: int | None, channels: int) -> np.ndarray:
+    parts, count = [], 0
+    while queue and (frames is None or count < frames):
+        block = queue.popleft()
+        if frames is not None and count + len(block) > frames:
+            keep = frames - count
+            queue.appendleft(block[keep:])
+            block = block[:keep]
+        parts.append(block)
+        count += len(block)
+    if not parts:
+        return np.zeros((0, channels), dtype=np.float32)
+    return np.concatenate(parts)

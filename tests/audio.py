@@ -1,0 +1,82 @@
+"""Test media made on the spot, and measurements of what a device received."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+RATE = 48000
+
+
+class Media:
+    """Writes test files into one folder: tones, silence, broken files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def tone(self, freq: float = 440.0, seconds: float = 2.0, *, amplitude: float = 0.5,
+             rate: int = RATE, channels: int = 1, subtype: str = "FLOAT",
+             name: str | None = None, fmt: str = "WAV") -> str:
+        frames = int(round(seconds * rate))
+        t = np.arange(frames) / rate
+        signal = amplitude * np.sin(2 * np.pi * freq * t)
+        data = np.repeat(signal[:, None], channels, axis=1) if channels > 1 else signal
+        ext = {"WAV": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}[fmt]
+        path = self.folder / (name or f"tone-{freq:g}Hz-{seconds:g}s-{rate}-{channels}ch.{ext}")
+        sf.write(path, data, rate, subtype=subtype if fmt == "WAV" else None, format=fmt)
+        return str(path)
+
+    def file(self, name: str, content: bytes) -> str:
+        path = self.folder / name
+        path.write_bytes(content)
+        return str(path)
+
+
+def segment(output: np.ndarray, start: float, seconds: float, rate: int = RATE) -> np.ndarray:
+    """Channel 0 of ``output`` from ``start`` for ``seconds``."""
+    first = int(round(start * rate))
+    return output[first : first + int(round(seconds * rate)), 0]
+
+
+def rms(output: np.ndarray, start: float, seconds: float = 0.1) -> float:
+    part = segment(output, start, seconds)
+    return float(np.sqrt(np.mean(part.astype(np.float64) ** 2))) if len(part) else 0.0
+
+
+def db(value: float) -> float:
+    return 20 * math.log10(max(value, 1e-12))
+
+
+def tone_level_db(output: np.ndarray, freq: float, start: float, seconds: float = 0.1,
+                  *, reference: float = 0.5) -> float:
+    """The level of the ``freq`` component around ``start``, in dB relative to a sine of
+    amplitude ``reference`` (so a tone file of amplitude 0.5 playing untouched reads 0 dB)."""
+    part = segment(output, start, seconds).astype(np.float64)
+    if len(part) == 0:
+        raise ValueError(f"nothing was recorded at {start} s")
+    window = np.hanning(len(part))
+    spectrum = np.abs(np.fft.rfft(part * window))
+    freqs = np.fft.rfftfreq(len(part), 1 / RATE)
+    index = int(np.argmin(np.abs(freqs - freq)))
+    peak = spectrum[max(0, index - 2) : index + 3].max()
+    return db(peak / (reference * window.sum() / 2))
+
+
+def dominant_frequency(output: np.ndarray, start: float, seconds: float = 0.2) -> float:
+    part = segment(output, start, seconds).astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(part * np.hanning(len(part))))
+    return float(np.fft.rfftfreq(len(part), 1 / RATE)[int(np.argmax(spectrum))])
+
+
+def largest_step(output: np.ndarray, start: float, seconds: float) -> float:
+    """The largest sample-to-sample change in that span: a click shows as a big step."""
+    part = segment(output, start, seconds)
+    return float(np.max(np.abs(np.diff(part)))) if len(part) > 1 else 0.0
+
+
+def silent(output: np.ndarray, start: float, seconds: float) -> bool:
+    part = segment(output, start, seconds)
+    return len(part) > 0 and float(np.max(np.abs(part))) < 1e-6
