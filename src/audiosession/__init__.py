@@ -29,6 +29,7 @@ from audiosession.errors import (
 )
 from audiosession.events import Event, EventTarget
 from audiosession.platform.base import Platform, SessionInfo
+from audiosession.running import run, stop
 from audiosession.session import AudioSession, Navigator, SessionElement, Window
 from audiosession.session.runtime import current_runtime
 from audiosession.types import AudioSessionState, AudioSessionType
@@ -63,6 +64,8 @@ __all__ = [
     "Window",
     "navigator",
     "platform",
+    "run",
+    "stop",
 ]
 
 

@@ -26,7 +26,14 @@ from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import EventRecord, Runtime, pop_runtime, push_runtime
 from audiosession.session.window import Navigator, Window
 
-__all__ = ["EventRecord", "VirtualEnvironment"]
+__all__ = ["EventRecord", "VirtualEnvironment", "active_environment"]
+
+_environments: dict[int, VirtualEnvironment] = {}
+
+
+def active_environment(runtime: Runtime) -> VirtualEnvironment:
+    """The environment that owns ``runtime``."""
+    return _environments[id(runtime)]
 
 
 class VirtualEnvironment:
@@ -57,6 +64,7 @@ class VirtualEnvironment:
         self.backend = VirtualBackend(rate, channels, blocksize, outputs=outputs, inputs=inputs)
         self.loop = ManualLoop()
         self.runtime = Runtime(self.loop, self._make_platform, record_events=True)
+        _environments[id(self.runtime)] = self
 
     def _make_platform(self, loop: TaskLoop) -> Platform:
         return EmbeddedPlatform(
@@ -86,6 +94,7 @@ class VirtualEnvironment:
             self.runtime.close()
         finally:
             pop_runtime(self.runtime)
+            _environments.pop(id(self.runtime), None)
 
     @property
     def navigator(self) -> Navigator:

@@ -1,0 +1,103 @@
+"""``run()`` and ``stop()``: keep a plain script's page alive while its audio plays.
+
+    navigator.audio_session.type = "playback"
+    track = Audio("track.mp3")
+    track.play()
+    audiosession.run(until=track)     # returns when the track ends (or Ctrl-C, or stop())
+
+asyncio programs need none of this. Inside a ``VirtualEnvironment`` ``run()`` moves the virtual
+clock instead of waiting, so the same script renders faster than real time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import logging
+import threading
+import time
+from typing import Any
+
+from audiosession.elements.context import AudioContext
+from audiosession.elements.media import MediaElement
+from audiosession.session.runtime import Runtime, current_runtime
+
+log = logging.getLogger(__name__)
+
+_stop_requested = threading.Event()
+VIRTUAL_RUN_LIMIT = 24 * 3600.0
+
+
+def stop() -> None:
+    """Make the ``run()`` in progress return (from any thread, a listener included)."""
+    _stop_requested.set()
+
+
+def run(until: Any = None, *, timeout: float | None = None) -> str:
+    """Serve events until ``until`` is done: an element (its end or error), an AudioContext
+    (closed), a future (settled), a number of seconds, or None (for ever); or until Ctrl-C,
+    ``stop()`` or ``timeout`` seconds. Returns why it stopped: ``"done"``, ``"stopped"``,
+    ``"timeout"`` or ``"interrupted"`` (Ctrl-C: everything the process held is released)."""
+    runtime = current_runtime()
+    _stop_requested.clear()
+    done = _done_condition(until, runtime)
+    if runtime.events is not None:  # a VirtualEnvironment: move its clock instead of waiting
+        return _run_virtually(runtime, done, timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            if done():
+                return "done"
+            if _stop_requested.wait(0.02):
+                return "stopped"
+            if deadline is not None and time.monotonic() >= deadline:
+                return "timeout"
+    except KeyboardInterrupt:
+        log.info("interrupted: releasing every session of this process")
+        runtime.close()
+        return "interrupted"
+
+
+def _done_condition(until: Any, runtime: Runtime) -> Any:
+    if until is None:
+        return lambda: False
+    if isinstance(until, MediaElement):
+        return lambda: until.ended or until.error is not None or until._released
+    if isinstance(until, AudioContext):
+        return lambda: until.state == "closed"
+    if isinstance(until, concurrent.futures.Future):
+        return until.done
+    if isinstance(until, (int, float)) and not isinstance(until, bool):
+        if until < 0:
+            raise ValueError(f"run(until=...) seconds must be >= 0, not {until!r}")
+        end = runtime.loop.now() + until
+        return lambda: runtime.loop.now() >= end
+    raise TypeError(
+        "run(until=...) takes an element, an AudioContext, a future, a number of seconds or "
+        f"None, not {until!r}")
+
+
+def _run_virtually(runtime: Runtime, done: Any, timeout: float | None) -> str:
+    from audiosession.testing import active_environment
+
+    env = active_environment(runtime)
+    limit = runtime.loop.now() + (VIRTUAL_RUN_LIMIT if timeout is None else timeout)
+    while runtime.loop.now() < limit:
+        if done():
+            return "done"
+        if _stop_requested.is_set():
+            return "stopped"
+        env.advance(env.block_duration)
+    return "done" if done() else "timeout"
+
+
+@atexit.register
+def _release_at_exit() -> None:
+    from audiosession.session import runtime as runtimes
+
+    process = runtimes._process_runtime
+    if process is not None and not process.closed:
+        try:
+            process.close()
+        except Exception:  # pragma: no cover - the interpreter is going away
+            log.exception("releasing the process's sessions at exit failed")

@@ -1,0 +1,56 @@
+"""run() and stop() keep a script alive: in virtual time they move the clock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import audiosession
+from audiosession import Audio
+
+
+def test_run_until_an_element_returns_at_its_end(env, media):
+    audio = Audio(media.tone(440, 1.5))
+    audio.play()
+    assert audiosession.run(until=audio) == "done"
+    assert audio.ended and env.now == pytest.approx(1.5, abs=0.02)
+
+
+def test_run_until_seconds_and_stop_from_a_listener(env, media):
+    assert audiosession.run(until=0.5) == "done"
+    assert env.now == pytest.approx(0.5, abs=0.011)
+    audio = Audio(media.tone(440, 5.0))
+    audio.add_event_listener("playing", lambda e: audiosession.stop())
+    audio.play()
+    assert audiosession.run() == "stopped"
+    assert env.now < 0.6
+
+
+def test_run_rejects_what_it_cannot_wait_for(env):
+    with pytest.raises(TypeError, match="takes an element"):
+        audiosession.run(until="forever")
+    with pytest.raises(ValueError, match=">= 0"):
+        audiosession.run(until=-1)
+
+
+def test_a_plain_script_plays_a_file_to_its_end_in_real_time(media):
+    script = textwrap.dedent(f"""
+        import time, audiosession
+        from audiosession import navigator, Audio
+        navigator.audio_session.type = "playback"
+        track = Audio({media.tone(440, 0.5)!r})
+        track.play()
+        start = time.monotonic()
+        print(audiosession.run(until=track), navigator.audio_session.state,
+              round(time.monotonic() - start, 1))
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+        env={"AUDIOSESSION_BACKEND": "null", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    reason, state, seconds = result.stdout.split()
+    assert reason == "done" and state in ("active", "inactive")
+    assert float(seconds) >= 0.45  # paced by the real clock, not rendered at once
