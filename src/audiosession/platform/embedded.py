@@ -1,14 +1,18 @@
-"""The embedded platform: this process is its own platform and arbitrates its own windows.
+"""Platforms that apply the policy's actions to this process's audio; the embedded one.
 
-The policy (``platform.policy.Arbiter``, DESIGN §6) decides; this module applies its actions:
-states reach the sessions as the spec's "the user agent observes a modification", gains ramp
-the sessions' voices (ducks, fades), routes move them between devices.
+The policy (``platform.policy.Arbiter``, DESIGN §6) decides; ``PolicyPlatform`` applies its
+actions: states reach the sessions as the spec's "the user agent observes a modification",
+gains ramp the sessions' voices (ducks, fades), routes move them between devices. Where the
+decisions come from is the subclass's business: the embedded platform runs the Arbiter in this
+process; the daemon client asks the system daemon, which runs the same Arbiter for every
+program of the user.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from audiosession.engine.devices import Backend, DeviceInfo, select_backend
 from audiosession.loop import TaskLoop, Timer
@@ -40,10 +44,9 @@ CUT_RAMP = 0.005
 """Seconds to silence a session that must stop at once (no fade), without a click."""
 
 
-class EmbeddedPlatform(Platform):
-    """The sessions of this process's windows, under the policy of DESIGN §6."""
-
-    name = "embedded"
+class PolicyPlatform(Platform):
+    """Applies the policy's actions to local audio. Subclasses implement ``_decide``: run one
+    ``Arbiter`` operation (by name) and return its actions."""
 
     def __init__(
         self,
@@ -57,7 +60,6 @@ class EmbeddedPlatform(Platform):
     ) -> None:
         super().__init__(loop)
         self.config = config if config is not None else find_config()
-        self.arbiter = Arbiter(self.config)
         self.audio = LocalAudio(
             loop, backend_factory or select_backend, rate=rate, channels=channels,
             blocksize=blocksize)
@@ -66,6 +68,18 @@ class EmbeddedPlatform(Platform):
         self._handles: dict[str, SessionHandle] = {}
         self._fades: dict[str, Timer] = {}
         self._devices_known = False
+        # What the applied actions say of each session of ours (the policy's answer).
+        self._states: dict[str, AudioSessionState] = {}
+        self._gains: dict[str, float] = {}
+
+    def _decide(self, operation: str, *args: object) -> list[Action]:
+        raise NotImplementedError
+
+    def state_of(self, session_id: str) -> AudioSessionState:
+        return self._states[session_id]
+
+    def gain_of(self, session_id: str) -> float:
+        return self._gains[session_id]
 
     # -- the spec layer's requests ------------------------------------------------------------
 
@@ -73,15 +87,18 @@ class EmbeddedPlatform(Platform):
         self._know_devices()
         session_id = session.session_id
         self._handles[session_id] = session
+        self._states[session_id] = INACTIVE
+        self._gains[session_id] = 1.0
         self.audio.add_session(session_id, self.config.role(AudioSessionType.AMBIENT))
-        self._apply(self.arbiter.add(session_id, session.context_id, session.owner))
+        self._apply(self._decide("add", session_id, session.context_id, session.owner))
 
     def unregister(self, session: SessionHandle) -> None:
         session_id = session.session_id
         if session_id not in self._handles:
             return
-        actions = self.arbiter.remove(session_id)
+        actions = self._decide("remove", session_id)
         del self._handles[session_id]
+        del self._states[session_id], self._gains[session_id]
         self._cancel_fade(session_id)
         self.audio.remove_session(session_id)
         self._apply(actions)
@@ -96,40 +113,24 @@ class EmbeddedPlatform(Platform):
         session_id = session.session_id
         self.audio.set_role(session_id, self.config.role(computed_type))
         if state is ACTIVE:
-            actions = self.arbiter.request_active(session_id, computed_type)
+            actions = self._decide("request_active", session_id, computed_type)
         else:
-            actions = self.arbiter.release(session_id)
+            actions = self._decide("release", session_id)
         self._apply(actions, requester=session_id)
-        then(self.arbiter.state_of(session_id))
+        then(self._states[session_id])
 
     def set_type(self, session: SessionHandle, computed_type: AudioSessionType) -> None:
         session_id = session.session_id
         self.audio.set_role(session_id, self.config.role(computed_type))
-        self._apply(self.arbiter.set_type(session_id, computed_type))
+        self._apply(self._decide("set_type", session_id, computed_type))
 
     def interrupt(self, kind: str = "transient", reason: str = "external interruption") -> None:
-        self._apply(self.arbiter.interrupt(check_interruption_kind(kind), reason))
+        self._apply(self._decide("interrupt", check_interruption_kind(kind), reason))
 
     def end_interruption(self, reason: str | None = None) -> None:
-        self._apply(self.arbiter.end_interruption(reason))
+        self._apply(self._decide("end_interruption", reason))
 
     # -- reports ------------------------------------------------------------------------------
-
-    def sessions(self) -> list[SessionInfo]:
-        return [
-            SessionInfo(
-                id=record.id,
-                owner=record.owner,
-                context=record.context,
-                type=self._handles[record.id].type,
-                computed_type=record.type,
-                state=record.state,
-                gain=self.audio.session_gain(record.id).value,
-                causes=tuple(record.causes),
-                route=record.route,
-            )
-            for record in self.arbiter.snapshot()
-        ]
 
     def devices(self) -> list[DeviceInfo]:
         return self.audio.devices()
@@ -157,22 +158,26 @@ class EmbeddedPlatform(Platform):
             if isinstance(action, SetRoute):
                 self.audio.set_route(session_id, action.device_id)
             elif isinstance(action, SetGain):
+                self._gains[session_id] = action.gain
                 if session_id not in self._fades:
                     self.audio.session_gain(session_id).set(action.gain, action.ramp)
             elif isinstance(action, SetState):
                 self._apply_state(action, reported_by_caller=session_id == requester)
-        if requester is not None and self.arbiter.state_of(requester) is not INACTIVE:
+        if requester is not None and self._states[requester] is not INACTIVE:
             self._restore_gain(requester)
 
     def _apply_state(self, action: SetState, *, reported_by_caller: bool) -> None:
         session_id = action.session_id
+        self._states[session_id] = action.state
         if action.state is not INACTIVE:
             self._restore_gain(session_id)
             if not reported_by_caller:
                 self._handles[session_id].platform_state_changed(action.state)
             return
         # Inactive: fade the session out (a stop), or cut it at once (a device went away),
-        # then tell the session, whose elements pause; then its gain is back to normal.
+        # then tell the session, whose elements pause; then its gain is back to normal
+        # (an inactive session has no duck: policy decision 3).
+        self._gains[session_id] = 1.0
         gain = self.audio.session_gain(session_id)
         if reported_by_caller:
             return
@@ -188,7 +193,7 @@ class EmbeddedPlatform(Platform):
     def _report_inactive(self, session_id: str) -> None:
         self._fades.pop(session_id, None)
         handle = self._handles.get(session_id)
-        if handle is None or self.arbiter.state_of(session_id) is not INACTIVE:
+        if handle is None or self._states[session_id] is not INACTIVE:
             return
         handle.platform_state_changed(INACTIVE, then=lambda: self._restore_gain(session_id))
 
@@ -198,9 +203,9 @@ class EmbeddedPlatform(Platform):
             return
         self._cancel_fade(session_id)
         gain = self.audio.session_gain(session_id)
-        target = self.arbiter.gain_of(session_id)
+        target = self._gains[session_id]
         if gain.target != target:
-            gain.set(target, 0.0 if self.arbiter.state_of(session_id) is INACTIVE else None)
+            gain.set(target, 0.0 if self._states[session_id] is INACTIVE else None)
 
     def _cancel_fade(self, session_id: str) -> None:
         timer = self._fades.pop(session_id, None)
@@ -212,11 +217,40 @@ class EmbeddedPlatform(Platform):
     def _know_devices(self) -> None:
         if not self._devices_known:
             self._devices_known = True
-            self._apply(self.arbiter.set_devices(self.audio.devices()))
+            self._apply(self._decide("set_devices", self.audio.devices()))
 
     def _devices_changed(self, devices: list[DeviceInfo]) -> None:
-        self._apply(self.arbiter.set_devices(devices))
+        self._apply(self._decide("set_devices", devices))
 
     def _device_removed(self, device_id: str, sessions: set[str]) -> None:
-        known = [s for s in sessions if s in self._handles]
-        self._apply(self.arbiter.device_removed(device_id, known))
+        known = sorted(s for s in sessions if s in self._handles)
+        self._apply(self._decide("device_removed", device_id, known))
+
+
+class EmbeddedPlatform(PolicyPlatform):
+    """The sessions of this process's windows, under the policy of DESIGN §6, decided here."""
+
+    name = "embedded"
+
+    def __init__(self, loop: TaskLoop, **options: Any) -> None:
+        super().__init__(loop, **options)
+        self.arbiter = Arbiter(self.config)
+
+    def _decide(self, operation: str, *args: Any) -> list[Action]:
+        return getattr(self.arbiter, operation)(*args)  # type: ignore[no-any-return]
+
+    def sessions(self) -> list[SessionInfo]:
+        return [
+            SessionInfo(
+                id=record.id,
+                owner=record.owner,
+                context=record.context,
+                type=self._handles[record.id].type,
+                computed_type=record.type,
+                state=record.state,
+                gain=self.audio.session_gain(record.id).value,
+                causes=tuple(record.causes),
+                route=record.route,
+            )
+            for record in self.arbiter.snapshot()
+        ]
