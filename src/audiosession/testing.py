@@ -151,7 +151,9 @@ class VirtualEnvironment:
     def add_device(self, info: DeviceInfo, signal: np.ndarray | str | None = None) -> None:
         """Plug in a device (an input may take a signal: an array or a WAV path, looped)."""
         self.backend.add_device(info, signal)
+        self.loop.run_until_idle()
 
     def remove_device(self, device_id: str) -> None:
         """Unplug a device: its streams move to the default output (DESIGN §6)."""
         self.backend.remove_device(device_id)
+        self.loop.run_until_idle()

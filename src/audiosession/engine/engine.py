@@ -238,10 +238,11 @@ class Engine:
                     stream.close()
                 except Exception:
                     log.exception("closing the %s/%s stream failed", *key)
+            present = {d.id for d in self._devices if d.kind == "audiooutput"}
             for key in wanted - set(self._streams):
                 device, role = key
-                if device is None:
-                    continue
+                if device is None or device not in present:
+                    continue  # e.g. voices of an unplugged device, about to move
                 self._streams[key] = self.backend.open_output(
                     device, role, rate=self.rate, channels=self.channels,
                     blocksize=self.blocksize, render=self._renderer(device, role),
