@@ -17,6 +17,7 @@ from audiosession.engine import (
     VoiceEnded,
     open_audio,
 )
+from audiosession.engine.mixer import DECLICK
 
 from .conftest import BLOCK, RATE, db, dominant_frequency, output, render, rms, sine, sound_extent
 
@@ -143,8 +144,24 @@ def test_paused_voice_is_neither_read_nor_heard(engine: Engine) -> None:
     voice.playing = True
     render(engine, 0.1)
     out = output(engine)
-    assert np.all(out[4800:9600] == 0) and np.all(out[9600:] == 0.5)
-    assert source.position == 9600
+    fade = int(DECLICK * RATE)
+    # Pausing fades out over DECLICK (reading only those frames), then silence; playing
+    # again fades in over DECLICK, then the source continues where it was.
+    assert np.all(np.diff(out[4800 : 4800 + fade, 0]) < 0) and out[4800, 0] == 0.5
+    assert np.all(out[4800 + fade : 9600] == 0)
+    assert np.all(np.diff(out[9600 : 9600 + fade, 0]) > 0) and out[9600, 0] == 0.0
+    assert np.all(out[9600 + fade :] == 0.5)
+    assert source.position == 9600 + fade
+
+
+def test_pausing_and_resuming_a_loud_tone_does_not_click(engine: Engine) -> None:
+    tone = 0.9 * np.sin(2 * np.pi * 1025 * np.arange(RATE) / RATE)  # blocks end at a peak
+    voice = engine.add_voice(ArraySource(np.repeat(tone[:, None], 2, axis=1)))
+    for playing in (True, False, True, False, True):
+        voice.playing = playing
+        render(engine, 0.05)
+    out = output(engine)[:, 0]
+    assert np.max(np.abs(np.diff(out))) <= np.max(np.abs(np.diff(tone))) * 1.0001
 
 
 def test_audibility_follows_the_source_with_a_hold() -> None:

@@ -20,6 +20,10 @@ AUDIBILITY_THRESHOLD = 1e-5
 AUDIBILITY_HOLD = 0.1
 """Seconds of inaudible blocks before an audible voice is reported inaudible."""
 
+DECLICK = 0.004
+"""Seconds over which a voice fades in when it starts playing and out when it stops, so that
+pausing, resuming and interrupting never click (well within one block)."""
+
 
 @runtime_checkable
 class Source(Protocol):
@@ -85,6 +89,8 @@ class Voice:
         self.level = 0.0
         self.ended = False
         self.audible = False
+        self._heard = False  # whether the last block rendered this voice (for the declick)
+        self._resuming = False  # stopped mid-source: fade in when it plays again
         self._quiet_frames = 0
         self._mixer: Mixer | None = None
 
@@ -242,6 +248,10 @@ class Mixer:
             if voice.ended:
                 continue
             if not voice.playing:
+                if voice._heard:
+                    voice._heard = False
+                    voice._resuming = True
+                    self._fade_out(voice, out, scratch, frames)
                 if voice.watch_audibility:
                     self._track_audibility(voice, 0.0, frames)
                 continue
@@ -257,15 +267,15 @@ class Mixer:
         count = len(block)
         if count > frames:
             raise ValueError(f"source returned {count} frames, more than the {frames} asked")
-        gain: Any = 1.0
-        ramp = 0
-        first = True
-        for _gain, follower in voice._chain:
-            envelope = follower.envelope(frames, self.rate)
-            if isinstance(envelope, np.ndarray):
-                ramp = max(ramp, follower.ramp_frames)
-            gain = envelope if first else gain * envelope
-            first = False
+        gain, ramp = self._envelope(voice, frames)
+        voice._heard = True
+        if voice._resuming:
+            # Resuming mid-source: fade in over DECLICK (a source's own start is left as is).
+            voice._resuming = False
+            fade = min(frames, max(1, int(DECLICK * self.rate)))
+            envelope = np.ones(frames, dtype=np.float32) * gain
+            envelope[:fade] *= np.linspace(0.0, 1.0, fade, endpoint=False, dtype=np.float32)
+            gain, ramp = envelope, max(ramp, fade)
         if count:
             if isinstance(gain, np.ndarray):
                 # Only the ramping head varies per frame; the tail holds the last value.
@@ -283,6 +293,36 @@ class Mixer:
                 self._track_audibility(voice, peak, frames)
         if count < frames:
             self._end(voice)
+
+    def _envelope(self, voice: Voice, frames: int) -> tuple[Any, int]:
+        """The product of the voice's gains for one block, and how many head frames ramp."""
+        gain: Any = 1.0
+        ramp = 0
+        first = True
+        for _gain, follower in voice._chain:
+            envelope = follower.envelope(frames, self.rate)
+            if isinstance(envelope, np.ndarray):
+                ramp = max(ramp, follower.ramp_frames)
+            gain = envelope if first else gain * envelope
+            first = False
+        return gain, ramp
+
+    def _fade_out(self, voice: Voice, out: np.ndarray, scratch: np.ndarray, frames: int) -> None:
+        """The voice just stopped playing: its next DECLICK seconds, faded to silence."""
+        fade = min(frames, max(1, int(DECLICK * self.rate)))
+        try:
+            block = voice._read(fade)
+        except Exception:
+            log.exception("%r failed while fading out", voice)
+            return
+        count = len(block)
+        if not count:
+            return
+        gain, _ = self._envelope(voice, frames)
+        envelope = np.linspace(1.0, 0.0, fade, endpoint=False, dtype=np.float32)[:count]
+        envelope = envelope * (gain[:count] if isinstance(gain, np.ndarray) else gain)
+        self._mix_ramp(block, envelope, out[:count], scratch[:count])
+        voice.frames_played += count
 
     def _mix_steady(self, block: np.ndarray, gain: float, out: np.ndarray,
                     scratch: np.ndarray) -> None:
