@@ -11,6 +11,15 @@ from audiosession import Audio, AudioContext, InvalidStateError, NotAllowedError
 from ..audio import RATE, dominant_frequency, rms, silent, tone_level_db
 
 
+def sounding_context() -> AudioContext:
+    """A context playing a 440 Hz sine to its destination."""
+    context = AudioContext()
+    oscillator = context.create_oscillator()
+    oscillator.connect(context.destination)
+    oscillator.start()
+    return context
+
+
 def test_an_audio_context_playing_a_tone_activates_the_session(env):
     context = AudioContext()
     oscillator = context.create_oscillator()
@@ -67,10 +76,7 @@ def test_each_oscillator_waveform_sounds_at_its_frequency(env, waveform):
 
 
 def test_an_interruption_moves_a_context_to_interrupted_and_back(env):
-    context = AudioContext()
-    oscillator = context.create_oscillator()
-    oscillator.connect(context.destination)
-    oscillator.start()
+    context = sounding_context()
     env.advance(0.3)
     env.platform.interrupt("transient")
     env.advance(0.3)
@@ -84,10 +90,7 @@ def test_an_interruption_moves_a_context_to_interrupted_and_back(env):
 
 
 def test_a_context_the_program_suspended_during_an_interruption_stays_suspended(env):
-    context = AudioContext()
-    oscillator = context.create_oscillator()
-    oscillator.connect(context.destination)
-    oscillator.start()
+    context = sounding_context()
     env.advance(0.3)
     env.platform.interrupt("transient")
     env.advance(0.2)
@@ -102,10 +105,7 @@ def test_a_context_the_program_suspended_during_an_interruption_stays_suspended(
 
 
 def test_a_closed_context_refuses_new_nodes_and_frees_its_stream(env):
-    context = AudioContext()
-    oscillator = context.create_oscillator()
-    oscillator.connect(context.destination)
-    oscillator.start()
+    context = sounding_context()
     env.advance(0.2)
     context.close()
     env.advance(0.5)
