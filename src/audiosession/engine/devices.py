@@ -75,17 +75,16 @@ BACKEND_ENV = "AUDIOSESSION_BACKEND"
 """Environment variable naming the backend when the program does not: null, wav:PATH, ..."""
 
 _REAL_BACKENDS = {
-    "pulse": ("pulse", "PulseBackend"),
-    "portaudio": ("portaudio", "PortAudioBackend"),
+    "pulse": ("pulse", "PulseBackend"),  # PulseAudio, and PipeWire's pipewire-pulse
 }
 
 
 def select_backend(name: str | None = None) -> Backend:
     """The backend called ``name``, else ``$AUDIOSESSION_BACKEND``, else a real sound device.
 
-    Names: ``null`` (real-time, discards), ``wav:PATH`` (real-time, writes PATH), ``pulse``,
-    ``portaudio``, and ``auto`` (the default: pulse, then portaudio). When a real backend
-    cannot start or finds no output device, the result is ``null`` and one warning says so.
+    Names: ``null`` (real-time, discards), ``wav:PATH`` (real-time, writes PATH), ``pulse``
+    and ``auto`` (the default: pulse where a server answers). When a real backend cannot start
+    or finds no output device, the result is ``null`` and one warning says so.
     """
     import importlib
     import logging
@@ -106,7 +105,7 @@ def select_backend(name: str | None = None) -> Backend:
         candidates = [chosen]
     else:
         raise ValueError(
-            f"unknown audio backend {chosen!r}; use one of auto, pulse, portaudio, null, wav:PATH"
+            f"unknown audio backend {chosen!r}; use one of auto, pulse, null, wav:PATH"
         )
     reasons = []
     for candidate in candidates:

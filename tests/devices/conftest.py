@@ -1,0 +1,26 @@
+"""Fixtures for tests against a real (private) PulseAudio server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from audiosession.engine.pulse import PulseBackend  # noqa: E402
+from pulse_server import PulseServer, pulse_server  # noqa: E402
+
+__all__ = ["backend", "pulse_server"]
+
+
+@pytest.fixture(scope="module")
+def backend(pulse_server: PulseServer) -> Iterator[PulseBackend]:
+    """Our PulseAudio backend, connected to the private server."""
+    b = PulseBackend(server=pulse_server.server_string)
+    try:
+        yield b
+    finally:
+        b.close()
