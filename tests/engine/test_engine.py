@@ -86,8 +86,13 @@ def test_removed_device_moves_its_voices_to_the_default_output(engine: Engine) -
     assert removed[0].voices == (voice,)
     changed = [e for e in events if isinstance(e, DevicesChanged)]
     assert [d.id for d in changed[-1].devices] == ["default", "default"]
+    # Moved held: silent on the default output until its owner lets it play there.
+    assert voice.playing is False
     render(engine, 0.1)
-    assert np.all(output(engine)[4800:] == 0.5)
+    assert np.all(output(engine)[4800:9600] == 0)
+    voice.playing = True
+    render(engine, 0.1)
+    assert np.all(output(engine)[9600 + int(0.004 * 48000) :] == 0.5)  # after the fade-in
     assert "headset" not in [d.id for d in engine.devices()]
 
 

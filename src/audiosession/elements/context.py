@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audiosession.elements.futures import Playback, settled
+from audiosession.engine.engine import DeviceRemoved
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import AudibilityChanged
 from audiosession.errors import InvalidStateError
@@ -403,6 +404,8 @@ class AudioContext(EventTarget, SessionElement):
         if isinstance(event, AudibilityChanged) and self._state == "running":
             self._samples_audible = event.audible
             self.refresh_audible()
+        elif isinstance(event, DeviceRemoved) and self._voice is not None:
+            self._voice.playing = self._state == "running"  # moved off an unplugged device
 
     # -- the element contract (spec § AudioContext) -------------------------------------------
 

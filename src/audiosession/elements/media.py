@@ -19,8 +19,15 @@ import numpy as np
 from audiosession.elements.futures import Playback, settled
 from audiosession.elements.sources import MediaSourceError, open_media_source
 from audiosession.engine.gain import Gain
+from audiosession.engine.engine import DeviceRemoved
 from audiosession.engine.mixer import VoiceEnded
-from audiosession.errors import AbortError, NotAllowedError, NotFoundError, NotSupportedError
+from audiosession.errors import (
+    AbortError,
+    NetworkError,
+    NotAllowedError,
+    NotFoundError,
+    NotSupportedError,
+)
 from audiosession.events import EventHandler, EventTarget
 from audiosession.session.element import SessionElement
 from audiosession.session.runtime import Runtime
@@ -50,6 +57,13 @@ class MediaError:
 
     def __repr__(self) -> str:
         return f"MediaError(code={self.code}, message={self.message!r})"
+
+
+def _play_error(code: int, message: str) -> Exception:
+    """What ``play()``'s future fails with for a ``MediaError`` of ``code``."""
+    if code == MediaError.MEDIA_ERR_NETWORK:
+        return NetworkError(message)
+    return NotSupportedError(message)
 
 
 class _PlayingSource:
@@ -85,6 +99,11 @@ class _PlayingSource:
     def position(self) -> float:
         return float(self.source.position)
 
+    @property
+    def ready(self) -> bool:
+        """Whether the source has audio to give now (a network source may not yet)."""
+        return bool(getattr(self.source, "ready", True))
+
     def close(self) -> None:
         with self._lock:
             self.source.close()
@@ -106,6 +125,9 @@ class MediaElement(EventTarget, SessionElement):
     onloadedmetadata = EventHandler["MediaElement"]("loadedmetadata")
     oncanplay = EventHandler["MediaElement"]("canplay")
     onseeked = EventHandler["MediaElement"]("seeked")
+    onprogress = EventHandler["MediaElement"]("progress")
+    onwaiting = EventHandler["MediaElement"]("waiting")
+    onstalled = EventHandler["MediaElement"]("stalled")
 
     def __init__(self, src: str | os.PathLike[str] | None = None, *,
                  window: Window | None = None) -> None:
@@ -127,6 +149,7 @@ class MediaElement(EventTarget, SessionElement):
         self._gain = Gain(1.0)
         self._timeupdate_running = False
         self._load_generation = 0
+        self._waiting = False
         if src is not None:
             self.src = src  # type: ignore[assignment]
 
@@ -214,9 +237,38 @@ class MediaElement(EventTarget, SessionElement):
     def _attach(self, source: Any) -> None:
         self._source = _PlayingSource(source)
         self._source.loop = self._loop
+        start_loading = getattr(source, "start_loading", None)
+        if start_loading is not None:
+            # A progressive source (HTTP): it reports from its own threads; each report
+            # becomes a task, ignored once another load began.
+            generation, loop = self._load_generation, self.window.runtime.loop
+            start_loading(lambda kind, *args: loop.queue_task(
+                self._source_event, generation, kind, *args))
+            return
         self._queue_event("durationchange")
         self._queue_event("loadedmetadata")
         self._queue_event("canplay")
+
+    def _source_event(self, generation: int, kind: str, *args: Any) -> None:
+        """A progressive source's report, on the loop (see ``elements.network``)."""
+        if self._released or generation != self._load_generation or self._source is None:
+            return
+        if kind == "error":
+            self._fail(*args)
+        elif kind == "loadedmetadata":
+            self._fire("durationchange")
+            self._fire("loadedmetadata")
+        elif kind == "waiting":
+            # HTML: playback stopped for lack of data; the session stays active.
+            if not self._paused and not self._waiting:
+                self._waiting = True
+                self._fire("waiting")
+        elif kind == "playing":
+            if self._waiting or self._pending:
+                pending, self._pending = self._pending, []
+                self._started(pending)
+        else:  # progress, canplay, stalled
+            self._fire(kind)
 
     def _engine_format(self) -> tuple[int, int]:
         audio = self.audio_session.platform.audio
@@ -227,7 +279,7 @@ class MediaElement(EventTarget, SessionElement):
         self._teardown()
         self._error = MediaError(code, message)
         log.warning("%s", message)
-        self._reject_pending(NotSupportedError(message))
+        self._reject_pending(_play_error(code, message))
         if not self._paused:
             self._paused = True
             self._queue_event("pause")
@@ -242,18 +294,20 @@ class MediaElement(EventTarget, SessionElement):
             self._source.close()
             self._source = None
         self._suspended = False
+        self._waiting = False
 
     # -- playing ------------------------------------------------------------------------------
 
     def play(self) -> Playback[None]:
         """Play; the future resolves when sound really starts (after a delay by the policy,
-        only then), or fails with ``NotSupportedError`` (no decodable audio) or
+        only then; from a URL, when its audio arrives), or fails with ``NotSupportedError``
+        (no decodable audio), ``NetworkError`` (the media could not be fetched) or
         ``NotAllowedError`` (the platform refused)."""
         with self._loop_lock:
             self._check_usable()
             loop = self.window.runtime.loop
             if self._error is not None:
-                return settled(loop, error=NotSupportedError(self._error.message))
+                return settled(loop, error=_play_error(self._error.code, self._error.message))
             if self._source is None:
                 return settled(loop, error=NotSupportedError(
                     "there is nothing to play: set src (a file or URL) or src_object first"))
@@ -308,12 +362,14 @@ class MediaElement(EventTarget, SessionElement):
         elif self._voice is not None:
             self._voice.playing = want
         if want:
-            if self._pending:
+            # A network source with no audio yet: the future resolves at its "playing".
+            if self._pending and self._source is not None and self._source.ready:
                 pending, self._pending = self._pending, []
                 self.window.runtime.loop.queue_task(self._started, pending)
             self._start_timeupdates()
 
     def _started(self, pending: list[Playback[None]]) -> None:
+        self._waiting = False
         self._fire_if_open("playing")
         for future in pending:
             future.resolve(None)
@@ -326,6 +382,8 @@ class MediaElement(EventTarget, SessionElement):
     def _on_engine_event(self, event: Any) -> None:
         if isinstance(event, VoiceEnded) and event.voice is self._voice:
             self._reached_the_end()
+        elif isinstance(event, DeviceRemoved):
+            self._sync_voice()  # moved off an unplugged device, held: play on if we should
 
     def _reached_the_end(self) -> None:
         # HTML "reaches the end": paused, then timeupdate, pause and ended fire.

@@ -25,7 +25,8 @@ CAPTURE_SECONDS = 2.0
 
 @dataclass(frozen=True, eq=False)
 class DeviceRemoved:
-    """An output or input device disappeared; its voices and captures moved to the default."""
+    """An output or input device disappeared; its voices moved to the default output, held
+    (``playing`` False) until their owner lets them play; its captures moved too."""
 
     device_id: str
     voices: tuple[Voice, ...]
@@ -316,6 +317,9 @@ class Engine:
         moved = tuple(v for v in self.mixer.voices if v.device == device_id)
         default = self.default_output()
         for voice in moved:
+            # Held silent on the default output: whoever owns the voice decides whether it
+            # plays there (music must not burst out of the speakers when headphones go).
+            voice.hold()
             voice.device = default
         if moved:
             log.info("output %r removed: %d voice(s) moved to %r", device_id, len(moved), default)

@@ -136,6 +136,13 @@ class Voice:
         if self._mixer is not None:
             self._mixer._moved(self)
 
+    def hold(self) -> None:
+        """Stop playing at once, with no fade-out: for a voice that can no longer be heard
+        where it was (its device went away); ``playing = True`` lets it play again."""
+        self._heard = False
+        self._resuming = True
+        self.playing = False
+
     @property
     def seconds_played(self) -> float:
         """Seconds of the source mixed so far (0 before the voice joins a mixer)."""

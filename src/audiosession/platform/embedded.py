@@ -132,6 +132,11 @@ class PolicyPlatform(Platform):
 
     # -- reports ------------------------------------------------------------------------------
 
+    def _reported_gain(self, session_id: str, state: AudioSessionState) -> float:
+        # A ramp only moves while the session sounds; an inactive one is at its target.
+        gain = self.audio.session_gain(session_id)
+        return gain.target if state is INACTIVE else gain.value
+
     def devices(self) -> list[DeviceInfo]:
         return self.audio.devices()
 
@@ -180,6 +185,7 @@ class PolicyPlatform(Platform):
         self._gains[session_id] = 1.0
         gain = self.audio.session_gain(session_id)
         if reported_by_caller:
+            gain.set(1.0, 0.0)  # it released: nothing of it is audible, no ramp to hear
             return
         self._cancel_fade(session_id)
         if action.fade > 0:
@@ -222,9 +228,12 @@ class PolicyPlatform(Platform):
     def _devices_changed(self, devices: list[DeviceInfo]) -> None:
         self._apply(self._decide("set_devices", devices))
 
-    def _device_removed(self, device_id: str, sessions: set[str]) -> None:
+    def _device_removed(self, device_id: str, sessions: set[str]) -> set[str]:
         known = sorted(s for s in sessions if s in self._handles)
-        self._apply(self._decide("device_removed", device_id, known))
+        actions = self._decide("device_removed", device_id, known)
+        self._apply(actions)
+        return {a.session_id for a in actions
+                if isinstance(a, SetState) and a.state is INACTIVE}
 
 
 class EmbeddedPlatform(PolicyPlatform):
@@ -248,7 +257,7 @@ class EmbeddedPlatform(PolicyPlatform):
                 type=self._handles[record.id].type,
                 computed_type=record.type,
                 state=record.state,
-                gain=self.audio.session_gain(record.id).value,
+                gain=self._reported_gain(record.id, record.state),
                 causes=tuple(record.causes),
                 route=record.route,
             )

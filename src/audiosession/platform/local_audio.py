@@ -66,7 +66,8 @@ class LocalAudio:
         self._sessions: dict[str, _SessionAudio] = {}
         self._voice_sessions: dict[Voice, str] = {}
         self._device_listeners: list[Callable[[], None]] = []
-        self.on_device_removed: Callable[[str, set[str]], None] | None = None
+        self.on_device_removed: Callable[[str, set[str]], set[str]] | None = None
+        """The platform applies the policy to an unplug; returns the sessions it stopped."""
         self.on_devices_changed: Callable[[list[DeviceInfo]], None] | None = None
 
     @property
@@ -195,6 +196,8 @@ class LocalAudio:
 
     def _dispatch(self, event: EngineEvent) -> None:
         if isinstance(event, DeviceRemoved):
+            # The engine moved the voices held; the policy decides, then the ones whose
+            # session may still play play on (an ambient sound), the others stay silent.
             moved = self.sessions_on_device(event.voices)
             for session_id in moved:
                 audio = self._sessions[session_id]
@@ -202,8 +205,15 @@ class LocalAudio:
                     if voice in audio.voices:
                         listener, _ = audio.voices[voice]
                         audio.voices[voice] = (listener, None)
+            stopped = set()
             if self.on_device_removed is not None:
-                self.on_device_removed(event.device_id, moved)
+                stopped = self.on_device_removed(event.device_id, moved)
+            for voice in event.voices:
+                owner = self._voice_sessions.get(voice)
+                if owner is not None and owner not in stopped:
+                    listener, _ = self._sessions[owner].voices[voice]
+                    if listener is not None:
+                        listener(event)  # the element sets voice.playing as it wants
             return
         if isinstance(event, DevicesChanged):
             if self.on_devices_changed is not None:

@@ -1,0 +1,122 @@
+"""Sessions and elements on a real (private) PulseAudio server, heard on its sink monitors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from audiosession import Audio, Window
+from audiosession.engine.pulse import PulseBackend
+from audiosession.loop import ThreadedLoop
+from audiosession.platform.embedded import EmbeddedPlatform
+from audiosession.platform.policy import PolicyConfig
+from audiosession.session.runtime import Runtime
+from pulse_server import PulseServer
+
+RATE = 48000
+
+
+@pytest.fixture
+def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
+    """A process-like runtime (real clock, dispatcher thread) on the private server."""
+    loop = ThreadedLoop(name="pulse-test-loop")
+
+    def platform(task_loop):
+        return EmbeddedPlatform(
+            task_loop, config=PolicyConfig(),
+            backend_factory=lambda: PulseBackend(server=pulse_server.server_string))
+
+    runtime = Runtime(loop, platform)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+        loop.close()
+
+
+def level_db(signal: np.ndarray, freq: float) -> float:
+    """The ``freq`` component's RMS in dB: the median over 100 ms windows."""
+    window = RATE // 10
+    levels = []
+    for start in range(0, len(signal) - window + 1, window):
+        part = signal[start : start + window, 0].astype(np.float64)
+        spectrum = np.fft.rfft(part)
+        bins = np.fft.rfftfreq(window, 1 / RATE)
+        rms = np.sqrt(2 * np.sum(np.abs(spectrum[np.abs(bins - freq) <= 20]) ** 2)) / window
+        levels.append(20 * np.log10(max(rms, 1e-12)))
+    return float(np.median(levels))
+
+
+def wait_for(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def our_roles(pulse_server: PulseServer) -> list[tuple[str | None, str]]:
+    return sorted((s.role, s.sink) for s in pulse_server.sink_inputs()
+                  if s.properties.get("application.name") == "audiosession")
+
+
+def test_a_played_file_reaches_the_default_sink_in_its_sessions_role(
+        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    window = Window(runtime=runtime)
+    window.navigator.audio_session.type = "transient"
+    Audio(media.tone(440, 5.0), window=window).play().result(5)
+    assert wait_for(lambda: our_roles(pulse_server) == [("event", "speakers")]), \
+        our_roles(pulse_server)
+    heard = pulse_server.record_monitor("speakers", 1.0)
+    assert level_db(heard, 440) == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.5)
+    # The role follows the type.
+    window.navigator.audio_session.type = "ambient"
+    assert wait_for(lambda: our_roles(pulse_server) == [("animation", "speakers")]), \
+        our_roles(pulse_server)
+
+
+def test_set_sink_id_sends_an_element_to_the_other_sink(
+        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    window = Window(runtime=runtime)
+    window.navigator.audio_session.type = "playback"
+    audio = Audio(media.tone(660, 5.0), window=window)
+    audio.play().result(5)
+    audio.set_sink_id("headset")
+    assert wait_for(lambda: our_roles(pulse_server) == [("music", "headset")])
+    headset = pulse_server.record_monitor("headset", 1.0)
+    speakers = pulse_server.record_monitor("speakers", 0.5)
+    assert level_db(headset, 660) > -12
+    assert level_db(speakers, 660) < -80
+
+
+def test_a_call_goes_to_the_communications_sink_with_the_phone_role(
+        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    window = Window(runtime=runtime)
+    window.navigator.audio_session.type = "play-and-record"
+    Audio(media.tone(550, 5.0), window=window).play().result(5)
+    assert wait_for(lambda: our_roles(pulse_server) == [("phone", "headset")]), \
+        our_roles(pulse_server)
+    assert level_db(pulse_server.record_monitor("headset", 1.0), 550) > -12
+
+
+def test_unplugging_the_sink_music_plays_on_pauses_it_and_nothing_bursts_out(
+        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    module = pulse_server.load_null_sink("usbphones", **{"device.description": "USB phones"})
+    window = Window(runtime=runtime)
+    window.navigator.audio_session.type = "playback"
+    session = window.navigator.audio_session
+    assert wait_for(lambda: "usbphones" in [d.id for d in runtime.platform.devices()])
+    music = Audio(media.tone(440, 10.0), window=window)
+    music.set_sink_id("usbphones")
+    music.play().result(5)
+    assert wait_for(lambda: our_roles(pulse_server) == [("music", "usbphones")])
+    recorder = pulse_server.record("speakers.monitor")
+    pulse_server.unload_module(module)
+    assert wait_for(lambda: session.state == "inactive" and music.paused)
+    time.sleep(0.5)
+    speakers = recorder.stop()
+    assert np.max(np.abs(speakers)) < 1e-3  # not even a block of music on the speakers
