@@ -37,3 +37,9 @@ class AbortError(AudioSessionError):
     """An operation was cancelled before it completed, e.g. ``play()`` ended by ``pause()``."""
 
     name = "AbortError"
+
+
+class NetworkError(AudioSessionError):
+    """Media could not be fetched: a refused connection, a timeout, a cut mid-stream."""
+
+    name = "NetworkError"
