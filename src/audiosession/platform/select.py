@@ -1,12 +1,63 @@
-"""Which platform a process uses: the system daemon where one runs, else the embedded one."""
+"""Which platform a process uses: the system daemon where one runs, else the embedded one.
+
+``AUDIOSESSION_DAEMON`` says how to choose:
+
+- ``auto`` (the default): use the daemon if its socket answers, else decide in this process
+  (embedded mode) and say so in one log line;
+- ``required``: use the daemon; fail with ``DaemonUnavailable`` (naming the socket and how to
+  start a daemon) if none answers;
+- ``off``: embedded mode, without looking for a daemon.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Mapping
+
 from audiosession.loop import TaskLoop
 from audiosession.platform.base import Platform
+from audiosession.platform.client import DaemonClientPlatform, DaemonConnection, DaemonUnavailable
 from audiosession.platform.embedded import EmbeddedPlatform
+from audiosession.platform.protocol import default_socket_path
+
+log = logging.getLogger(__name__)
+
+DAEMON_ENV = "AUDIOSESSION_DAEMON"
+"""Environment variable: ``off``, ``auto`` or ``required``."""
+
+DAEMON_MODES = ("off", "auto", "required")
+
+
+def daemon_mode(environ: Mapping[str, str] | None = None) -> str:
+    """The value of ``AUDIOSESSION_DAEMON`` (``auto`` if unset or empty); a ValueError names
+    the wrong value and the three right ones."""
+    env = os.environ if environ is None else environ
+    mode = (env.get(DAEMON_ENV) or "auto").strip().lower()
+    if mode not in DAEMON_MODES:
+        raise ValueError(
+            f"{DAEMON_ENV}={env.get(DAEMON_ENV)!r} is not a valid value; use off, auto or "
+            "required")
+    return mode
 
 
 def default_platform_factory(loop: TaskLoop) -> Platform:
-    """The platform for this process's runtime."""
-    return EmbeddedPlatform(loop)
+    """The platform for this process's runtime: the daemon's client if one answers (and
+    ``AUDIOSESSION_DAEMON`` is not ``off``), else the embedded platform."""
+    mode = daemon_mode()
+    if mode == "off":
+        return EmbeddedPlatform(loop)
+    path = default_socket_path()
+    try:
+        connection = DaemonConnection.open(path)
+    except DaemonUnavailable as error:
+        if mode == "required":
+            raise DaemonUnavailable(
+                f"{DAEMON_ENV}=required, but {error}; start one with `audiosession daemon` "
+                "(or `systemctl --user start audiosession`), or set "
+                f"{DAEMON_ENV}=auto to run without it") from None
+        log.info("no audiosession daemon (%s): this process decides for itself "
+                 "(embedded mode)", error)
+        return EmbeddedPlatform(loop)
+    log.info("using the audiosession daemon at %s (client %s)", path, connection.client_id)
+    return DaemonClientPlatform(loop, connection, socket_path=path)

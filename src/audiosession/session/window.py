@@ -80,10 +80,11 @@ class Window:
         self.selected_audio_session: AudioSession | None = None
         with self.runtime.loop.lock:
             self.navigator = Navigator(self)
+            # The platform first: if it cannot be had, no half-made window is left behind.
+            self.runtime.platform.register(self.navigator.audio_session)
             self.runtime.windows.append(self)
             if parent is not None:
                 parent.children.append(self)
-            self.runtime.platform.register(self.navigator.audio_session)
 
     @property
     def owner(self) -> str:

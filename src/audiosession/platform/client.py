@@ -1,0 +1,517 @@
+"""The daemon client platform: this process's sessions, decided by the system daemon.
+
+``DaemonClientPlatform`` is a ``PolicyPlatform`` whose decisions come from the daemon
+(``audiosession daemon``), which runs the same ``Arbiter`` for every program of the user: each
+``_decide`` is one request on a Unix socket, answered with the actions for this process's
+sessions. Actions the daemon decides for this process because of another one (a notification
+elsewhere ducks our music) arrive as pushes on a reader thread and are applied as tasks on the
+loop, in the order the daemon sent them.
+
+If the daemon goes away, the platform says so in the log and decides locally (an ``Arbiter``
+of its own, with this process's sessions re-added: the active ones stay active), and tries to
+reconnect every ``reconnect_interval`` seconds; once back, it registers its sessions anew
+(the active and held ones ask to be active again: the policy decides which may).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from audiosession.engine.devices import DeviceInfo
+from audiosession.loop import TaskLoop, Timer
+from audiosession.platform.base import SessionInfo
+from audiosession.platform.embedded import PolicyPlatform
+from audiosession.platform.policy import Action, Arbiter
+from audiosession.platform.protocol import (
+    OVERSIZED,
+    PROTOCOL_VERSION,
+    LineDecoder,
+    ProtocolError,
+    decode_actions,
+    decode_message,
+    default_socket_path,
+    encode_devices,
+    encode_message,
+)
+from audiosession.types import AudioSessionState, AudioSessionType
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DaemonClientPlatform",
+    "DaemonConnection",
+    "DaemonError",
+    "DaemonLost",
+    "DaemonUnavailable",
+]
+
+REQUEST_TIMEOUT = 2.0
+"""Seconds to wait for the daemon's reply (it answers in well under a millisecond)."""
+
+CONNECT_TIMEOUT = 1.0
+"""Seconds to connect and say hello."""
+
+RECONNECT_INTERVAL = 0.5
+"""Seconds between attempts to find the daemon again after it went away."""
+
+ACTIVE = AudioSessionState.ACTIVE
+INTERRUPTED = AudioSessionState.INTERRUPTED
+
+
+class DaemonError(RuntimeError):
+    """The daemon refused a request or did not answer it."""
+
+
+class DaemonUnavailable(DaemonError):
+    """No daemon answers at the socket (or it refused this process)."""
+
+
+class DaemonLost(DaemonError):
+    """The connection to the daemon closed."""
+
+
+class _Slot:
+    __slots__ = ("event", "reply")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reply: dict[str, Any] | None = None
+
+
+PushCallback = Callable[["DaemonConnection", list[Action]], None]
+LostCallback = Callable[["DaemonConnection"], None]
+
+
+class DaemonConnection:
+    """One connection to the daemon: blocking requests from any thread, and a reader thread
+    that hands replies to their callers and pushes to ``on_push``.
+
+    ``DaemonConnection.open(path)`` connects and says hello; it raises ``DaemonUnavailable``
+    with the reason when no daemon answers.
+    """
+
+    def __init__(self, sock: socket.socket, path: Path, client_id: str,
+                 decoder: LineDecoder, pending_lines: list[bytes]) -> None:
+        self.path = path
+        self.client_id = client_id
+        self.on_push: PushCallback | None = None
+        self.on_lost: LostCallback | None = None
+        self.closed = False
+        self._sock = sock
+        self._decoder = decoder
+        self._early = pending_lines
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Slot] = {}
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._closing_on_purpose = False
+        self._reader: threading.Thread | None = None
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        program: str | None = None,
+        devices: Sequence[DeviceInfo] | None = None,
+        timeout: float = CONNECT_TIMEOUT,
+    ) -> DaemonConnection:
+        """Connect to the daemon at ``path`` (default: ``default_socket_path()``) and say
+        hello. Call ``start()`` once ``on_push`` / ``on_lost`` are set."""
+        where = Path(path) if path is not None else default_socket_path()
+        if not where.exists():
+            raise DaemonUnavailable(f"no daemon socket at {where}")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        decoder = LineDecoder()
+        try:
+            sock.connect(os.fspath(where))
+            hello: dict[str, Any] = {
+                "op": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid(),
+                "program": program or _program_name()}
+            if devices is not None:
+                hello["devices"] = encode_devices(devices)
+            try:
+                sock.sendall(encode_message(hello))
+            except BrokenPipeError:
+                pass  # refused at once; the reason is waiting to be read
+            lines: list[bytes] = []
+            while not lines:
+                data = sock.recv(65536)
+                if not data:
+                    raise DaemonUnavailable(f"the daemon at {where} closed the connection "
+                                            "during hello")
+                for item in decoder.feed(data):
+                    if item is OVERSIZED:
+                        raise DaemonUnavailable(f"the daemon at {where} sent an oversized reply")
+                    assert isinstance(item, bytes)
+                    lines.append(item)
+            reply = decode_message(lines.pop(0))
+            if not reply.get("ok"):
+                raise DaemonUnavailable(
+                    f"the daemon at {where} refused this process: {reply.get('error')}")
+            if reply.get("version") != PROTOCOL_VERSION:
+                raise DaemonUnavailable(
+                    f"the daemon at {where} speaks protocol version {reply.get('version')!r}, "
+                    f"this client {PROTOCOL_VERSION}")
+            client_id = str(reply.get("client"))
+        except DaemonUnavailable:
+            sock.close()
+            raise
+        except (OSError, ProtocolError) as error:
+            sock.close()
+            raise DaemonUnavailable(f"no daemon answers at {where} ({error})") from None
+        sock.settimeout(None)
+        return cls(sock, where, client_id, decoder, lines)
+
+    def start(self) -> None:
+        """Start the reader thread."""
+        self._reader = threading.Thread(target=self._read, name="audiosession-daemon-client",
+                                        daemon=True)
+        self._reader.start()
+
+    def request(self, op: str, args: dict[str, Any] | None = None,
+                timeout: float = REQUEST_TIMEOUT) -> dict[str, Any]:
+        """Send one request and wait for its reply. Raises ``DaemonLost`` if the connection
+        closes, ``DaemonError`` for an error reply or no reply within ``timeout`` seconds."""
+        slot = _Slot()
+        with self._lock:
+            if self.closed:
+                raise DaemonLost(f"the connection to the daemon at {self.path} is closed")
+            request_id = next(self._ids)
+            self._pending[request_id] = slot
+        data = encode_message({"id": request_id, "op": op, "args": args or {}})
+        try:
+            with self._send_lock:
+                self._sock.sendall(data)
+        except OSError as error:
+            self._pending.pop(request_id, None)
+            raise DaemonLost(f"cannot send to the daemon at {self.path}: {error}") from None
+        if not slot.event.wait(timeout):
+            self._pending.pop(request_id, None)
+            raise DaemonLost(f"the daemon at {self.path} did not answer {op} within "
+                             f"{timeout:g} s")
+        reply = slot.reply
+        if reply is None:
+            raise DaemonLost(f"the connection to the daemon at {self.path} closed during {op}")
+        if not reply.get("ok"):
+            raise DaemonError(f"the daemon refused {op}: {reply.get('error')}")
+        return reply
+
+    def close(self) -> None:
+        """Close the connection (the daemon then removes this process's sessions)."""
+        self._closing_on_purpose = True
+        self._fail_all()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+
+    def _fail_all(self) -> None:
+        with self._lock:
+            self.closed = True
+            pending, self._pending = self._pending, {}
+        for slot in pending.values():
+            slot.event.set()
+
+    def _read(self) -> None:
+        try:
+            for line in self._early:
+                self._handle(line)
+            self._early = []
+            while True:
+                data = self._sock.recv(65536)
+                if not data:
+                    break
+                for item in self._decoder.feed(data):
+                    if item is OVERSIZED:
+                        log.error("the daemon sent an oversized message; ignored")
+                        continue
+                    assert isinstance(item, bytes)
+                    self._handle(item)
+        except OSError:
+            pass
+        except Exception:  # pragma: no cover - a bug; the connection is treated as lost
+            log.exception("reading from the daemon failed")
+        self._fail_all()
+        if not self._closing_on_purpose and self.on_lost is not None:
+            self.on_lost(self)
+
+    def _handle(self, line: bytes) -> None:
+        try:
+            message = decode_message(line)
+            if "push" in message:
+                actions = decode_actions(message.get("actions"))
+                if self.on_push is not None:
+                    self.on_push(self, actions)
+                return
+        except ProtocolError as error:
+            log.error("the daemon sent a message this client cannot read: %s", error)
+            return
+        request_id = message.get("id")
+        slot = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
+        if slot is None:
+            if not message.get("ok", True):
+                log.warning("the daemon says: %s", message.get("error"))
+            return
+        slot.reply = message
+        slot.event.set()
+
+
+def _program_name() -> str:
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return (name or "python")[:200]
+
+
+def encode_args(operation: str, args: Sequence[Any]) -> dict[str, Any]:
+    """The wire ``args`` of an ``Arbiter`` call ``operation(*args)`` (docs/protocol.md)."""
+    if operation == "add":
+        encoded = {"session": args[0], "context": args[1], "owner": args[2]}
+        if len(args) > 3:
+            encoded["type"] = AudioSessionType.parse(args[3]).value
+        return encoded
+    if operation in ("remove", "release"):
+        return {"session": args[0]}
+    if operation in ("request_active", "set_type"):
+        return {"session": args[0], "type": AudioSessionType.parse(args[1]).value}
+    if operation == "interrupt":
+        return {"kind": args[0], "reason": args[1]}
+    if operation == "end_interruption":
+        return {} if not args or args[0] is None else {"reason": args[0]}
+    if operation == "set_devices":
+        return {"devices": encode_devices(args[0])}
+    if operation == "device_removed":
+        return {"device": args[0], "sessions": list(args[1])}
+    raise ValueError(f"not an Arbiter operation: {operation!r}")
+
+
+class DaemonClientPlatform(PolicyPlatform):
+    """The sessions of this process's windows, decided by the system daemon together with
+    every other program of the user (DESIGN §1 "System")."""
+
+    name = "daemon"
+
+    def __init__(
+        self,
+        loop: TaskLoop,
+        connection: DaemonConnection | None = None,
+        *,
+        socket_path: str | os.PathLike[str] | None = None,
+        reconnect_interval: float = RECONNECT_INTERVAL,
+        request_timeout: float = REQUEST_TIMEOUT,
+        **options: Any,
+    ) -> None:
+        super().__init__(loop, **options)
+        self.socket_path = (Path(socket_path) if socket_path is not None
+                            else connection.path if connection is not None
+                            else default_socket_path())
+        self.reconnect_interval = reconnect_interval
+        self.request_timeout = request_timeout
+        self._conn: DaemonConnection | None = None
+        self._local: Arbiter | None = None
+        self._registered: dict[str, None] = {}  # sessions the decider knows, in order
+        self._types: dict[str, AudioSessionType] = {}
+        self._pushes: deque[tuple[DaemonConnection, list[Action]]] = deque()
+        self._reconnect_timer: Timer | None = None
+        self._closed = False
+        if connection is None:
+            connection = DaemonConnection.open(self.socket_path)
+        self._attach(connection)
+
+    @property
+    def connected(self) -> bool:
+        """Whether decisions come from the daemon now (else: locally, until it is back)."""
+        return self._conn is not None
+
+    @property
+    def client_id(self) -> str | None:
+        """This process's id at the daemon (its sessions are ``<client_id>/<session>``)."""
+        return self._conn.client_id if self._conn is not None else None
+
+    # -- deciding -----------------------------------------------------------------------------
+
+    def _decide(self, operation: str, *args: Any) -> list[Action]:
+        with self.loop.lock:
+            conn = self._conn
+            if conn is not None:
+                try:
+                    reply = conn.request(operation, encode_args(operation, args),
+                                         self.request_timeout)
+                except DaemonLost as error:
+                    self._lose(conn, str(error))
+                else:
+                    self._drain_pushes()
+                    self._track(operation, args)
+                    return decode_actions(reply.get("actions", []))
+            if self._local is None:  # closed: nothing is decided any more
+                return []
+            actions: list[Action] = getattr(self._local, operation)(*args)
+            self._track(operation, args)
+            return actions
+
+    def _track(self, operation: str, args: Sequence[Any]) -> None:
+        if operation == "add":
+            self._registered[args[0]] = None
+            self._types[args[0]] = AudioSessionType.parse(args[3]) if len(args) > 3 else (
+                AudioSessionType.AMBIENT)
+        elif operation == "remove":
+            self._registered.pop(args[0], None)
+            self._types.pop(args[0], None)
+        elif operation in ("request_active", "set_type"):
+            self._types[args[0]] = AudioSessionType.parse(args[1])
+
+    def interrupt(self, kind: str = "transient", reason: str = "external interruption") -> None:
+        """An interruption for every program of the user (the daemon holds it until
+        ``end_interruption``, or until this process goes away)."""
+        with self.loop.lock:
+            super().interrupt(kind, reason)
+
+    def end_interruption(self, reason: str | None = None) -> None:
+        with self.loop.lock:
+            super().end_interruption(reason)
+
+    # -- pushes and the connection's life ------------------------------------------------------
+
+    def _attach(self, conn: DaemonConnection) -> None:
+        conn.on_push = self._on_push
+        conn.on_lost = self._on_lost
+        self._conn = conn
+        conn.start()
+
+    def _on_push(self, conn: DaemonConnection, actions: list[Action]) -> None:
+        # On the reader thread: keep the daemon's order, apply on the loop.
+        self._pushes.append((conn, actions))
+        self.loop.queue_task(self._drain_pushes)
+
+    def _on_lost(self, conn: DaemonConnection) -> None:
+        self.loop.queue_task(self._lose, conn, "the connection closed")
+
+    def _drain_pushes(self) -> None:
+        with self.loop.lock:
+            while self._pushes:
+                conn, actions = self._pushes.popleft()
+                if conn is self._conn:
+                    self._apply(actions)
+
+    def _lose(self, conn: DaemonConnection, why: str) -> None:
+        """The daemon went away: decide locally until it is back."""
+        with self.loop.lock:
+            if self._conn is not conn:
+                return
+            self._conn = None
+            conn.close()
+            self._pushes.clear()
+            if self._closed:
+                return
+            log.warning("the audiosession daemon at %s went away (%s): deciding in this "
+                        "process (embedded mode) until it is back", self.socket_path, why)
+            local = Arbiter(self.config, self.audio.devices() if self._devices_known else ())
+            self._local = local
+            actions: list[Action] = []
+            for session_id in self._registered:
+                handle = self._handles.get(session_id)
+                if handle is not None:
+                    actions += local.add(session_id, handle.context_id, handle.owner,
+                                         self._types[session_id])
+            for session_id in self._registered:
+                if self._states.get(session_id) is ACTIVE:
+                    actions += local.request_active(session_id, self._types[session_id])
+            self._apply(actions)
+            self._schedule_reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        if self._reconnect_timer is not None:
+            self._reconnect_timer.cancel()
+        self._reconnect_timer = self.loop.call_later(self.reconnect_interval, self._reconnect)
+
+    def _reconnect(self) -> None:
+        """Find the daemon again; register this process's sessions anew."""
+        self._reconnect_timer = None
+        with self.loop.lock:
+            if self._closed or self._conn is not None:
+                return
+            devices = self.audio.devices() if self._devices_known else None
+            try:
+                conn = DaemonConnection.open(self.socket_path, devices=devices,
+                                             timeout=self.reconnect_interval)
+            except DaemonUnavailable as error:
+                log.debug("the audiosession daemon is still away: %s", error)
+                self._schedule_reconnect()
+                return
+            self._attach(conn)
+            try:
+                for session_id in self._registered:
+                    handle = self._handles[session_id]
+                    self._send_and_apply(conn, "add", session_id, handle.context_id,
+                                         handle.owner, self._types[session_id])
+                wanted = [s for s in self._registered
+                          if self._states.get(s) in (ACTIVE, INTERRUPTED)]
+                for session_id in wanted:
+                    self._send_and_apply(conn, "request_active", session_id,
+                                         self._types[session_id])
+            except DaemonError as error:  # lost again, or refused: try again later
+                self._lose(conn, str(error))
+                return
+            self._local = None
+            log.info("the audiosession daemon at %s is back (client %s): %d session(s) "
+                     "registered anew, %d asked to play again", self.socket_path,
+                     conn.client_id, len(self._registered), len(wanted))
+
+    def _send_and_apply(self, conn: DaemonConnection, operation: str, *args: Any) -> None:
+        reply = conn.request(operation, encode_args(operation, args), self.request_timeout)
+        self._drain_pushes()
+        self._apply(decode_actions(reply.get("actions", [])))
+
+    # -- reports ------------------------------------------------------------------------------
+
+    def sessions(self) -> list[SessionInfo]:
+        """Every session of every program the daemon serves (ids ``<client>/<session>``);
+        while the daemon is away, this process's own."""
+        with self.loop.lock:
+            conn = self._conn
+            if conn is not None:
+                try:
+                    reply = conn.request("sessions", {}, self.request_timeout)
+                except DaemonLost as error:
+                    self._lose(conn, str(error))
+                else:
+                    return [self._info(row, conn.client_id) for row in reply["sessions"]]
+            if self._local is None:
+                return []
+            return [
+                SessionInfo(
+                    id=record.id, owner=record.owner, context=record.context,
+                    type=self._handles[record.id].type, computed_type=record.type,
+                    state=record.state, gain=self.audio.session_gain(record.id).value,
+                    causes=tuple(record.causes), route=record.route)
+                for record in self._local.snapshot()
+            ]
+
+    def _info(self, row: dict[str, Any], own_client: str) -> SessionInfo:
+        computed = AudioSessionType(row["type"])
+        handle = self._handles.get(row["session"]) if row.get("client") == own_client else None
+        return SessionInfo(
+            id=row["id"], owner=row["owner"], context=row["context"],
+            type=handle.type if handle is not None else computed, computed_type=computed,
+            state=AudioSessionState(row["state"]), gain=float(row["gain"]),
+            causes=tuple(row["causes"]), route=row.get("route"))
+
+    def close(self) -> None:
+        with self.loop.lock:
+            self._closed = True
+            if self._reconnect_timer is not None:
+                self._reconnect_timer.cancel()
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        super().close()

@@ -1,0 +1,224 @@
+"""System mode with real processes: a daemon and client programs that really play (to WAVs).
+
+Each client is a separate Python process using the public API with
+``AUDIOSESSION_DAEMON=required`` and the ``wav`` backend; what it really played is measured in
+its WAV file. Time is real here, so the tones are short.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ..audio import Media, tone_level_db
+from .conftest import Processes
+
+BLOCK = 480 / 48000
+
+
+def levels(wav: Path, freq: float, step: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Times and levels (dB re amplitude 0.5) of ``freq`` in ``wav``, every ``step`` s."""
+    data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
+    duration = len(data) / rate
+    times = np.arange(0.0, duration - step, step)
+    return times, np.array([tone_level_db(data, freq, t, step) for t in times])
+
+
+def silent_spans(wav: Path, threshold: float = 1e-4, min_gap: float = 0.05) -> list[tuple[float,
+                                                                                          float]]:
+    """(start, end) seconds of the silent stretches of ``wav`` between sound, longer than
+    ``min_gap``."""
+    data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
+    loud = np.flatnonzero(np.abs(data[:, 0]) > threshold)
+    if len(loud) == 0:
+        return []
+    gaps = np.flatnonzero(np.diff(loud) > min_gap * rate)
+    return [(loud[i] / rate, loud[i + 1] / rate) for i in gaps]
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Media:
+    return Media(tmp_path)
+
+
+def test_a_notification_in_one_process_ducks_music_in_another_by_14_db(procs: Processes,
+                                                                        media: Media) -> None:
+    music = procs.player("music", "playback", media.tone(440, 1.0), loop=True)
+    music.wait_for("playing")
+    time.sleep(0.4)
+    ping = procs.player("ping", "transient", media.tone(1000, 0.8))
+    ping.wait_for("ended")
+    time.sleep(0.8)  # the duck's release (0.5 s)
+    music.quit()
+
+    times, db = levels(music.wav, 440)
+    ducked = times[np.abs(db + 14) < 1.0]
+    assert len(ducked) >= 8, f"no -14 dB stretch in the music: {np.round(db, 1)}"
+    # One stretch, about as long as the notification, with full level before and after.
+    assert ducked[-1] - ducked[0] == pytest.approx(0.75, abs=0.25)
+    assert np.median(db[(times >= ducked[0]) & (times <= ducked[-1])]) == pytest.approx(
+        -14, abs=0.5)
+    assert db[(times > 0.1) & (times < ducked[0] - 0.2)].min() > -1
+    assert db[times > ducked[-1] + 0.7].min() > -1
+    assert db.min() > -16  # ducked, never paused
+
+
+def test_a_prompt_in_one_process_pauses_music_in_another_and_it_resumes(procs: Processes,
+                                                                         media: Media) -> None:
+    music = procs.player("music", "playback", media.tone(440, 1.0), loop=True)
+    music.wait_for("playing")
+    time.sleep(0.3)
+    prompt = procs.player("prompt", "transient-solo", media.tone(1000, 0.6))
+    music.wait_for("state", state="interrupted")
+    prompt.wait_for("ended")
+    music.wait_for("state", state="active")
+    time.sleep(0.3)
+    music.quit()
+
+    gaps = silent_spans(music.wav)
+    assert len(gaps) == 1, f"expected one pause in the music, got {gaps}"
+    start, end = gaps[0]
+    # About the prompt's 0.6 s (its session lets go when its element ends).
+    assert 0.55 < end - start < 0.95
+    times, db = levels(music.wav, 440)
+    assert db[times > end + 0.05].min() > -1  # resumed at full level
+
+
+def test_a_call_in_one_process_delays_a_player_in_another_until_it_ends(procs: Processes,
+                                                                        media: Media) -> None:
+    call = procs.player("call", "play-and-record", media.tone(600, 1.0), loop=True)
+    call.wait_for("playing")
+    player = procs.player("player", "playback", media.tone(440, 0.5))
+    player.wait_for("state", state="interrupted")
+    time.sleep(0.3)
+    hung_up = call.ask("pause")
+    playing = player.wait_for("playing")
+    assert hung_up["t"] < playing["t"] < hung_up["t"] + 0.6
+    player.wait_for("ended")
+    player.quit()
+    data, rate = sf.read(str(player.wav), dtype="float32", always_2d=True)
+    loud = np.flatnonzero(np.abs(data[:, 0]) > 1e-4)
+    assert len(loud) / rate == pytest.approx(0.5, abs=0.05)  # the whole track, once
+
+
+def test_kill_9_of_the_process_holding_a_prompt_resumes_the_music_within_100_ms(
+        procs: Processes, media: Media) -> None:
+    music = procs.player("music", "playback", media.tone(440, 1.0), loop=True)
+    music.wait_for("playing")
+    prompt = procs.player("prompt", "transient-solo", media.tone(1000, 5.0))
+    music.wait_for("state", state="interrupted")
+    time.sleep(0.3)
+    killed_at = time.monotonic()
+    prompt.proc.send_signal(signal.SIGKILL)
+    music.wait_for("state", state="active")
+    time.sleep(0.3)
+    clock = music.ask("clock")
+    music.quit()
+
+    gaps = silent_spans(music.wav)
+    assert len(gaps) == 1, gaps
+    resumed_at = clock["wav_start"] + gaps[0][1]
+    latency = resumed_at - killed_at
+    print(f"music resumed {latency * 1000:.1f} ms after kill -9 of the prompt's process")
+    assert -BLOCK < latency < 0.100 + BLOCK, f"music resumed {latency * 1000:.1f} ms after kill"
+    assert "1 session(s) removed, 1 other client(s) told" in procs.daemon.log()
+
+
+def test_a_restarted_daemon_is_found_again_and_clients_register_anew(procs: Processes,
+                                                                     media: Media) -> None:
+    music = procs.player("music", "playback", media.tone(440, 1.0), loop=True)
+    music.wait_for("playing")
+    idle = procs.player("idle", "ambient", media.tone(300, 0.2), play=False)
+    idle.wait_for("ready", connected=True)
+
+    procs.daemon.kill(signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while "went away" not in music.stderr() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "deciding in this process" in music.stderr()
+    alone = music.ask("sessions")
+    assert alone["connected"] is False
+    assert [s["state"] for s in alone["sessions"]] == ["active"]
+
+    procs.daemon.start()
+    deadline = time.monotonic() + 5
+    while not ("is back" in music.stderr() and "is back" in idle.stderr()):
+        assert time.monotonic() < deadline, music.stderr() + idle.stderr()
+        time.sleep(0.02)
+    observer = procs.player("observer", "ambient", media.tone(300, 0.2), play=False)
+    seen = observer.ask("sessions")["sessions"]
+    by_owner = {row["owner"]: row for row in seen}
+    music_row = next(r for o, r in by_owner.items() if f"pid {music.proc.pid}" in o)
+    idle_row = next(r for o, r in by_owner.items() if f"pid {idle.proc.pid}" in o)
+    assert (music_row["type"], music_row["state"]) == ("playback", "active")
+    assert idle_row["state"] == "inactive"
+    assert len(seen) == 3
+    time.sleep(0.2)
+    music.quit()
+    assert silent_spans(music.wav) == []  # the music never stopped
+
+
+NOBODY = 65534
+
+RAW_CLIENT = textwrap.dedent("""
+    import json, socket, sys
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(5)
+    sock.connect(sys.argv[1])
+    try:
+        sock.sendall(b'{"op": "hello", "version": 1, "program": "intruder"}\\n')
+    except OSError:
+        pass  # refused at once: its reason is still there to read
+    reply = b""
+    while True:
+        data = sock.recv(4096)
+        if not data:
+            break
+        reply += data
+    print(reply.decode().strip())
+""")
+
+
+def _python_for(uid: int) -> str:
+    for candidate in (sys.executable, "/usr/bin/python3"):
+        try:
+            result = subprocess.run([candidate, "-c", "pass"], user=uid, capture_output=True,
+                                    timeout=20)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if result.returncode == 0:
+            return candidate
+    pytest.fail(f"no Python that uid {uid} may run (tried {sys.executable}, /usr/bin/python3)")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to run a client as another user")
+def test_a_client_of_another_uid_is_refused() -> None:
+    python = _python_for(NOBODY)
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = Processes(Path(tmp))
+        try:
+            procs.daemon.start()
+            # Make the socket reachable for anyone, so that only the peer check stands.
+            os.chmod(tmp, 0o755)
+            os.chmod(procs.runtime_dir, 0o755)
+            os.chmod(procs.daemon.socket.parent, 0o777)
+            os.chmod(procs.daemon.socket, 0o777)
+            result = subprocess.run([python, "-c", RAW_CLIENT, str(procs.daemon.socket)],
+                                    user=NOBODY, capture_output=True, text=True, timeout=20)
+            assert result.returncode == 0, result.stderr
+            assert '"ok":false' in result.stdout
+            assert f"uid {NOBODY} is not this daemon's user" in result.stdout
+            assert f"refused a connection from uid {NOBODY}" in procs.daemon.log()
+            assert procs.daemon.answers()  # still serving its own user
+        finally:
+            procs.close()
