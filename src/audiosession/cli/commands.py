@@ -1,0 +1,236 @@
+"""``play``, ``notify``, ``prompt``, ``ambient``, ``call``, ``devices`` and ``status``.
+
+Each is a short program on the public API: a session of the right type on ``navigator``,
+``Audio`` elements, ``audiosession.run(until=...)`` to keep the process alive while it plays.
+The platform pauses and resumes the elements by itself; the commands only watch and report.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import audiosession
+from audiosession import Audio, MediaStream, NotFoundError
+from audiosession.cli.common import CommandError, Printer, format_db, is_null_sink, session_table
+from audiosession.cli.demo import level_dbfs
+from audiosession.platform.policy import find_config, route_for
+
+EXIT_INTERRUPTED = 130
+PROGRESS_INTERVAL = 0.25
+
+
+class ProgressLine:
+    """One status line: rewritten in place on a terminal, a new line per change otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.last = ""
+
+    def show(self, text: str, key: str) -> None:
+        if self.tty:
+            sys.stdout.write("\r\x1b[K" + text)
+            sys.stdout.flush()
+        elif key != self.last:
+            print(text, flush=True)
+        self.last = key
+
+    def end(self) -> None:
+        if self.tty and self.last:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        self.last = ""
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def warn_if_silent() -> None:
+    """One line when there is no sound device (the engine plays to the null sink)."""
+    if is_null_sink(audiosession.platform().devices()):
+        Printer().note("audiosession: no sound device found; playing to the null sink "
+                       "(silent). Run with -v for why.")
+
+
+def _check_files(files: list[str]) -> None:
+    for name in files:
+        path = Path(name)
+        if not path.exists():
+            raise CommandError(f"no such file: {name}")
+        if not path.is_file():
+            raise CommandError(f"not a file: {name} (give an audio file: WAV, FLAC, Ogg, MP3)")
+
+
+def _check_output(device: str | None) -> None:
+    if device is None:
+        return
+    outputs = [d.id for d in audiosession.platform().devices() if d.kind == "audiooutput"]
+    if device not in outputs:
+        raise CommandError(f"no output device {device!r}; available: {', '.join(outputs)} "
+                           "(see `audiosession devices`)")
+
+
+def play(files: list[str], *, type_: str, volume: float, loop: bool,
+         device: str | None) -> int:
+    """Play ``files`` one after the other in a session of ``type_``."""
+    _check_files(files)
+    _check_output(device)
+    session = audiosession.navigator.audio_session
+    session.type = type_
+    progress = ProgressLine()
+    try:
+        while True:
+            for name in files:
+                if _play_one(name, volume=volume, loop=loop and len(files) == 1,
+                             device=device, progress=progress) == "interrupted":
+                    return EXIT_INTERRUPTED
+            if not loop:
+                return 0
+    finally:
+        progress.end()
+
+
+_warned: list[bool] = []
+
+
+def _play_one(name: str, *, volume: float, loop: bool, device: str | None,
+              progress: ProgressLine) -> str:
+    session = audiosession.navigator.audio_session
+    audio = Audio(name)
+    if audio.error is not None:
+        raise CommandError(audio.error.message)
+    if not _warned:
+        _warned.append(True)
+        warn_if_silent()
+    audio.volume = volume
+    audio.loop = loop
+    if device is not None:
+        try:
+            audio.set_sink_id(device)
+        except NotFoundError as error:
+            raise CommandError(str(error)) from None
+    audio.play()
+    title = Path(name).name
+    while True:
+        reason = audiosession.run(until=PROGRESS_INTERVAL)
+        if reason == "interrupted":
+            print(f"\n{title}: stopped (Ctrl-C)", file=sys.stderr)
+            return reason
+        state = str(session.state)
+        playing = "ended" if audio.ended else ("paused" if audio.paused else "playing")
+        if audio.error is not None:
+            raise CommandError(audio.error.message)
+        what = "  (held by the platform: resumes when allowed)" if state == "interrupted" else ""
+        progress.show(
+            f"{title}  {_clock(audio.current_time)} / {_clock(audio.duration)}  {playing}  "
+            f"session {state} ({session.type}){what}",
+            key=f"{playing} {state}")
+        if audio.ended:
+            progress.end()
+            return "done"
+        if state == "inactive" and audio.paused and not audio.ended and not audio.pending_play:
+            # Stopped by the platform for good (a newer player took over).
+            progress.end()
+            print(f"{title}: stopped by the platform "
+                  f"(see `audiosession status`)", file=sys.stderr)
+            return "done"
+
+
+def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
+    """A play-and-record session: the far end plays, the microphone's level is printed."""
+    if remote is not None:
+        _check_files([remote])
+    navigator = audiosession.navigator
+    navigator.audio_session.type = "play-and-record"
+    if remote is not None:
+        far_end = Audio()
+        far_end.src_object = MediaStream.from_file(remote)
+        far_end.play()
+    request = navigator.media_devices.get_user_media(
+        audio={"device_id": mic} if mic is not None else True)
+    try:
+        stream = request.result(timeout=5.0)
+    except NotFoundError as error:
+        raise CommandError(str(error)) from None
+    (track,) = stream.get_audio_tracks()
+    warn_if_silent()
+    print(f"call: microphone {track.label}" +
+          (f", far end {Path(remote).name}" if remote else "") + " (Ctrl-C hangs up)")
+    progress = ProgressLine()
+    start = time.monotonic()
+    try:
+        while seconds is None or time.monotonic() - start < seconds:
+            reason = audiosession.run(until=PROGRESS_INTERVAL)
+            if reason == "interrupted":
+                print("\ncall: hung up (Ctrl-C)", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            level = level_dbfs(track.read()[:, :1])
+            bars = 0 if not math.isfinite(level) else max(0, min(30, int((level + 60) / 2)))
+            state = str(navigator.audio_session.state)
+            progress.show(
+                f"input {format_db(level)} [{'#' * bars:<30}]  session {state}  "
+                f"{_clock(time.monotonic() - start)}",
+                key=f"{state} {int(time.monotonic() - start)}")
+    finally:
+        progress.end()
+    track.stop()
+    return 0
+
+
+def devices() -> int:
+    """List outputs and inputs; mark the default and the communications device."""
+    from rich.console import Console
+    from rich.table import Table
+
+    found = audiosession.platform().devices()
+    communications = route_for("play-and-record", found, find_config())
+    table = Table(title="devices", title_justify="left")
+    for column in ("kind", "id", "label", "default", "communications", "roles"):
+        table.add_column(column)
+    for device in found:
+        output = device.kind == "audiooutput"
+        table.add_row(
+            "output" if output else "input",
+            device.id,
+            device.label,
+            "yes" if device.is_default else "",
+            "yes" if output and device.id == communications else "",
+            ", ".join(sorted(device.intended_roles)) or "-",
+        )
+    Console(highlight=False, soft_wrap=not sys.stdout.isatty()).print(table)
+    if is_null_sink(found):
+        print("no sound device found: audio goes to the null sink (run with -v for why)")
+    return 0
+
+
+def status(*, watch: bool) -> int:
+    """Print ``platform().sessions()`` as a table (live with ``watch``)."""
+    from rich.console import Console
+    from rich.live import Live
+
+    platform = audiosession.platform()
+    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+
+    def table() -> Any:
+        infos = platform.sessions()
+        return session_table(infos, title=f"{len(infos)} session(s) on the {platform.name} "
+                                          "platform")
+
+    if platform.name == "embedded":
+        console.print("[dim]The embedded platform arbitrates one process: this command sees "
+                      "only its own sessions. The system daemon (`audiosession daemon`) "
+                      "shares every process's.[/]")
+    if not watch:
+        console.print(table())
+        return 0
+    with Live(table(), console=console, refresh_per_second=4) as live:
+        while True:
+            if audiosession.run(until=0.5) == "interrupted":
+                return EXIT_INTERRUPTED
+            live.update(table())

@@ -1,0 +1,143 @@
+"""What every command shares: one-line errors, the terminal printer, device and cause wording."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from audiosession import SessionInfo
+from audiosession.engine.devices import DeviceInfo
+
+STATE_STYLES = {
+    "active": "bold green",
+    "interrupted": "bold yellow",
+    "inactive": "dim",
+}
+
+
+class CommandError(Exception):
+    """A mistake the user can fix (bad file, type, device id, existing output): printed as one
+    line on stderr, exit status 2, no traceback."""
+
+
+def is_null_sink(devices: Sequence[DeviceInfo]) -> bool:
+    """Whether the engine fell back to the null sink: there is no sound device to play on."""
+    outputs = [d for d in devices if d.kind == "audiooutput"]
+    return not outputs or all(d.id == "null" for d in outputs)
+
+
+def label_causes(causes: Iterable[str], labels: Mapping[str, str]) -> str:
+    """The policy's causes ("ducked by window-2 (pid 7)") with owners replaced by labels."""
+    words = []
+    for cause in causes:
+        for owner, label in labels.items():
+            cause = cause.replace(owner, label)
+        words.append(cause)
+    return "; ".join(words)
+
+
+def format_db(value: float) -> str:
+    return "  -inf dB" if not math.isfinite(value) else f"{value:6.1f} dB"
+
+
+def session_table(infos: Sequence[SessionInfo], labels: Mapping[str, str] | None = None,
+                  title: str | None = None) -> Any:
+    """A rich table of ``platform().sessions()``: who, type, state, gain, causes, route."""
+    from rich.table import Table
+
+    labels = labels or {}
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("session")
+    table.add_column("type")
+    table.add_column("state")
+    table.add_column("gain", justify="right")
+    table.add_column("causes")
+    table.add_column("route")
+    for info in infos:
+        state = str(info.state)
+        kind = str(info.type)
+        if info.computed_type != info.type:
+            kind += f" ({info.computed_type})"
+        table.add_row(
+            labels.get(info.owner, info.owner),
+            kind,
+            f"[{STATE_STYLES.get(state, '')}]{state}[/]",
+            f"{info.gain:.2f}",
+            label_causes(info.causes, labels) or "-",
+            info.route or "-",
+        )
+    return table
+
+
+class Printer:
+    """Prints a command's progress: a timeline of events, and where the terminal allows, a live
+    table of the sessions below it (``rich``)."""
+
+    def __init__(self, *, enabled: bool = True, live: bool | None = None) -> None:
+        from rich.console import Console
+
+        self.enabled = enabled
+        self.console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.use_live = self.console.is_terminal if live is None else live
+        self._live: Any = None
+
+    @classmethod
+    def quiet(cls) -> Printer:
+        return cls(enabled=False, live=False)
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        if not self.enabled:
+            return
+        if self._live is not None:
+            self._live.console.print(*objects, **options)
+        else:
+            self.console.print(*objects, **options)
+
+    def note(self, text: str) -> None:
+        """One line for the user (on stderr, so pipes of stdout stay clean)."""
+        if self.enabled:
+            self.err.print(f"[yellow]{text}[/]")
+
+    def heading(self, text: str) -> None:
+        self.print(f"[bold]audiosession demo[/] - {text}")
+        self.print(f"[dim]{'time':>7}  {'party':<14} what happened[/]")
+
+    def cue(self, now: float, label: str, text: str) -> None:
+        self.print(f"{now:6.2f}s  [bold]{label:<14}[/] [bold blue]{text}[/]")
+
+    def event(self, now: float, label: str, text: str) -> None:
+        if text.startswith("statechange"):
+            state = text.rsplit(" ", 1)[-1]
+            text = f"statechange -> [{STATE_STYLES.get(state, '')}]{state}[/]"
+        elif text.startswith("policy:"):
+            text = f"[magenta]{text}[/]"
+        self.print(f"{now:6.2f}s  {label:<14} {text}")
+
+    def sessions(self, now: float, infos: Sequence[SessionInfo], labels: Mapping[str, str],
+                 mic_level: float) -> None:
+        if not self.enabled or not self.use_live:
+            return
+        from rich.live import Live
+
+        table = session_table(
+            infos, labels, title=f"t = {now:5.2f} s   microphone {format_db(mic_level)}")
+        if self._live is None:
+            self._live = Live(table, console=self.console, refresh_per_second=12,
+                              transient=True)
+            self._live.start()
+        else:
+            self._live.update(table)
+
+    def stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def done(self, written: Sequence[Path]) -> None:
+        self.stop_live()
+        for path in written:
+            self.print(f"wrote {path}")
