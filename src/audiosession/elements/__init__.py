@@ -9,6 +9,7 @@ from audiosession.elements.capture import (
 from audiosession.elements.context import AudioContext
 from audiosession.elements.futures import Playback
 from audiosession.elements.media import Audio, MediaElement, MediaError
+from audiosession.elements.media_session import MediaMetadata, MediaSession
 
 __all__ = [
     "Audio",
@@ -17,6 +18,8 @@ __all__ = [
     "MediaDevices",
     "MediaElement",
     "MediaError",
+    "MediaMetadata",
+    "MediaSession",
     "MediaStream",
     "MediaStreamTrack",
     "Playback",

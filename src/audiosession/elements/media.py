@@ -18,8 +18,8 @@ import numpy as np
 
 from audiosession.elements.futures import Playback, settled
 from audiosession.elements.sources import MediaSourceError, open_media_source
-from audiosession.engine.gain import Gain
 from audiosession.engine.engine import DeviceRemoved
+from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import VoiceEnded
 from audiosession.errors import (
     AbortError,
@@ -150,6 +150,9 @@ class MediaElement(EventTarget, SessionElement):
         self._timeupdate_running = False
         self._load_generation = 0
         self._waiting = False
+        # A player of this window can be published for media keys (MPRIS) without the
+        # program touching navigator.media_session itself.
+        self.window.navigator.media_session  # noqa: B018
         if src is not None:
             self.src = src  # type: ignore[assignment]
 
