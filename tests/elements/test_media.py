@@ -285,3 +285,35 @@ def test_an_unsupported_url_scheme_is_an_error(env):
     audio = Audio("ftp://example.com/track.mp3")
     with pytest.raises(NotSupportedError, match="unsupported URL scheme 'ftp'"):
         audio.play().result()
+
+
+def test_platform_record_returns_what_the_device_received(env, media):
+    Audio(media.tone(440, 3.0)).play()
+    env.advance(0.5)
+    recording = env.platform.record()
+    call = env.window()
+    call.navigator.audio_session.type = "play-and-record"
+    Audio(media.tone(550, 3.0), window=call).play()  # a second stream (role) on another device
+    headset = env.platform.record("headset")
+    env.advance(1.0)
+    received = recording.stop()
+    env.advance(0.5)
+    assert np.array_equal(received, env.output()[int(0.5 * RATE) : int(1.5 * RATE)])
+    assert np.array_equal(headset.stop(), env.output("headset")[int(0.5 * RATE) :])
+    assert env.platform.record("default").stop().shape == (0, 2)
+    with pytest.raises(NotFoundError):
+        env.platform.record("earbuds")
+
+
+def test_a_new_src_and_play_at_once_keep_playing(env, media):
+    """The load steps pause the element and the session starts to go inactive; play() right
+    after must win the race (note 14), not be paused by the late inactivation."""
+    audio = Audio(media.tone(440, 5.0))
+    audio.play()
+    env.advance(0.5)
+    audio.src = media.tone(660, 5.0)
+    played = audio.play()
+    env.advance(0.5)
+    assert not audio.paused and played.done() and played.exception() is None
+    assert env.navigator.audio_session.state == "active"
+    assert tone_level_db(env.output(), 660, 0.85) == pytest.approx(0, abs=0.1)

@@ -120,6 +120,8 @@ class AudioSession(EventTarget):
 
         def notify() -> None:
             if not self.window.closed:
+                if state is INACTIVE:
+                    stop_audible_elements(self)
                 notify_the_states_change(self, state)
             if then is not None:
                 then()
@@ -202,12 +204,6 @@ def notify_the_states_change(audio_session: AudioSession, new_state: AudioSessio
     # 3.
     if new_state is INACTIVE:
         audio_session._interrupted_elements.clear()
-        # Note 2: an active session that the platform made inactive stops for good: its
-        # audible elements run their suspend steps and are not remembered for resume.
-        if old_state is ACTIVE:
-            for element in list(audio_session._elements):
-                if element.audible:
-                    element.suspend_steps()
     # 4.
     for element in list(audio_session._elements):
         update_an_element(element)
@@ -223,8 +219,9 @@ def notify_the_states_change(audio_session: AudioSession, new_state: AudioSessio
         _schedule_silence_check(audio_session)
 
 
-def inactivate(audio_session: AudioSession) -> None:
-    """The spec's "inactivate"."""
+def inactivate(audio_session: AudioSession, *, stop_audible: bool = False) -> None:
+    """The spec's "inactivate". ``stop_audible``: the session loses its place to another one
+    (the in-page cascade), so its audible elements stop for good (note 2)."""
     # 1.
     if audio_session._state is INACTIVE:
         return
@@ -235,13 +232,27 @@ def inactivate(audio_session: AudioSession) -> None:
         audio_session,
         INACTIVE,
         compute_the_audio_session_type(audio_session),
-        lambda state: loop.queue_task(_notify_inactivated, audio_session, state),
+        lambda state: loop.queue_task(_notify_inactivated, audio_session, state, stop_audible),
     )
 
 
-def _notify_inactivated(audio_session: AudioSession, state: AudioSessionState) -> None:
+def stop_audible_elements(audio_session: AudioSession) -> None:
+    """Note 2: an active session that loses its place to another session (the platform's
+    decision, or the in-page cascade) stops for good: its audible elements run their
+    suspend steps, and are not remembered for resume. Not when it merely went silent."""
+    if audio_session._state is ACTIVE:
+        for element in list(audio_session._elements):
+            if element.audible:
+                element.suspend_steps()
+
+
+def _notify_inactivated(
+    audio_session: AudioSession, state: AudioSessionState, stop_audible: bool
+) -> None:
     if audio_session.window.closed:
         return
+    if stop_audible and state is INACTIVE:
+        stop_audible_elements(audio_session)
     notify_the_states_change(audio_session, state)
     # Note 14: an element that became audible again while the inactivation was on its way
     # found the session still active and did not ask for it; it asks now.
@@ -336,8 +347,8 @@ def update_all_audio_session_states(context: Window, updated_audio_session: Audi
         # 5.4 Both auto: compare the [[type]] slots, the computed type is never auto (note 1).
         if audio_session._type is AUTO and updated_audio_session._type is AUTO:
             continue
-        # 5.5
-        inactivate(audio_session)
+        # 5.5 (note 2: it lost its place; its audible elements stop)
+        inactivate(audio_session, stop_audible=True)
 
 
 def compute_the_audio_session_type(audio_session: AudioSession) -> AudioSessionType:
