@@ -354,12 +354,10 @@ def real_outputs() -> list[DeviceInfo] | None:
     return devices
 
 
-def render(media: dict[str, str], printer: Printer, *,
-           outputs: list[DeviceInfo] | None = None,
-           inputs: list[DeviceInfo] | None = None) -> Rendering | None:
+def render(media: dict[str, str], printer: Printer) -> Rendering | None:
     """Play the scenario in virtual time; None if interrupted."""
     timeline = Timeline()
-    with VirtualEnvironment(outputs=outputs, inputs=inputs) as env:
+    with VirtualEnvironment() as env:
         scenario = Scenario(media, lambda: env.now, printer, timeline)
         try:
             if scenario.run() != "done":
@@ -376,14 +374,29 @@ def render(media: dict[str, str], printer: Printer, *,
         )
 
 
-def run_live(media: dict[str, str], printer: Printer) -> str:
-    """Play the scenario in real time on this machine's devices."""
+def run_live(media: dict[str, str], printer: Printer,
+             devices: list[DeviceInfo]) -> Rendering | None:
+    """Play the scenario in real time on this machine's devices, recording what each output
+    device receives (``platform().record``); None if interrupted."""
+    platform = audiosession.platform()
+    outputs = [d.id for d in devices if d.kind == "audiooutput"]
+    default = next((d.id for d in devices if d.kind == "audiooutput" and d.is_default),
+                   outputs[0])
+    recordings = {device: platform.record(device) for device in outputs}
+    timeline = Timeline()
     start = time.monotonic()
-    scenario = Scenario(media, lambda: time.monotonic() - start, printer, Timeline())
+    scenario = Scenario(media, lambda: time.monotonic() - start, printer, timeline)
     try:
-        return scenario.run()
+        result = scenario.run()
     finally:
         scenario.close()
+        received = {device: recording.stop() for device, recording in recordings.items()}
+    if result != "done":
+        return None
+    call_route = timeline.routes.get("call")
+    other = call_route if call_route and call_route != default else None
+    return Rendering(timeline, platform.audio.rate, received[default], default,
+                     received.get(other) if other else None, other)
 
 
 def write_outputs(rendering: Rendering, out: Path) -> list[Path]:
@@ -420,18 +433,12 @@ def demo(out: Path, *, virtual: bool, force: bool, printer: Printer) -> int:
                 return 130
         else:
             printer.heading(f"real time on {describe(devices)}")
-            if run_live(media, printer) != "done":
+            live = run_live(media, printer, devices)
+            if live is None:
                 printer.stop_live()
                 printer.note("audiosession demo: stopped (Ctrl-C); no files written")
                 return 130
-            printer.note("Rendering demo.wav and demo.png: the same scenario, sample-exact, "
-                         "in virtual time on this machine's devices.")
-            rendering = render(
-                media, Printer.quiet(),
-                outputs=[d for d in devices if d.kind == "audiooutput"],
-                inputs=[d for d in devices if d.kind == "audioinput"] or None)
-            if rendering is None:
-                return 130
+            rendering = live
         written = write_outputs(rendering, out)
     printer.done(written)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -119,6 +120,51 @@ class Capture:
         self.engine._close_capture(self)
 
 
+class Recording:
+    """What one output device receives from now until ``stop()``: every block of each of its
+    streams, as rendered, placed by the stream's first block's time and its frame count.
+
+    The audio threads only append a copy of each block (no allocation beyond it, no file
+    I/O); ``stop()`` assembles them. Meant for minutes, not hours: it keeps them in memory,
+    and stops taking blocks after ``limit`` seconds.
+    """
+
+    def __init__(self, engine: Engine, device: str, clock: Callable[[], float],
+                 limit: float = 600.0) -> None:
+        self.device = device
+        self.rate = engine.rate
+        self.channels = engine.channels
+        self._engine = engine
+        self._clock = clock
+        self._start = clock()
+        self._limit = int(limit * engine.rate)
+        self._cursors: dict[str, int] = {}  # role -> frame where its next block goes
+        self._blocks: list[tuple[int, np.ndarray]] = []
+        self.stopped = False
+
+    def take(self, role: str, block: np.ndarray) -> None:
+        """A stream of the device rendered ``block`` (called on its audio thread)."""
+        if self.stopped:
+            return
+        at = self._cursors.get(role)
+        if at is None:
+            at = max(0, int(round((self._clock() - self._start) * self.rate)))
+        if at < self._limit:
+            self._blocks.append((at, block.copy()))
+        self._cursors[role] = at + len(block)
+
+    def stop(self) -> np.ndarray:
+        """Stop and return everything received, a (frames, channels) float32 array."""
+        self.stopped = True
+        self._engine._stop_recording(self)
+        blocks = list(self._blocks)
+        end = max((at + len(block) for at, block in blocks), default=0)
+        out = np.zeros((end, self.channels), dtype=np.float32)
+        for at, block in blocks:
+            out[at : at + len(block)] += block
+        return out
+
+
 class Engine:
     """A ``Mixer`` playing on a backend's devices, plus captures from its inputs.
 
@@ -152,6 +198,7 @@ class Engine:
         self._lock = threading.RLock()
         self._streams: dict[tuple[str | None, str], Stream] = {}
         self._captures: list[Capture] = []
+        self._recordings: dict[str, tuple[Recording, ...]] = {}
         self._devices = list(backend.list_devices())
         self._closed = False
         backend.watch_devices(self._devices_changed)
@@ -251,11 +298,37 @@ class Engine:
 
     def _renderer(self, device: str, role: str) -> Callable[[int], np.ndarray]:
         render = self.mixer.render
+        recordings = self._recordings
 
         def render_stream(frames: int) -> np.ndarray:
-            return render(device, role, frames)
+            block = render(device, role, frames)
+            for recording in recordings.get(device, ()):
+                recording.take(role, block)
+            return block
 
         return render_stream
+
+    def record(self, device: str | None = None) -> Recording:
+        """Start recording what ``device`` (the default output if None) receives."""
+        target = self._resolve(device, "audiooutput")
+        backend = self.backend
+        clock: Callable[[], float] = time.monotonic
+        if hasattr(backend, "time"):  # a virtual backend: its own clock
+            def clock() -> float:
+                return float(getattr(backend, "time"))  # noqa: B009
+        recording = Recording(self, target, clock)
+        with self._lock:
+            self._recordings[target] = (*self._recordings.get(target, ()), recording)
+        return recording
+
+    def _stop_recording(self, recording: Recording) -> None:
+        with self._lock:
+            kept = tuple(r for r in self._recordings.get(recording.device, ())
+                         if r is not recording)
+            if kept:
+                self._recordings[recording.device] = kept
+            else:
+                self._recordings.pop(recording.device, None)
 
     def streams(self) -> list[tuple[str | None, str]]:
         """The (device, role) pairs with an open output stream."""

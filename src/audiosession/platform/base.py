@@ -17,6 +17,7 @@ from audiosession.loop import TaskLoop
 from audiosession.types import AudioSessionState, AudioSessionType
 
 if TYPE_CHECKING:
+    from audiosession.engine.engine import Recording
     from audiosession.platform.local_audio import LocalAudio
 
 StateCallback = Callable[[AudioSessionState], None]
@@ -113,6 +114,11 @@ class Platform(ABC):
     @abstractmethod
     def devices(self) -> list[DeviceInfo]:
         """The output and input devices."""
+
+    def record(self, device: str | None = None) -> Recording:
+        """Start recording what ``device`` (the default output if None) receives from now;
+        ``recording.stop()`` returns it as a (frames, channels) float32 array."""
+        return self.audio.engine.record(device)
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release devices and connections."""
