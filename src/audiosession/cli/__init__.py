@@ -165,8 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"audiosession {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"\naudiosession {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C outside run(): the same clean stop
+        print(f"\naudiosession {args.command}: stopped (Ctrl-C)", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
