@@ -12,7 +12,7 @@
    mapped to the shared monotonic clock), as a distribution (median, p99). The peer measured
    in the same run is the same prompt and music in two windows of *one* process (embedded
    mode); the ratio says what the trip through the daemon costs. (The comparison with
-   PulseAudio's own ``module-role-cork`` comes with the PulseAudio bridge.)
+   PulseAudio's own ``module-role-cork`` is in benchmarks/bridge.py.)
 
 The daemon and the clients are real processes; a private XDG_RUNTIME_DIR keeps them apart
 from any daemon the user runs.

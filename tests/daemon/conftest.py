@@ -39,10 +39,12 @@ class DaemonProcess:
         self.env = base_env(runtime_dir, config_home)
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.args: list[str] = []  # more options for the daemon
 
     def start(self) -> DaemonProcess:
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "audiosession.daemon", "-v"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "audiosession.daemon", "-v",
+                                      *self.args],
                                      env=self.env, stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 10

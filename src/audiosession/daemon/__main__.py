@@ -21,6 +21,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="policy file (default: $AUDIOSESSION_CONFIG, else "
                              "~/.config/audiosession/audiosession.toml, else the defaults)")
+    parser.add_argument("--no-pulse-bridge", action="store_true",
+                        help="do not bridge the streams of other programs on the PulseAudio / "
+                             "PipeWire server into the policy (docs/bridge.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     return parser
 
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"audiosession daemon: {error}", file=sys.stderr)
         return 2
     try:
-        serve(args.socket, config=config)
+        serve(args.socket, config=config, pulse_bridge=not args.no_pulse_bridge)
     except DaemonStartError as error:
         print(f"audiosession daemon: {error}", file=sys.stderr)
         return 1

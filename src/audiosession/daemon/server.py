@@ -15,6 +15,10 @@ they ducked, paused or delayed elsewhere.
 Routes are per client: each process has its own devices (its own backend), so the daemon
 runs the Arbiter without devices and computes each session's route with the policy's
 ``route_for`` from its own client's device list.
+
+With ``pulse_bridge``, the streams of programs that do not use this package are sessions of a
+built-in pseudo-client ``pulse`` (``daemon/bridge.py``, docs/bridge.md): its actions are
+applied to the PulseAudio / PipeWire server instead of being pushed.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge
 from audiosession.engine.devices import DeviceInfo
 from audiosession.platform.policy import (
     INTERRUPTION_KINDS,
@@ -178,7 +183,11 @@ class Daemon:
         config: PolicyConfig | None = None,
         *,
         allowed_uid: int | None = None,
+        pulse_bridge: bool = False,
+        pulse_server: str | None = None,
     ) -> None:
+        """``pulse_bridge``: bridge the foreign streams of ``pulse_server`` (default
+        ``$PULSE_SERVER``, else the default server) into the policy (docs/bridge.md)."""
         self._private_dir = socket_path is None
         self.socket_path = Path(socket_path) if socket_path is not None else default_socket_path()
         self.config = config if config is not None else find_config()
@@ -193,6 +202,9 @@ class Daemon:
         self._server: asyncio.AbstractServer | None = None
         self._stopped: asyncio.Event | None = None
         self._lock_file: int | None = None
+        self.pulse_bridge = pulse_bridge
+        self.pulse_server = pulse_server
+        self.bridge: PulseBridge | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -213,6 +225,16 @@ class Daemon:
             raise
         log.info("audiosession daemon (pid %d) listening on %s for uid %d; policy: %r",
                  os.getpid(), self.socket_path, self.allowed_uid, self.config)
+        if self.pulse_bridge:
+            try:
+                self.bridge = PulseBridge(self, self.socket_path.with_name("volumes.json"),
+                                          self.pulse_server)
+            except ImportError as error:
+                log.warning("PulseAudio bridge off: %s (pip install pulsectl)", error)
+            else:
+                self.bridge.start(asyncio.get_running_loop())
+        else:
+            log.info("PulseAudio bridge off (not asked for; --no-pulse-bridge)")
 
     def stop(self) -> None:
         """Make ``wait()`` return (call on the daemon's event loop)."""
@@ -233,6 +255,9 @@ class Daemon:
             client.writer.close()
         for client in list(self.clients.values()):
             self._drop(client, "daemon stopping")
+        if self.bridge is not None:  # gives every foreign stream back its volume and mute
+            await asyncio.get_running_loop().run_in_executor(None, self.bridge.close)
+            self.bridge = None
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
@@ -555,6 +580,7 @@ class Daemon:
         whose route may have changed; ``forced``: those that get a route action anyway).
         Returns the ids of the clients pushed to."""
         per_client: dict[str, list[dict[str, Any]]] = {}
+        bridged: list[Action] = []
         if requester is not None:
             routes = self._routes(requester, touched, forced, adding)
             if routes:
@@ -564,6 +590,8 @@ class Daemon:
                 continue  # the arbiter has no devices here; routes are computed above
             client_id, _, session_id = action.session_id.partition("/")
             if client_id not in self.clients:
+                if client_id == BRIDGE_CLIENT:
+                    bridged.append(action)
                 continue
             per_client.setdefault(client_id, []).append(encode_action(action, session_id))
         pushed: set[str] = set()
@@ -576,7 +604,19 @@ class Daemon:
             for start in range(0, len(encoded), PUSH_CHUNK):
                 target.send({"push": "actions", "actions": encoded[start:start + PUSH_CHUNK]})
             pushed.add(client_id)
+        if bridged and self.bridge is not None:
+            self.bridge.apply(bridged)
         return pushed
+
+    def dispatch(self, actions: Iterable[Action]) -> None:
+        """Apply ``actions`` decided outside a client's request (the bridge's foreign
+        streams): push them to their clients, hand the bridge its own, flush."""
+        self._dispatch(None, actions)
+        self.flush()
+
+    def client_pids(self) -> set[int]:
+        """The process ids of the connected clients (safe to call from another thread)."""
+        return {client.pid for client in list(self.clients.values())}
 
     def _routes(self, client: _Client, touched: Iterable[str], forced: set[str] | frozenset[str],
                 adding: bool) -> list[dict[str, Any]]:
@@ -602,12 +642,17 @@ class Daemon:
         for record in self.arbiter.snapshot():
             client_id, _, session_id = record.id.partition("/")
             client = self.clients.get(client_id)
+            pid, program = (client.pid, client.program) if client else (None, None)
+            if client is None and client_id == BRIDGE_CLIENT and self.bridge is not None:
+                row = self.bridge.describe(session_id)
+                if row is not None:
+                    pid, program = row.pid, row.program
             rows.append({
                 "id": record.id,
                 "client": client_id,
                 "session": session_id,
-                "pid": client.pid if client else None,
-                "program": client.program if client else None,
+                "pid": pid,
+                "program": program,
                 "owner": record.owner,
                 "context": record.context,
                 "type": record.type.value,
@@ -668,13 +713,15 @@ def serve(
     socket_path: str | os.PathLike[str] | None = None,
     *,
     config: PolicyConfig | None = None,
+    pulse_bridge: bool = True,
 ) -> None:
     """Run the daemon in this thread until SIGTERM or SIGINT (``audiosession daemon``).
 
     ``socket_path``: default ``$XDG_RUNTIME_DIR/audiosession/daemon.sock``; ``config``:
-    default ``find_config()``. Raises ``DaemonStartError`` if another daemon serves the socket
-    or its directory is not private."""
-    asyncio.run(_serve(Daemon(socket_path, config), signals=True))
+    default ``find_config()``; ``pulse_bridge``: bridge foreign PulseAudio / PipeWire streams
+    (docs/bridge.md). Raises ``DaemonStartError`` if another daemon serves the socket or its
+    directory is not private."""
+    asyncio.run(_serve(Daemon(socket_path, config, pulse_bridge=pulse_bridge), signals=True))
 
 
 class DaemonThread:

@@ -1,0 +1,224 @@
+"""Benchmark of the PulseAudio bridge: a foreign call silencing foreign music, ours vs
+PulseAudio's own ``module-role-cork``.
+
+    python benchmarks/bridge.py [--trials 30]
+
+Two private PulseAudio servers (tests/pulse_server.py) run side by side in the same run:
+
+- **ours**: the audiosession daemon (a real process, ``PULSE_SERVER`` pointed at the server)
+  with its bridge; no role module loaded.
+- **PulseAudio**: ``module-role-cork`` loaded (its defaults: a ``phone`` stream corks
+  ``music`` and ``video`` streams, which for a client such as paplay means muting them, as our
+  bridge does); no daemon.
+
+On each, ``paplay --property=media.role=music`` plays a long tone, and each trial starts
+``paplay --property=media.role=phone`` (a short tone), waits for the music to be muted, kills
+the call and waits for the music to be unmuted. One observer client per server (pulsectl,
+subscribed to sink-input events) timestamps the call's sink-input appearing and the music's
+mute. Printed, per server: the latency from starting the ``paplay`` of the call to the music
+being muted, and from the call's stream appearing to the music being muted (distributions:
+median, p99), and the ratio of the medians (ours / PulseAudio). Trials alternate between the
+two servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pulsectl
+import soundfile as sf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.append(os.path.join(HERE, "..", "tests"))
+
+from pulse_server import PulseServer  # noqa: E402
+
+RATE = 48000
+
+
+def tone(path: Path, freq: float, seconds: float) -> str:
+    t = np.arange(int(seconds * RATE)) / RATE
+    sf.write(path, 0.5 * np.sin(2 * np.pi * freq * t), RATE, subtype="FLOAT")
+    return str(path)
+
+
+class Observer:
+    """A pulsectl client timestamping sink-input events (an event thread) and answering
+    whether a stream is muted (a query connection, used by the caller's thread)."""
+
+    def __init__(self, server: PulseServer) -> None:
+        self.events: queue.Queue[tuple[float, str, int]] = queue.Queue()
+        self._stop = threading.Event()
+        self._events = pulsectl.Pulse("bench-observer-events", server=server.server_string)
+        self.query = pulsectl.Pulse("bench-observer", server=server.server_string)
+        self._events.event_mask_set("sink_input")
+        self._events.event_callback_set(self._on_event)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _on_event(self, event: Any) -> None:
+        kind = next((k for k in ("new", "change", "remove") if event.t == k), "change")
+        self.events.put((time.monotonic(), kind, int(event.index)))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._events.event_listen(timeout=0.2)
+
+    def drain(self) -> None:
+        while not self.events.empty():
+            self.events.get_nowait()
+
+    def muted(self, index: int) -> bool:
+        return bool(self.query.sink_input_info(index).mute)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._events.close()
+        self.query.close()
+
+
+class Rig:
+    """One server with a music stream playing, and its observer."""
+
+    def __init__(self, name: str, server: PulseServer, music: str) -> None:
+        self.name = name
+        self.server = server
+        self.observer = Observer(server)
+        self.music_proc = subprocess.Popen(["paplay", "--property=media.role=music", music],
+                                           env=server.env, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
+        self.music = self._wait_stream(self.music_proc.pid)
+        self.from_start: list[float] = []
+        self.from_stream: list[float] = []
+
+    def _wait_stream(self, pid: int, timeout: float = 5.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for info in self.observer.query.sink_input_list():
+                if info.proplist.get("application.process.id") == str(pid):
+                    return int(info.index)
+            time.sleep(0.005)
+        raise RuntimeError(f"{self.name}: no stream of pid {pid}")
+
+    def trial(self, call: str) -> None:
+        observer = self.observer
+        observer.drain()
+        started = time.monotonic()
+        proc = subprocess.Popen(["paplay", "--property=media.role=phone", call],
+                                env=self.server.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        call_seen: float | None = None
+        muted_at: float | None = None
+        deadline = started + 5
+        while muted_at is None and time.monotonic() < deadline:
+            try:
+                at, kind, index = observer.events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if kind == "new" and index != self.music and call_seen is None:
+                call_seen = at
+            elif kind == "change" and index == self.music and observer.muted(self.music):
+                muted_at = at
+        proc.kill()
+        proc.wait()
+        if muted_at is None or call_seen is None:
+            raise RuntimeError(f"{self.name}: the music was not muted within 5 s")
+        self.from_start.append(muted_at - started)
+        self.from_stream.append(muted_at - call_seen)
+        deadline = time.monotonic() + 5
+        while observer.muted(self.music):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: the music stayed muted after the call")
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        self.music_proc.kill()
+        self.music_proc.wait()
+        self.observer.close()
+
+
+def start_daemon(root: Path, server: PulseServer) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOSESSION_")}
+    runtime = root / "run"
+    runtime.mkdir(mode=0o700)
+    (root / "config").mkdir()
+    env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(root / "config"),
+               PULSE_SERVER=server.server_string)
+    log = root / "daemon.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "audiosession.daemon"], env=env,
+                                stdout=out, stderr=out)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if "PulseAudio bridge on" in log.read_text(errors="replace"):
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(runtime / "audiosession" / "daemon.sock"))
+            return proc
+        time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError(f"the daemon's bridge did not start:\n{log.read_text()}")
+
+
+def describe(values: list[float]) -> str:
+    ms = np.array(values) * 1000
+    return (f"median {np.median(ms):6.1f} ms, p99 {np.percentile(ms, 99):6.1f} ms, "
+            f"min {ms.min():5.1f}, max {ms.max():5.1f} (n={len(ms)})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=30, help="calls per server")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        music = tone(root / "music.wav", 440, 600.0)
+        call = tone(root / "call.wav", 300, 0.3)
+        ours_server = PulseServer().start()
+        theirs_server = PulseServer().start()
+        daemon = None
+        rigs: list[Rig] = []
+        try:
+            theirs_server.pactl("load-module", "module-role-cork")
+            daemon = start_daemon(root, ours_server)
+            ours = Rig("ours", ours_server, music)
+            theirs = Rig("module-role-cork", theirs_server, music)
+            rigs = [ours, theirs]
+            time.sleep(0.3)  # the bridge has made the music a session
+            for _ in range(args.trials):
+                for rig in rigs:
+                    rig.trial(call)
+            print("a foreign phone stream muting a foreign music stream:")
+            for rig in rigs:
+                print(f"  {rig.name:17s} from paplay start   : {describe(rig.from_start)}")
+                print(f"  {'':17s} from stream appearing: {describe(rig.from_stream)}")
+            for label, ours_values, theirs_values in (
+                    ("from paplay start", ours.from_start, theirs.from_start),
+                    ("from stream appearing", ours.from_stream, theirs.from_stream)):
+                ratio = statistics.median(ours_values) / statistics.median(theirs_values)
+                print(f"  ratio of medians {label} (ours / module-role-cork): {ratio:.2f}")
+        finally:
+            for rig in rigs:
+                rig.close()
+            if daemon is not None:
+                daemon.send_signal(signal.SIGTERM)
+                daemon.wait(10)
+            ours_server.stop()
+            theirs_server.stop()
+
+
+if __name__ == "__main__":
+    main()
