@@ -44,6 +44,8 @@ import soundfile as sf
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(HERE, "..", "tests"))
 
+from latency import describe  # noqa: E402 (benchmarks/latency.py, beside this script)
+
 from pulse_server import PulseServer  # noqa: E402
 
 RATE = 48000
@@ -171,12 +173,6 @@ def start_daemon(root: Path, server: PulseServer) -> subprocess.Popen[bytes]:
         time.sleep(0.02)
     proc.kill()
     raise RuntimeError(f"the daemon's bridge did not start:\n{log.read_text()}")
-
-
-def describe(values: list[float]) -> str:
-    ms = np.array(values) * 1000
-    return (f"median {np.median(ms):6.1f} ms, p99 {np.percentile(ms, 99):6.1f} ms, "
-            f"min {ms.min():5.1f}, max {ms.max():5.1f} (n={len(ms)})")
 
 
 def main() -> None:

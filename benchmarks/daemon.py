@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from latency import describe  # benchmarks/latency.py, beside this script
 
 RATE = 48000
 TYPES = ("playback", "transient", "ambient", "transient-solo", "play-and-record")
@@ -297,12 +298,6 @@ def pause_latencies(root: Path, env: dict[str, str], trials: int, separate: bool
         if len(after):
             latencies.append(float(after[0] - started))
     return latencies
-
-
-def describe(values: list[float]) -> str:
-    ms = np.array(values) * 1000
-    return (f"median {np.median(ms):6.1f} ms, p99 {np.percentile(ms, 99):6.1f} ms, "
-            f"min {ms.min():5.1f}, max {ms.max():5.1f} (n={len(ms)})")
 
 
 def main() -> None:
