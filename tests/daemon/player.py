@@ -76,8 +76,9 @@ def main() -> None:
             element.play()
             say("play")
         elif command == "pause":
+            asked = time.monotonic()  # pause() itself releases others, before it returns
             element.pause()
-            say("pause")
+            say("pause", asked=asked)
         elif command == "sessions":
             rows = [
                 {"id": s.id, "owner": s.owner, "type": str(s.computed_type),

@@ -103,7 +103,7 @@ def test_a_call_in_one_process_delays_a_player_in_another_until_it_ends(procs: P
     time.sleep(0.3)
     hung_up = call.ask("pause")
     playing = player.wait_for("playing")
-    assert hung_up["t"] < playing["t"] < hung_up["t"] + 0.6
+    assert hung_up["asked"] < playing["t"] < hung_up["asked"] + 0.6
     player.wait_for("ended")
     player.quit()
     data, rate = sf.read(str(player.wav), dtype="float32", always_2d=True)
