@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
 StateCallback = Callable[[AudioSessionState], None]
 
-INTERRUPTION_KINDS = ("transient", "permanent")
-
 
 class SessionHandle(Protocol):
     """The platform's view of one audio session (an ``AudioSession`` implements it)."""
@@ -122,10 +120,3 @@ class Platform(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release devices and connections."""
-
-
-def check_interruption_kind(kind: object) -> str:
-    """``kind`` if it is "transient" or "permanent", else a ValueError naming both."""
-    if kind not in INTERRUPTION_KINDS:
-        raise ValueError(f"interruption kind must be 'transient' or 'permanent', not {kind!r}")
-    return str(kind)

@@ -21,7 +21,6 @@ from audiosession.platform.base import (
     SessionHandle,
     SessionInfo,
     StateCallback,
-    check_interruption_kind,
 )
 from audiosession.platform.local_audio import LocalAudio
 from audiosession.platform.policy import (
@@ -31,6 +30,7 @@ from audiosession.platform.policy import (
     SetGain,
     SetRoute,
     SetState,
+    check_interruption_kind,
     find_config,
 )
 from audiosession.types import AudioSessionState, AudioSessionType
