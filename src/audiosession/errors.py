@@ -1,45 +1,47 @@
-"""Errors named as the DOM names them; all are ``AudioSessionError``s."""
+"""The base of every error this package raises for its own reasons, and the DOM's errors.
+
+Each error class of the package derives from ``AudioSessionError``; one that callers may catch
+as a builtin has that builtin as a second base (a bad configuration value is also a
+``ValueError``, a lost daemon also a ``RuntimeError``). Every name ends in ``Error``. Wrong
+argument types and values raise the builtin ``TypeError`` / ``ValueError`` themselves, as
+Python's own functions do (docs/spec-notes.md, note 11).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AudioSessionError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises for its own reasons. ``name`` is the class's
+    name, as the DOM's ``DOMException.name`` is."""
 
-    name = "AudioSessionError"
+    name: str = "AudioSessionError"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = cls.__name__
 
 
 class NotAllowedError(AudioSessionError):
     """The platform refused: for example playback or capture that the policy does not allow."""
 
-    name = "NotAllowedError"
-
 
 class NotSupportedError(AudioSessionError):
     """There is no decodable audio in a source, or an operation is not supported."""
-
-    name = "NotSupportedError"
 
 
 class NotFoundError(AudioSessionError):
     """A device or object that was asked for does not exist."""
 
-    name = "NotFoundError"
-
 
 class InvalidStateError(AudioSessionError):
     """The object is in a state that does not allow the operation (closed, ended, ...)."""
-
-    name = "InvalidStateError"
 
 
 class AbortError(AudioSessionError):
     """An operation was cancelled before it completed, e.g. ``play()`` ended by ``pause()``."""
 
-    name = "AbortError"
-
 
 class NetworkError(AudioSessionError):
     """Media could not be fetched: a refused connection, a timeout, a cut mid-stream."""
-
-    name = "NetworkError"

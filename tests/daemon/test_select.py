@@ -10,7 +10,7 @@ import pytest
 
 from audiosession.daemon import Daemon, DaemonThread
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.client import DaemonClientPlatform, DaemonUnavailable
+from audiosession.platform.client import DaemonClientPlatform, DaemonUnavailableError
 from audiosession.platform.embedded import EmbeddedPlatform
 from audiosession.platform.policy import PolicyConfig
 from audiosession.platform.select import daemon_mode, default_platform_factory
@@ -59,7 +59,7 @@ def test_auto_without_a_daemon_is_embedded_and_says_so_once(
 def test_required_without_a_daemon_fails_saying_how_to_start_one(
         loop: ThreadedLoop, socket_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDIOSESSION_DAEMON", "required")
-    with pytest.raises(DaemonUnavailable, match=f"no daemon socket at {socket_path}.*"
+    with pytest.raises(DaemonUnavailableError, match=f"no daemon socket at {socket_path}.*"
                                                 "audiosession daemon"):
         default_platform_factory(loop)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from audiosession import SessionInfo
 from audiosession.engine.devices import DeviceInfo
+from audiosession.errors import AudioSessionError
 
 STATE_STYLES = {
     "active": "bold green",
@@ -18,7 +19,7 @@ STATE_STYLES = {
 }
 
 
-class CommandError(Exception):
+class CommandError(AudioSessionError):
     """A mistake the user can fix (bad file, type, device id, existing output): printed as one
     line on stderr, exit status 2, no traceback."""
 

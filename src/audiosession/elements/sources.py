@@ -18,13 +18,14 @@ from typing import IO, Any
 import numpy as np
 
 from audiosession.engine.decode import DecodeError, open_audio
+from audiosession.errors import AudioSessionError
 
 MEDIA_ERR_NETWORK = 2
 MEDIA_ERR_DECODE = 3
 MEDIA_ERR_SRC_NOT_SUPPORTED = 4
 
 
-class MediaSourceError(Exception):
+class MediaSourceError(AudioSessionError):
     """A source that cannot be played; ``code`` is a ``MediaError`` code."""
 
     def __init__(self, code: int, message: str) -> None:

@@ -13,6 +13,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from audiosession.errors import AudioSessionError
+
 log = logging.getLogger(__name__)
 
 _UNKNOWN_FRAMES = 2**62
@@ -27,7 +29,7 @@ _READAHEAD_BYTES = 4 << 20
 _MINUS_3_DB = 10 ** (-3 / 20)
 
 
-class DecodeError(Exception):
+class DecodeError(AudioSessionError):
     """A file that cannot be played: the message names the file and the reason."""
 
     def __init__(self, name: str, reason: str) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from audiosession.engine.devices import DeviceInfo
+from audiosession.errors import AudioSessionError
 from audiosession.loop import TaskLoop, Timer
 from audiosession.platform.base import SessionInfo
 from audiosession.platform.embedded import PolicyPlatform
@@ -50,8 +51,8 @@ __all__ = [
     "DaemonClientPlatform",
     "DaemonConnection",
     "DaemonError",
-    "DaemonLost",
-    "DaemonUnavailable",
+    "DaemonLostError",
+    "DaemonUnavailableError",
 ]
 
 REQUEST_TIMEOUT = 2.0
@@ -67,15 +68,15 @@ ACTIVE = AudioSessionState.ACTIVE
 INTERRUPTED = AudioSessionState.INTERRUPTED
 
 
-class DaemonError(RuntimeError):
+class DaemonError(AudioSessionError, RuntimeError):
     """The daemon refused a request or did not answer it."""
 
 
-class DaemonUnavailable(DaemonError):
+class DaemonUnavailableError(DaemonError):
     """No daemon answers at the socket (or it refused this process)."""
 
 
-class DaemonLost(DaemonError):
+class DaemonLostError(DaemonError):
     """The connection to the daemon closed."""
 
 
@@ -95,7 +96,7 @@ class DaemonConnection:
     """One connection to the daemon: blocking requests from any thread, and a reader thread
     that hands replies to their callers and pushes to ``on_push``.
 
-    ``DaemonConnection.open(path)`` connects and says hello; it raises ``DaemonUnavailable``
+    ``DaemonConnection.open(path)`` connects and says hello; it raises ``DaemonUnavailableError``
     with the reason when no daemon answers.
     """
 
@@ -129,7 +130,7 @@ class DaemonConnection:
         hello. Call ``start()`` once ``on_push`` / ``on_lost`` are set."""
         where = Path(path) if path is not None else default_socket_path()
         if not where.exists():
-            raise DaemonUnavailable(f"no daemon socket at {where}")
+            raise DaemonUnavailableError(f"no daemon socket at {where}")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         decoder = LineDecoder()
@@ -148,28 +149,29 @@ class DaemonConnection:
             while not lines:
                 data = sock.recv(65536)
                 if not data:
-                    raise DaemonUnavailable(f"the daemon at {where} closed the connection "
-                                            "during hello")
+                    raise DaemonUnavailableError(
+                        f"the daemon at {where} closed the connection during hello")
                 for item in decoder.feed(data):
                     if item is OVERSIZED:
-                        raise DaemonUnavailable(f"the daemon at {where} sent an oversized reply")
+                        raise DaemonUnavailableError(
+                            f"the daemon at {where} sent an oversized reply")
                     assert isinstance(item, bytes)
                     lines.append(item)
             reply = decode_message(lines.pop(0))
             if not reply.get("ok"):
-                raise DaemonUnavailable(
+                raise DaemonUnavailableError(
                     f"the daemon at {where} refused this process: {reply.get('error')}")
             if reply.get("version") != PROTOCOL_VERSION:
-                raise DaemonUnavailable(
+                raise DaemonUnavailableError(
                     f"the daemon at {where} speaks protocol version {reply.get('version')!r}, "
                     f"this client {PROTOCOL_VERSION}")
             client_id = str(reply.get("client"))
-        except DaemonUnavailable:
+        except DaemonUnavailableError:
             sock.close()
             raise
         except (OSError, ProtocolError) as error:
             sock.close()
-            raise DaemonUnavailable(f"no daemon answers at {where} ({error})") from None
+            raise DaemonUnavailableError(f"no daemon answers at {where} ({error})") from None
         sock.settimeout(None)
         return cls(sock, where, client_id, decoder, lines)
 
@@ -181,12 +183,12 @@ class DaemonConnection:
 
     def request(self, op: str, args: dict[str, Any] | None = None,
                 timeout: float = REQUEST_TIMEOUT) -> dict[str, Any]:
-        """Send one request and wait for its reply. Raises ``DaemonLost`` if the connection
+        """Send one request and wait for its reply. Raises ``DaemonLostError`` if the connection
         closes, ``DaemonError`` for an error reply or no reply within ``timeout`` seconds."""
         slot = _Slot()
         with self._lock:
             if self.closed:
-                raise DaemonLost(f"the connection to the daemon at {self.path} is closed")
+                raise DaemonLostError(f"the connection to the daemon at {self.path} is closed")
             request_id = next(self._ids)
             self._pending[request_id] = slot
         data = encode_message({"id": request_id, "op": op, "args": args or {}})
@@ -195,14 +197,14 @@ class DaemonConnection:
                 self._sock.sendall(data)
         except OSError as error:
             self._pending.pop(request_id, None)
-            raise DaemonLost(f"cannot send to the daemon at {self.path}: {error}") from None
+            raise DaemonLostError(f"cannot send to the daemon at {self.path}: {error}") from None
         if not slot.event.wait(timeout):
             self._pending.pop(request_id, None)
-            raise DaemonLost(f"the daemon at {self.path} did not answer {op} within "
+            raise DaemonLostError(f"the daemon at {self.path} did not answer {op} within "
                              f"{timeout:g} s")
         reply = slot.reply
         if reply is None:
-            raise DaemonLost(f"the connection to the daemon at {self.path} closed during {op}")
+            raise DaemonLostError(f"the connection to the daemon at {self.path} closed during {op}")
         if not reply.get("ok"):
             raise DaemonError(f"the daemon refused {op}: {reply.get('error')}")
         return reply
@@ -347,7 +349,7 @@ class DaemonClientPlatform(PolicyPlatform):
                 try:
                     reply = conn.request(operation, encode_args(operation, args),
                                          self.request_timeout)
-                except DaemonLost as error:
+                except DaemonLostError as error:
                     self._lose(conn, str(error))
                 else:
                     self._drain_pushes()
@@ -444,7 +446,7 @@ class DaemonClientPlatform(PolicyPlatform):
             try:
                 conn = DaemonConnection.open(self.socket_path, devices=devices,
                                              timeout=self.reconnect_interval)
-            except DaemonUnavailable as error:
+            except DaemonUnavailableError as error:
                 log.debug("the audiosession daemon is still away: %s", error)
                 self._schedule_reconnect()
                 return
@@ -482,7 +484,7 @@ class DaemonClientPlatform(PolicyPlatform):
             if conn is not None:
                 try:
                     reply = conn.request("sessions", {}, self.request_timeout)
-                except DaemonLost as error:
+                except DaemonLostError as error:
                     self._lose(conn, str(error))
                 else:
                     return [self._info(row, conn.client_id) for row in reply["sessions"]]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from audiosession.engine.devices import DeviceInfo
+from audiosession.errors import AudioSessionError
 from audiosession.platform.policy import Action, SetGain, SetRoute, SetState
 from audiosession.types import AudioSessionState
 
@@ -83,7 +84,7 @@ OPERATION_ARGS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
 """The ``args`` each operation takes (docs/protocol.md gives their types)."""
 
 
-class ProtocolError(ValueError):
+class ProtocolError(AudioSessionError, ValueError):
     """A message that breaks the wire format; the text says what was wrong and what is right."""
 
 

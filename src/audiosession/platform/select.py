@@ -4,7 +4,7 @@
 
 - ``auto`` (the default): use the daemon if its socket answers, else decide in this process
   (embedded mode) and say so in one log line;
-- ``required``: use the daemon; fail with ``DaemonUnavailable`` (naming the socket and how to
+- ``required``: use the daemon; fail with ``DaemonUnavailableError`` (naming the socket and how to
   start a daemon) if none answers;
 - ``off``: embedded mode, without looking for a daemon.
 """
@@ -17,7 +17,11 @@ from collections.abc import Mapping
 
 from audiosession.loop import TaskLoop
 from audiosession.platform.base import Platform
-from audiosession.platform.client import DaemonClientPlatform, DaemonConnection, DaemonUnavailable
+from audiosession.platform.client import (
+    DaemonClientPlatform,
+    DaemonConnection,
+    DaemonUnavailableError,
+)
 from audiosession.platform.embedded import EmbeddedPlatform
 from audiosession.platform.protocol import default_socket_path
 
@@ -50,9 +54,9 @@ def default_platform_factory(loop: TaskLoop) -> Platform:
     path = default_socket_path()
     try:
         connection = DaemonConnection.open(path)
-    except DaemonUnavailable as error:
+    except DaemonUnavailableError as error:
         if mode == "required":
-            raise DaemonUnavailable(
+            raise DaemonUnavailableError(
                 f"{DAEMON_ENV}=required, but {error}; start one with `audiosession daemon` "
                 "(or `systemctl --user start audiosession`), or set "
                 f"{DAEMON_ENV}=auto to run without it") from None
