@@ -20,6 +20,8 @@ from audiosession.elements import (
     MediaStream,
     MediaStreamTrack,
     Playback,
+    Promise,
+    UserMediaRequest,
 )
 from audiosession.errors import (
     AbortError,
@@ -52,6 +54,8 @@ __all__ = [
     "MediaStream",
     "MediaStreamTrack",
     "Playback",
+    "Promise",
+    "UserMediaRequest",
     "AudioSession",
     "AudioSessionError",
     "AudioSessionState",

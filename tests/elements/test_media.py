@@ -257,7 +257,7 @@ def test_set_sink_id_routes_one_element_and_an_unknown_id_changes_nothing(env, m
     audio.play()
     env.advance(0.5)
     with pytest.raises(NotFoundError, match="'earbuds'.*default, headset"):
-        audio.set_sink_id("earbuds")
+        audio.set_sink_id("earbuds").result()
     assert audio.sink_id == ""
     audio.set_sink_id("headset")
     env.advance(0.5)

@@ -112,7 +112,7 @@ def _play_one(name: str, *, volume: float, loop: bool, device: str | None,
     audio.loop = loop
     if device is not None:
         try:
-            audio.set_sink_id(device)
+            audio.set_sink_id(device).result(timeout=5.0)
         except NotFoundError as error:
             raise CommandError(str(error)) from None
     audio.play()

@@ -5,9 +5,10 @@ from audiosession.elements.capture import (
     MediaDevices,
     MediaStream,
     MediaStreamTrack,
+    UserMediaRequest,
 )
 from audiosession.elements.context import AudioContext
-from audiosession.elements.futures import Playback
+from audiosession.elements.futures import Playback, Promise
 from audiosession.elements.media import Audio, MediaElement, MediaError
 from audiosession.elements.media_session import MediaMetadata, MediaSession
 
@@ -23,4 +24,6 @@ __all__ = [
     "MediaStream",
     "MediaStreamTrack",
     "Playback",
+    "Promise",
+    "UserMediaRequest",
 ]

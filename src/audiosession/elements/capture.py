@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from audiosession.elements.futures import Playback, settled
+from audiosession.elements.futures import Promise
 from audiosession.errors import NotAllowedError, NotFoundError
 from audiosession.events import EventHandler, EventTarget
 from audiosession.session.element import SessionElement
@@ -70,7 +70,7 @@ class MediaDevices(EventTarget):
             self._fire("devicechange")
 
     def get_user_media(self, constraints: dict[str, Any] | None = None, *,
-                       audio: Any = None, video: Any = None) -> Playback[MediaStream]:
+                       audio: Any = None, video: Any = None) -> UserMediaRequest:
         """A future of a ``MediaStream`` with one live microphone track.
 
         Takes MDN's dictionary (``get_user_media({"audio": True})``) or keywords
@@ -87,7 +87,7 @@ class MediaDevices(EventTarget):
         if not audio and not video:
             raise TypeError("get_user_media() needs audio=True (or a dict of audio constraints)")
         if not audio:
-            return settled(loop, error=NotFoundError(
+            return UserMediaRequest.settled(loop, error=NotFoundError(
                 "video capture is not supported; ask for audio"))
         if video:
             log.info("get_user_media: video was asked for too; only audio is captured")
@@ -95,15 +95,15 @@ class MediaDevices(EventTarget):
             session = self.window.navigator.audio_session
             session._check_open()
             if session.type not in RECORDING_TYPES:
-                return settled(loop, error=NotAllowedError(
+                return UserMediaRequest.settled(loop, error=NotAllowedError(
                     f"cannot capture audio while the audio session type is {session.type!r}; "
                     "set it to 'play-and-record' or 'auto' first"))
             device = audio.get("device_id") if isinstance(audio, dict) else None
-            future: Playback[MediaStream] = Playback(loop, "get_user_media()")
+            future = UserMediaRequest(loop, "get_user_media()")
             try:
                 track = MediaStreamTrack(self.window, device)
             except NotFoundError as error:
-                return settled(loop, error=error)
+                return UserMediaRequest.settled(loop, error=error)
             loop.queue_task(future.resolve, MediaStream([track]))
             return future
 
@@ -159,6 +159,11 @@ class MediaStream:
 
     def __repr__(self) -> str:
         return f"<MediaStream {self.id} {len(self._tracks)} track(s)>"
+
+
+class UserMediaRequest(Promise[MediaStream]):
+    """What ``get_user_media()`` returns: resolves with a ``MediaStream`` holding one live
+    microphone track, or is rejected with ``NotAllowedError`` or ``NotFoundError``."""
 
 
 class MediaStreamTrack(EventTarget, SessionElement):

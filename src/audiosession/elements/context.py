@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audiosession.elements.futures import Playback, settled
+from audiosession.elements.futures import Promise
 from audiosession.engine.engine import DeviceRemoved
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import AudibilityChanged
@@ -290,7 +290,7 @@ class AudioContext(EventTarget, SessionElement):
         self._state = "running"
         self._user_suspended = False
         self._samples_audible = False
-        self._pending_resumes: list[Playback[None]] = []
+        self._pending_resumes: list[Promise[None]] = []
         self._gate = Gain(0.0)
         self._lock = threading.Lock()
         self._voice: Voice | None = audio.add_voice(
@@ -344,12 +344,12 @@ class AudioContext(EventTarget, SessionElement):
 
     # -- the program's controls ---------------------------------------------------------------
 
-    def resume(self) -> Playback[None]:
+    def resume(self) -> Promise[None]:
         """Run again; the future resolves once it runs (after an interruption ends)."""
         with self._loop.lock:
             self._check_open()
             self._user_suspended = False
-            future: Playback[None] = Playback(self._loop, "AudioContext.resume()")
+            future: Promise[None] = Promise(self._loop, "AudioContext.resume()")
             if self._state == "interrupted":
                 self._pending_resumes.append(future)
                 return future
@@ -357,7 +357,7 @@ class AudioContext(EventTarget, SessionElement):
             future.set_result(None)
             return future
 
-    def suspend(self) -> Playback[None]:
+    def suspend(self) -> Promise[None]:
         """Stop rendering until ``resume()``; stays suspended after an interruption."""
         with self._loop.lock:
             self._check_open()
@@ -365,15 +365,15 @@ class AudioContext(EventTarget, SessionElement):
             self.audio_session.forget_interrupted(self)
             if self._state in ("running", "interrupted"):
                 self._set_state("suspended")
-            return settled(self._loop)
+            return Promise.settled(self._loop)
 
-    def close(self) -> Playback[None]:
+    def close(self) -> Promise[None]:
         """Stop for good and free the device stream."""
         with self._loop.lock:
             if self._state != "closed":
                 self._remove_voice()
                 self._set_state("closed")
-            return settled(self._loop)
+            return Promise.settled(self._loop)
 
     def _set_state(self, state: str) -> None:
         if state == self._state:

@@ -1,8 +1,14 @@
-"""``Playback``: the future that ``play()``, ``get_user_media()`` and friends return.
+"""``Promise``: the future that the elements' asynchronous methods return; ``Playback`` is
+``play()``'s.
 
 It is the browser's promise for Python: ``await`` it in asyncio, or call ``.result(timeout)``
 in plain code. Waiting on it from inside a task of the audiosession loop would wait for ever
 (the loop cannot run the task that settles it), so that raises at once instead.
+
+One rule for every method that returns one (docs/spec-notes.md, note 17): misuse raises at
+once (an argument of the wrong type or value, an object whose window or context is closed);
+every failure of the operation itself (refused, not found, not supported, a network error)
+rejects the future, as the spec rejects the promise.
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ from typing import Any, Generic, TypeVar
 
 from audiosession.loop import TaskLoop
 
-T = TypeVar("T")
+ValueT = TypeVar("ValueT")
+"""What a promise resolves with."""
+
+PromiseT = TypeVar("PromiseT", bound="Promise[Any]")
 
 
-class Playback(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]
+class Promise(concurrent.futures.Future, Generic[ValueT]):  # type: ignore[type-arg]
     """A future settled by the audiosession loop: awaitable, or ``.result(timeout)``."""
 
     def __init__(self, loop: TaskLoop, what: str = "operation") -> None:
@@ -25,7 +34,22 @@ class Playback(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]
         self._loop = loop
         self._what = what
 
-    def result(self, timeout: float | None = None) -> T:
+    @classmethod
+    def settled(
+        cls: type[PromiseT],
+        loop: TaskLoop,
+        value: Any = None,
+        error: BaseException | None = None,
+    ) -> PromiseT:
+        """A promise that is already resolved with ``value`` (or rejected with ``error``)."""
+        future = cls(loop)
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+        return future
+
+    def result(self, timeout: float | None = None) -> ValueT:
         if not self.done() and self._loop.in_loop_thread():
             raise RuntimeError(
                 f"waiting for {self._what} here would block the loop that settles it; "
@@ -38,34 +62,34 @@ class Playback(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]
             raise RuntimeError(f"waiting for {self._what} here would block the loop")
         return super().exception(timeout)
 
-    def __await__(self) -> Generator[Any, None, T]:
+    def __await__(self) -> Generator[Any, None, ValueT]:
         return asyncio.wrap_future(self).__await__()
 
     def then(
         self,
         on_fulfilled: Callable[[Any], Any] | None = None,
         on_rejected: Callable[[BaseException], Any] | None = None,
-    ) -> Playback[Any]:
+    ) -> Promise[Any]:
         """The promise's ``then``: run a callback (as a task on the loop) once settled; the
-        future returned settles with what it returns (or raises), so MDN chains port as they
+        promise returned settles with what it returns (or raises), so MDN chains port as they
         read: ``get_user_media({"audio": True}).then(lambda stream: ...)``."""
-        chained: Playback[Any] = Playback(self._loop, self._what)
+        chained: Promise[Any] = Promise(self._loop, self._what)
 
         def settle() -> None:
-            error = super(Playback, self).exception()
+            error = super(Promise, self).exception()
             handler = on_fulfilled if error is None else on_rejected
             if handler is None:
                 if error is None:
-                    chained.resolve(super(Playback, self).result())
+                    chained.resolve(super(Promise, self).result())
                 else:
                     chained.reject(error)
                 return
             try:
-                value = handler(super(Playback, self).result() if error is None else error)
+                value = handler(super(Promise, self).result() if error is None else error)
             except Exception as failure:
                 chained.reject(failure)
                 return
-            if isinstance(value, Playback):
+            if isinstance(value, Promise):
                 value.add_done_callback(lambda done: chained._adopt(done))
             else:
                 chained.resolve(value)
@@ -73,7 +97,7 @@ class Playback(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]
         self.add_done_callback(lambda _: self._loop.queue_task(settle))
         return chained
 
-    def catch(self, on_rejected: Callable[[BaseException], Any]) -> Playback[Any]:
+    def catch(self, on_rejected: Callable[[BaseException], Any]) -> Promise[Any]:
         """The promise's ``catch``: ``then(None, on_rejected)``."""
         return self.then(None, on_rejected)
 
@@ -93,11 +117,13 @@ class Playback(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]
             self.set_exception(error)
 
 
+class Playback(Promise[ValueT]):
+    """What ``play()`` returns: resolves (with None) when sound really starts, or is rejected
+    with ``NotAllowedError``, ``NotSupportedError`` or ``NetworkError``."""
+
+
 def settled(loop: TaskLoop, value: Any = None, error: BaseException | None = None) -> Playback:
-    """A future that is already resolved (or rejected with ``error``)."""
-    future: Playback[Any] = Playback(loop)
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+    """A ``Playback`` that is already resolved (or rejected with ``error``): what ``play()``
+    returns when it can answer at once."""
+    future: Playback[Any] = Playback.settled(loop, value, error)
     return future

@@ -588,7 +588,7 @@ class MediaElement(EventTarget, SessionElement):
 
     def set_sink_id(self, sink_id: str) -> Playback[None]:
         """Route this element to the output device ``sink_id`` ("" = back to the session's
-        route). An unknown id raises ``NotFoundError`` and changes nothing."""
+        route). An unknown id rejects the future with ``NotFoundError`` and changes nothing."""
         if not isinstance(sink_id, str):
             raise TypeError(f"sink_id must be a device id string, not {sink_id!r}")
         with self._loop_lock:
@@ -596,8 +596,8 @@ class MediaElement(EventTarget, SessionElement):
             audio = self.audio_session.platform.audio
             outputs = [d.id for d in audio.devices() if d.kind == "audiooutput"]
             if sink_id and sink_id not in outputs:
-                raise NotFoundError(
-                    f"no audio output device {sink_id!r}; available: {', '.join(outputs)}")
+                return settled(self.window.runtime.loop, error=NotFoundError(
+                    f"no audio output device {sink_id!r}; available: {', '.join(outputs)}"))
             self._sink_id = sink_id
             if self._voice is not None:
                 audio.set_sink(self._voice, sink_id or None)
