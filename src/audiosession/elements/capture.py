@@ -93,7 +93,7 @@ class MediaDevices(EventTarget):
             log.info("get_user_media: video was asked for too; only audio is captured")
         with loop.lock:
             session = self.window.navigator.audio_session
-            session._check_open()
+            session.check_open()
             if session.type not in RECORDING_TYPES:
                 return UserMediaRequest.settled(loop, error=NotAllowedError(
                     f"cannot capture audio while the audio session type is {session.type!r}; "

@@ -67,7 +67,7 @@ class AudioSession(EventTarget):
     def type(self, value: AudioSessionType | str) -> None:
         new_value = AudioSessionType.parse(value)
         with self.window.runtime.loop.lock:
-            self._check_open()
+            self.check_open()
             # Setter 1. Same value: nothing to do.
             if self._type is new_value:
                 return
@@ -130,7 +130,8 @@ class AudioSession(EventTarget):
 
     # -- helpers for elements and windows -----------------------------------------------------
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """``InvalidStateError`` if the window is closed: its session can no longer be used."""
         if self.window.closed:
             raise InvalidStateError(f"{self.window.name} is closed; its audio session is gone")
 
@@ -141,6 +142,22 @@ class AudioSession(EventTarget):
         """The program paused ``element`` itself: it will not be resumed (note 8)."""
         if element in self._interrupted_elements:
             self._interrupted_elements.remove(element)
+
+    def add_element(self, element: SessionElement) -> None:
+        """The element's creation steps: add it to [[elements]]. ``InvalidStateError`` if the
+        window is closed."""
+        self.check_open()
+        self._elements.append(element)
+
+    def window_closed(self) -> None:
+        """The window has closed (note 12): release every element (no events: the document is
+        gone), forget them, and be ``inactive`` without a ``statechange``. The window then
+        unregisters the session from the platform."""
+        for element in list(self._elements):
+            element.release()
+        self._elements.clear()
+        self._interrupted_elements.clear()
+        self._state = INACTIVE
 
     def __repr__(self) -> str:
         return f"<AudioSession of {self.window.name} type={self._type} state={self._state}>"

@@ -29,9 +29,7 @@ class SessionElement:
         self._audible = False
         self._released = False
         with self.window.runtime.loop.lock:
-            self.window.navigator.audio_session._check_open()
-            # The element's creation steps: add it to the window's session's [[elements]].
-            self.window.navigator.audio_session._elements.append(self)
+            self.window.navigator.audio_session.add_element(self)
 
     @property
     def audio_session(self) -> AudioSession:

@@ -11,7 +11,6 @@ from audiosession.session.audio_session import (
     update_the_selected_audio_session,
 )
 from audiosession.session.runtime import Runtime, current_runtime
-from audiosession.types import AudioSessionState
 
 NavigatorExtension = Callable[["Window"], Any]
 _extensions: dict[str, NavigatorExtension] = {}
@@ -91,10 +90,6 @@ class Window:
         """Who holds this window's session, as ``platform().sessions()`` reports it."""
         return f"{self.name} (pid {os.getpid()})"
 
-    @property
-    def is_top_level(self) -> bool:
-        return self.parent is None
-
     def close(self) -> None:
         """Close this window and its children: their elements stop and are freed, their
         sessions end (no ``statechange`` fires in a closed window), and whatever their sessions
@@ -106,11 +101,7 @@ class Window:
                 child.close()
             audio_session = self.navigator.audio_session
             self.closed = True
-            for element in list(audio_session._elements):
-                element.release()
-            audio_session._elements.clear()
-            audio_session._interrupted_elements.clear()
-            audio_session._state = AudioSessionState.INACTIVE
+            audio_session.window_closed()
             self.runtime.platform.unregister(audio_session)
             if self in self.runtime.windows:
                 self.runtime.windows.remove(self)
