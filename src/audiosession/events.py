@@ -4,7 +4,11 @@ Listeners run in registration order; an identical second registration is ignored
 removed during a dispatch is not called; an exception in one listener is logged with its
 traceback and the others still run. ``on<type>`` handler attributes take their place among the
 listeners when first set, as in the DOM. A listener may be a coroutine function: it runs on the
-asyncio loop that was running when it was added (DESIGN §4), else to completion at dispatch.
+asyncio loop that was running when it was added (DESIGN §4), else on one background asyncio
+loop of this module's own (a thread), so that awaiting never holds up the other tasks.
+
+This module is the bottom floor: a target reports its events to an ``EventRecorder`` (the
+runtime above, which stamps them and keeps ``env.events``) and knows nothing more of it.
 """
 
 from __future__ import annotations
@@ -12,16 +16,21 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
-
-if TYPE_CHECKING:
-    from audiosession.session.runtime import Runtime
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[["Event"], Any]
+
+
+class EventRecorder(Protocol):
+    """What a target reports each event it dispatches to (a runtime): it stamps the event's
+    ``time_stamp`` from its clock and, where asked, keeps it in a log (``env.events``)."""
+
+    def record_event(self, target: EventTarget, event: Event) -> None: ...
 
 
 class Event:
@@ -94,8 +103,9 @@ class EventTarget:
         self._listeners: dict[str, list[_Entry]] = {}
         self._handlers: dict[str, _Entry] = {}
 
-    # The runtime that records dispatched events (``env.events``); None for plain targets.
-    def _event_runtime(self) -> Runtime | None:
+    def _event_runtime(self) -> EventRecorder | None:
+        """The runtime this target's events are stamped and recorded by; None for plain
+        targets (``EventTarget()``)."""
         return None
 
     def add_event_listener(self, type: str, callback: Any, *, once: bool = False) -> None:
@@ -110,7 +120,7 @@ class EventTarget:
         handler = self._handlers.get(type)
         if any(entry.callback == callback and entry is not handler for entry in entries):
             return
-        entries.append(_Entry(type, callback, once, _running_asyncio_loop()))
+        entries.append(_Entry(type, callback, once, running_asyncio_loop()))
 
     def remove_event_listener(self, type: str, callback: Any) -> None:
         """Stop calling ``callback`` for ``type`` events (no error if it was not registered)."""
@@ -134,13 +144,12 @@ class EventTarget:
         return self._dispatch(event if event is not None else Event(type), trusted=True)
 
     def _dispatch(self, event: Event, *, trusted: bool) -> bool:
-        runtime = self._event_runtime()
+        recorder = self._event_runtime()
         event.is_trusted = trusted
         event.target = self
         event.current_target = self
-        if runtime is not None:
-            event.time_stamp = runtime.loop.now() * 1000.0
-            runtime.record_event(self, event)
+        if recorder is not None:
+            recorder.record_event(self, event)
         for entry in list(self._listeners.get(event.type, [])):
             if entry.removed:
                 continue
@@ -163,7 +172,7 @@ class EventTarget:
         if not callable(callback):
             raise TypeError(f"on{type} must be callable or None, not {callback!r}")
         if entry is None:
-            entry = _Entry(type, callback, asyncio_loop=_running_asyncio_loop())
+            entry = _Entry(type, callback, asyncio_loop=running_asyncio_loop())
             self._handlers[type] = entry
             self._listeners.setdefault(type, []).append(entry)
         else:
@@ -185,10 +194,10 @@ class EventTarget:
         return self.dispatch_event(event)
 
 
-T = TypeVar("T", bound=EventTarget)
+TargetT = TypeVar("TargetT", bound=EventTarget)
 
 
-class EventHandler(Generic[T]):
+class EventHandler(Generic[TargetT]):
     """An ``on<type>`` attribute: ``session.onstatechange = callback``."""
 
     def __init__(self, type: str) -> None:
@@ -198,19 +207,21 @@ class EventHandler(Generic[T]):
         self.name = name
 
     @overload
-    def __get__(self, instance: None, owner: type) -> EventHandler[T]: ...
+    def __get__(self, instance: None, owner: type) -> EventHandler[TargetT]: ...
     @overload
-    def __get__(self, instance: T, owner: type) -> Listener | None: ...
-    def __get__(self, instance: T | None, owner: type) -> Any:
+    def __get__(self, instance: TargetT, owner: type) -> Listener | None: ...
+    def __get__(self, instance: TargetT | None, owner: type) -> Any:
         if instance is None:
             return self
         return instance._get_handler(self.type)
 
-    def __set__(self, instance: T, value: Listener | None) -> None:
+    def __set__(self, instance: TargetT, value: Listener | None) -> None:
         instance._set_handler(self.type, value)
 
 
-def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio loop running in this thread, if any: where a coroutine listener added now
+    will run."""
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
@@ -224,22 +235,45 @@ def _invoke(entry: _Entry, event: Event) -> None:
     try:
         result = callback(event)
         if inspect.isawaitable(result):
-            _run_awaitable(result, entry.asyncio_loop)
+            run_awaitable(result, entry.asyncio_loop)
     except Exception:
         log.exception("exception in %r listener %r", event.type, entry.callback)
 
 
-def _run_awaitable(awaitable: Any, loop: asyncio.AbstractEventLoop | None) -> None:
+def run_awaitable(awaitable: Awaitable[Any], loop: asyncio.AbstractEventLoop | None) -> None:
+    """Start what a coroutine listener returned, without waiting for it: on ``loop`` (the
+    asyncio loop that was running when the listener was added) while it is open, else on the
+    background listener loop. An exception it raises is logged with its traceback."""
+
     async def report() -> None:
         try:
             await awaitable
         except Exception:
             log.exception("exception in coroutine event listener")
 
-    if loop is not None and not loop.is_closed():
-        if loop is _running_asyncio_loop():
-            loop.create_task(report())
-        else:
-            asyncio.run_coroutine_threadsafe(report(), loop)
+    if loop is None or loop.is_closed():
+        loop = _background_listener_loop()
+    if loop is running_asyncio_loop():
+        loop.create_task(report())
     else:
-        asyncio.run(report())
+        asyncio.run_coroutine_threadsafe(report(), loop)
+
+
+_background_loop: asyncio.AbstractEventLoop | None = None
+_background_loop_lock = threading.Lock()
+
+
+def _background_listener_loop() -> asyncio.AbstractEventLoop:
+    """The asyncio loop for coroutine listeners added while no asyncio loop was running: one
+    daemon thread ("audiosession-listeners"), started on first use. Listeners awaiting there
+    hold up neither the audiosession loop's tasks nor each other."""
+    global _background_loop
+    with _background_loop_lock:
+        if _background_loop is None:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(
+                target=loop.run_forever, name="audiosession-listeners", daemon=True
+            )
+            thread.start()
+            _background_loop = loop
+        return _background_loop

@@ -20,7 +20,7 @@ from typing import Any
 
 from audiosession.elements.context import AudioContext
 from audiosession.elements.media import MediaElement
-from audiosession.session.runtime import Runtime, current_runtime
+from audiosession.session.runtime import Runtime, VirtualClock, current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def run(until: Any = None, *, timeout: float | None = None) -> str:
     runtime = current_runtime()
     _stop_requested.clear()
     done = _done_condition(until, runtime)
-    if runtime.events is not None:  # a VirtualEnvironment: move its clock instead of waiting
-        return _run_virtually(runtime, done, timeout)
+    if runtime.virtual_clock is not None:  # move the virtual clock instead of waiting
+        return _run_virtually(runtime, runtime.virtual_clock, done, timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:
@@ -77,17 +77,16 @@ def _done_condition(until: Any, runtime: Runtime) -> Any:
         f"None, not {until!r}")
 
 
-def _run_virtually(runtime: Runtime, done: Any, timeout: float | None) -> str:
-    from audiosession.testing import active_environment
-
-    env = active_environment(runtime)
+def _run_virtually(
+    runtime: Runtime, clock: VirtualClock, done: Any, timeout: float | None
+) -> str:
     limit = runtime.loop.now() + (VIRTUAL_RUN_LIMIT if timeout is None else timeout)
     while runtime.loop.now() < limit:
         if done():
             return "done"
         if _stop_requested.is_set():
             return "stopped"
-        env.advance(env.block_duration)
+        clock.advance(clock.block_duration)
     return "done" if done() else "timeout"
 
 

@@ -7,8 +7,9 @@
         assert env.navigator.audio_session.state == "active"
 
 Inside the ``with`` block ``Audio(...)``, ``AudioContext()`` and ``audiosession.platform()``
-belong to the environment. Time moves only in ``advance()``, in whole blocks; tasks run in a
-deterministic order, so the same script gives the same ``env.events`` every time.
+belong to the environment, in the thread that entered it (other threads keep the process's
+runtime). Time moves only in ``advance()``, in whole blocks; tasks run in a deterministic
+order, so the same script gives the same ``env.events`` every time.
 """
 
 from __future__ import annotations
@@ -26,14 +27,7 @@ from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import EventRecord, Runtime, pop_runtime, push_runtime
 from audiosession.session.window import Navigator, Window
 
-__all__ = ["EventRecord", "VirtualEnvironment", "active_environment"]
-
-_environments: dict[int, VirtualEnvironment] = {}
-
-
-def active_environment(runtime: Runtime) -> VirtualEnvironment:
-    """The environment that owns ``runtime``."""
-    return _environments[id(runtime)]
+__all__ = ["EventRecord", "VirtualEnvironment"]
 
 
 class VirtualEnvironment:
@@ -63,8 +57,9 @@ class VirtualEnvironment:
         self.config = config if config is not None else PolicyConfig()
         self.backend = VirtualBackend(rate, channels, blocksize, outputs=outputs, inputs=inputs)
         self.loop = ManualLoop()
-        self.runtime = Runtime(self.loop, self._make_platform, record_events=True)
-        _environments[id(self.runtime)] = self
+        self.runtime = Runtime(
+            self.loop, self._make_platform, record_events=True, virtual_clock=self
+        )
 
     def _make_platform(self, loop: TaskLoop) -> Platform:
         return EmbeddedPlatform(
@@ -94,7 +89,6 @@ class VirtualEnvironment:
             self.runtime.close()
         finally:
             pop_runtime(self.runtime)
-            _environments.pop(id(self.runtime), None)
 
     @property
     def navigator(self) -> Navigator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
@@ -194,10 +195,14 @@ def test_a_virtual_environment_publishes_nothing_by_default(env, media, media_se
 
 def test_a_coroutine_handler_runs(media_session):
     seen: list[str] = []
+    ran = threading.Event()
 
     async def next_track(details: MediaSessionActionDetails) -> None:
         seen.append(str(details.action))
+        ran.set()
 
     media_session.set_action_handler("nexttrack", next_track)
     media_session.perform_action("nexttrack")
+    # Added with no asyncio loop running: it runs on the background listener loop.
+    assert ran.wait(5)
     assert seen == ["nexttrack"]

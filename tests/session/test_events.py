@@ -152,3 +152,32 @@ def test_in_real_mode_statechange_fires_on_the_dispatcher_thread_not_in_the_sett
     finally:
         runtime.close()
         loop.close()
+
+
+def test_a_slow_coroutine_listener_does_not_hold_up_the_loop():
+    # Added with no asyncio loop running: it runs on a background asyncio loop, not on the
+    # dispatcher thread, so the loop's next task runs while the listener is still awaiting.
+    loop = ThreadedLoop(name="test-dispatcher")
+    target = EventTarget()
+    started, release, finished, next_task = (threading.Event() for _ in range(4))
+    threads = []
+
+    async def slow(event):
+        threads.append(threading.current_thread().name)
+        started.set()
+        await asyncio.to_thread(release.wait, 10)
+        finished.set()
+
+    target.add_event_listener("ping", slow)
+    try:
+        loop.queue_task(target.dispatch_event, Event("ping"))
+        assert started.wait(5)
+        loop.queue_task(next_task.set)
+        assert next_task.wait(5)
+        assert not finished.is_set()
+        release.set()
+        assert finished.wait(5)
+        assert threads != ["test-dispatcher"]
+    finally:
+        release.set()
+        loop.close()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from audiosession.elements.media import MediaElement
-from audiosession.events import Event, _run_awaitable, _running_asyncio_loop
+from audiosession.events import Event, run_awaitable, running_asyncio_loop
 from audiosession.loop import Timer
 from audiosession.platform import mpris
 from audiosession.session.window import Window, register_navigator_extension
@@ -273,7 +273,8 @@ class MediaSession:
         self._track = 1
         self._player: mpris.MprisPlayer | None = None
         self._timer: Timer | None = None
-        self._publishing = mpris.publishing_enabled(virtual=window.runtime.events is not None)
+        virtual = window.runtime.virtual_clock is not None
+        self._publishing = mpris.publishing_enabled(virtual=virtual)
         with window.runtime.loop.lock:
             window.navigator.audio_session.add_event_listener("statechange", self._on_change)
             if self._publishing:
@@ -325,7 +326,7 @@ class MediaSession:
                 self._handlers.pop(parsed, None)
             else:
                 self._handlers[parsed] = _Handler(handler, _takes_an_argument(handler),
-                                                  _running_asyncio_loop())
+                                                  running_asyncio_loop())
             self._changed()
 
     setActionHandler = set_action_handler  # noqa: N815
@@ -354,7 +355,7 @@ class MediaSession:
         try:
             result = handler.callback(details) if handler.takes_details else handler.callback()
             if inspect.isawaitable(result):
-                _run_awaitable(result, handler.asyncio_loop)
+                run_awaitable(result, handler.asyncio_loop)
         except Exception:
             log.exception("exception in the %r action handler %r", str(details.action),
                           handler.callback)

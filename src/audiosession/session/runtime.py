@@ -1,12 +1,18 @@
-"""A runtime: the loop, the platform and the windows of one process or virtual environment."""
+"""A runtime: the loop, the platform and the windows of one process or virtual environment.
+
+Which runtime is current is per thread (and per asyncio task): a ``ContextVar``. Entering a
+``VirtualEnvironment`` makes its runtime current for the code that entered it, not for other
+threads, which keep acting on the process's runtime (real clock, real devices).
+"""
 
 from __future__ import annotations
 
 import itertools
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from audiosession.loop import TaskLoop
 from audiosession.platform.base import Platform
@@ -33,9 +39,26 @@ class EventRecord:
         return f"<{self.time:.3f}s {window} {type(self.target).__name__} {self.type}{state}>"
 
 
+class VirtualClock(Protocol):
+    """A clock that moves only when told (a ``VirtualEnvironment``): what ``run()`` moves
+    instead of waiting."""
+
+    @property
+    def block_duration(self) -> float:
+        """Seconds of one step of the clock."""
+        ...
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds``, rendering and running what falls due."""
+        ...
+
+
 class Runtime:
     """Everything one process (or one ``VirtualEnvironment``) shares: the task loop, the
-    platform (created on first use), the windows and, where asked for, the event log."""
+    platform (created on first use), the windows and, where asked for, the event log.
+
+    ``virtual_clock`` is the environment's clock when time is virtual, None in real time.
+    """
 
     def __init__(
         self,
@@ -43,8 +66,10 @@ class Runtime:
         platform_factory: Callable[[TaskLoop], Platform],
         *,
         record_events: bool = False,
+        virtual_clock: VirtualClock | None = None,
     ) -> None:
         self.loop = loop
+        self.virtual_clock = virtual_clock
         self._platform_factory = platform_factory
         self._platform: Platform | None = None
         self._platform_lock = threading.Lock()
@@ -76,6 +101,9 @@ class Runtime:
         return next(self._window_ids)
 
     def record_event(self, target: EventTarget, event: Event) -> None:
+        """Stamp ``event`` with this runtime's clock and, where asked, log it (``EventRecorder``
+        of ``audiosession.events``)."""
+        event.time_stamp = self.loop.now() * 1000.0
         if self.events is None:
             return
         window = getattr(target, "window", None)
@@ -98,8 +126,9 @@ def _plain(value: Any) -> str | None:
 
 
 _process_runtime: Runtime | None = None
-_runtime_stack: list[Runtime] = []
 _process_lock = threading.Lock()
+_runtime_stack: ContextVar[tuple[Runtime, ...]] = ContextVar("audiosession_runtimes", default=())
+"""The virtual environments entered in this thread (or asyncio task), innermost last."""
 
 
 def process_runtime() -> Runtime:
@@ -116,14 +145,19 @@ def process_runtime() -> Runtime:
 
 
 def current_runtime() -> Runtime:
-    """The innermost active ``VirtualEnvironment``'s runtime, else the process's."""
-    return _runtime_stack[-1] if _runtime_stack else process_runtime()
+    """The runtime of the innermost ``VirtualEnvironment`` this thread (or asyncio task) has
+    entered, else the process's."""
+    stack = _runtime_stack.get()
+    return stack[-1] if stack else process_runtime()
 
 
 def push_runtime(runtime: Runtime) -> None:
-    _runtime_stack.append(runtime)
+    """Make ``runtime`` current in this thread (or asyncio task) until ``pop_runtime``."""
+    _runtime_stack.set((*_runtime_stack.get(), runtime))
 
 
 def pop_runtime(runtime: Runtime) -> None:
-    if runtime in _runtime_stack:
-        _runtime_stack.remove(runtime)
+    """``runtime`` is current no more (nothing happens if it was not)."""
+    stack = _runtime_stack.get()
+    if runtime in stack:
+        _runtime_stack.set(tuple(entry for entry in stack if entry is not runtime))
