@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WAVEFORMS = ("sine", "square", "sawtooth", "triangle")
-STATES = ("suspended", "running", "interrupted", "closed")
 
 
 class AudioParam:

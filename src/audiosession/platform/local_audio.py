@@ -111,9 +111,6 @@ class LocalAudio:
             if sink is None:
                 self.engine.move_voice(voice, device=device_id)
 
-    def route_of(self, session_id: str) -> str | None:
-        return self._sessions[session_id].route
-
     def set_role(self, session_id: str, role: str) -> None:
         """Move the session's voices to the ``role`` stream (media.role follows the type)."""
         audio = self._sessions[session_id]
