@@ -85,8 +85,9 @@ def build_parser() -> Parser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = _command(subparsers, "demo",
-                    "play the seed's scenarios (music, notification, voice prompt, call, second "
-                    "player) and write demo.wav and demo.png",
+                    "play five programs on one policy (music, ducked by a notification and "
+                    "paused by a voice prompt and a call; a second player, delayed until the "
+                    "call ends) and write demo.wav and demo.png",
                     "audiosession demo --virtual --out /tmp/demo")
     demo.add_argument("--virtual", action="store_true",
                       help="render in virtual time (a second or two) instead of real time")

@@ -15,8 +15,14 @@ from typing import Any
 
 import audiosession
 from audiosession import Audio, MediaStream, NotFoundError
-from audiosession.cli.common import CommandError, Printer, format_db, is_null_sink, session_table
-from audiosession.cli.demo import level_dbfs
+from audiosession.cli.common import (
+    CommandError,
+    Printer,
+    format_db,
+    is_null_sink,
+    level_dbfs,
+    session_table,
+)
 from audiosession.platform.policy import find_config, route_for
 
 EXIT_INTERRUPTED = 130

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from audiosession import SessionInfo
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
@@ -142,3 +144,11 @@ class Printer:
         self.stop_live()
         for path in written:
             self.print(f"wrote {path}")
+
+
+def level_dbfs(block: np.ndarray) -> float:
+    """The RMS level of ``block`` in dBFS (-inf for silence or nothing)."""
+    if block.size == 0:
+        return -math.inf
+    rms = float(np.sqrt(np.mean(np.square(block, dtype=np.float64))))
+    return 20 * math.log10(rms) if rms > 1e-9 else -math.inf

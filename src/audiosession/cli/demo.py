@@ -1,4 +1,5 @@
-"""``audiosession demo``: the seed's scenarios, played by five programs on one platform.
+"""``audiosession demo``: music, a notification, a voice prompt, a call and a second player,
+played by five programs on one platform.
 
 Each party is a top-level ``Window`` of its own, so the policy table applies between them:
 
@@ -30,7 +31,6 @@ import queue
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,9 @@ import soundfile as sf
 import audiosession
 from audiosession import Audio, MediaStream, MediaStreamTrack, SessionInfo, Window
 from audiosession.cli import sounds
-from audiosession.cli.common import CommandError, Printer, is_null_sink, label_causes
+from audiosession.cli.common import CommandError, Printer, is_null_sink, label_causes, level_dbfs
+from audiosession.cli.plot import plot_timeline
+from audiosession.cli.timeline import LaneSample, Rendering, Timeline, lane_detail
 from audiosession.engine.devices import DeviceInfo
 from audiosession.testing import VirtualEnvironment
 
@@ -66,63 +68,6 @@ CUE_TIMES = {
     "hang up": 14.0,
 }
 """When each cue of the scenario happens (seconds from the start)."""
-
-
-# --------------------------------------------------------------------------------------------
-# What the demo records
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LaneSample:
-    """One session at one moment: its state, what the policy is doing to it, its gain."""
-
-    state: str
-    detail: str
-    """``active``, ``ducked``, ``paused``, ``delayed``, ``interrupted`` or ``inactive``."""
-    gain: float
-    why: str = ""
-    """The policy's causes, worded with the parties' labels ("paused by call")."""
-
-
-@dataclass
-class Timeline:
-    """Everything the demo saw: samples of every session, cues, events and levels."""
-
-    parties: list[tuple[str, str]] = field(default_factory=list)
-    """(label, type) of each party, in lane order."""
-    times: list[float] = field(default_factory=list)
-    lanes: dict[str, list[LaneSample]] = field(default_factory=dict)
-    mic_levels: list[float] = field(default_factory=list)
-    """Microphone input level (dBFS) at each sample; -inf while no microphone is open."""
-    cues: list[tuple[float, str]] = field(default_factory=list)
-    """(time, short name) of each cue of the scenario."""
-    events: list[tuple[float, str, str]] = field(default_factory=list)
-    """(time, party, text): statechanges and policy decisions, in order."""
-    routes: dict[str, str] = field(default_factory=dict)
-    """Label -> the device its session was last routed to while active."""
-
-
-def lane_detail(info: SessionInfo) -> str:
-    """How the timeline shows one session: its state, refined by the policy's causes."""
-    state = str(info.state)
-    causes = " ".join(info.causes)
-    if state == "active":
-        return "ducked" if "ducked by" in causes else "active"
-    if state == "interrupted":
-        if "delayed by" in causes:
-            return "delayed"
-        if "paused by" in causes or "external:" in causes:
-            return "paused"
-    return state
-
-
-def level_dbfs(block: np.ndarray) -> float:
-    """The RMS level of ``block`` in dBFS (-inf for silence or nothing)."""
-    if block.size == 0:
-        return -math.inf
-    rms = float(np.sqrt(np.mean(np.square(block, dtype=np.float64))))
-    return 20 * math.log10(rms) if rms > 1e-9 else -math.inf
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,7 +154,7 @@ class Scenario:
 
     def answer_call(self) -> None:
         window = self.parties["call"].window
-        # The seed's video-conferencing example: the remote participant, then the microphone.
+        # A video call: the remote participant's audio, then the microphone.
         self.remote = Audio(window=window)
         self.remote.src_object = MediaStream.from_file(self.media["caller.wav"], window=window)
         self.remote.play()
@@ -322,18 +267,6 @@ class Scenario:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Rendering:
-    """A finished run: the timeline and what the devices received."""
-
-    timeline: Timeline
-    rate: int
-    default_output: np.ndarray
-    default_device: str
-    communications_output: np.ndarray | None
-    communications_device: str | None
-
-
 def check_outputs(out: Path, force: bool) -> None:
     """Refuse (``CommandError``, exit 2) to overwrite an earlier demo without ``force``."""
     if out.exists() and not out.is_dir():
@@ -400,8 +333,6 @@ def run_live(media: dict[str, str], printer: Printer,
 
 
 def write_outputs(rendering: Rendering, out: Path) -> list[Path]:
-    from audiosession.cli.plot import plot_timeline
-
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "demo.wav"]
     sf.write(written[0], np.clip(rendering.default_output, -1, 1), rendering.rate,

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from audiosession.cli.demo import Rendering
+from audiosession.cli.timeline import Rendering
 
 DETAIL_COLOURS = {
     "active": ("#4caf50", "active"),
