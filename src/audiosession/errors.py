@@ -2,9 +2,12 @@
 
 Each error class of the package derives from ``AudioSessionError``; one that callers may catch
 as a builtin has that builtin as a second base (a bad configuration value is also a
-``ValueError``, a lost daemon also a ``RuntimeError``). Every name ends in ``Error``. Wrong
-argument types and values raise the builtin ``TypeError`` / ``ValueError`` themselves, as
-Python's own functions do (docs/spec-notes.md, note 11).
+``ValueError``, a lost daemon also a ``RuntimeError``). Every name ends in ``Error``.
+
+A mistake in how the package is called is reported as Python's own functions report it, with
+the builtin itself: a wrong argument type or value (``TypeError`` / ``ValueError``,
+docs/spec-notes.md note 11), waiting for a future on the thread that must settle it
+(``RuntimeError``).
 """
 
 from __future__ import annotations
