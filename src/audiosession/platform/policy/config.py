@@ -22,9 +22,7 @@ class ConfigError(AudioSessionError, ValueError):
     """A configuration file (or value) the policy cannot use; names the file, key and the
     values that would be right."""
 
-    def __init__(
-        self, message: str, *, path: str | None = None, key: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
         super().__init__(message)
         self.path = path
         self.key = key

@@ -115,8 +115,7 @@ def _load_table(
         if not isinstance(row, dict):
             raise fail(
                 f"table.{new_name}",
-                f"must be a table of existing type = effect (allowed effects: "
-                f"{allowed_effects()})",
+                f"must be a table of existing type = effect (allowed effects: {allowed_effects()})",
             )
         for existing_name, value in row.items():
             key = f"table.{new_name}.{existing_name}"
@@ -127,9 +126,7 @@ def _load_table(
             try:
                 table[(new, existing)] = parse_effect(value, "")
             except ConfigError:
-                raise fail(
-                    key, f"unknown effect {value!r}; allowed: {allowed_effects()}"
-                ) from None
+                raise fail(key, f"unknown effect {value!r}; allowed: {allowed_effects()}") from None
     return table
 
 
