@@ -275,3 +275,13 @@ def test_an_underrun_is_counted_from_the_callback_flags(alsa: AlsaConfig) -> Non
         stall.set()
         assert wait_for(lambda: stream.underflows >= 1)
         stream.close()
+
+
+def test_the_devices_command_shows_the_portaudio_backend_and_its_pcms(alsa: AlsaConfig) -> None:
+    from tests.cli.conftest import command_env, run_command
+
+    result = run_command("devices", env=command_env(AUDIOSESSION_BACKEND="portaudio",
+                                                    ALSA_CONFIG_PATH=alsa.config_path))
+    assert result.returncode == 0, result.stderr
+    assert "devices of the portaudio (ALSA) backend" in result.stdout
+    assert "headset" in result.stdout and "no sound device" not in result.stdout
