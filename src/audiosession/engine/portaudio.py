@@ -435,8 +435,11 @@ class PortAudioBackend:
         return self._snapshot.default_input
 
     def _rescan(self) -> None:
-        """After a re-initialisation of this process's PortAudio: its indexes changed."""
-        self._snapshot, self._ids = enumerate_devices(self._sd, self.host_api)
+        """After a re-initialisation of this process's PortAudio: its indexes changed. (Once
+        the watcher runs, the device list is the watcher's: it reports changes to the engine.)"""
+        snapshot, self._ids = enumerate_devices(self._sd, self.host_api)
+        if self._watch_thread is None:
+            self._snapshot = snapshot
 
     def _portaudio_index(self, device_id: str, kind: DeviceKind) -> int:
         """This process's PortAudio index of ``device_id`` (caller holds ``_PA_LOCK``). A device
