@@ -116,6 +116,7 @@ def test_devices_lists_outputs_inputs_default_and_communications(cli):
     assert "output" in result.stdout and "input" in result.stdout
     assert "Null output" in result.stdout and "communications" in result.stdout
     assert "no sound device found" in result.stdout
+    assert "devices of the null backend" in result.stdout
 
 
 def test_status_prints_the_sessions_table(cli):

@@ -194,9 +194,13 @@ def devices() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    found = audiosession.platform().devices()
+    platform = audiosession.platform()
+    found = platform.devices()
     communications = route_for("play-and-record", found, find_config())
-    table = Table(title="devices", title_justify="left")
+    backend = platform.audio.backend
+    host_api = getattr(backend, "host_api", None)  # PortAudio's ALSA, Core Audio, WASAPI
+    title = f"devices of the {backend.name}{f' ({host_api})' if host_api else ''} backend"
+    table = Table(title=title, title_justify="left")
     for column in ("kind", "id", "label", "default", "communications", "roles"):
         table.add_column(column)
     for device in found:

@@ -32,7 +32,6 @@ import os
 import signal
 import socket
 import stat
-import struct
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge
+from audiosession.daemon.peercred import peer_credentials
 from audiosession.engine.devices import DeviceInfo
 from audiosession.platform.policy import (
     INTERRUPTION_KINDS,
@@ -94,14 +94,6 @@ _UNSET = object()
 
 class DaemonStartError(RuntimeError):
     """The daemon cannot start: another one runs, or its socket directory is not private."""
-
-
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
-    """``(pid, uid, gid)`` of the process at the other end of a Unix socket (SO_PEERCRED)."""
-    size = struct.calcsize("3i")
-    data = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size)
-    pid, uid, gid = struct.unpack("3i", data)
-    return pid, uid, gid
 
 
 class _Client:

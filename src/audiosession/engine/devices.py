@@ -76,15 +76,19 @@ BACKEND_ENV = "AUDIOSESSION_BACKEND"
 
 _REAL_BACKENDS = {
     "pulse": ("pulse", "PulseBackend"),  # PulseAudio, and PipeWire's pipewire-pulse
+    "portaudio": ("portaudio", "PortAudioBackend"),  # ALSA, Core Audio, WASAPI
 }
+"""Tried in this order by ``auto``: only PulseAudio / PipeWire give each stream its role and
+let the daemon bridge other programs' streams; PortAudio plays everywhere else."""
 
 
 def select_backend(name: str | None = None) -> Backend:
     """The backend called ``name``, else ``$AUDIOSESSION_BACKEND``, else a real sound device.
 
-    Names: ``null`` (real-time, discards), ``wav:PATH`` (real-time, writes PATH), ``pulse``
-    and ``auto`` (the default: pulse where a server answers). When a real backend cannot start
-    or finds no output device, the result is ``null`` and one warning says so.
+    Names: ``null`` (real-time, discards), ``wav:PATH`` (real-time, writes PATH), ``pulse``,
+    ``portaudio`` and ``auto`` (the default: pulse where a server answers, else portaudio where
+    it has an output device, else null; one log line says which and why). When a real backend
+    cannot start or finds no output device, the result is ``null`` and one warning says so.
     """
     import importlib
     import logging
@@ -105,9 +109,9 @@ def select_backend(name: str | None = None) -> Backend:
         candidates = [chosen]
     else:
         raise ValueError(
-            f"unknown audio backend {chosen!r}; use one of auto, pulse, null, wav:PATH"
+            f"unknown audio backend {chosen!r}; use one of auto, pulse, portaudio, null, wav:PATH"
         )
-    reasons = []
+    reasons: list[str] = []
     for candidate in candidates:
         module_name, class_name = _REAL_BACKENDS[candidate]
         full_name = f"{__package__}.{module_name}"
@@ -121,8 +125,14 @@ def select_backend(name: str | None = None) -> Backend:
                 raise
             backend = getattr(module, class_name)()
             assert backend is not None
-            if backend.default_output() is None:
-                raise RuntimeError("it has no output device")
+            default = backend.default_output()
+            host_api = getattr(backend, "host_api", None)  # PortAudio's ALSA, Core Audio, ...
+            if default is None:
+                raise RuntimeError(f"no output device{f' in {host_api}' if host_api else ''}")
+            if chosen == "auto":
+                log.info("audio backend: %s%s, default output %r (%s)", candidate,
+                         f" ({host_api})" if host_api else "", default,
+                         "; ".join(reasons) or "the first choice")
             return backend
         except Exception as error:  # noqa: BLE001 - any failure means: try the next one
             reasons.append(f"{candidate}: {error}")
@@ -131,6 +141,6 @@ def select_backend(name: str | None = None) -> Backend:
                     backend.close()
                 except Exception:  # noqa: BLE001
                     pass
-    log.warning("no sound device found (%s); playing to the null sink instead (silent)",
-                "; ".join(reasons) or "no real backend is available")
+    log.warning("audio backend: null: no sound device found (%s); playing to the null sink "
+                "instead (silent)", "; ".join(reasons) or "no real backend is available")
     return NullBackend()

@@ -7,12 +7,16 @@
 - ``required``: use the daemon; fail with ``DaemonUnavailableError`` (naming the socket and how to
   start a daemon) if none answers;
 - ``off``: embedded mode, without looking for a daemon.
+
+On Windows there is no daemon (it needs Unix sockets with peer credentials): every program
+decides for itself, and one log line says so (``required`` fails).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 
 from audiosession.loop import TaskLoop
@@ -50,6 +54,13 @@ def default_platform_factory(loop: TaskLoop) -> Platform:
     ``AUDIOSESSION_DAEMON`` is not ``off``), else the embedded platform."""
     mode = daemon_mode()
     if mode == "off":
+        return EmbeddedPlatform(loop)
+    if sys.platform == "win32":
+        if mode == "required":
+            raise DaemonUnavailable(f"{DAEMON_ENV}=required, but the audiosession daemon does "
+                                    "not run on Windows; set it to auto or off")
+        log.info("Windows: no audiosession daemon (it needs Unix sockets with peer "
+                 "credentials); this process decides for itself (embedded mode)")
         return EmbeddedPlatform(loop)
     path = default_socket_path()
     try:

@@ -1,0 +1,729 @@
+"""A real device backend on PortAudio (through ``sounddevice``): ALSA-only boards, macOS, Windows.
+
+PortAudio enumerates devices once, when it is initialised, and re-initialising it in a process
+ends every stream that process has open (``Pa_Terminate`` closes them; a ``sounddevice`` stream
+object is a dangling handle afterwards). So hot-plug is watched by a child process,
+``python -m audiosession.engine.portaudio HOSTAPI INTERVAL``, that owns no stream and
+re-initialises its own PortAudio every ``poll_interval`` seconds, printing the device list as one
+JSON line whenever it changes. This process re-initialises its PortAudio only when no stream of
+this module is open, or, when a stream is wanted on a device that appeared since, after closing
+its own streams, to reopen them at once (docs/devices.md, "PortAudio").
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..errors import NotFoundError
+from .devices import DeliverCallback, DeviceInfo, DeviceKind, RenderCallback
+from .pulse import DEFAULT_MIN_LATENCY, BackendUnavailableError, _check_format
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "PortAudioBackend",
+    "PortAudioInputStream",
+    "PortAudioOutputStream",
+    "Snapshot",
+    "enumerate_devices",
+]
+
+PREFERRED_HOST_APIS = ("Windows WASAPI", "Core Audio", "ALSA")
+"""The host API used where PortAudio has it; else PortAudio's default one. WASAPI rather than
+MME on Windows: full device names (MME cuts them at 31 characters) and lower latency."""
+
+DEFAULT_POLL_INTERVAL = 1.0
+"""Seconds between two enumerations of the device-watcher child process."""
+
+_WASAPI_HEADSET_FORM_FACTORS = frozenset({5, 6})
+"""``PaWasapiDeviceRole`` values ``eRoleHeadset`` and ``eRoleHandset`` (pa_win_wasapi.h)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The devices of one host API at one enumeration, and its default output and input."""
+
+    devices: tuple[DeviceInfo, ...]
+    default_output: str | None
+    default_input: str | None
+
+
+def _sounddevice() -> ModuleType:
+    """The ``sounddevice`` module; ``BackendUnavailableError`` saying what to install if not."""
+    try:
+        import sounddevice
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "the portaudio backend needs the 'sounddevice' package (pip install sounddevice)"
+        ) from exc
+    except OSError as exc:  # sounddevice found no PortAudio library
+        raise BackendUnavailableError(
+            f"PortAudio could not be loaded ({exc}); install the libportaudio2 package"
+        ) from exc
+    return sounddevice
+
+
+def choose_host_api(sd: ModuleType, wanted: str | None = None) -> str:
+    """``wanted`` if PortAudio has that host API, else the first of ``PREFERRED_HOST_APIS`` it
+    has, else its default one."""
+    apis = sd.query_hostapis()
+    names = [api["name"] for api in apis]
+    if wanted is not None:
+        if wanted not in names:
+            raise BackendUnavailableError(f"PortAudio has no host API {wanted!r}; it has {names}")
+        return wanted
+    for name in PREFERRED_HOST_APIS:
+        if name in names:
+            return name
+    if not names:
+        raise BackendUnavailableError("PortAudio has no host API on this machine")
+    return str(names[sd.default.hostapi])
+
+
+def enumerate_devices(sd: ModuleType, host_api: str) -> tuple[Snapshot, dict[str, int]]:
+    """The devices of ``host_api`` as PortAudio enumerated them at its last initialisation, and
+    the PortAudio index of each device id.
+
+    A device's id is its name (unique within a host API on ALSA; "name #2" for a second device
+    of the same name elsewhere), so it stays the same across re-initialisations and can be
+    written in ``audiosession.toml``. Outputs are listed first, then inputs.
+    """
+    apis = sd.query_hostapis()
+    api = next(a for a in apis if a["name"] == host_api)
+    every = sd.query_devices()
+    counts = Counter(every[i]["name"] for i in api["devices"])
+    seen: Counter[str] = Counter()
+    ids: dict[str, int] = {}
+    outputs: list[DeviceInfo] = []
+    inputs: list[DeviceInfo] = []
+    default_output = default_input = None
+    for index in api["devices"]:
+        info = every[index]
+        name = str(info["name"])
+        seen[name] += 1
+        device_id = name if counts[name] == 1 else f"{name} #{seen[name]}"
+        ids[device_id] = index
+        roles = _wasapi_roles(sd, index) if host_api == "Windows WASAPI" else frozenset()
+        if info["max_output_channels"] > 0:
+            is_default = index == api["default_output_device"]
+            outputs.append(DeviceInfo(device_id, name, "audiooutput", roles, is_default))
+            default_output = device_id if is_default else default_output
+        if info["max_input_channels"] > 0:
+            is_default = index == api["default_input_device"]
+            inputs.append(DeviceInfo(device_id, name, "audioinput", roles, is_default))
+            default_input = device_id if is_default else default_input
+    return Snapshot((*outputs, *inputs), default_output, default_input), ids
+
+
+def _wasapi_roles(sd: ModuleType, index: int) -> frozenset[str]:
+    """``{"phone"}`` for a WASAPI endpoint whose form factor is a headset or a handset: the one
+    communications hint a PortAudio host API gives (``PaWasapi_GetDeviceRole``; not run on the
+    project's Linux machines)."""
+    try:
+        get_role = ctypes.CDLL(sd._libname).PaWasapi_GetDeviceRole
+    except (OSError, AttributeError):
+        return frozenset()
+    get_role.restype = ctypes.c_int
+    get_role.argtypes = [ctypes.c_int]
+    return frozenset({"phone"}) if get_role(index) in _WASAPI_HEADSET_FORM_FACTORS else frozenset()
+
+
+def _reinitialise_portaudio(sd: ModuleType) -> None:
+    """Terminate and initialise PortAudio, so that it enumerates the devices afresh (and the
+    ALSA configuration is read again). Every stream open in the process dies with it."""
+    while sd._initialized > 0:
+        sd._terminate()
+    sd._initialize()
+
+
+# --- the process-wide PortAudio state ---------------------------------------------------------
+
+_PA_LOCK = threading.RLock()
+"""Held around every PortAudio open, close and re-initialisation of this process."""
+
+_OPEN: weakref.WeakSet[_PaStream] = weakref.WeakSet()
+"""Every PortAudio stream of this module open now (of any backend)."""
+
+_BACKENDS: weakref.WeakSet[PortAudioBackend] = weakref.WeakSet()
+
+
+def _refresh_in_process(sd: ModuleType) -> None:
+    """Re-initialise this process's PortAudio with our open streams closed around it, then
+    reopen them (caller holds ``_PA_LOCK``). A stream whose device is gone is marked failed."""
+    streams = list(_OPEN)
+    if streams:
+        log.info("re-initialising PortAudio for a new device: reopening %d stream(s)",
+                 len(streams))
+    for stream in streams:
+        stream._close_portaudio()
+    _reinitialise_portaudio(sd)
+    for backend in list(_BACKENDS):
+        backend._rescan()
+    for stream in streams:
+        try:
+            stream._open_portaudio()
+        except Exception as exc:  # noqa: BLE001 - the device went away meanwhile
+            stream.failed = True
+            log.warning("could not reopen the stream on %r after re-initialising PortAudio: %s",
+                        stream.device_id, exc)
+
+
+# --- streams ----------------------------------------------------------------------------------
+
+
+class _PaStream:
+    """One PortAudio stream of ours: opened on its device by id, reopened after a refresh."""
+
+    kind: DeviceKind = "audiooutput"
+
+    def __init__(self, backend: PortAudioBackend, device_id: str, rate: int, channels: int,
+                 blocksize: int) -> None:
+        self.backend = backend
+        self.device_id = device_id
+        self.format = (rate, channels, blocksize)
+        self.failed = False
+        """True once PortAudio stopped the stream on its own (its device went away)."""
+        self._stream: Any = None
+        self._closing = False
+        self._callback_thread: int | None = None
+
+    def _make(self, index: int) -> Any:
+        raise NotImplementedError
+
+    def _open_portaudio(self) -> None:
+        with _PA_LOCK:
+            stream = self._make(self.backend._portaudio_index(self.device_id, self.kind))
+            stream.start()
+            self._stream = stream
+            _OPEN.add(self)
+
+    def _close_portaudio(self) -> None:
+        with _PA_LOCK:
+            stream, self._stream = self._stream, None
+            _OPEN.discard(self)
+            if stream is None:
+                return
+            self._closing = True
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:  # noqa: BLE001 - closing a stream of a vanished device
+                log.debug("closing the PortAudio stream on %r failed", self.device_id,
+                          exc_info=True)
+            finally:
+                self._closing = False
+
+    def _close_soon(self) -> None:
+        """Close the PortAudio stream; from inside its own callback, on another thread (PortAudio
+        cannot stop a stream from its callback)."""
+        if threading.get_ident() == self._callback_thread:
+            threading.Thread(target=self._close_portaudio, daemon=True).start()
+        else:
+            self._close_portaudio()
+
+    def _finished(self) -> None:
+        """PortAudio's finished callback: the stream stopped; if we did not stop it, its device
+        failed (unplugged): mark it and have the watcher look at the devices now."""
+        if self._closing or self._stream is None:
+            return
+        self.failed = True
+        log.warning("the PortAudio stream on %r stopped on its own (device gone?)", self.device_id)
+        self.backend._poll_now()
+
+
+class _DeviceOutput(_PaStream):
+    """The one PortAudio output stream of a device: it sums every role stream open on it."""
+
+    def __init__(self, backend: PortAudioBackend, device_id: str, rate: int, channels: int,
+                 blocksize: int, latency: float) -> None:
+        super().__init__(backend, device_id, rate, channels, blocksize)
+        self.latency = latency
+        self.roles: tuple[PortAudioOutputStream, ...] = ()
+        self.underflows = 0
+        self.blocks_rendered = 0
+
+    def _make(self, index: int) -> Any:
+        rate, channels, blocksize = self.format
+        return self.backend._sd.OutputStream(
+            device=index, samplerate=rate, channels=channels, dtype="float32",
+            blocksize=blocksize, latency=self.latency, callback=self._callback,
+            finished_callback=self._finished, extra_settings=self.backend._extra_settings(),
+        )
+
+    def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        self._callback_thread = threading.get_ident()
+        if status.output_underflow:
+            self.underflows += 1
+            self.backend.underflows += 1
+        mixed = False
+        for role in self.roles:
+            block = role._render_block(frames)
+            if block is None:
+                continue
+            if mixed:
+                outdata += block
+            else:
+                outdata[:] = block
+                mixed = True
+        if not mixed:
+            outdata.fill(0.0)
+        self.blocks_rendered += 1
+
+
+class PortAudioOutputStream:
+    """The engine's output stream for one (device, role): its ``render`` is summed into the
+    device's PortAudio stream (PortAudio streams carry no role)."""
+
+    def __init__(self, device: _DeviceOutput, role: str, render: RenderCallback) -> None:
+        self._device = device
+        self.device_id = device.device_id
+        self.role = role
+        self._render = render
+        self._render_failed = False
+        self.closed = False
+
+    @property
+    def underflows(self) -> int:
+        """Callbacks of this device's PortAudio stream flagged ``output_underflow``."""
+        return self._device.underflows
+
+    @property
+    def blocks_rendered(self) -> int:
+        return self._device.blocks_rendered
+
+    @property
+    def failed(self) -> bool:
+        """True once PortAudio stopped the device's stream on its own."""
+        return self._device.failed
+
+    def _render_block(self, frames: int) -> np.ndarray | None:
+        if self._render_failed:
+            return None
+        try:
+            block = self._render(frames)
+            expected = (frames, self._device.format[1])
+            if block.shape != expected:
+                raise ValueError(f"render({frames}) returned shape {block.shape}; "
+                                 f"expected {expected}")
+            return block
+        except Exception:
+            self._render_failed = True
+            log.exception("render callback of the %r output on %r failed; playing silence",
+                          self.role, self.device_id)
+            return None
+
+    def close(self) -> None:
+        """Stop rendering this role; the device's stream closes with its last role."""
+        if not self.closed:
+            self.closed = True
+            self._device.backend._close_output(self)
+
+
+class PortAudioInputStream(_PaStream):
+    """A PortAudio capture stream that calls ``deliver(block)`` with each block."""
+
+    kind: DeviceKind = "audioinput"
+
+    def __init__(self, backend: PortAudioBackend, device_id: str, rate: int, channels: int,
+                 blocksize: int, deliver: DeliverCallback) -> None:
+        super().__init__(backend, device_id, rate, channels, blocksize)
+        self._deliver = deliver
+        self.overflows = 0
+        """Callbacks flagged ``input_overflow`` (captured audio was lost)."""
+        self.closed = False
+
+    def _make(self, index: int) -> Any:
+        rate, channels, blocksize = self.format
+        return self.backend._sd.InputStream(
+            device=index, samplerate=rate, channels=channels, dtype="float32",
+            blocksize=blocksize, latency=self.backend._latency(rate, blocksize),
+            callback=self._callback, finished_callback=self._finished,
+            extra_settings=self.backend._extra_settings(),
+        )
+
+    def _callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        self._callback_thread = threading.get_ident()
+        if status.input_overflow:
+            self.overflows += 1
+        try:
+            self._deliver(indata.copy())
+        except Exception:
+            log.exception("deliver callback of the input on %r failed", self.device_id)
+
+    def close(self) -> None:
+        """Stop capturing (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self.backend._forget_input(self)
+            self._close_soon()
+
+
+# --- the backend ------------------------------------------------------------------------------
+
+
+class PortAudioBackend:
+    """The devices of one PortAudio host API (ALSA, Core Audio, WASAPI) as the engine's devices.
+
+    Construction fails with ``BackendUnavailableError`` when ``sounddevice`` or the PortAudio
+    library is missing. ``latency_blocks``: each output's PortAudio latency in blocks (default:
+    4 blocks and at least 64 ms, as on PulseAudio). ``poll_interval``: seconds between two
+    enumerations by the device watcher (started by ``watch_devices``).
+    """
+
+    name = "portaudio"
+
+    def __init__(self, host_api: str | None = None, *, latency_blocks: int | None = None,
+                 poll_interval: float = DEFAULT_POLL_INTERVAL) -> None:
+        if latency_blocks is not None and latency_blocks < 2:
+            raise ValueError(f"latency_blocks must be at least 2, not {latency_blocks!r}")
+        if not poll_interval > 0:
+            raise ValueError(f"poll_interval must be a positive number of seconds, "
+                             f"not {poll_interval!r}")
+        already_loaded = "sounddevice" in sys.modules
+        self._sd = _sounddevice()
+        self.latency_blocks = latency_blocks
+        self.poll_interval = float(poll_interval)
+        self.underflows = 0
+        """Output callbacks flagged ``output_underflow`` (underruns), every device together."""
+        self._lock = threading.Lock()
+        self._outputs: dict[str, _DeviceOutput] = {}
+        self._inputs: list[PortAudioInputStream] = []
+        self._watchers: list[Callable[[list[DeviceInfo]], None]] = []
+        self._watch_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._probe: subprocess.Popen[str] | None = None
+        self._probe_errors: Any = None
+        self._closed = False
+        with _PA_LOCK:
+            if already_loaded and not _OPEN:
+                _reinitialise_portaudio(self._sd)  # devices may have changed since the import
+            self.host_api = choose_host_api(self._sd, host_api)
+            self._snapshot, self._ids = enumerate_devices(self._sd, self.host_api)
+            _BACKENDS.add(self)
+
+    def __repr__(self) -> str:
+        return f"<PortAudioBackend {self.host_api}, default output {self.default_output()!r}>"
+
+    # -- devices --
+
+    def list_devices(self) -> list[DeviceInfo]:
+        """The host API's outputs and inputs, as last enumerated."""
+        return list(self._snapshot.devices)
+
+    def default_output(self) -> str | None:
+        """The host API's default output device, or None."""
+        return self._snapshot.default_output
+
+    def default_input(self) -> str | None:
+        """The host API's default input device, or None."""
+        return self._snapshot.default_input
+
+    def _rescan(self) -> None:
+        """After a re-initialisation of this process's PortAudio: its indexes changed. (Once
+        the watcher runs, the device list is the watcher's: it reports changes to the engine.)"""
+        snapshot, self._ids = enumerate_devices(self._sd, self.host_api)
+        if self._watch_thread is None:
+            self._snapshot = snapshot
+
+    def _portaudio_index(self, device_id: str, kind: DeviceKind) -> int:
+        """This process's PortAudio index of ``device_id`` (caller holds ``_PA_LOCK``). A device
+        the watcher has seen but this process's PortAudio has not gets it re-initialised."""
+        known = {(d.id, d.kind) for d in self._snapshot.devices}
+        if device_id not in self._ids and (device_id, kind) in known:
+            _refresh_in_process(self._sd)
+        if device_id not in self._ids or (device_id, kind) not in known:
+            names = [d.id for d in self._snapshot.devices if d.kind == kind]
+            raise NotFoundError(f"no PortAudio {kind} device {device_id!r} ({self.host_api}); "
+                                f"known: {names}")
+        return self._ids[device_id]
+
+    # -- streams --
+
+    def _latency(self, rate: int, blocksize: int) -> float:
+        blocks = self.latency_blocks or max(4, math.ceil(DEFAULT_MIN_LATENCY * rate / blocksize))
+        return blocks * blocksize / rate
+
+    def _extra_settings(self) -> Any:
+        if self.host_api == "Windows WASAPI":  # shared mode: let Windows convert the rate
+            return self._sd.WasapiSettings(auto_convert=True)
+        return None
+
+    def open_output(self, device_id: str, role: str, *, rate: int, channels: int,
+                    blocksize: int, render: RenderCallback) -> PortAudioOutputStream:
+        """A stream whose ``render(blocksize)`` is called on PortAudio's thread for each block.
+
+        Every role on one device shares that device's PortAudio stream (and its format).
+        Raises ``NotFoundError`` for an unknown device.
+        """
+        _check_format(rate, channels, blocksize)
+        self._check_open()
+        with self._lock:
+            device = self._outputs.get(device_id)
+            if device is not None and not device.failed and device.format != (
+                    rate, channels, blocksize):
+                raise ValueError(f"the streams of {device_id!r} run at rate, channels, blocksize"
+                                 f" = {device.format}, not {(rate, channels, blocksize)}")
+            if device is None or device.failed:
+                device = _DeviceOutput(self, device_id, rate, channels, blocksize,
+                                       self._latency(rate, blocksize))
+                device._open_portaudio()
+                self._outputs[device_id] = device
+            stream = PortAudioOutputStream(device, role, render)
+            device.roles = (*device.roles, stream)
+        log.debug("opened %r output on %r (%s)", role, device_id, self.host_api)
+        return stream
+
+    def _close_output(self, stream: PortAudioOutputStream) -> None:
+        device = stream._device
+        with self._lock:
+            device.roles = tuple(r for r in device.roles if r is not stream)
+            if device.roles:
+                return
+            if self._outputs.get(device.device_id) is device:
+                del self._outputs[device.device_id]
+        device._close_soon()
+
+    def open_input(self, device_id: str, *, rate: int, channels: int, blocksize: int,
+                   deliver: DeliverCallback) -> PortAudioInputStream:
+        """A capture stream that calls ``deliver(block)`` on PortAudio's thread for each
+        (blocksize, channels) float32 block. Raises ``NotFoundError`` for an unknown device."""
+        _check_format(rate, channels, blocksize)
+        self._check_open()
+        stream = PortAudioInputStream(self, device_id, rate, channels, blocksize, deliver)
+        stream._open_portaudio()
+        with self._lock:
+            self._inputs.append(stream)
+        return stream
+
+    def _forget_input(self, stream: PortAudioInputStream) -> None:
+        with self._lock:
+            if stream in self._inputs:
+                self._inputs.remove(stream)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this portaudio backend is closed")
+
+    # -- hot-plug --
+
+    def watch_devices(self, callback: Callable[[list[DeviceInfo]], None]) -> None:
+        """Call ``callback(devices)`` on a watcher thread whenever the device list changes, as a
+        child process polling PortAudio every ``poll_interval`` seconds sees it."""
+        self._watchers.append(callback)
+        if self._watch_thread is None:
+            self._watch_thread = threading.Thread(target=self._watch, name="portaudio-watch",
+                                                  daemon=True)
+            self._watch_thread.start()
+
+    def _start_probe(self) -> subprocess.Popen[str]:
+        env = dict(os.environ)
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+            __file__))))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH"))
+                                            if p)
+        return subprocess.Popen(
+            [sys.executable, "-m", __name__, self.host_api, str(self.poll_interval)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._probe_errors,
+            text=True, env=env,
+        )
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self._probe_errors = tempfile.TemporaryFile()
+            try:
+                probe = self._probe = self._start_probe()
+            except OSError as exc:
+                log.warning("cannot watch PortAudio devices (%s); hot-plug is not seen", exc)
+                return
+            assert probe.stdout is not None
+            for line in probe.stdout:
+                try:
+                    self._update(_decode_snapshot(line))
+                except Exception:
+                    log.exception("the PortAudio device watcher sent %r", line[:200])
+            probe.wait()
+            if self._stop.is_set():
+                break
+            self._probe_errors.seek(0)
+            errors = self._probe_errors.read().decode(errors="replace").strip()[-2000:]
+            log.warning("the PortAudio device watcher exited with status %s; restarting it. %s",
+                        probe.returncode, errors)
+            self._stop.wait(1.0)
+
+    def _update(self, snapshot: Snapshot) -> None:
+        """A new enumeration from the watcher: keep what it cannot see, report a change."""
+        with self._lock:
+            previous = self._snapshot
+            held = self._held_devices(previous, snapshot)
+            if held:
+                snapshot = replace(snapshot, devices=(*snapshot.devices, *held))
+            if snapshot == previous:
+                return
+            self._snapshot = snapshot
+        for callback in list(self._watchers):
+            try:
+                callback(list(snapshot.devices))
+            except Exception:
+                log.exception("device watch callback %r failed", callback)
+
+    def _held_devices(self, previous: Snapshot, now: Snapshot) -> list[DeviceInfo]:
+        """ALSA ``hw:`` devices missing from ``now`` only because our own running stream holds
+        them (PortAudio skips a device it cannot open to probe, and a hw device opens once)."""
+        if self.host_api != "ALSA":
+            return []
+        present = {(d.id, d.kind) for d in now.devices}
+        running = {(s.device_id, s.kind) for s in (*self._outputs.values(), *self._inputs)
+                   if not s.failed and s._stream is not None}
+        return [d for d in previous.devices if (d.id, d.kind) not in present
+                and (d.id, d.kind) in running and "(hw:" in d.id]
+
+    def _poll_now(self) -> None:
+        """Ask the watcher for an enumeration now (a stream of ours stopped on its own)."""
+        probe = self._probe
+        if probe is not None and probe.stdin is not None:
+            try:
+                probe.stdin.write("poll\n")
+                probe.stdin.flush()
+            except (OSError, ValueError):
+                pass
+
+    # -- teardown --
+
+    def close(self) -> None:
+        """Close every stream and stop the watcher. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            outputs = list(self._outputs.values())
+            inputs = list(self._inputs)
+            self._outputs.clear()
+            self._inputs.clear()
+        for stream in (*outputs, *inputs):
+            stream._close_portaudio()
+        self._stop.set()
+        probe = self._probe
+        if probe is not None:
+            if probe.stdin is not None:
+                try:
+                    probe.stdin.close()  # the child exits at the end of its input
+                except OSError:
+                    pass
+            try:
+                probe.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                probe.kill()
+                probe.wait()
+        thread = self._watch_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2.0)
+        self._watchers.clear()
+        _BACKENDS.discard(self)
+
+    def __enter__(self) -> PortAudioBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- the device-watcher child process ---------------------------------------------------------
+
+
+def _encode_snapshot(snapshot: Snapshot) -> str:
+    return json.dumps({
+        "devices": [[d.id, d.label, d.kind, sorted(d.intended_roles), d.is_default]
+                    for d in snapshot.devices],
+        "default_output": snapshot.default_output,
+        "default_input": snapshot.default_input,
+    })
+
+
+def _decode_snapshot(line: str) -> Snapshot:
+    data = json.loads(line)
+    return Snapshot(
+        tuple(DeviceInfo(d[0], d[1], d[2], frozenset(d[3]), bool(d[4])) for d in data["devices"]),
+        data["default_output"], data["default_input"],
+    )
+
+
+FULL_ENUMERATION_EVERY = 10
+"""Polls between two enumerations when nothing the cheap ALSA check looks at has changed."""
+
+_ALSA_FILES = ("/etc/asound.conf", "~/.asoundrc", "~/.config/alsa/asoundrc", "/etc/alsa/conf.d",
+               "/usr/share/alsa/alsa.conf.d", "/dev/snd", "/proc/asound/cards")
+
+
+def alsa_signature() -> tuple[object, ...]:
+    """What ALSA's device list depends on, cheaply: the configuration files (those of
+    ``ALSA_CONFIG_PATH``, else the system's and the user's) and the sound cards present. While
+    it stays the same, re-initialising PortAudio (~25 ms of CPU here) would list the same
+    devices, except for devices that come and go behind a plugin (a sound server's)."""
+    config = os.environ.get("ALSA_CONFIG_PATH", "/usr/share/alsa/alsa.conf").split(":")
+    state: list[object] = []
+    for path in (*config, *_ALSA_FILES):
+        try:
+            info = os.stat(os.path.expanduser(path))
+        except OSError:
+            continue
+        state.append((path, info.st_ino, info.st_mtime_ns, info.st_size))
+    try:
+        with open("/proc/asound/cards") as cards:
+            state.append(cards.read())
+    except OSError:
+        pass
+    return tuple(state)
+
+
+def watch_main(host_api: str, interval: float) -> None:
+    """The child process: every ``interval`` seconds, enumerate ``host_api``'s devices (on ALSA
+    only when ``alsa_signature()`` changed, or every ``FULL_ENUMERATION_EVERY`` polls; at once
+    when a line arrives on stdin), print each new list as a JSON line; exit at end of stdin."""
+    sd = _sounddevice()
+    wake = threading.Event()
+    parent_gone = threading.Event()
+
+    def read_requests() -> None:
+        for _ in sys.stdin:
+            wake.set()
+        parent_gone.set()
+        wake.set()
+
+    threading.Thread(target=read_requests, daemon=True).start()
+    last = None
+    signature: tuple[object, ...] | None = None
+    polls, asked = 0, True
+    while not parent_gone.is_set():
+        now = alsa_signature() if host_api == "ALSA" else None
+        if asked or now is None or now != signature or polls % FULL_ENUMERATION_EVERY == 0:
+            _reinitialise_portaudio(sd)
+            line = _encode_snapshot(enumerate_devices(sd, host_api)[0])
+            if line != last:
+                try:
+                    print(line, flush=True)
+                except BrokenPipeError:
+                    return
+                last = line
+        signature, polls = now, polls + 1
+        asked = wake.wait(interval)
+        wake.clear()
+
+
+if __name__ == "__main__":
+    watch_main(sys.argv[1], float(sys.argv[2]))
