@@ -14,7 +14,7 @@ import pytest
 
 from audiosession.daemon.peercred import PeerCredentials, peer_credentials
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.client import DaemonUnavailable
+from audiosession.platform.client import DaemonUnavailableError
 from audiosession.platform.embedded import EmbeddedPlatform
 from audiosession.platform.select import default_platform_factory
 
@@ -71,5 +71,5 @@ def test_on_windows_a_required_daemon_fails_saying_so(
         loop: ThreadedLoop, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDIOSESSION_DAEMON", "required")
     monkeypatch.setattr(sys, "platform", "win32")
-    with pytest.raises(DaemonUnavailable, match="does not run on Windows"):
+    with pytest.raises(DaemonUnavailableError, match="does not run on Windows"):
         default_platform_factory(loop)

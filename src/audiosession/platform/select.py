@@ -57,7 +57,7 @@ def default_platform_factory(loop: TaskLoop) -> Platform:
         return EmbeddedPlatform(loop)
     if sys.platform == "win32":
         if mode == "required":
-            raise DaemonUnavailable(f"{DAEMON_ENV}=required, but the audiosession daemon does "
+            raise DaemonUnavailableError(f"{DAEMON_ENV}=required, but the audiosession daemon does "
                                     "not run on Windows; set it to auto or off")
         log.info("Windows: no audiosession daemon (it needs Unix sockets with peer "
                  "credentials); this process decides for itself (embedded mode)")
