@@ -26,6 +26,18 @@ _READAHEAD_BYTES = 4 << 20
 
 _MINUS_3_DB = 10 ** (-3 / 20)
 
+MIN_RATE = 1000
+MAX_RATE = 768000
+"""Sample rates a file may declare (Hz). Outside them the header is absurd, or the file is not
+meant to be played: at 2**31 - 1 Hz one 10 ms block would need 21 million frames decoded."""
+
+MAX_CHANNELS = 64
+"""Channels a file may declare: every channel of each block is decoded and mixed down."""
+
+PROBE_FRAMES = 4096
+"""Frames decoded when a file opens, so that a file whose audio cannot be decoded (a good
+header followed by noise) fails at once rather than playing as silence that ends at 0 s."""
+
 
 class DecodeError(Exception):
     """A file that cannot be played: the message names the file and the reason."""
@@ -107,6 +119,12 @@ class AudioReader:
         if frames == 0:
             self._file.close()
             raise DecodeError(self.name, "the file contains no audio (0 frames)")
+        try:
+            _check_format(self._file)
+            _probe(self._file)
+        except DecodeError as error:
+            self._file.close()
+            raise DecodeError(self.name, error.reason) from None
         self._matrix = mix_matrix(self.native_channels, self.channels)
         self._mix_first = self.native_channels > self.channels
         self._resampler: Any = None
@@ -178,9 +196,11 @@ class AudioReader:
         """
         if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"seek position must be a number of seconds >= 0, not {seconds!r}")
-        if not self._file.seekable():
-            raise DecodeError(self.name, "the source cannot seek (a stream)")
         with self._lock:
+            if self._file.closed:
+                return  # closed (its element took another source): nothing left to read
+            if not self._file.seekable():
+                raise DecodeError(self.name, "the source cannot seek (a stream)")
             self._seek(seconds)
 
     def _seek(self, seconds: float) -> None:
@@ -349,6 +369,41 @@ def _open_soundfile(src: str | os.PathLike[str] | IO[bytes], name: str) -> sf.So
         raise DecodeError(name, f"not a decodable audio file ({reason})") from None
     except (OSError, RuntimeError) as error:
         raise DecodeError(name, f"cannot be read ({error})") from None
+
+
+def _check_format(file: sf.SoundFile) -> None:
+    """Refuse a header whose sample rate or channel count is outside what the engine plays."""
+    if not MIN_RATE <= file.samplerate <= MAX_RATE:
+        raise DecodeError(
+            "", f"its header declares {file.samplerate} Hz; the engine plays files from "
+            f"{MIN_RATE} to {MAX_RATE} Hz")
+    if not 1 <= file.channels <= MAX_CHANNELS:
+        raise DecodeError(
+            "", f"its header declares {file.channels} channels; the engine plays files of "
+            f"1 to {MAX_CHANNELS} channels")
+
+
+def _probe(file: sf.SoundFile) -> None:
+    """Decode the first frames and go back to the start. Raise ``DecodeError`` when nothing
+    decodes, or when the audio ends within them although the header declares a second more
+    (a good header followed by damaged data)."""
+    if not file.seekable():
+        return
+    try:
+        decoded = len(file.read(PROBE_FRAMES, dtype="float32", always_2d=True))
+    except (sf.LibsndfileError, RuntimeError) as error:
+        reason = str(getattr(error, "error_string", error)).strip().rstrip(".")
+        raise DecodeError(
+            "", f"its data is damaged: decoding its start failed ({reason})") from None
+    declared = file.frames
+    if decoded == 0 or (decoded < PROBE_FRAMES and declared - decoded >= file.samplerate):
+        raise DecodeError(
+            "", f"its data is damaged: {decoded / file.samplerate * 1000:.0f} ms of audio "
+            f"could be decoded, but its header declares {declared / file.samplerate:.3f} s")
+    try:
+        file.seek(0)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise DecodeError("", f"cannot go back to its start after reading ({error})") from None
 
 
 def _wav_data_offset(handle: IO[bytes]) -> int | None:
