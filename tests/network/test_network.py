@@ -249,6 +249,14 @@ FAILURES = {
                        NetworkError),
     "cut, resumes fail": (Route(SineWav(10.0), content_type="audio/wav", cut_at=300_000), 2,
                           ["cut after 300000 of 1920044 bytes"], NetworkError),
+    # Before: "the connection was cut after 0 bytes".
+    "oversized headers": (Route(SineWav(1.0), content_type="audio/wav",
+                                headers={"X-Padding": "a" * 200_000}), 2,
+                          ["response headers are larger than 100 kB"], NetworkError),
+    # Before: a NetworkError ("try again"), though it will never play.
+    "redirect to file:": (Route(redirect="file:///etc/passwd"), 4,
+                          ["redirected to a file: URL", "only http: and https:"],
+                          NotSupportedError),
 }
 
 
@@ -323,3 +331,24 @@ def test_a_new_src_stops_the_old_download(env, server, mp3_tone):
     advance_fed(env, audio, 0.5)
     assert old._ring.closed and not math.isnan(audio.duration)
     assert tone_level_db(env.output(), 440, env.now - 0.2, 0.15) == pytest.approx(0, abs=1.0)
+
+
+def test_a_slowloris_server_fails_the_load_at_its_deadline_and_is_dropped(
+        env, server, monkeypatch, mp3_tone):
+    # One byte every 50 ms, headers included: no read ever times out. Before, play() stayed
+    # pending for as long as the server kept dripping.
+    monkeypatch.setattr(network, "LOAD_DEADLINE", 1.0)
+    route = Route(Body(mp3_tone), drip=0.05)
+    url = server.add("/slow.mp3", route)
+    audio = Audio(url)
+    played = audio.play()
+    began = time.monotonic()
+    run_until(env, lambda: audio.error is not None)
+    failed_after = time.monotonic() - began
+    assert audio.error.code == 2 and url in audio.error.message
+    assert "no playable audio after 1 s" in audio.error.message
+    assert "too slow to play" in audio.error.message
+    assert isinstance(played.exception(), NetworkError)
+    assert audio.paused and env.navigator.audio_session.state == "inactive"
+    assert route.dropped.wait(5), "the download kept reading the slow server"
+    assert failed_after >= 1.0

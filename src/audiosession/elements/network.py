@@ -78,6 +78,11 @@ READ_TIMEOUT = 30.0
 STALLED_AFTER = 3.0
 """Seconds without a byte, while fetching, before ``stalled`` fires (HTML: about 3 s)."""
 
+LOAD_DEADLINE = 30.0
+"""Seconds from the start of a load until its first audio is decoded. A server slower than that
+(one that trickles its headers or body a byte at a time keeps every read timeout from firing)
+fails the load with ``MEDIA_ERR_NETWORK``."""
+
 PROGRESS_INTERVAL = 0.35
 """``progress`` fires at most this often while bytes arrive (HTML: 350 ms)."""
 
@@ -143,7 +148,7 @@ class _Ring:
                     if len(self.head) == offset:
                         self.head += head_part
                 while True:
-                    if self.closed or self.restart_at is not None:
+                    if self.closed or self.error is not None or self.restart_at is not None:
                         return False
                     # Keep a quarter of the ring behind the decoder: short seeks back work
                     # without a new request.
@@ -334,7 +339,7 @@ class NetworkSource:
         self._client = client
         self._ring = _Ring(BUFFER_BYTES)
         self._file = _BodyFile(self._ring, url)
-        self._file.on_wait = self._check_stalled
+        self._file.on_wait = self._watch_fetch
         self._listener: Listener = lambda kind, *args: None
         # PCM ready for the audio thread, guarded by _pcm (a Condition).
         self._pcm = threading.Condition()
@@ -348,6 +353,8 @@ class NetworkSource:
         self._base = 0.0
         self._duration: float | None = math.nan
         self._opened = False
+        self._can_play = False
+        self._load_deadline = math.inf
         self._failed = False
         self._closed = False
         self._bytes_per_second: float | None = None
@@ -360,6 +367,7 @@ class NetworkSource:
     def start_loading(self, listener: Listener) -> None:
         """Start the download and decoder threads; ``listener(kind, *args)`` hears of them."""
         self._listener = listener
+        self._load_deadline = time.monotonic() + LOAD_DEADLINE
         threading.Thread(target=self._download, name=f"audiosession-download {self.url}",
                          daemon=True).start()
         threading.Thread(target=self._decode, name=f"audiosession-decode {self.url}",
@@ -455,8 +463,21 @@ class NetworkSource:
         """One GET from ``offset``: ("complete" | "cut" | "failed", the next offset)."""
         ring = self._ring
         headers = {"Range": f"bytes={offset}-"}
+        answered = False
+
+        def trace(event: str, info: dict[str, Any]) -> None:
+            # The socket as soon as it connects: a close or a deadline can then cut a
+            # server that trickles its headers.
+            if event == "connection.connect_tcp.complete" and info.get("return_value"):
+                with ring.cond:
+                    ring.socket = info["return_value"].get_extra_info("socket")
+                    if ring.closed or ring.error is not None:
+                        ring.abort_fetch()
+
         try:
-            with client.stream("GET", self.url, headers=headers) as response:
+            with client.stream("GET", self.url, headers=headers,
+                               extensions={"trace": trace}) as response:
+                answered = True
                 if not self._accept(response, offset, first):
                     return "failed", offset
                 if response.status_code == 416:
@@ -484,7 +505,18 @@ class NetworkSource:
         except httpx.ConnectError as error:
             self._fail(MEDIA_ERR_NETWORK, f"cannot connect ({_reason(error)})")
             return "failed", offset
+        except httpx.UnsupportedProtocol as error:
+            # Only a redirect can get here (the URL itself is http: or https:).
+            target = error.request.url
+            self._fail(MEDIA_ERR_SRC_NOT_SUPPORTED,
+                       f"the server redirected to a {target.scheme}: URL ({target}); only "
+                       "http: and https: redirects are followed")
+            return "failed", offset
         except (httpx.RemoteProtocolError, httpx.ReadError) as error:
+            if isinstance(error, httpx.RemoteProtocolError) and not answered:
+                # No valid response at all (headers too large, garbage): not a cut body.
+                self._fail(MEDIA_ERR_NETWORK, _malformed_response(error))
+                return "failed", offset
             log.info("%s: read failed at byte %d: %s", self.url, offset, _reason(error))
             return "cut", offset
         except httpx.HTTPError as error:
@@ -564,7 +596,7 @@ class NetworkSource:
         with ring.cond:
             while not (ring.high >= OPEN_BYTES or ring.done or ring.closed
                        or ring.error is not None):
-                self._check_stalled()
+                self._watch_fetch()
                 ring.cond.wait(0.25)
             if ring.closed or ring.error is not None:
                 return None
@@ -618,7 +650,7 @@ class NetworkSource:
                     if self._ready_frames < ahead and not self._decoded_to_end:
                         target, generation = None, self._generation
                         break
-                    self._check_stalled()
+                    self._watch_fetch()
                     self._pcm.wait(0.25)
             if target is not None:
                 with ring.cond:
@@ -658,7 +690,7 @@ class NetworkSource:
                     self._decoded_to_end = True
                 self._pcm.notify_all()
             if not announced and (len(block) or self._decoded_to_end):
-                announced = True
+                announced = self._can_play = True
                 self._notify("canplay")
 
     def _reopen(self, reader: AudioReader) -> AudioReader:
@@ -672,6 +704,16 @@ class NetworkSource:
             return AudioReader(body, rate=self.rate, channels=self.channels)
         finally:
             self._file.opening = False
+
+    def _watch_fetch(self) -> None:
+        """While the decoder waits: fail a load past its deadline, report stalls."""
+        if not self._can_play and time.monotonic() > self._load_deadline:
+            self._fail(MEDIA_ERR_NETWORK,
+                       f"no playable audio after {LOAD_DEADLINE:g} s (the server sent "
+                       f"{self._ring.high} bytes in that time): too slow to play")
+            self._ring.abort_fetch()
+            return
+        self._check_stalled()
 
     def _check_stalled(self) -> None:
         """Fire ``stalled`` once per stall: fetching, and no byte for ``STALLED_AFTER``.
@@ -813,6 +855,15 @@ def _content_range_total(response: httpx.Response) -> int | None:
     value = response.headers.get("content-range", "")
     total = value.rpartition("/")[2].strip()
     return int(total) if total.isdigit() else None
+
+
+def _malformed_response(error: Exception) -> str:
+    """What went wrong when the server's answer was not a valid HTTP response."""
+    reason = _reason(error)
+    if reason == "Receive buffer too long":  # h11, through httpcore's 100 kB limit
+        return ("the server's response headers are larger than 100 kB (no body was read); "
+                "httpx refuses them")
+    return f"the server's answer is not a valid HTTP response ({reason})"
 
 
 def _reason(error: Exception) -> str:
