@@ -347,6 +347,7 @@ class NetworkSource:
         self._ready_frames = 0
         self._decoded_to_end = False
         self._starved = False
+        self._sounded = False  # whether "playing" was reported since the source began
         self._generation = 0
         self._seek_to: float | None = None
         self._frames_out = 0
@@ -355,6 +356,7 @@ class NetworkSource:
         self._opened = False
         self._can_play = False
         self._load_deadline = math.inf
+        self._stall_reported = 0.0
         self._failed = False
         self._closed = False
         self._bytes_per_second: float | None = None
@@ -720,9 +722,10 @@ class NetworkSource:
 
         Reads the ring's fields without its lock: a late or early look costs one check."""
         ring = self._ring
-        quiet = time.monotonic() - ring.last_data
+        now = time.monotonic()
+        quiet = now - max(ring.last_data, self._stall_reported)
         if ring.fetching and quiet >= STALLED_AFTER:
-            ring.last_data = time.monotonic()  # the next one after another quiet stretch
+            self._stall_reported = now  # the next one after another quiet stretch
             self._notify("stalled")
 
     # -- what the media element reads (the audio thread) ----------------------------------------
@@ -748,8 +751,9 @@ class NetworkSource:
             if got or ended:
                 self._pcm.notify_all()
             if got == frames:
-                if self._starved:
-                    self._starved = False
+                if self._starved or not self._sounded:
+                    # The first audio, or audio again: a play() waiting for it resolves.
+                    self._starved, self._sounded = False, True
                     self._notify("playing")
                 return out
             if ended:
@@ -765,6 +769,10 @@ class NetworkSource:
         with self._pcm:
             return self._ready_frames > 0 or self._decoded_to_end
 
+    def _download_stalled(self) -> bool:
+        ring = self._ring
+        return ring.fetching and time.monotonic() - ring.last_data >= STALLED_AFTER
+
     @property
     def ready_seconds(self) -> float:
         """Seconds of decoded audio ready for the audio thread."""
@@ -774,11 +782,20 @@ class NetworkSource:
     def wait_ready(self, seconds: float, timeout: float | None = None) -> bool:
         """Wait (in real time) until ``seconds`` of audio are decoded ahead, the end is
         decoded, or the source failed or closed; False if ``timeout`` passed first."""
+        return self._wait(seconds, timeout, until_stalled=False)
+
+    def wait_playable(self, seconds: float, timeout: float | None = None) -> bool:
+        """Like ``wait_ready``, but a stalled download (fetching, and no byte for
+        ``STALLED_AFTER``) ends the wait too: virtual time's rule for the network
+        (``audiosession.testing``)."""
+        return self._wait(seconds, timeout, until_stalled=True)
+
+    def _wait(self, seconds: float, timeout: float | None, until_stalled: bool) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
         frames = math.ceil(seconds * self.rate)
         with self._pcm:
             while not (self._ready_frames >= frames or self._decoded_to_end or self._failed
-                       or self._closed):
+                       or self._closed or (until_stalled and self._download_stalled())):
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -793,6 +810,7 @@ class NetworkSource:
             self._check_reachable(seconds)
         with self._ring.cond:
             self._ring.interrupt = True
+            self._ring.last_data = time.monotonic()  # a stall is measured from the seek on
             self._ring.cond.notify_all()
         with self._pcm:
             self._generation += 1

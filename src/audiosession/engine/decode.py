@@ -6,6 +6,7 @@ import logging
 import math
 import mmap
 import os
+import stat
 import threading
 from typing import IO, Any
 
@@ -350,6 +351,7 @@ def _describe(src: object) -> str:
 
 
 def _open_soundfile(src: str | os.PathLike[str] | IO[bytes], name: str) -> sf.SoundFile:
+    source: int | IO[bytes]
     if isinstance(src, (str, os.PathLike)):
         path = os.fspath(src)
         if not os.path.exists(path):
@@ -358,17 +360,57 @@ def _open_soundfile(src: str | os.PathLike[str] | IO[bytes], name: str) -> sf.So
             raise DecodeError(name, "it is a directory, not an audio file")
         if not os.access(path, os.R_OK):
             raise DecodeError(name, "permission denied (the file is not readable)")
+        source = _open_regular_file(path, name)
     elif not (hasattr(src, "read") and hasattr(src, "seek")):
         raise TypeError(
             f"an audio source must be a path or a binary file object, not {type(src).__name__}"
         )
+    else:
+        source = src
     try:
-        return sf.SoundFile(src)
+        # A descriptor is closed by libsndfile, also when the open fails.
+        return sf.SoundFile(source, closefd=True)
     except sf.LibsndfileError as error:
         reason = str(error.error_string).strip().rstrip(".")
         raise DecodeError(name, f"not a decodable audio file ({reason})") from None
     except (OSError, RuntimeError) as error:
         raise DecodeError(name, f"cannot be read ({error})") from None
+
+
+def _open_regular_file(path: str, name: str) -> int:
+    """A read-only descriptor of the regular file at ``path``; a FIFO, socket or device is a
+    ``DecodeError`` at once (never opened in a way that waits for a writer).
+
+    The file is opened here rather than by libsndfile, whose opens share one lock in
+    ``soundfile``: a file slow to open (a lease, a hung network share) then holds up only
+    its own element, not every other file's open."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        try:
+            fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+        except BlockingIOError:  # another process holds a lease: wait for it (off the loop)
+            fd = os.open(path, flags)
+    except OSError as error:
+        raise DecodeError(name, f"cannot be read ({error.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise DecodeError(name, f"it is {_special_file_kind(mode)}, not a regular file")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _special_file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` that is not regular is."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a special file"
 
 
 def _check_format(file: sf.SoundFile) -> None:
