@@ -23,7 +23,7 @@ import numpy as np
 
 from audiosession.elements.futures import Playback, settled
 from audiosession.elements.sources import MediaSourceError, open_media_source
-from audiosession.engine.engine import DeviceRemoved
+from audiosession.engine.engine import DeviceRemoved, OutputFailed, OutputLost, OutputRestored
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import VoiceEnded
 from audiosession.errors import (
@@ -411,8 +411,14 @@ class MediaElement(EventTarget, SessionElement):
         elif self._voice is not None:
             self._voice.playing = want
         if want:
+            output_down = self.audio_session.platform.audio.output_down
+            if isinstance(output_down, OutputFailed):
+                self._output_failed(output_down)
+                return
+            if isinstance(output_down, OutputLost):
+                self._output_lost()  # the future resolves when the server is back
             # A network source with no audio yet: the future resolves at its "playing".
-            if self._pending and self._source is not None and self._source.ready:
+            elif self._pending and self._source is not None and self._source.ready:
                 pending, self._pending = self._pending, []
                 self.window.runtime.loop.queue_task(self._started, pending)
             self._start_timeupdates()
@@ -433,6 +439,30 @@ class MediaElement(EventTarget, SessionElement):
             self._reached_the_end()
         elif isinstance(event, DeviceRemoved):
             self._sync_voice()  # moved off an unplugged device, held: play on if we should
+        elif isinstance(event, OutputLost):
+            self._output_lost()
+        elif isinstance(event, OutputRestored):
+            self._output_restored()
+        elif isinstance(event, OutputFailed) and not self._paused:
+            self._output_failed(event)
+
+    def _output_lost(self) -> None:
+        """The sound server went away: playing, but nothing is heard (HTML ``waiting``)."""
+        if not self._paused and not self._waiting:
+            self._waiting = True
+            self._queue_event("waiting")
+
+    def _output_restored(self) -> None:
+        """The sound server is back and the stream plays again: ``playing``."""
+        if self._waiting and not self._paused and self._source is not None \
+                and self._source.ready:
+            pending, self._pending = self._pending, []
+            self._started(pending)
+
+    def _output_failed(self, event: OutputFailed) -> None:
+        """The sound server did not come back: the element fails ("try again later")."""
+        self._fail(MediaError.MEDIA_ERR_NETWORK,
+                   f"{self._src or 'the stream'}: cannot play: {event.reason}")
 
     def _reached_the_end(self) -> None:
         # HTML "reaches the end": paused, then timeupdate, pause and ended fire.
