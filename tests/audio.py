@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import shutil
+import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,27 @@ class Media:
         path = self.folder / name
         path.write_bytes(content)
         return str(path)
+
+    def wav_claiming(self, name: str, rate: int, channels: int = 1, frames: int = 4800) -> str:
+        """A 16-bit WAV whose header declares ``rate`` and ``channels`` (absurd ones, say)
+        over ``frames`` frames of real samples."""
+        samples = (np.sin(np.arange(frames * channels) / 10) * 10000).astype("<i2").tobytes()
+        fmt = struct.pack("<IHHIIHH", 16, 1, channels, rate,
+                          (rate * 2 * channels) & 0xFFFFFFFF, 2 * channels, 16)
+        return self.file(name, b"RIFF" + struct.pack("<I", 36 + len(samples)) + b"WAVEfmt "
+                         + fmt + b"data" + struct.pack("<I", len(samples)) + samples)
+
+    def damaged_mp3(self, name: str) -> str:
+        """A 3 s MP3 whose first 1000 bytes (its header and first frame) are kept and the
+        rest replaced by noise."""
+        ffmpeg = shutil.which("ffmpeg")
+        assert ffmpeg, "ffmpeg is needed to make the MP3 (scripts/setup --test installs it)"
+        good = self.folder / f"good-{name}"
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=3",
+                        "-b:a", "128k", str(good)], check=True)
+        data = good.read_bytes()
+        noise = np.random.default_rng(11).integers(0, 256, len(data) - 1000, dtype=np.uint8)
+        return self.file(name, data[:1000] + noise.tobytes())
 
 
 def segment(output: np.ndarray, start: float, seconds: float, rate: int = RATE) -> np.ndarray:

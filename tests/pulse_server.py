@@ -113,13 +113,15 @@ class PulseServer:
         return self.process.pid
 
     def start(self, timeout: float = 10.0) -> PulseServer:
-        """Start the daemon and wait until it answers ``pactl info``."""
+        """Start the daemon and wait until it answers ``pactl info``. After ``kill()`` it
+        starts again in the same directory, on the same socket (a restarted server)."""
         missing = missing_packages()
         if missing:
             raise PulseServerError(f"missing Debian packages: {' '.join(missing)}")
-        self.dir = tempfile.mkdtemp(prefix="as-pulse-")
-        for sub in ("runtime", "home", "state"):
-            os.makedirs(os.path.join(self.dir, sub), mode=0o700)
+        if self.dir is None:
+            self.dir = tempfile.mkdtemp(prefix="as-pulse-")
+            for sub in ("runtime", "home", "state"):
+                os.makedirs(os.path.join(self.dir, sub), mode=0o700)
         env = dict(os.environ)
         env.update({
             "XDG_RUNTIME_DIR": os.path.join(self.dir, "runtime"),
@@ -142,7 +144,7 @@ class PulseServer:
         args.append("--load=module-suspend-on-idle timeout=0")
         if self.null_source:
             args.append(f"--load=module-null-source source_name=mic rate={RATE} channels=2")
-        self._log = open(os.path.join(self.dir, "pulseaudio.log"), "wb")  # noqa: SIM115
+        self._log = open(os.path.join(self.dir, "pulseaudio.log"), "ab")  # noqa: SIM115
         self.process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
                                         stdout=self._log, stderr=subprocess.STDOUT,
                                         preexec_fn=_die_with_parent)
@@ -185,6 +187,16 @@ class PulseServer:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def kill(self) -> None:
+        """Kill the daemon with SIGKILL, as a crash would; its directory and socket path stay,
+        so ``start()`` brings up a new server in its place."""
+        if self.process is None:
+            raise PulseServerError("the server is not started")
+        self.process.kill()
+        self.process.wait(timeout=5)
+        self.process = None
+        self._log.close()
 
     def activate(self) -> None:
         """Point this process's ``PULSE_SERVER`` at the private server (undone by ``stop``)."""
@@ -405,17 +417,34 @@ def require_pulse_tools() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def pulse_server() -> Iterator[PulseServer]:
-    """A started private PulseAudio server, active as ``PULSE_SERVER`` for the module."""
+def start_or_skip(server: PulseServer) -> PulseServer:
+    """Start ``server``; skip the test (or, under ``CI=true``, fail it) if it cannot run."""
     require_pulse_tools()
-    server = PulseServer()
     try:
-        server.start()
+        return server.start()
     except PulseServerError as exc:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(str(exc), pytrace=False)
         pytest.skip(str(exc))
+
+
+def level_db(signal: np.ndarray, freq: float, rate: int = RATE) -> float:
+    """The ``freq`` component's RMS in dB in a recording: the median over 100 ms windows."""
+    window = rate // 10
+    levels = []
+    for start in range(0, len(signal) - window + 1, window):
+        part = signal[start : start + window, 0].astype(np.float64)
+        spectrum = np.fft.rfft(part)
+        bins = np.fft.rfftfreq(window, 1 / rate)
+        rms = np.sqrt(2 * np.sum(np.abs(spectrum[np.abs(bins - freq) <= 20]) ** 2)) / window
+        levels.append(20 * np.log10(max(rms, 1e-12)))
+    return float(np.median(levels))
+
+
+@pytest.fixture(scope="module")
+def pulse_server() -> Iterator[PulseServer]:
+    """A started private PulseAudio server, active as ``PULSE_SERVER`` for the module."""
+    server = start_or_skip(PulseServer())
     server.activate()
     try:
         yield server

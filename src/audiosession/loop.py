@@ -7,6 +7,10 @@ a clock that moves only when told (``audiosession.testing``).
 
 State that tasks touch is guarded by ``loop.lock``: the loop holds it while a task runs, and
 public API calls made from other threads take it, so they see each task's effects whole.
+
+I/O that may block (opening a file or a URL) never runs on the loop or under its lock:
+``run_io`` runs it on a thread of its own and queues a task with the result. A manual loop
+waits for that I/O before it calls itself idle, so virtual time stays deterministic.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Task = Callable[..., Any]
+
+IO_WAIT = 10.0
+"""Real seconds a manual loop waits for one ``run_io`` work before it calls itself idle without
+it (and never waits for that one again): a local file opens in milliseconds; this bounds a
+hung one."""
 
 
 class Timer:
@@ -50,6 +59,8 @@ class TaskLoop:
         self._sequence = itertools.count()
         self._queue_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._io_done = threading.Condition(threading.Lock())
+        self._io_started: list[float] = []  # when each run_io work in flight began
 
     def now(self) -> float:
         """Seconds on this loop's clock."""
@@ -71,6 +82,37 @@ class TaskLoop:
             heapq.heappush(self._timers, (timer.when, next(self._sequence), timer))
         self._wake()
         return timer
+
+    def run_io(self, work: Callable[[], Any], then: Task) -> None:
+        """Run ``work()`` on a thread of its own (I/O that may block), then queue
+        ``then(result)`` as a task. ``work`` must not raise: it returns its failure."""
+        started = time.monotonic()
+        with self._io_done:
+            self._io_started.append(started)
+
+        def run() -> None:
+            try:
+                result = work()
+                self.queue_task(then, result)
+            except Exception:
+                log.exception("I/O %s failed", getattr(work, "__name__", work))
+            finally:
+                with self._io_done:
+                    self._io_started.remove(started)
+                    self._io_done.notify_all()
+
+        threading.Thread(target=run, name="audiosession-io", daemon=True).start()
+
+    def wait_for_io(self, timeout: float = IO_WAIT) -> bool:
+        """Wait (in real time) until no ``run_io`` work is in flight, or what is left has run
+        for ``timeout`` already (hung: not waited for); True if nothing is left."""
+        with self._io_done:
+            while self._io_started:
+                left = max(self._io_started) + timeout - time.monotonic()
+                if left <= 0:
+                    return False
+                self._io_done.wait(left)
+            return True
 
     def in_loop_thread(self) -> bool:
         """Whether the caller is the thread that runs this loop's tasks."""
@@ -112,19 +154,31 @@ class ManualLoop(TaskLoop):
         super().__init__()
         self._now = 0.0
         self._thread = threading.current_thread()
+        self._io_hung_reported = 0
 
     def now(self) -> float:
         return self._now
 
     def run_until_idle(self) -> int:
-        """Run queued tasks (and the tasks they queue) until none is left; return how many ran."""
+        """Run queued tasks (and the tasks they queue) until none is left and no I/O they
+        started is in flight (waited for in real time, up to ``IO_WAIT``); return how many
+        tasks ran."""
         ran = 0
-        self._move_due_timers(self._now)
-        while (item := self._pop_task()) is not None:
-            self._run(*item)
-            ran += 1
+        while True:
             self._move_due_timers(self._now)
-        return ran
+            while (item := self._pop_task()) is not None:
+                self._run(*item)
+                ran += 1
+                self._move_due_timers(self._now)
+            if not self._io_started:
+                return ran
+            finished = self.wait_for_io()
+            if not self._tasks:  # nothing came of the wait
+                if not finished and len(self._io_started) > self._io_hung_reported:
+                    log.warning("%d I/O operation(s) still running after %g s; virtual time "
+                                "goes on without them", len(self._io_started), IO_WAIT)
+                self._io_hung_reported = len(self._io_started)
+                return ran
 
     def advance_to(self, when: float) -> None:
         """Move the clock to ``when``, running every timer that falls due on the way, in order."""

@@ -10,6 +10,29 @@ Inside the ``with`` block ``Audio(...)``, ``AudioContext()`` and ``audiosession.
 belong to the environment, in the thread that entered it (other threads keep the process's
 runtime). Time moves only in ``advance()``, in whole blocks; tasks run in a deterministic
 order, so the same script gives the same ``env.events`` every time.
+
+Real I/O (files being opened, URLs downloading) takes real time, which virtual time does not
+have. The rule that keeps results independent of the machine's speed: I/O is instantaneous
+in virtual time, within real-time bounds.
+
+- ``run_until_idle()`` (and so ``advance()``, before each block's tasks) waits until every
+  source being opened has opened or failed, up to ``audiosession.loop.IO_WAIT`` (10 s) of
+  real time per opening; so ``Audio(path)`` then ``run_until_idle()`` has its duration, or
+  its error.
+- Before each block, ``advance()`` waits until every playing source that reads the network
+  has that block's audio decoded, has reached its end, has failed, or has stalled (its
+  download fetching and no byte for ``elements.network.STALLED_AFTER``), up to
+  ``NETWORK_WAIT`` (30 s) of real time per block. A server that trickles slower than real
+  time therefore plays without a gap, and a URL's ``play()`` resolves at the same virtual
+  time on any machine; silence and ``waiting`` come only from a stalled (or failed)
+  download, and start exactly where its audio ran out.
+- What measures real time stays real: ``stalled``, ``progress``, the network's timeouts and
+  ``LOAD_DEADLINE``. Their events are queued when they happen and run with the next tasks.
+  A stalled download that resumes plays again as soon as its bytes arrive, which is a
+  real-time matter: a test that needs the exact block waits for it with
+  ``NetworkSource.wait_ready`` before advancing.
+
+A source takes part in the second rule by offering ``wait_playable(seconds, timeout)``.
 """
 
 from __future__ import annotations
@@ -27,7 +50,11 @@ from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import EventRecord, Runtime, pop_runtime, push_runtime
 from audiosession.session.window import Navigator, Window
 
-__all__ = ["EventRecord", "VirtualEnvironment"]
+__all__ = ["NETWORK_WAIT", "EventRecord", "VirtualEnvironment"]
+
+NETWORK_WAIT = 30.0
+"""Real seconds ``advance()`` waits at most, before one block, for the network sources that
+play (see the module docstring); past it the block is rendered with what they have."""
 
 
 class VirtualEnvironment:
@@ -135,7 +162,18 @@ class VirtualEnvironment:
             self.loop.advance_to(index * self.block_duration)
 
     def _render_block(self) -> None:
+        self._wait_for_network()
         self.runtime.platform.render_block()  # type: ignore[attr-defined]
+
+    def _wait_for_network(self) -> None:
+        """The rule for real I/O in virtual time (module docstring): before a block, each
+        playing voice whose source reads the network gets that block's audio, its end, its
+        failure or its stall."""
+        engine = self.runtime.platform.audio.engine  # type: ignore[attr-defined]
+        for voice in engine.voices:
+            wait = getattr(voice.source, "wait_playable", None)
+            if wait is not None and voice.playing and not voice.ended:
+                wait(self.block_duration, NETWORK_WAIT)
 
     def output(self, device: str | None = None) -> np.ndarray:
         """Everything ``device`` (the default output if None) received since the start, as a

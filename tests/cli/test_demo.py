@@ -44,13 +44,16 @@ def test_demo_prints_each_statechange_and_policy_decision_as_it_happens(virtual_
     expected_in_order = [
         "music          statechange -> active",
         "music          policy: ducked by notification",
-        "music          policy: paused by voice prompt",
+        # A player's file loads in parallel (as in HTML): its session asks to become active
+        # in the block after play(), where the policy's decision is sampled after the
+        # statechanges it caused.
         "music          statechange -> interrupted",
+        "music          policy: paused by voice prompt",
         "music          policy: paused by call",
         "call           policy: routed to headset (communications device)",
         "call           microphone open: Fake microphone",
-        "second player  policy: delayed by call",
         "second player  statechange -> interrupted",
+        "second player  policy: delayed by call",
         "music          policy: stopped by second player",
         "second player  statechange -> active",
     ]

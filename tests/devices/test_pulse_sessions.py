@@ -14,9 +14,7 @@ from audiosession.loop import ThreadedLoop
 from audiosession.platform.embedded import EmbeddedPlatform
 from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
-from pulse_server import PulseServer
-
-RATE = 48000
+from pulse_server import PulseServer, level_db
 
 
 @pytest.fixture
@@ -35,19 +33,6 @@ def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
     finally:
         runtime.close()
         loop.close()
-
-
-def level_db(signal: np.ndarray, freq: float) -> float:
-    """The ``freq`` component's RMS in dB: the median over 100 ms windows."""
-    window = RATE // 10
-    levels = []
-    for start in range(0, len(signal) - window + 1, window):
-        part = signal[start : start + window, 0].astype(np.float64)
-        spectrum = np.fft.rfft(part)
-        bins = np.fft.rfftfreq(window, 1 / RATE)
-        rms = np.sqrt(2 * np.sum(np.abs(spectrum[np.abs(bins - freq) <= 20]) ** 2)) / window
-        levels.append(20 * np.log10(max(rms, 1e-12)))
-    return float(np.median(levels))
 
 
 def wait_for(condition, seconds: float = 5.0) -> bool:

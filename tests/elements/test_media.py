@@ -15,6 +15,7 @@ from audiosession import (
     NotFoundError,
     NotSupportedError,
 )
+from audiosession.engine.decode import MAX_CHANNELS, MAX_RATE
 
 from ..audio import (
     RATE,
@@ -45,7 +46,9 @@ def test_a_tone_file_plays_at_its_level(env, media):
     assert rms(env.output(), 0.2, 0.5) == pytest.approx(0.5 / math.sqrt(2), rel=1e-3)
     assert dominant_frequency(env.output(), 0.2) == pytest.approx(440, abs=5)
     assert env.navigator.audio_session.state == "active"
-    assert element_events(env, audio)[-3:] == ["canplay", "play", "playing"]
+    # As in HTML: the load runs in parallel, so play() (called at once) fires first.
+    assert element_events(env, audio) == [
+        "loadstart", "play", "durationchange", "loadedmetadata", "canplay", "playing"]
 
 
 def test_pause_gives_silence_within_one_block_and_play_resumes_where_it_was(env, media):
@@ -188,8 +191,17 @@ def test_a_six_channel_file_is_downmixed_and_plays(env, media):
         (lambda m: m.file("notes.wav", b"a text file, not audio\n" * 20), "not a decodable"),
         (lambda m: m.tone(440, 0.0, name="empty.wav"), "no audio"),
         (lambda m: str(m.folder), "directory"),
+        # Before: decoding its first block took 770 ms on the audio thread, then it ended
+        # silently.
+        (lambda m: m.wav_claiming("absurd.wav", 2**31 - 1),
+         f"declares 2147483647 Hz; the engine plays files from 1000 to {MAX_RATE} Hz"),
+        (lambda m: m.wav_claiming("crowd.wav", 48000, channels=1000, frames=48),
+         f"declares 1000 channels; the engine plays files of 1 to {MAX_CHANNELS} channels"),
+        # Before: play() resolved and the element ended at 0.0 s without an error.
+        (lambda m: m.damaged_mp3("damaged.mp3"), "its data is damaged"),
     ],
-    ids=["missing", "text-named-wav", "zero-length", "directory"],
+    ids=["missing", "text-named-wav", "zero-length", "directory", "absurd-rate",
+         "absurd-channels", "noise-after-mp3-header"],
 )
 def test_a_bad_source_fails_clearly_and_others_keep_playing(env, media, make, reason):
     other = Audio(media.tone(440, 5.0), window=env.window())
@@ -283,8 +295,10 @@ def test_data_and_file_urls_play(env, media):
 
 def test_an_unsupported_url_scheme_is_an_error(env):
     audio = Audio("ftp://example.com/track.mp3")
+    played = audio.play()
+    env.run_until_idle()
     with pytest.raises(NotSupportedError, match="unsupported URL scheme 'ftp'"):
-        audio.play().result()
+        played.result()
 
 
 def test_platform_record_returns_what_the_device_received(env, media):

@@ -85,6 +85,18 @@ def test_seek_lands_on_the_sample(write_audio: Callable) -> None:
     assert reader.read(1)[0, 0] == pytest.approx(ramp[int(1.25 * RATE)])
 
 
+@pytest.mark.parametrize("rate", [RATE, 44100], ids=["native", "resampled"])
+def test_a_closed_reader_reads_nothing_and_seeks_nowhere(write_audio: Callable, rate) -> None:
+    # A looping voice whose element took another source reads, finds the end, seeks to 0:
+    # that used to raise "I/O operation on closed file" on the audio thread.
+    reader = open_audio(write_audio("short.wav", sine(440, 0.01, rate=rate), rate=rate),
+                        rate=RATE, channels=1)
+    reader.close()
+    assert len(reader.read(480)) == 0
+    reader.seek(0.0)
+    assert len(reader.read(480)) == 0
+
+
 def test_seek_with_resampling_lands_within_one_block(write_audio: Callable) -> None:
     rate = 44100
     ramp = (np.arange(rate * 2) / (rate * 2)).astype(np.float32)

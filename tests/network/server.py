@@ -84,6 +84,15 @@ class Route:
     """Accept the request and never answer (a timeout)."""
     length: bool = True
     """Send Content-Length; without it the body ends when the connection closes (live)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers."""
+    redirect: str | None = None
+    """Answer ``302 Found`` with this ``Location``."""
+    drip: float | None = None
+    """Seconds between bytes of the whole response, status line and headers included (a
+    slowloris): every read of the client gets a byte before its timeout."""
+    dropped: threading.Event = field(default_factory=threading.Event)
+    """Set when the client closed a connection the server was still writing to."""
 
 
 class AudioServer:
@@ -143,6 +152,15 @@ class AudioServer:
         if route.hang:
             self.closing.wait(30)
             return
+        if route.redirect is not None:
+            handler.send_response(302)
+            handler.send_header("Location", route.redirect)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        if route.drip is not None:
+            self._drip(handler, route)
+            return
         if route.status != 200 or route.body is None:
             handler.send_error(route.status)
             return
@@ -157,6 +175,8 @@ class AudioServer:
                 handler.end_headers()
                 return
         handler.send_response(status)
+        for name, value in route.headers.items():
+            handler.send_header(name, value)
         handler.send_header("Content-Type", route.content_type)
         if route.length:
             handler.send_header("Content-Length", str(body.size - start))
@@ -199,7 +219,21 @@ class AudioServer:
                     if delay > 0:
                         time.sleep(delay)
         except (BrokenPipeError, ConnectionResetError, OSError):
+            route.dropped.set()
             return
+
+    def _drip(self, handler: http.server.BaseHTTPRequestHandler, route: Route) -> None:
+        body = route.body.read(0, route.body.size) if route.body is not None else b""
+        response = (f"HTTP/1.1 200 OK\r\nContent-Type: {route.content_type}\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        try:
+            for i in range(len(response)):
+                if self.closing.wait(route.drip):
+                    return
+                handler.wfile.write(response[i : i + 1])
+                handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            route.dropped.set()
 
 
 def refused_url() -> str:

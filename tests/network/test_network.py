@@ -48,15 +48,16 @@ def frame_at(output: np.ndarray, t: float) -> int:
 
 # -- progressive playback ---------------------------------------------------------------------
 
-def test_a_trickled_mp3_starts_within_half_a_second_of_play(env, server, mp3_tone):
+def test_a_trickled_mp3_plays_from_the_first_block_in_virtual_time(env, server, mp3_tone):
     # 64 kbit/s MP3 sent at 16 kB/s (twice real time): the whole body takes 30 s to arrive.
+    # Virtual time waits for each block's audio (audiosession.testing): no gap, no waiting.
     url = server.add("/tone.mp3", Route(Body(mp3_tone), rate=16000))
     audio = Audio(url)
     played = audio.play()
-    advance_realtime(env, 1.5)
+    env.advance(1.5)
     channel = np.abs(env.output()[:, 0])
     onset = int(np.argmax(channel > 0.05)) / RATE
-    assert channel.max() > 0.05 and onset < 0.5
+    assert channel.max() > 0.05 and onset < 0.05  # the encoder's priming samples, then sound
     assert tone_level_db(env.output(), 440, 1.2, 0.2) == pytest.approx(0, abs=1.0)
     assert played.done() and played.result() is None
     assert env.navigator.audio_session.state == "active"
@@ -64,8 +65,28 @@ def test_a_trickled_mp3_starts_within_half_a_second_of_play(env, server, mp3_ton
     events = element_events(env, audio, progress=True)
     assert events.index("loadstart") < events.index("loadedmetadata") < events.index("canplay")
     assert "progress" in events
-    assert events.index("waiting") < events.index("playing")  # play() came before any data
+    assert events.index("play") < events.index("playing") and "waiting" not in events
     assert network_source(audio).position < 2.0  # it is streaming, not downloaded
+
+
+def test_virtual_time_renders_a_url_the_same_whatever_the_network_speed(server):
+    # The same 2 s WAV from a fast server and from one slower than real time (96 kB/s for
+    # 192 kB/s of audio). Before, the slow one gave silence and a pending play() after 1 s.
+    body = SineWav(2.0)
+    runs = []
+    for name, rate in (("fast", None), ("slow", 96_000.0)):
+        url = server.add(f"/{name}.wav", Route(body, content_type="audio/wav", rate=rate))
+        with VirtualEnvironment() as env:
+            audio = Audio(url)
+            played = audio.play()
+            env.advance(1.0)
+            runs.append((env.output(), played.done(), element_events(env, audio)))
+    (fast, fast_played, fast_events), (slow, slow_played, slow_events) = runs
+    assert fast_played and slow_played
+    assert fast_events == slow_events
+    assert np.array_equal(fast, slow)
+    for start in np.arange(0.05, 0.95, 0.1):  # sound from the first block, no gap
+        assert tone_level_db(slow, 440, start) == pytest.approx(0, abs=0.2)
 
 
 def test_a_stall_gives_silence_and_waiting_then_playing_when_data_returns(
@@ -249,6 +270,14 @@ FAILURES = {
                        NetworkError),
     "cut, resumes fail": (Route(SineWav(10.0), content_type="audio/wav", cut_at=300_000), 2,
                           ["cut after 300000 of 1920044 bytes"], NetworkError),
+    # Before: "the connection was cut after 0 bytes".
+    "oversized headers": (Route(SineWav(1.0), content_type="audio/wav",
+                                headers={"X-Padding": "a" * 200_000}), 2,
+                          ["response headers are larger than 100 kB"], NetworkError),
+    # Before: a NetworkError ("try again"), though it will never play.
+    "redirect to file:": (Route(redirect="file:///etc/passwd"), 4,
+                          ["redirected to a file: URL", "only http: and https:"],
+                          NotSupportedError),
 }
 
 
@@ -323,3 +352,24 @@ def test_a_new_src_stops_the_old_download(env, server, mp3_tone):
     advance_fed(env, audio, 0.5)
     assert old._ring.closed and not math.isnan(audio.duration)
     assert tone_level_db(env.output(), 440, env.now - 0.2, 0.15) == pytest.approx(0, abs=1.0)
+
+
+def test_a_slowloris_server_fails_the_load_at_its_deadline_and_is_dropped(
+        env, server, monkeypatch, mp3_tone):
+    # One byte every 50 ms, headers included: no read ever times out. Before, play() stayed
+    # pending for as long as the server kept dripping.
+    monkeypatch.setattr(network, "LOAD_DEADLINE", 1.0)
+    route = Route(Body(mp3_tone), drip=0.05)
+    url = server.add("/slow.mp3", route)
+    audio = Audio(url)
+    played = audio.play()
+    began = time.monotonic()
+    run_until(env, lambda: audio.error is not None)
+    failed_after = time.monotonic() - began
+    assert audio.error.code == 2 and url in audio.error.message
+    assert "no playable audio after 1 s" in audio.error.message
+    assert "too slow to play" in audio.error.message
+    assert isinstance(played.exception(), NetworkError)
+    assert audio.paused and env.navigator.audio_session.state == "inactive"
+    assert route.dropped.wait(5), "the download kept reading the slow server"
+    assert failed_after >= 1.0

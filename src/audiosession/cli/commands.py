@@ -108,12 +108,7 @@ _warned: list[bool] = []
 def _play_one(name: str, *, volume: float, loop: bool, device: str | None,
               progress: ProgressLine) -> str:
     session = audiosession.navigator.audio_session
-    audio = Audio(name)
-    if audio.error is not None:
-        raise CommandError(audio.error.message)
-    if not _warned:
-        _warned.append(True)
-        warn_if_silent()
+    audio = Audio(name)  # it loads in the background: a bad file shows in the loop below
     audio.volume = volume
     audio.loop = loop
     if device is not None:
@@ -132,6 +127,9 @@ def _play_one(name: str, *, volume: float, loop: bool, device: str | None,
         playing = "ended" if audio.ended else ("paused" if audio.paused else "playing")
         if audio.error is not None:
             raise CommandError(audio.error.message)
+        if not _warned:
+            _warned.append(True)
+            warn_if_silent()
         what = "  (held by the platform: resumes when allowed)" if state == "interrupted" else ""
         progress.show(
             f"{title}  {_clock(audio.current_time)} / {_clock(audio.duration)}  {playing}  "

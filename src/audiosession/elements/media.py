@@ -4,6 +4,11 @@ Its default type is ``playback``; it is audible while playing with a volume abov
 with audio (spec § HTMLMediaElement). Its suspend steps pause it and its resume steps play it
 again, without the program calling ``pause()`` or ``play()``. Sound reaches the device only
 while its session is active, so a held (delayed) or interrupted element is silent at once.
+
+Setting ``src`` starts a load, as in HTML: the source is opened off the loop (a file on a
+slow disk, a FIFO, a URL never hold the loop or its lock) and attached by a task, which fires
+``loadedmetadata`` or ``error``. ``play()`` and ``current_time = x`` before that are kept
+for when it is attached.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy as np
 
 from audiosession.elements.futures import Playback, settled
 from audiosession.elements.sources import MediaSourceError, open_media_source
-from audiosession.engine.engine import DeviceRemoved
+from audiosession.engine.engine import DeviceRemoved, OutputFailed, OutputLost, OutputRestored
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import VoiceEnded
 from audiosession.errors import (
@@ -104,6 +109,12 @@ class _PlayingSource:
         """Whether the source has audio to give now (a network source may not yet)."""
         return bool(getattr(self.source, "ready", True))
 
+    def wait_playable(self, seconds: float, timeout: float) -> bool:
+        """Wait (real time) until the source can give ``seconds`` of audio, if it reads
+        the network (virtual time's rule, see ``audiosession.testing``)."""
+        wait = getattr(self.source, "wait_playable", None)
+        return True if wait is None else bool(wait(seconds, timeout))
+
     def close(self) -> None:
         with self._lock:
             self.source.close()
@@ -149,6 +160,8 @@ class MediaElement(EventTarget, SessionElement):
         self._gain = Gain(1.0)
         self._timeupdate_running = False
         self._load_generation = 0
+        self._opening = False
+        self._start_position = 0.0
         self._waiting = False
         # A player of this window can be published for media keys (MPRIS) without the
         # program touching navigator.media_session itself.
@@ -230,12 +243,43 @@ class MediaElement(EventTarget, SessionElement):
         if not self._src:
             return
         self._queue_event("loadstart")
-        try:
-            source = open_media_source(self._src, *self._engine_format())
-        except MediaSourceError as error:
-            self._fail(error.code, str(error))
+        self._open_off_the_loop(self._src)
+
+    def _open_off_the_loop(self, src: str) -> None:
+        """Open ``src`` on an I/O thread; a task attaches it (or fails the element)."""
+        generation = self._load_generation
+        rate, channels = self._engine_format()
+        self._opening = True
+
+        def open_source() -> Any:
+            try:
+                return open_media_source(src, rate, channels)
+            except MediaSourceError as error:
+                return error
+            except Exception as error:  # a bug or an OS surprise: still an element error
+                log.exception("opening %s failed", src)
+                return MediaSourceError(MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED,
+                                        f"{src}: cannot be opened ({error})")
+
+        self.window.runtime.loop.run_io(
+            open_source, lambda result: self._opened(generation, result))
+
+    def _opened(self, generation: int, result: Any) -> None:
+        """The source of load ``generation`` opened (or failed), on the loop."""
+        if self._released or generation != self._load_generation:
+            if not isinstance(result, MediaSourceError):
+                result.close()  # a newer src (or the window's close) made it useless
             return
-        self._attach(source)
+        self._opening = False
+        if isinstance(result, MediaSourceError):
+            self._fail(result.code, str(result))
+            return
+        self._attach(result)
+        if self._start_position:
+            self._seek(self._start_position)
+            self._start_position = 0.0
+        self.refresh_audible()
+        self._sync_voice()
 
     def _attach(self, source: Any) -> None:
         self._source = _PlayingSource(source)
@@ -290,6 +334,8 @@ class MediaElement(EventTarget, SessionElement):
         self.refresh_audible()
 
     def _teardown(self) -> None:
+        self._opening = False
+        self._start_position = 0.0
         if self._voice is not None:
             self.audio_session.platform.audio.remove_voice(self._voice)
             self._voice = None
@@ -311,7 +357,7 @@ class MediaElement(EventTarget, SessionElement):
             loop = self.window.runtime.loop
             if self._error is not None:
                 return settled(loop, error=_play_error(self._error.code, self._error.message))
-            if self._source is None:
+            if self._source is None and not self._opening:
                 return settled(loop, error=NotSupportedError(
                     "there is nothing to play: set src (a file or URL) or src_object first"))
             future: Playback[None] = Playback(loop, "play()")
@@ -365,8 +411,14 @@ class MediaElement(EventTarget, SessionElement):
         elif self._voice is not None:
             self._voice.playing = want
         if want:
+            output_down = self.audio_session.platform.audio.output_down
+            if isinstance(output_down, OutputFailed):
+                self._output_failed(output_down)
+                return
+            if isinstance(output_down, OutputLost):
+                self._output_lost()  # the future resolves when the server is back
             # A network source with no audio yet: the future resolves at its "playing".
-            if self._pending and self._source is not None and self._source.ready:
+            elif self._pending and self._source is not None and self._source.ready:
                 pending, self._pending = self._pending, []
                 self.window.runtime.loop.queue_task(self._started, pending)
             self._start_timeupdates()
@@ -387,6 +439,30 @@ class MediaElement(EventTarget, SessionElement):
             self._reached_the_end()
         elif isinstance(event, DeviceRemoved):
             self._sync_voice()  # moved off an unplugged device, held: play on if we should
+        elif isinstance(event, OutputLost):
+            self._output_lost()
+        elif isinstance(event, OutputRestored):
+            self._output_restored()
+        elif isinstance(event, OutputFailed) and not self._paused:
+            self._output_failed(event)
+
+    def _output_lost(self) -> None:
+        """The sound server went away: playing, but nothing is heard (HTML ``waiting``)."""
+        if not self._paused and not self._waiting:
+            self._waiting = True
+            self._queue_event("waiting")
+
+    def _output_restored(self) -> None:
+        """The sound server is back and the stream plays again: ``playing``."""
+        if self._waiting and not self._paused and self._source is not None \
+                and self._source.ready:
+            pending, self._pending = self._pending, []
+            self._started(pending)
+
+    def _output_failed(self, event: OutputFailed) -> None:
+        """The sound server did not come back: the element fails ("try again later")."""
+        self._fail(MediaError.MEDIA_ERR_NETWORK,
+                   f"{self._src or 'the stream'}: cannot play: {event.reason}")
 
     def _reached_the_end(self) -> None:
         # HTML "reaches the end": paused, then timeupdate, pause and ended fire.
@@ -496,8 +572,11 @@ class MediaElement(EventTarget, SessionElement):
 
     @property
     def current_time(self) -> float:
-        """The playback position in seconds; setting it seeks."""
-        return 0.0 if self._source is None else self._source.position
+        """The playback position in seconds; setting it seeks (while the source is still
+        opening: where it will start)."""
+        if self._source is None:
+            return self._start_position
+        return self._source.position
 
     @current_time.setter
     def current_time(self, seconds: float) -> None:
@@ -507,6 +586,9 @@ class MediaElement(EventTarget, SessionElement):
             raise ValueError(f"current_time must be a finite number >= 0, not {seconds!r}")
         with self._loop_lock:
             self._check_usable()
+            if self._source is None and self._opening:
+                self._start_position = float(seconds)  # HTML: the default start position
+                return
             if self._source is None:
                 raise NotSupportedError("cannot seek: the element has no media loaded")
             self._seek(float(seconds))

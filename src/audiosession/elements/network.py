@@ -78,6 +78,11 @@ READ_TIMEOUT = 30.0
 STALLED_AFTER = 3.0
 """Seconds without a byte, while fetching, before ``stalled`` fires (HTML: about 3 s)."""
 
+LOAD_DEADLINE = 30.0
+"""Seconds from the start of a load until its first audio is decoded. A server slower than that
+(one that trickles its headers or body a byte at a time keeps every read timeout from firing)
+fails the load with ``MEDIA_ERR_NETWORK``."""
+
 PROGRESS_INTERVAL = 0.35
 """``progress`` fires at most this often while bytes arrive (HTML: 350 ms)."""
 
@@ -143,7 +148,7 @@ class _Ring:
                     if len(self.head) == offset:
                         self.head += head_part
                 while True:
-                    if self.closed or self.restart_at is not None:
+                    if self.closed or self.error is not None or self.restart_at is not None:
                         return False
                     # Keep a quarter of the ring behind the decoder: short seeks back work
                     # without a new request.
@@ -334,7 +339,7 @@ class NetworkSource:
         self._client = client
         self._ring = _Ring(BUFFER_BYTES)
         self._file = _BodyFile(self._ring, url)
-        self._file.on_wait = self._check_stalled
+        self._file.on_wait = self._watch_fetch
         self._listener: Listener = lambda kind, *args: None
         # PCM ready for the audio thread, guarded by _pcm (a Condition).
         self._pcm = threading.Condition()
@@ -342,12 +347,16 @@ class NetworkSource:
         self._ready_frames = 0
         self._decoded_to_end = False
         self._starved = False
+        self._sounded = False  # whether "playing" was reported since the source began
         self._generation = 0
         self._seek_to: float | None = None
         self._frames_out = 0
         self._base = 0.0
         self._duration: float | None = math.nan
         self._opened = False
+        self._can_play = False
+        self._load_deadline = math.inf
+        self._stall_reported = 0.0
         self._failed = False
         self._closed = False
         self._bytes_per_second: float | None = None
@@ -360,6 +369,7 @@ class NetworkSource:
     def start_loading(self, listener: Listener) -> None:
         """Start the download and decoder threads; ``listener(kind, *args)`` hears of them."""
         self._listener = listener
+        self._load_deadline = time.monotonic() + LOAD_DEADLINE
         threading.Thread(target=self._download, name=f"audiosession-download {self.url}",
                          daemon=True).start()
         threading.Thread(target=self._decode, name=f"audiosession-decode {self.url}",
@@ -455,8 +465,21 @@ class NetworkSource:
         """One GET from ``offset``: ("complete" | "cut" | "failed", the next offset)."""
         ring = self._ring
         headers = {"Range": f"bytes={offset}-"}
+        answered = False
+
+        def trace(event: str, info: dict[str, Any]) -> None:
+            # The socket as soon as it connects: a close or a deadline can then cut a
+            # server that trickles its headers.
+            if event == "connection.connect_tcp.complete" and info.get("return_value"):
+                with ring.cond:
+                    ring.socket = info["return_value"].get_extra_info("socket")
+                    if ring.closed or ring.error is not None:
+                        ring.abort_fetch()
+
         try:
-            with client.stream("GET", self.url, headers=headers) as response:
+            with client.stream("GET", self.url, headers=headers,
+                               extensions={"trace": trace}) as response:
+                answered = True
                 if not self._accept(response, offset, first):
                     return "failed", offset
                 if response.status_code == 416:
@@ -484,7 +507,18 @@ class NetworkSource:
         except httpx.ConnectError as error:
             self._fail(MEDIA_ERR_NETWORK, f"cannot connect ({_reason(error)})")
             return "failed", offset
+        except httpx.UnsupportedProtocol as error:
+            # Only a redirect can get here (the URL itself is http: or https:).
+            target = error.request.url
+            self._fail(MEDIA_ERR_SRC_NOT_SUPPORTED,
+                       f"the server redirected to a {target.scheme}: URL ({target}); only "
+                       "http: and https: redirects are followed")
+            return "failed", offset
         except (httpx.RemoteProtocolError, httpx.ReadError) as error:
+            if isinstance(error, httpx.RemoteProtocolError) and not answered:
+                # No valid response at all (headers too large, garbage): not a cut body.
+                self._fail(MEDIA_ERR_NETWORK, _malformed_response(error))
+                return "failed", offset
             log.info("%s: read failed at byte %d: %s", self.url, offset, _reason(error))
             return "cut", offset
         except httpx.HTTPError as error:
@@ -564,7 +598,7 @@ class NetworkSource:
         with ring.cond:
             while not (ring.high >= OPEN_BYTES or ring.done or ring.closed
                        or ring.error is not None):
-                self._check_stalled()
+                self._watch_fetch()
                 ring.cond.wait(0.25)
             if ring.closed or ring.error is not None:
                 return None
@@ -618,7 +652,7 @@ class NetworkSource:
                     if self._ready_frames < ahead and not self._decoded_to_end:
                         target, generation = None, self._generation
                         break
-                    self._check_stalled()
+                    self._watch_fetch()
                     self._pcm.wait(0.25)
             if target is not None:
                 with ring.cond:
@@ -658,7 +692,7 @@ class NetworkSource:
                     self._decoded_to_end = True
                 self._pcm.notify_all()
             if not announced and (len(block) or self._decoded_to_end):
-                announced = True
+                announced = self._can_play = True
                 self._notify("canplay")
 
     def _reopen(self, reader: AudioReader) -> AudioReader:
@@ -673,14 +707,25 @@ class NetworkSource:
         finally:
             self._file.opening = False
 
+    def _watch_fetch(self) -> None:
+        """While the decoder waits: fail a load past its deadline, report stalls."""
+        if not self._can_play and time.monotonic() > self._load_deadline:
+            self._fail(MEDIA_ERR_NETWORK,
+                       f"no playable audio after {LOAD_DEADLINE:g} s (the server sent "
+                       f"{self._ring.high} bytes in that time): too slow to play")
+            self._ring.abort_fetch()
+            return
+        self._check_stalled()
+
     def _check_stalled(self) -> None:
         """Fire ``stalled`` once per stall: fetching, and no byte for ``STALLED_AFTER``.
 
         Reads the ring's fields without its lock: a late or early look costs one check."""
         ring = self._ring
-        quiet = time.monotonic() - ring.last_data
+        now = time.monotonic()
+        quiet = now - max(ring.last_data, self._stall_reported)
         if ring.fetching and quiet >= STALLED_AFTER:
-            ring.last_data = time.monotonic()  # the next one after another quiet stretch
+            self._stall_reported = now  # the next one after another quiet stretch
             self._notify("stalled")
 
     # -- what the media element reads (the audio thread) ----------------------------------------
@@ -706,8 +751,9 @@ class NetworkSource:
             if got or ended:
                 self._pcm.notify_all()
             if got == frames:
-                if self._starved:
-                    self._starved = False
+                if self._starved or not self._sounded:
+                    # The first audio, or audio again: a play() waiting for it resolves.
+                    self._starved, self._sounded = False, True
                     self._notify("playing")
                 return out
             if ended:
@@ -723,6 +769,10 @@ class NetworkSource:
         with self._pcm:
             return self._ready_frames > 0 or self._decoded_to_end
 
+    def _download_stalled(self) -> bool:
+        ring = self._ring
+        return ring.fetching and time.monotonic() - ring.last_data >= STALLED_AFTER
+
     @property
     def ready_seconds(self) -> float:
         """Seconds of decoded audio ready for the audio thread."""
@@ -732,11 +782,20 @@ class NetworkSource:
     def wait_ready(self, seconds: float, timeout: float | None = None) -> bool:
         """Wait (in real time) until ``seconds`` of audio are decoded ahead, the end is
         decoded, or the source failed or closed; False if ``timeout`` passed first."""
+        return self._wait(seconds, timeout, until_stalled=False)
+
+    def wait_playable(self, seconds: float, timeout: float | None = None) -> bool:
+        """Like ``wait_ready``, but a stalled download (fetching, and no byte for
+        ``STALLED_AFTER``) ends the wait too: virtual time's rule for the network
+        (``audiosession.testing``)."""
+        return self._wait(seconds, timeout, until_stalled=True)
+
+    def _wait(self, seconds: float, timeout: float | None, until_stalled: bool) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
         frames = math.ceil(seconds * self.rate)
         with self._pcm:
             while not (self._ready_frames >= frames or self._decoded_to_end or self._failed
-                       or self._closed):
+                       or self._closed or (until_stalled and self._download_stalled())):
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -751,6 +810,7 @@ class NetworkSource:
             self._check_reachable(seconds)
         with self._ring.cond:
             self._ring.interrupt = True
+            self._ring.last_data = time.monotonic()  # a stall is measured from the seek on
             self._ring.cond.notify_all()
         with self._pcm:
             self._generation += 1
@@ -813,6 +873,15 @@ def _content_range_total(response: httpx.Response) -> int | None:
     value = response.headers.get("content-range", "")
     total = value.rpartition("/")[2].strip()
     return int(total) if total.isdigit() else None
+
+
+def _malformed_response(error: Exception) -> str:
+    """What went wrong when the server's answer was not a valid HTTP response."""
+    reason = _reason(error)
+    if reason == "Receive buffer too long":  # h11, through httpcore's 100 kB limit
+        return ("the server's response headers are larger than 100 kB (no body was read); "
+                "httpx refuses them")
+    return f"the server's answer is not a valid HTTP response ({reason})"
 
 
 def _reason(error: Exception) -> str:

@@ -2,7 +2,16 @@
 
 from .decode import AudioReader, DecodeError, mix_matrix, open_audio
 from .devices import Backend, DeviceInfo, Stream, select_backend
-from .engine import Capture, DeviceRemoved, DevicesChanged, Engine, EngineEvent
+from .engine import (
+    Capture,
+    DeviceRemoved,
+    DevicesChanged,
+    Engine,
+    EngineEvent,
+    OutputFailed,
+    OutputLost,
+    OutputRestored,
+)
 from .gain import DEFAULT_RAMP, Gain, GainFollower
 from .mixer import (
     AUDIBILITY_HOLD,
@@ -39,6 +48,9 @@ __all__ = [
     "Mixer",
     "MixerEvent",
     "NullBackend",
+    "OutputFailed",
+    "OutputLost",
+    "OutputRestored",
     "Source",
     "Stream",
     "Voice",

@@ -6,6 +6,7 @@ import logging
 import math
 import mmap
 import os
+import stat
 import threading
 from typing import IO, Any
 
@@ -27,6 +28,18 @@ _READAHEAD_BYTES = 4 << 20
 """Mapped WAV data is asked from the disk this far ahead, so the audio thread never waits."""
 
 _MINUS_3_DB = 10 ** (-3 / 20)
+
+MIN_RATE = 1000
+MAX_RATE = 768000
+"""Sample rates a file may declare (Hz). Outside them the header is absurd, or the file is not
+meant to be played: at 2**31 - 1 Hz one 10 ms block would need 21 million frames decoded."""
+
+MAX_CHANNELS = 64
+"""Channels a file may declare: every channel of each block is decoded and mixed down."""
+
+PROBE_FRAMES = 4096
+"""Frames decoded when a file opens, so that a file whose audio cannot be decoded (a good
+header followed by noise) fails at once rather than playing as silence that ends at 0 s."""
 
 
 class DecodeError(AudioSessionError):
@@ -109,6 +122,12 @@ class AudioReader:
         if frames == 0:
             self._file.close()
             raise DecodeError(self.name, "the file contains no audio (0 frames)")
+        try:
+            _check_format(self._file)
+            _probe(self._file)
+        except DecodeError as error:
+            self._file.close()
+            raise DecodeError(self.name, error.reason) from None
         self._matrix = mix_matrix(self.native_channels, self.channels)
         self._mix_first = self.native_channels > self.channels
         self._resampler: Any = None
@@ -180,9 +199,11 @@ class AudioReader:
         """
         if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"seek position must be a number of seconds >= 0, not {seconds!r}")
-        if not self._file.seekable():
-            raise DecodeError(self.name, "the source cannot seek (a stream)")
         with self._lock:
+            if self._file.closed:
+                return  # closed (its element took another source): nothing left to read
+            if not self._file.seekable():
+                raise DecodeError(self.name, "the source cannot seek (a stream)")
             self._seek(seconds)
 
     def _seek(self, seconds: float) -> None:
@@ -332,6 +353,7 @@ def _describe(src: object) -> str:
 
 
 def _open_soundfile(src: str | os.PathLike[str] | IO[bytes], name: str) -> sf.SoundFile:
+    source: int | IO[bytes]
     if isinstance(src, (str, os.PathLike)):
         path = os.fspath(src)
         if not os.path.exists(path):
@@ -340,17 +362,92 @@ def _open_soundfile(src: str | os.PathLike[str] | IO[bytes], name: str) -> sf.So
             raise DecodeError(name, "it is a directory, not an audio file")
         if not os.access(path, os.R_OK):
             raise DecodeError(name, "permission denied (the file is not readable)")
+        source = _open_regular_file(path, name)
     elif not (hasattr(src, "read") and hasattr(src, "seek")):
         raise TypeError(
             f"an audio source must be a path or a binary file object, not {type(src).__name__}"
         )
+    else:
+        source = src
     try:
-        return sf.SoundFile(src)
+        # A descriptor is closed by libsndfile, also when the open fails.
+        return sf.SoundFile(source, closefd=True)
     except sf.LibsndfileError as error:
         reason = str(error.error_string).strip().rstrip(".")
         raise DecodeError(name, f"not a decodable audio file ({reason})") from None
     except (OSError, RuntimeError) as error:
         raise DecodeError(name, f"cannot be read ({error})") from None
+
+
+def _open_regular_file(path: str, name: str) -> int:
+    """A read-only descriptor of the regular file at ``path``; a FIFO, socket or device is a
+    ``DecodeError`` at once (never opened in a way that waits for a writer).
+
+    The file is opened here rather than by libsndfile, whose opens share one lock in
+    ``soundfile``: a file slow to open (a lease, a hung network share) then holds up only
+    its own element, not every other file's open."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        try:
+            fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+        except BlockingIOError:  # another process holds a lease: wait for it (off the loop)
+            fd = os.open(path, flags)
+    except OSError as error:
+        raise DecodeError(name, f"cannot be read ({error.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise DecodeError(name, f"it is {_special_file_kind(mode)}, not a regular file")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _special_file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` that is not regular is."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a special file"
+
+
+def _check_format(file: sf.SoundFile) -> None:
+    """Refuse a header whose sample rate or channel count is outside what the engine plays."""
+    if not MIN_RATE <= file.samplerate <= MAX_RATE:
+        raise DecodeError(
+            "", f"its header declares {file.samplerate} Hz; the engine plays files from "
+            f"{MIN_RATE} to {MAX_RATE} Hz")
+    if not 1 <= file.channels <= MAX_CHANNELS:
+        raise DecodeError(
+            "", f"its header declares {file.channels} channels; the engine plays files of "
+            f"1 to {MAX_CHANNELS} channels")
+
+
+def _probe(file: sf.SoundFile) -> None:
+    """Decode the first frames and go back to the start. Raise ``DecodeError`` when nothing
+    decodes, or when the audio ends within them although the header declares a second more
+    (a good header followed by damaged data)."""
+    if not file.seekable():
+        return
+    try:
+        decoded = len(file.read(PROBE_FRAMES, dtype="float32", always_2d=True))
+    except (sf.LibsndfileError, RuntimeError) as error:
+        reason = str(getattr(error, "error_string", error)).strip().rstrip(".")
+        raise DecodeError(
+            "", f"its data is damaged: decoding its start failed ({reason})") from None
+    declared = file.frames
+    if decoded == 0 or (decoded < PROBE_FRAMES and declared - decoded >= file.samplerate):
+        raise DecodeError(
+            "", f"its data is damaged: {decoded / file.samplerate * 1000:.0f} ms of audio "
+            f"could be decoded, but its header declares {declared / file.samplerate:.3f} s")
+    try:
+        file.seek(0)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise DecodeError("", f"cannot go back to its start after reading ({error})") from None
 
 
 def _wav_data_offset(handle: IO[bytes]) -> int | None:

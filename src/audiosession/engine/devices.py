@@ -35,7 +35,12 @@ class Stream(Protocol):
 
 
 class Backend(Protocol):
-    """A source of devices and streams: virtual, null, wav, or a real sound server."""
+    """A source of devices and streams: virtual, null, wav, or a real sound server.
+
+    A backend whose server can go away and come back (pulse) also offers
+    ``watch_server(callback)``: ``callback(state, reason)`` with ``"lost"``, ``"restored"``
+    or ``"failed"`` (docs/devices.md, "Server restarts"); the engine uses it when present.
+    """
 
     name: str
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import NotFoundError
 from .devices import Backend, DeviceInfo, Stream
 from .gain import Gain
-from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, MixerEvent, Source, Voice, VoiceEnded
+from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, Source, Voice, VoiceEnded
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,29 @@ class DevicesChanged:
     devices: tuple[DeviceInfo, ...]
 
 
-EngineEvent = VoiceEnded | AudibilityChanged | DeviceRemoved | DevicesChanged
+@dataclass(frozen=True, eq=False)
+class OutputLost:
+    """The sound server went away: no stream plays, and voices keep their place (nothing is
+    read) until it is back (``OutputRestored``) or the backend gives up (``OutputFailed``)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, eq=False)
+class OutputRestored:
+    """The sound server is back: every stream plays again, each voice from where it stopped."""
+
+
+@dataclass(frozen=True, eq=False)
+class OutputFailed:
+    """The sound server did not come back in time. The backend goes on trying: streams
+    opened from now on play if it returns."""
+
+    reason: str
+
+
+OutputEvent = OutputLost | OutputRestored | OutputFailed
+EngineEvent = VoiceEnded | AudibilityChanged | DeviceRemoved | DevicesChanged | OutputEvent
 
 
 class Capture:
@@ -170,8 +192,10 @@ class Engine:
 
     Streams are opened lazily: one per (device, role) that has voices, closed when its last
     voice is removed. ``on_event`` receives ``VoiceEnded`` and ``AudibilityChanged`` (on the
-    audio thread) and ``DeviceRemoved`` and ``DevicesChanged`` (on the backend's watcher
-    thread): it must only post them to the event loop.
+    audio thread), ``DeviceRemoved`` and ``DevicesChanged`` (on the backend's watcher
+    thread), and ``OutputLost``, ``OutputRestored`` and ``OutputFailed`` (from a backend
+    whose server can go away and come back, on its reconnecting thread): it must only post
+    them to the event loop.
     """
 
     def __init__(
@@ -201,7 +225,13 @@ class Engine:
         self._recordings: dict[str, tuple[Recording, ...]] = {}
         self._devices = list(backend.list_devices())
         self._closed = False
+        self.output_down: OutputLost | OutputFailed | None = None
+        """Why nothing plays now (the server is away, or did not come back); None while the
+        output runs."""
         backend.watch_devices(self._devices_changed)
+        watch_server = getattr(backend, "watch_server", None)
+        if watch_server is not None:
+            watch_server(self._server_changed)
 
     def __enter__(self) -> Engine:
         return self
@@ -414,9 +444,21 @@ class Engine:
                 self._open_capture_stream(capture)
         self._post(DeviceRemoved(device_id, (), moved))
 
+    def _server_changed(self, state: str, reason: str) -> None:
+        """The backend's server went away, came back, or did not come back in time."""
+        event: OutputEvent
+        if state == "lost":
+            event = OutputLost(reason)
+        elif state == "failed":
+            event = OutputFailed(reason)
+        else:
+            event = OutputRestored()
+        self.output_down = None if isinstance(event, OutputRestored) else event
+        self._post(event)
+
     # -- events and lifetime ----------------------------------------------------------------
 
-    def _post(self, event: MixerEvent | DeviceRemoved | DevicesChanged) -> None:
+    def _post(self, event: EngineEvent) -> None:
         if self.on_event is not None:
             try:
                 self.on_event(event)

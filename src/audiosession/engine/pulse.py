@@ -35,6 +35,17 @@ DEFAULT_MIN_LATENCY = 0.064
 At 40 ms this 2-core machine saw 0-3 underruns a minute with 32 streams; at 64 ms none.
 A duck or pause still reaches the speakers well within 0.1 s."""
 
+RECONNECT_INTERVAL = 0.25
+"""Seconds between two attempts to reach a server that went away (a refused socket fails in
+milliseconds, so trying often costs nothing and finds a restarted server quickly)."""
+
+RECONNECT_TIMEOUT = 10.0
+"""Seconds a lost server has to come back before the backend reports that it gave up
+(``failed``); it goes on trying every ``RECONNECT_INTERVAL * 4`` after that."""
+
+ServerWatcher = Callable[[str, str], None]
+"""``watcher(state, reason)``: state ``"lost"``, ``"restored"`` or ``"failed"``."""
+
 
 class BackendUnavailableError(RuntimeError):
     """The backend cannot run here: no libpulse, no pulsectl, or no reachable server."""
@@ -196,8 +207,10 @@ class _PulseStream:
         self._stream: int | None = None
         self._closed = False
         self.failed = False
-        """True once the server ended the stream (sink removed, server gone, ...)."""
+        """True once the server ended the stream (sink removed, server gone, ...), and while
+        a stream opened in the server's absence waits for it."""
         self._was_ready = False
+        self._open_args: tuple[Any, ...] = ()
         self._on_state = _StreamNotify(self._state_cb)
 
     @property
@@ -216,6 +229,8 @@ class _PulseStream:
 
     def _create(self, props: dict[str, str]) -> int:
         """Create the pa_stream (caller holds the mainloop lock)."""
+        if self._closed:
+            raise OSError(f"{self._kind} stream on {self.device_id!r} closed while opening")
         spec = _SampleSpec(_PA_SAMPLE_FLOAT32LE, self.rate, self.channels)
         plist = _proplist(self._lib, props)
         try:
@@ -280,6 +295,20 @@ class _PulseStream:
     def _detach_callbacks(self, stream: int) -> None:
         self._lib.pa_stream_set_state_callback(stream, _NO_STREAM_NOTIFY, None)
 
+    def _open(self, *args: Any) -> None:
+        raise NotImplementedError
+
+    def _reopen(self) -> None:
+        """On a new connection (the server came back): a new pa_stream, same callbacks, same
+        buffer; the render or deliver callback goes on where it stopped."""
+        with self._backend._locked():
+            if self._closed:
+                return
+            self._release()
+            self.failed = False
+            self._was_ready = False
+        self._open(*self._open_args)
+
     def _release(self) -> None:
         """Disconnect and free the pa_stream (caller holds the lock or is the mainloop)."""
         stream, self._stream = self._stream, None
@@ -331,6 +360,7 @@ class PulseOutputStream(_PulseStream):
         self._on_underflow = _StreamNotify(self._underflow_cb)
 
     def _open(self, latency_blocks: int, allow_move: bool, timeout: float) -> None:
+        self._open_args = (latency_blocks, allow_move, timeout)
         lib = self._lib
         with self._backend._locked():
             stream = self._create({
@@ -436,6 +466,7 @@ class PulseInputStream(_PulseStream):
         self._on_overflow = _StreamNotify(self._overflow_cb)
 
     def _open(self, timeout: float) -> None:
+        self._open_args = (timeout,)
         lib = self._lib
         with self._backend._locked():
             stream = self._create({
@@ -513,7 +544,8 @@ class PulseBackend:
 
     def __init__(self, server: str | None = None, *, app_name: str = "audiosession",
                  connect_timeout: float = 2.0, latency_blocks: int | None = None,
-                 allow_move: bool = False, realtime: bool = True) -> None:
+                 allow_move: bool = False, realtime: bool = True,
+                 reconnect_timeout: float = RECONNECT_TIMEOUT) -> None:
         """Connect to ``server`` (default: ``$PULSE_SERVER`` or the user's server).
 
         ``latency_blocks``: the server-side buffer of each output stream, in blocks
@@ -523,6 +555,8 @@ class PulseBackend:
         disappears (default False: the stream ends, and the engine decides where its voices
         go, so music never bursts out of speakers). ``realtime``: try to give the audio
         thread SCHED_RR (else nice -11) scheduling, where the system allows it.
+        ``reconnect_timeout``: how long a server that went away has to come back before
+        ``watch_server`` watchers hear ``"failed"`` (see docs/devices.md, "Server restarts").
         """
         if latency_blocks is not None and latency_blocks < 2:
             raise ValueError(f"latency_blocks must be at least 2, not {latency_blocks!r}")
@@ -540,6 +574,7 @@ class PulseBackend:
         self.latency_blocks = latency_blocks
         self.allow_move = allow_move
         self.realtime = realtime
+        self.reconnect_timeout = reconnect_timeout
         self._priority_set = False
         self._streams: set[_PulseStream] = set()
         self._streams_lock = threading.Lock()
@@ -550,7 +585,12 @@ class PulseBackend:
         self._watch_stop = threading.Event()
         self._watch_pulse: Any = None
         self._context: int | None = None
-        self._context_lost_logged = True  # nothing to report before the first READY
+        self._connected = False  # the context reached READY and has not failed since
+        self.server_lost: str | None = None
+        """Why the server went away, while it is away (None while connected)."""
+        self._server_watchers: list[ServerWatcher] = []
+        self._reconnect_thread: threading.Thread | None = None
+        self._closing = threading.Event()
         self._on_context_state = _ContextNotify(self._context_state_cb)
         self._mainloop: int | None = int(self._lib.pa_threaded_mainloop_new())
         self._lib.pa_threaded_mainloop_set_name(self._mainloop, b"pulse-audio")
@@ -608,7 +648,7 @@ class PulseBackend:
                 state = lib.pa_context_get_state(self._context)
                 errno = lib.pa_context_errno(self._context)
             if state == _PA_CONTEXT_READY:
-                self._context_lost_logged = False
+                self._connected = True
                 return
             if state in (_PA_CONTEXT_FAILED, _PA_CONTEXT_TERMINATED):
                 raise BackendUnavailableError(
@@ -624,25 +664,81 @@ class PulseBackend:
     def _context_state_cb(self, ctx: int, userdata: int) -> None:
         try:
             state = self._lib.pa_context_get_state(ctx)
-            if state in (_PA_CONTEXT_FAILED, _PA_CONTEXT_TERMINATED) and (
-                not self._context_lost_logged
-            ):
-                self._context_lost_logged = True
-                log.warning("lost the PulseAudio server %s: %s; its streams have ended",
-                            self._server_label(),
-                            _strerror(self._lib, self._lib.pa_context_errno(ctx)))
+            if state in (_PA_CONTEXT_FAILED, _PA_CONTEXT_TERMINATED) and self._connected:
+                self._connected = False
+                reason = _strerror(self._lib, self._lib.pa_context_errno(ctx))
+                self.server_lost = f"the PulseAudio server {self._server_label()} went away " \
+                                   f"({reason})"
+                log.warning("%s; reconnecting every %g s", self.server_lost, RECONNECT_INTERVAL)
+                # Watchers hear of it from the reconnecting thread, never from this one
+                # (they may take locks that an opener holds while it waits for this thread).
+                self._reconnect_thread = threading.Thread(
+                    target=self._reconnect, args=(self.server_lost,), name="pulse-reconnect",
+                    daemon=True)
+                self._reconnect_thread.start()
         except Exception:
             log.exception("error in PulseAudio context state callback")
 
-    def _ensure_connected(self) -> None:
-        with self._locked():
-            ready = (
-                self._context is not None
-                and self._lib.pa_context_get_state(self._context) == _PA_CONTEXT_READY
-            )
-        if not ready:
-            log.info("reconnecting to %s", self._server_label())
-            self._connect()
+    def watch_server(self, callback: ServerWatcher) -> None:
+        """Call ``callback(state, reason)`` from a backend thread when the server goes away
+        (``"lost"``: every stream has stopped), comes back (``"restored"``: every stream
+        plays again) or has not come back within ``reconnect_timeout`` (``"failed"``)."""
+        self._server_watchers.append(callback)
+
+    def _tell_watchers(self, state: str, reason: str) -> None:
+        for callback in list(self._server_watchers):
+            try:
+                callback(state, reason)
+            except Exception:
+                log.exception("server watcher %r failed", callback)
+
+    def _reconnect(self, reason: str) -> None:
+        """Until the server is back (or the backend closes): connect again, reopen every
+        stream on the new connection, tell the watchers."""
+        self._tell_watchers("lost", reason)
+        began = time.monotonic()
+        gave_up = False
+        interval = RECONNECT_INTERVAL
+        while not self._closing.wait(interval):
+            try:
+                self._connect()
+            except BackendUnavailableError as error:
+                log.debug("reconnecting: %s", error)
+                if not gave_up and time.monotonic() - began >= self.reconnect_timeout:
+                    gave_up = True
+                    interval = RECONNECT_INTERVAL * 4
+                    log.warning("%s and did not come back within %g s; still trying every "
+                                "%g s", reason, self.reconnect_timeout, interval)
+                    self._tell_watchers(
+                        "failed", f"{reason} and did not come back within "
+                                  f"{self.reconnect_timeout:g} s")
+                continue
+            except Exception:  # the backend closed meanwhile
+                if not self._closing.is_set():
+                    log.exception("reconnecting to %s failed", self._server_label())
+                return
+            self.server_lost = None
+            log.warning("the PulseAudio server %s is back after %.1f s; reopening %d stream(s)",
+                        self._server_label(), time.monotonic() - began, len(self._streams))
+            self._reopen_streams()
+            self._tell_watchers("restored", "")
+            return
+
+    def _reopen_streams(self) -> None:
+        with self._streams_lock:
+            streams = list(self._streams)
+        for stream in streams:
+            if not stream.failed:
+                continue  # opened on the new connection already
+            try:
+                stream._reopen()
+            except NotFoundError as error:
+                # Its device is not on the new server: the device watcher reports the new
+                # list, and the engine moves the stream's voices.
+                log.info("not reopened: %s", error)
+            except (OSError, BackendUnavailableError) as error:
+                log.warning("could not reopen a %s stream on %r: %s", stream._kind,
+                            stream.device_id, error)
 
     def _raise_priority(self) -> None:
         """On the mainloop thread: ask for real-time (SCHED_RR) or, failing that, nice -11
@@ -758,16 +854,9 @@ class PulseBackend:
         _check_format(rate, channels, blocksize)
         if not isinstance(device_id, str) or not device_id:
             raise ValueError(f"device_id must be a sink name, not {device_id!r}")
-        self._ensure_connected()
         stream = PulseOutputStream(self, device_id, role, rate, channels, blocksize, render)
-        with self._streams_lock:
-            self._streams.add(stream)
-        try:
-            stream._open(self._latency_blocks(rate, blocksize), self.allow_move,
-                         self.connect_timeout + 3.0)
-        except BaseException:
-            self._forget(stream)
-            raise
+        self._start(stream, self._latency_blocks(rate, blocksize), self.allow_move,
+                    self.connect_timeout + 3.0)
         log.debug("opened %r output on %r (sink input %s)", role, device_id, stream.index)
         return stream
 
@@ -781,16 +870,28 @@ class PulseBackend:
         _check_format(rate, channels, blocksize)
         if not isinstance(device_id, str) or not device_id:
             raise ValueError(f"device_id must be a source name, not {device_id!r}")
-        self._ensure_connected()
         stream = PulseInputStream(self, device_id, rate, channels, blocksize, deliver)
+        self._start(stream, self.connect_timeout + 3.0)
+        return stream
+
+    def _start(self, stream: _PulseStream, *open_args: Any) -> None:
+        """Open a new stream now, or, while the server is away, when it comes back."""
         with self._streams_lock:
             self._streams.add(stream)
+        if self.server_lost is not None:
+            stream._open_args = open_args
+            stream.failed = True
+            log.info("%s stream on %r opens when the server is back", stream._kind,
+                     stream.device_id)
+            return
         try:
-            stream._open(self.connect_timeout + 3.0)
+            stream._open(*open_args)
         except BaseException:
+            if self.server_lost is not None:  # the server went away while it opened
+                stream.failed = True
+                return
             self._forget(stream)
             raise
-        return stream
 
     # -- hot-plug --
 
@@ -860,6 +961,10 @@ class PulseBackend:
 
     def close(self) -> None:
         """Close every stream, stop the watcher and disconnect. Safe to call twice."""
+        self._closing.set()
+        reconnect = self._reconnect_thread
+        if reconnect is not None and reconnect is not threading.current_thread():
+            reconnect.join(timeout=self.connect_timeout + 5.0)
         with self._streams_lock:
             streams = list(self._streams)
         for stream in streams:

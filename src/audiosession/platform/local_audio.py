@@ -25,6 +25,9 @@ from audiosession.engine.engine import (
     DevicesChanged,
     Engine,
     EngineEvent,
+    OutputFailed,
+    OutputLost,
+    OutputRestored,
 )
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import Source, Voice
@@ -87,6 +90,11 @@ class LocalAudio:
 
     def devices(self) -> list[DeviceInfo]:
         return self.engine.devices()
+
+    @property
+    def output_down(self) -> OutputLost | OutputFailed | None:
+        """Why nothing plays now (the sound server is away or did not come back), or None."""
+        return None if self._engine is None else self._engine.output_down
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -217,6 +225,13 @@ class LocalAudio:
                 self.on_devices_changed(list(event.devices))
             for device_listener in list(self._device_listeners):
                 device_listener()
+            return
+        if isinstance(event, (OutputLost, OutputRestored, OutputFailed)):
+            # Every voice's owner hears of it (an element fires waiting, playing or error).
+            for audio in list(self._sessions.values()):
+                for listener, _ in list(audio.voices.values()):
+                    if listener is not None:
+                        listener(event)
             return
         owner = self._voice_sessions.get(event.voice)
         if owner is None:
