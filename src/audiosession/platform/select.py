@@ -17,7 +17,12 @@ from collections.abc import Mapping
 
 from audiosession.loop import TaskLoop
 from audiosession.platform.base import Platform
-from audiosession.platform.client import DaemonClientPlatform, DaemonConnection, DaemonUnavailable
+from audiosession.platform.client import (
+    DaemonClientPlatform,
+    DaemonConnection,
+    DaemonUnavailable,
+    UntrustedDaemon,
+)
 from audiosession.platform.embedded import EmbeddedPlatform
 from audiosession.platform.protocol import default_socket_path
 
@@ -56,8 +61,11 @@ def default_platform_factory(loop: TaskLoop) -> Platform:
                 f"{DAEMON_ENV}=required, but {error}; start one with `audiosession daemon` "
                 "(or `systemctl --user start audiosession`), or set "
                 f"{DAEMON_ENV}=auto to run without it") from None
-        log.info("no audiosession daemon (%s): this process decides for itself "
-                 "(embedded mode)", error)
+        if isinstance(error, UntrustedDaemon):  # someone else's: worth more than a note
+            log.warning("%s; this process decides for itself (embedded mode)", error)
+        else:
+            log.info("no audiosession daemon (%s): this process decides for itself "
+                     "(embedded mode)", error)
         return EmbeddedPlatform(loop)
     log.info("using the audiosession daemon at %s (client %s)", path, connection.client_id)
     return DaemonClientPlatform(loop, connection, socket_path=path)
