@@ -15,11 +15,16 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pulse_server import PulseServer, SinkInput, pulse_server  # noqa: E402
+from pulse_server import (  # noqa: E402
+    PulseServer,
+    SinkInput,
+    pulse_server,
+    require_pulse_tools,
+)
 
 from ..daemon.conftest import Player, Processes, base_env  # noqa: E402
 
-__all__ = ["Bridged", "PulseServer", "bridged", "pulse_server"]
+__all__ = ["Bridged", "PulseServer", "bridged", "pulse_server", "require_pulse_tools"]
 
 
 class Bridged(Processes):
