@@ -132,8 +132,10 @@ class _StreamMemory:
     remembers, the bridge keeps each entry as it was before it first changed a stream of that
     name, writes it back (through the module's protocol extension) after each change the
     module may have saved, takes in what the user changes meanwhile, and lets go once none of
-    those streams is changed any more. Worker thread only; a no-op where the module is not
-    loaded."""
+    those streams is changed any more. Where the entry cannot be read (PipeWire's
+    ``pipewire-pulse`` takes writes but lists nothing: WirePlumber keeps its own memory), the
+    entry written is the stream's own volume and mute as the user left them. Worker thread
+    only; a no-op where the extension is missing."""
 
     def __init__(self, pulse: Any, pulsectl: Any) -> None:
         self._pulse = pulse
@@ -142,7 +144,7 @@ class _StreamMemory:
             self.available = pulse.stream_restore_test() is not None
         except pulsectl.PulseError:
             self.available = False
-        self.kept: dict[str, Any] = {}  # entry name -> the user's entry (None: there was none)
+        self.kept: dict[str, Any] = {}  # entry name -> the user's entry (None: not listed)
 
     def keep(self, name: str | None) -> None:
         """Before the bridge first changes a stream called ``name``: remember its entry."""
@@ -161,15 +163,19 @@ class _StreamMemory:
             entry.mute = False
         self.kept[name] = entry
 
-    def put_back(self, name: str, still_changed: bool) -> None:
-        """Write the kept entry ``name`` back; forget it unless ``still_changed``."""
+    def put_back(self, name: str, stream: _Stream, still_changed: bool) -> None:
+        """Write the kept entry ``name`` back (else ``stream``'s as the user left it); forget
+        it unless ``still_changed``."""
         if name not in self.kept:
             return
         entry = self.kept[name] if still_changed else self.kept.pop(name)
         if entry is None:
-            self._pulse.stream_restore_delete(name)
-        else:
-            self._pulse.stream_restore_write(entry, mode="replace", apply_immediately=False)
+            user_volume = stream.original or stream.volume or []
+            entry = self._pulsectl.PulseExtStreamRestoreInfo(
+                name, volume=self._pulsectl.PulseVolumeInfo([v / _VOLUME_NORM
+                                                             for v in user_volume]),
+                channel_list=stream.channels, mute=stream.muted and not stream.we_muted)
+        self._pulse.stream_restore_write(entry, mode="replace", apply_immediately=False)
 
     def _read(self, name: str) -> Any:
         return next((e for e in self._pulse.stream_restore_list() if e.name == name), None)
@@ -410,9 +416,7 @@ class PulseBridge:
                 self._post(self._loop_remove, stream.session)
                 if stream.changed_by_us:
                     self._write_journal()
-                    stream.original = stream.ducked_to = None
-                    stream.we_muted = False
-                    self._put_entry_back(stream)
+                    self._put_entry_back(stream)  # the last word, as the user left it
             return
         if index in self._ignored:
             return
@@ -531,7 +535,7 @@ class PulseBridge:
         if self._memory is None or stream.entry is None:
             return
         still = any(s.changed_by_us for s in self._streams.values() if s.entry == stream.entry)
-        self._memory.put_back(stream.entry, still)
+        self._memory.put_back(stream.entry, stream, still)
 
     def _change(self, stream: _Stream) -> None:
         pulse = self._pulse
