@@ -78,6 +78,16 @@ class DaemonProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_log(self, text: str, timeout: float = 10.0, since: int = 0) -> None:
+        """Wait until ``text`` appears in the daemon's log after character ``since`` (take
+        ``len(daemon.log())`` before the action that should log it, so that an earlier line
+        with the same words does not end the wait)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log()[since:]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} in the daemon's log:\n{self.log()}")
+            time.sleep(0.01)
+
 
 class Player:
     """One ``player.py`` client process; its stdout events are collected as they come."""
