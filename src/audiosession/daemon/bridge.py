@@ -149,12 +149,16 @@ class _StreamMemory:
     def keep(self, name: str | None) -> None:
         """Before the bridge first changes a stream called ``name``: remember its entry."""
         if self.available and name is not None and name not in self.kept:
-            self.kept[name] = self._read(name)
+            entry = self._read(name)
+            if self.available:
+                self.kept[name] = entry
 
     def take_user_change(self, name: str, stream: _Stream) -> None:
         """The user changed ``stream`` (the module saved it): that entry is the user's now,
         but for what the bridge still does to ``stream`` (its duck, its mute)."""
         entry = self._read(name)
+        if not self.available:
+            return
         if entry is not None and stream.original is not None:
             entry.volume = self._pulsectl.PulseVolumeInfo([v / _VOLUME_NORM
                                                            for v in stream.original])
@@ -175,10 +179,25 @@ class _StreamMemory:
                 name, volume=self._pulsectl.PulseVolumeInfo([v / _VOLUME_NORM
                                                              for v in user_volume]),
                 channel_list=stream.channels, mute=stream.muted and not stream.we_muted)
-        self._pulse.stream_restore_write(entry, mode="replace", apply_immediately=False)
+        try:
+            self._pulse.stream_restore_write(entry, mode="replace", apply_immediately=False)
+        except self._pulsectl.PulseOperationFailed as error:
+            self._give_up(error)
 
     def _read(self, name: str) -> Any:
-        return next((e for e in self._pulse.stream_restore_list() if e.name == name), None)
+        try:
+            entries = self._pulse.stream_restore_list()
+        except self._pulsectl.PulseOperationFailed as error:
+            self._give_up(error)
+            return None
+        return next((e for e in entries if e.name == name), None)
+
+    def _give_up(self, error: Exception) -> None:
+        """The extension fails: one line, then its memory is left alone."""
+        log.warning("PulseAudio bridge: module-stream-restore's extension failed (%s); "
+                    "leaving what it remembers alone from now on", error)
+        self.available = False
+        self.kept.clear()
 
 
 @dataclass
@@ -308,8 +327,8 @@ class PulseBridge:
             except pulsectl.PulseDisconnected:
                 log.warning("PulseAudio bridge: lost %s; its streams are no longer sessions",
                             self.where)
-                self.status = f"off: lost {self.where}; trying again every " \
-                              f"{self.retry_interval:g} s"
+                self.status = (f"off: lost {self.where}; trying again every "
+                               f"{self.retry_interval:g} s")
                 self._work.put(("disconnected",))
             except Exception:  # never die: log and start over
                 log.exception("PulseAudio bridge: event listener failed")
