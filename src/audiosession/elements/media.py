@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audiosession.elements.futures import Playback, settled
-from audiosession.elements.sources import MediaSourceError, open_media_source
+from audiosession.elements.sources import MediaSourceError, check_can_open, open_media_source
 from audiosession.engine.engine import DeviceRemoved, OutputFailed, OutputLost, OutputRestored
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import VoiceEnded
@@ -196,6 +196,7 @@ class MediaElement(EventTarget, SessionElement):
     def src(self, value: str | os.PathLike[str]) -> None:
         if not isinstance(value, (str, os.PathLike)):
             raise TypeError(f"src must be a str or path, not {type(value).__name__}: {value!r}")
+        check_can_open(os.fspath(value))
         with self._loop_lock:
             self._check_usable()
             self._src = os.fspath(value)

@@ -67,10 +67,22 @@ class FileSource:
         self._reader.close()
 
 
+def check_can_open(src: str) -> None:
+    """Raise ``MissingDependencyError`` now if ``src`` is a URL whose scheme needs a package
+    that is not installed: a setup problem the program must hear of at once, not a media
+    error after the load (the load itself runs off the loop and may take long)."""
+    if _scheme(src) in ("http", "https"):
+        import audiosession.elements.network  # noqa: F401  (raises naming what to install)
+
+
+def _scheme(src: str) -> str:
+    return urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith(
+        "data:") else ""
+
+
 def open_media_source(src: str, rate: int, channels: int) -> Any:
     """A readable source for ``src`` at ``rate`` Hz and ``channels`` channels."""
-    scheme = urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith(
-        "data:") else ""
+    scheme = _scheme(src)
     if scheme in ("", "file"):
         path = _file_path(src) if scheme == "file" else src
         if not os.path.exists(path):
