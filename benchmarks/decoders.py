@@ -6,7 +6,10 @@ For MP3 (192 kbit/s), FLAC, Ogg Vorbis (q5) and Opus (128 kbit/s), all made by f
 the same stereo pink noise (44.1 kHz; Opus is always 48 kHz), each decoder turns ``--minutes`` of
 audio (the file of ``--file-minutes`` decoded again and again) into 48 kHz stereo float32:
 
-- ``soundfile``: libsndfile reads native frames, ``soxr`` resamples (what the engine did);
+- ``soundfile``: ``SoundFile.read`` of native frames, then ``soxr`` resamples (what the
+  engine did): soundfile asks libsndfile for its position and seeks back there on each call;
+- ``libsndfile``: the same library called directly, one ``sf_readf_float`` per call, then the
+  same ``soxr`` (what the engine's ``AudioReader`` does now);
 - ``miniaudio``: miniaudio's own decoders (dr_mp3, dr_flac, stb_vorbis; no Opus) at the native
   rate, then the same ``soxr``; ``miniaudio-own`` lets miniaudio resample to 48 kHz itself
   (its linear resampler: cheaper, but not the quality soxr gives);
@@ -88,6 +91,24 @@ def soundfile_chunks(path: str, frames: int) -> Iterator[np.ndarray]:
         yield from _resampled(blocks(), f.samplerate, frames)
 
 
+def libsndfile_chunks(path: str, frames: int) -> Iterator[np.ndarray]:
+    """libsndfile called directly (as ``AudioReader`` does): no seek after each read."""
+    with sf.SoundFile(path) as f:
+        native = max(1, int(frames * f.samplerate / RATE))
+        read = sf._snd.sf_readf_float  # type: ignore[attr-defined]
+
+        def blocks() -> Iterator[np.ndarray]:
+            out = np.empty((native, CHANNELS), np.float32)
+            pointer = sf._ffi.from_buffer("float[]", out)  # type: ignore[attr-defined]
+            while True:
+                count = read(f._file, pointer, native)
+                if not count:
+                    return
+                yield out[:count]
+
+        yield from _resampled(blocks(), f.samplerate, frames)
+
+
 def miniaudio_chunks(path: str, frames: int) -> Iterator[np.ndarray]:
     import miniaudio
 
@@ -132,6 +153,7 @@ def pyav_chunks(path: str, frames: int) -> Iterator[np.ndarray]:
 
 DECODERS: dict[str, Chunks] = {
     "soundfile": soundfile_chunks,
+    "libsndfile": libsndfile_chunks,
     "miniaudio": miniaudio_chunks,
     "miniaudio-own": miniaudio_own_chunks,
     "pyav": pyav_chunks,
