@@ -172,16 +172,36 @@ def test_reopen_plays_past_an_end_already_buffered(workers):
     np.testing.assert_array_equal(heard[len(data) :], data[: len(heard) - len(data)])
 
 
-def test_close_ends_reads_and_stops_the_worker(workers):
+def test_close_ends_reads_and_the_workers_stop():
+    workers = AheadWorkers()
     producer = Counting()
     buffer = AheadBuffer(producer.produce, rate=RATE, channels=2, workers=workers)
     buffer.prime()
     buffer.close()
-    assert len(buffer.read(BLOCK)) == 0
-    wait_for(lambda: not [t for t in threading.enumerate()
-                          if t.name.startswith("audiosession-ahead")])
+    assert len(buffer.read(BLOCK)) == 0 and buffer.ended
+    workers.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("audiosession-ahead")]
     calls = producer.calls
     assert len(buffer.read(BLOCK)) == 0 and producer.calls == calls
+
+
+def test_a_stuck_producer_gets_a_thread_of_its_own_and_the_others_play_on(workers):
+    release = threading.Event()
+    stuck = AheadBuffer(lambda n: (release.wait(), np.zeros((n, 2), np.float32))[1],
+                        rate=RATE, channels=2, workers=workers, name="stuck")
+    fine = Counting()
+    buffer = AheadBuffer(fine.produce, rate=RATE, channels=2, workers=workers, name="fine")
+    try:
+        wait_for(lambda: "stuck" in " ".join(t.name for t in threading.enumerate()
+                                             if t.name.startswith("audiosession-ahead")))
+        heard = []
+        for _ in range(100):  # 1 s of the other voice while the first one hangs
+            wait_for(lambda: buffer.ready >= BLOCK)
+            heard.append(buffer.read(BLOCK))
+        np.testing.assert_array_equal(np.concatenate(heard)[:, 0], np.arange(100 * BLOCK))
+        assert stuck.ready == 0
+    finally:
+        release.set()
 
 
 def test_virtual_time_plays_the_very_samples_real_time_plays(mp3_of, workers):

@@ -16,8 +16,8 @@ How much is buffered, and why (``AHEAD_SECONDS``, ``CHUNK_FRAMES``):
   fault on a cold file) for about 0.3 s before its voice runs dry. More would only cost memory
   and delay nothing the user hears less (a seek refills at once): 64 voices hold
   64 x 0.4 s x 48000 x 2 x 4 bytes = 9.8 MB.
-- Each buffer has a worker thread of its own (``AheadWorkers``), so one slow producer starves
-  only its own voice.
+- One shared worker thread fills every buffer; a producer that gets stuck is given a thread of
+  its own (``AheadWorkers``), so one slow producer starves only its own voice.
 
 When a voice's ring is dry at the audio thread's read, the voice plays what there is and
 silence for the rest of that block, and its ``underruns`` counter goes up: it never holds back
@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
@@ -51,8 +52,11 @@ AHEAD_SECONDS = 0.4
 CHUNK_FRAMES = 4096
 """Frames the worker asks a producer for at a time."""
 
-POLL_SECONDS = 0.005
-"""The shortest a worker sleeps between looks at its buffer."""
+POLL_SECONDS = 0.02
+"""How long the shared worker sleeps when no buffer has room for a chunk."""
+
+STUCK_SECONDS = 0.1
+"""A producer call longer than this gets a thread of its own (see ``AheadWorkers``)."""
 
 T = TypeVar("T")
 
@@ -357,68 +361,144 @@ class AheadBuffer:
 
 
 class AheadWorkers:
-    """The worker threads of an engine's ``AheadBuffer``s: one per buffer, so a producer that
-    is slow (a decoder stuck on a cold disk, a Python ``process`` that takes too long) makes
-    only its own voice run dry.
+    """The threads that keep an engine's ``AheadBuffer``s filled.
 
-    A worker fills its buffer a chunk at a time while there is room, then sleeps until the
-    audio thread will have read a chunk's worth (or until ``wake``: a flush, a reopen, a
-    close). The audio thread never signals a worker: it takes no lock.
+    One shared thread fills every buffer a chunk at a time, the emptiest first, and sleeps
+    ``POLL_SECONDS`` when none has room for a chunk (one thread, not one per voice: at 64
+    voices that costs a quarter less CPU, mostly thread switches and GIL hand-overs). A
+    watchdog looks every ``STUCK_SECONDS / 2``: a producer call that has run longer than
+    ``STUCK_SECONDS`` (a decoder stuck on a cold disk, a Python ``process`` that takes too
+    long) keeps the thread it is on for its own buffer from then on, and a new shared thread
+    takes over the others, so one slow producer makes only its own voice run dry. The audio
+    thread never signals a worker: it takes no lock.
     """
 
-    def __init__(self, *, name: str = "audiosession-ahead") -> None:
+    def __init__(self, *, name: str = "audiosession-ahead",
+                 stuck: float = STUCK_SECONDS) -> None:
         self.name = name
-        self._threads: dict[AheadBuffer, tuple[threading.Thread, threading.Event]] = {}
+        self.stuck = float(stuck)
         self._lock = threading.Lock()
-        self._closed = False
+        self._shared: tuple[AheadBuffer, ...] = ()
+        self._own: dict[AheadBuffer, threading.Event] = {}  # buffers with a thread of their own
+        self._wake_shared = threading.Event()
+        self._lead: threading.Thread | None = None  # the thread serving the shared buffers
+        self._current: tuple[AheadBuffer, float] | None = None  # the lead's call in progress
+        self._left_to: dict[threading.Thread, AheadBuffer] = {}
+        self._threads: list[threading.Thread] = []
+        self._closed = threading.Event()
 
     def add(self, buffer: AheadBuffer) -> None:
-        """Start a worker that keeps ``buffer`` filled until ``remove`` or ``close``."""
-        wake = threading.Event()
-        thread = threading.Thread(target=self._keep_filled, args=(buffer, wake),
-                                  name=f"{self.name} {buffer.name}", daemon=True)
+        """Keep ``buffer`` filled until ``remove`` or ``close`` (starts the threads)."""
         with self._lock:
-            if self._closed:
+            if self._closed.is_set():
                 raise RuntimeError("these workers are closed")
-            self._threads[buffer] = (thread, wake)
-        thread.start()
+            self._shared = (*self._shared, buffer)
+            if self._lead is None:
+                self._start_lead()
+                self._start(self._watch, "watchdog")
+        self._wake_shared.set()
 
     def remove(self, buffer: AheadBuffer) -> None:
-        """Stop ``buffer``'s worker (after the chunk in hand); unknown buffers are ignored."""
+        """Stop filling ``buffer`` (after the chunk in hand); unknown buffers are ignored."""
         with self._lock:
-            entry = self._threads.pop(buffer, None)
-        if entry is not None:
-            entry[1].set()
+            self._shared = tuple(b for b in self._shared if b is not buffer)
+            wake = self._own.pop(buffer, None)
+        if wake is not None:
+            wake.set()
 
     def wake(self, buffer: AheadBuffer) -> None:
-        """Let ``buffer``'s worker look at it now rather than when it planned to."""
-        entry = self._threads.get(buffer)
-        if entry is not None:
-            entry[1].set()
+        """Look at ``buffer`` now rather than at the next poll."""
+        (self._own.get(buffer) or self._wake_shared).set()
 
-    def _keep_filled(self, buffer: AheadBuffer, wake: threading.Event) -> None:
-        while buffer in self._threads:
+    def _start(self, target: Callable[..., None], label: str, *args: object) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, name=f"{self.name} {label}",
+                                  daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _start_lead(self) -> None:
+        """(Under the lock.) A new thread for the shared buffers."""
+        ready = threading.Event()
+        self._lead = self._start(self._serve, "shared", ready)
+        ready.set()
+
+    def _serve(self, ready: threading.Event) -> None:
+        ready.wait()
+        me = threading.current_thread()
+        while not self._closed.is_set():
+            if self._lead is not me:
+                # The watchdog gave the others to a new thread while a call of ours was slow:
+                # this thread now serves that call's buffer alone.
+                with self._lock:
+                    buffer = self._left_to.pop(me, None)
+                if buffer is not None:
+                    self._keep_filled(buffer)
+                return
+            filled = False
+            for buffer in sorted(self._shared, key=AheadBuffer.room, reverse=True):
+                if buffer.room() < buffer.chunk:
+                    continue
+                self._current = (buffer, time.monotonic())
+                try:
+                    filled = buffer.fill(wait=False) or filled
+                except Exception:
+                    log.exception("filling %r failed", buffer)
+                finally:
+                    self._current = None
+                if self._lead is not me:
+                    break
+            if not filled:
+                self._wake_shared.wait(POLL_SECONDS)
+                self._wake_shared.clear()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(self.stuck / 2):
+            current = self._current
+            if current is None or time.monotonic() - current[1] < self.stuck:
+                continue
+            buffer = current[0]
+            with self._lock:
+                if self._lead is None or buffer not in self._shared:
+                    continue
+                log.info("%r: producing took over %.0f ms; it gets a thread of its own",
+                         buffer, 1000 * self.stuck)
+                self._shared = tuple(b for b in self._shared if b is not buffer)
+                self._own[buffer] = threading.Event()
+                self._left_to[self._lead] = buffer
+                self._lead.name = f"{self.name} {buffer.name or id(buffer)}"
+                self._start_lead()
+            self._wake_shared.set()
+
+    def _keep_filled(self, buffer: AheadBuffer) -> None:
+        """A thread of its own for ``buffer``: fill while there is room, then sleep until the
+        audio thread will have read a chunk's worth (or until woken)."""
+        wake = self._own.get(buffer)
+        while wake is not None and not self._closed.is_set():
             try:
                 if buffer.room() >= buffer.chunk and buffer.fill():
                     continue
             except Exception:
                 log.exception("filling %r failed; its worker stops", buffer)
                 return
-            room = buffer.room()
-            if buffer.ended_in_ring or buffer.closed:
-                timeout = None  # nothing to make until a flush or reopen wakes us
-            else:
-                timeout = min(max((buffer.chunk - room) / buffer.rate, POLL_SECONDS), 0.25)
+            timeout = None
+            if not (buffer.ended_in_ring or buffer.closed):
+                timeout = min(max((buffer.chunk - buffer.room()) / buffer.rate, POLL_SECONDS),
+                              0.25)
             wake.wait(timeout)
             wake.clear()
+            wake = self._own.get(buffer)
 
     def close(self) -> None:
-        """Stop every worker (each finishes the chunk in hand)."""
+        """Stop every thread (each finishes the chunk in hand)."""
         with self._lock:
-            self._closed = True
-            entries, self._threads = list(self._threads.values()), {}
-        for _thread, wake in entries:
+            self._closed.set()
+            self._shared, self._lead = (), None
+            own, self._own = list(self._own.values()), {}
+            threads, self._threads = list(self._threads), []
+        self._wake_shared.set()
+        for wake in own:
             wake.set()
-        for thread, _wake in entries:
+        for thread in threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=2.0)
