@@ -26,6 +26,9 @@ _READAHEAD_BYTES = 4 << 20
 
 _MINUS_3_DB = 10 ** (-3 / 20)
 
+_MP3_SEEK_PREROLL = 4608
+"""Frames decoded and dropped before an MP3 seek's target (four MPEG frames)."""
+
 _MIN_NATIVE_READ = 1024
 """Native frames read at least per libsndfile call when resampling (what is left over waits
 for the next read), rather than the few frames soxr came short of the last time."""
@@ -192,8 +195,14 @@ class AudioReader:
         if self._native_frames is not None:
             native = min(native, self._native_frames)
         if self._mapped is None:
+            # libsndfile's MP3 decoder starts afresh at a seek and gives ~1700 frames of
+            # silence before the sound; seek that much earlier and decode it away.
+            preroll = min(native, _MP3_SEEK_PREROLL) if self._file.format == "MP3" else 0
             try:
-                self._file.seek(native)
+                self._file.seek(native - preroll)
+                if preroll:
+                    _read_float(self._file, np.empty((preroll, self.native_channels),
+                                                     dtype=np.float32))
             except (sf.LibsndfileError, RuntimeError) as error:
                 raise DecodeError(self.name, f"cannot seek to {seconds} s ({error})") from None
         self._native_pos = native
