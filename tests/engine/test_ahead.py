@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+import audiosession.engine.ahead as ahead_module
 from audiosession.engine import (
     AheadBuffer,
     AheadWorkers,
@@ -245,3 +246,68 @@ class ArraySeekable(ArraySource):
 
     def seek(self, seconds: float) -> None:
         self.position = int(round(seconds * RATE))
+
+
+class Pushed:
+    """A push-style producer: a writer queues blocks; ``produce`` hands out what is queued,
+    ``None`` while nothing is (the writer is late), and the end once the writer closed."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+        self.closed = False
+        self.lock = threading.Lock()
+
+    def write(self, block: np.ndarray) -> None:
+        with self.lock:
+            self.blocks.append(block)
+
+    def produce(self, frames: int) -> np.ndarray | None:
+        with self.lock:
+            if not self.blocks:
+                return np.zeros((0, 2), np.float32) if self.closed else None
+            block = self.blocks.pop(0)
+            if len(block) > frames:
+                self.blocks.insert(0, block[frames:])
+                block = block[:frames]
+            return block
+
+
+def counting(start: int, frames: int) -> np.ndarray:
+    numbers = np.arange(start, start + frames, dtype=np.float32)
+    return np.repeat(numbers[:, None], 2, axis=1)
+
+
+def test_a_push_style_producer_with_nothing_queued_is_late_not_ended(workers, monkeypatch):
+    # The worker would look again only after 10 s: frames arriving sooner prove the wake.
+    monkeypatch.setattr(ahead_module, "POLL_SECONDS", 10.0)
+    pushed = Pushed()
+    buffer = AheadBuffer(pushed.produce, rate=RATE, channels=2, workers=workers)
+    buffer.prime()
+    # Nothing written: the reader hears silence, counted as an underrun; the voice goes on.
+    assert not buffer.read(BLOCK).any()
+    assert buffer.underruns == 1 and not buffer.ended_in_ring
+    # The writer catches up; wake() has the worker take its frames at once (no 20 ms poll).
+    pushed.write(counting(0, 3 * BLOCK))
+    buffer.wake()
+    wait_for(lambda: buffer.ready == 3 * BLOCK, timeout=2.0)
+    np.testing.assert_array_equal(
+        np.concatenate([buffer.read(BLOCK) for _ in range(3)])[:, 0], np.arange(3 * BLOCK))
+    assert buffer.underruns == 1
+    # Closed by the writer: what is left plays, then the end.
+    pushed.write(counting(3 * BLOCK, 100))
+    pushed.closed = True
+    buffer.wake()
+    wait_for(lambda: buffer.ended_in_ring)
+    assert len(buffer.read(BLOCK)) == 100 and buffer.ended
+
+
+def test_a_push_style_producer_in_virtual_time_plays_what_was_written_by_each_read():
+    pushed = Pushed()
+    buffer = AheadBuffer(pushed.produce, rate=RATE, channels=2, workers=None)
+    pushed.write(counting(0, BLOCK + 10))
+    np.testing.assert_array_equal(buffer.read(BLOCK)[:, 0], np.arange(BLOCK))
+    short = buffer.read(BLOCK)  # 10 frames, then the writer is late: zeros, one underrun
+    np.testing.assert_array_equal(short[:10, 0], np.arange(BLOCK, BLOCK + 10))
+    assert not short[10:].any() and buffer.underruns == 1 and not buffer.ended
+    pushed.closed = True
+    assert len(buffer.read(BLOCK)) == 0 and buffer.ended

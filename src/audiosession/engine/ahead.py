@@ -30,6 +30,11 @@ place, and swaps the new ring in at once; the audio thread's next block comes fr
 
 In virtual time (``AheadBuffer(..., workers=None)``) nothing runs ahead: a read that finds the
 ring short makes chunks on the spot, so the mix is the same, sample for sample, every run.
+
+A producer may also be fed from outside (push style: a program writing blocks it computed, a
+network track): it returns what its writer has queued, or ``None`` while nothing is queued,
+which is not the end: the ring stays as it is, a read that finds it dry counts an underrun,
+and the worker asks again at its next poll, or at once when the writer calls ``wake()``.
 """
 
 from __future__ import annotations
@@ -60,8 +65,9 @@ STUCK_SECONDS = 0.1
 
 T = TypeVar("T")
 
-Produce = Callable[[int], np.ndarray]
-"""``produce(frames)`` -> (n, channels) float32, 0 < n <= frames; an empty array = the end."""
+Produce = Callable[[int], np.ndarray | None]
+"""``produce(frames)`` -> (n, channels) float32, 0 < n <= frames; an empty array = the end;
+``None`` = nothing ready yet (a push-style producer whose writer is late), not the end."""
 
 
 class _Ring:
@@ -227,6 +233,8 @@ class AheadBuffer:
         except Exception:
             log.exception("%s: producing audio failed; it ends here", self.name or self)
             block = self._scratch[:0]
+        if block is None:
+            return False  # nothing ready yet (push style): the worker asks again later
         count = len(block)
         if count > want:
             raise ValueError(f"{self._produce!r} returned {count} frames, more than {want}")
@@ -259,6 +267,12 @@ class AheadBuffer:
                 self._primed = True
                 if self._workers is not None:
                     self._fill_locked(self._ring)
+        if self._workers is not None:
+            self._workers.wake(self)
+
+    def wake(self) -> None:
+        """The producer has frames for the ring now (a push-style writer just queued some):
+        have the worker ask for them at once rather than at its next poll."""
         if self._workers is not None:
             self._workers.wake(self)
 
