@@ -11,6 +11,7 @@ from audiosession.elements.context import AudioContext
 from audiosession.elements.futures import Playback, Promise
 from audiosession.elements.media import Audio, MediaElement, MediaError
 from audiosession.elements.media_session import MediaMetadata, MediaSession
+from audiosession.elements.track_generator import MediaStreamTrackGenerator
 
 __all__ = [
     "Audio",
@@ -23,6 +24,7 @@ __all__ = [
     "MediaSession",
     "MediaStream",
     "MediaStreamTrack",
+    "MediaStreamTrackGenerator",
     "Playback",
     "Promise",
     "UserMediaRequest",

@@ -279,13 +279,14 @@ class Engine:
         voice.device = target
 
     def ahead(self, produce: Produce, *, tell: Callable[[], float] | None = None,
-              name: str = "") -> AheadBuffer:
+              name: str = "", channels: int | None = None) -> AheadBuffer:
         """A buffer that makes a voice's frames ahead of the audio thread (``engine.ahead``):
         ``produce(frames)`` is called by the engine's worker thread in large chunks, and the
         buffer (a voice's source) gives the audio thread only frames already made.
 
         In virtual time the frames are made on demand while rendering instead, so the mix is
         the same every run. Call ``prime()`` before the voice plays, ``close()`` when done.
+        ``channels``: the producer's, if not the engine's (a mono node of an AudioContext).
         """
         self._check_open()
         workers = None
@@ -296,8 +297,8 @@ class Engine:
                 workers = self._workers
         # Room for a whole block on top of a whole chunk, whatever the blocksize.
         seconds = max(AHEAD_SECONDS, 2 * (self.blocksize + CHUNK_FRAMES) / self.rate)
-        return AheadBuffer(produce, rate=self.rate, channels=self.channels, workers=workers,
-                           tell=tell, seconds=seconds, name=name)
+        return AheadBuffer(produce, rate=self.rate, channels=channels or self.channels,
+                           workers=workers, tell=tell, seconds=seconds, name=name)
 
     def _sync_streams(self) -> None:
         """Open a stream for each (device, role) with voices; close the others."""

@@ -151,9 +151,9 @@ class LocalAudio:
         return voice
 
     def ahead(self, produce: Produce, *, tell: Callable[[], float] | None = None,
-              name: str = "") -> AheadBuffer:
+              name: str = "", channels: int | None = None) -> AheadBuffer:
         """A decode-ahead buffer for a voice of this process (see ``Engine.ahead``)."""
-        return self.engine.ahead(produce, tell=tell, name=name)
+        return self.engine.ahead(produce, tell=tell, name=name, channels=channels)
 
     def remove_voice(self, voice: Voice | None) -> None:
         if voice is None:
