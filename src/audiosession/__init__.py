@@ -11,6 +11,8 @@ from typing import Any
 from audiosession.elements import (
     Audio,
     AudioContext,
+    AudioWorkletNode,
+    ErrorEvent,
     MediaDeviceInfo,
     MediaDevices,
     MediaElement,
@@ -46,6 +48,8 @@ __all__ = [
     "AbortError",
     "Audio",
     "AudioContext",
+    "AudioWorkletNode",
+    "ErrorEvent",
     "MediaDeviceInfo",
     "MediaDevices",
     "MediaElement",

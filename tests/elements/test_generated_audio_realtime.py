@@ -1,6 +1,7 @@
 """Generated audio on the real clock (null backend, dispatcher and audio threads): a writer
 much faster than real time is held to the bound by ``write`` (and by ``write_async`` in
-asyncio), and is heard whole, without an underrun."""
+asyncio) and heard whole, without an underrun; a processor too slow for real time runs dry
+alone."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from audiosession import Audio, MediaStream, MediaStreamTrackGenerator
+from audiosession import (
+    Audio,
+    AudioContext,
+    AudioWorkletNode,
+    MediaStream,
+    MediaStreamTrackGenerator,
+)
 from audiosession.engine.null import NullBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platform.embedded import EmbeddedPlatform
@@ -132,3 +139,55 @@ def test_write_async_waits_without_holding_up_the_event_loop(runtime):
     check_heard_whole(recording.stop(), track, progress)
     # While the writer awaited room the loop went on running the other coroutine.
     assert len(ticks) > 50
+
+
+class Tone:
+    """A processor computing a sine; ``delay`` seconds of sleep per call make it too slow
+    (each call is for ~85 ms of audio)."""
+
+    def __init__(self, freq: float, delay: float = 0.0) -> None:
+        self.freq = freq
+        self.delay = delay
+        self.frame = 0
+
+    def process(self, outputs: np.ndarray, frames: int) -> bool:
+        if self.delay:
+            time.sleep(self.delay)
+        t = (self.frame + np.arange(frames)) / RATE
+        outputs[:, 0] = 0.3 * np.sin(2 * np.pi * self.freq * t)
+        self.frame += frames
+        return True
+
+
+def windowed_levels(output: np.ndarray, freq: float, start: float, end: float) -> np.ndarray:
+    """The level (dB, re amplitude 0.3) of ``freq`` in each 50 ms window from start to end."""
+    return np.array([tone_level_db(output, freq, at, 0.05, reference=0.3)
+                     for at in np.arange(start, end - 0.05, 0.05)])
+
+
+def test_a_slow_processor_runs_dry_alone_and_every_other_voice_plays_on(runtime, media):
+    window = runtime.default_window
+    recording = runtime.platform.record()
+    slow_context, fast_context = AudioContext(window=window), AudioContext(window=window)
+    slow = AudioWorkletNode(slow_context, Tone(1000, delay=0.2))
+    slow.connect(slow_context.destination)
+    fast = AudioWorkletNode(fast_context, Tone(440))
+    fast.connect(fast_context.destination)
+    music = Audio(media.tone(660, 4.0, amplitude=0.3), window=window)
+    music.play()
+    wait_until(lambda: slow.underruns >= 5 and music.current_time >= 2.5)
+    output = recording.stop()
+    slow_context.close()
+    fast_context.close()
+    start = np.flatnonzero(np.abs(output[:, 0]) > 1e-3)[0] / RATE
+    end = len(output) / RATE - 0.1
+    # The slow node is heard only now and then (silence where its ring ran dry, counted)...
+    slow_levels = windowed_levels(output, 1000, start + 0.5, end)
+    assert (slow_levels < -40).any() and (slow_levels > -1).any()
+    # ...while the other node and the file play on in every 50 ms window, at their level.
+    for freq in (440, 660):
+        levels = windowed_levels(output, freq, start, end)
+        first = int(np.flatnonzero(levels > -0.1)[0])  # its first whole window
+        assert first <= 10
+        assert levels[first:] == pytest.approx(np.zeros(len(levels) - first), abs=0.3), freq
+    assert fast.underruns == 0 and music.error is None

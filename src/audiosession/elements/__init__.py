@@ -12,10 +12,13 @@ from audiosession.elements.futures import Playback, Promise
 from audiosession.elements.media import Audio, MediaElement, MediaError
 from audiosession.elements.media_session import MediaMetadata, MediaSession
 from audiosession.elements.track_generator import MediaStreamTrackGenerator
+from audiosession.elements.worklet import AudioWorkletNode, ErrorEvent
 
 __all__ = [
     "Audio",
     "AudioContext",
+    "AudioWorkletNode",
+    "ErrorEvent",
     "MediaDeviceInfo",
     "MediaDevices",
     "MediaElement",
