@@ -48,3 +48,9 @@ class AbortError(AudioSessionError):
 
 class NetworkError(AudioSessionError):
     """Media could not be fetched: a refused connection, a timeout, a cut mid-stream."""
+
+
+class MissingDependencyError(AudioSessionError, ImportError):  # type: ignore[misc]
+    """An optional part of the package was imported without its extra: the message names the
+    ``pip install`` that brings it (``audiosession[webrtc]`` for ``audiosession.webrtc``).
+    ``name`` stays the class's name (ImportError's would be the missing module's)."""
