@@ -327,3 +327,15 @@ def test_a_second_element_takes_the_track_over_and_the_first_ends(env):
     assert first.ended and not second.ended and track.ready_state == "live"
     assert math.isinf(second.duration)
     assert tone_level_db(env.output(), 440, 0.45, 0.1) == pytest.approx(0, abs=0.5)
+
+
+def test_a_track_made_without_a_window_belongs_to_the_element_that_plays_it(env):
+    other = env.window()
+    other.navigator.audio_session.type = "ambient"
+    track = MediaStreamTrackGenerator(kind="audio", rate=RATE, channels=1)
+    playing(track, other)
+    track.write(sine(440, 0.5, RATE))
+    env.advance(0.3)
+    assert track.window is other
+    assert other.navigator.audio_session.state == "active"
+    assert env.navigator.audio_session.state == "inactive"

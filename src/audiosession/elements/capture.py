@@ -156,9 +156,10 @@ class MediaStream:
         window = window if window is not None else current_runtime().default_window
         return cls([RemoteAudioTrack(window, path)])  # type: ignore[list-item]
 
-    def open_source(self, engine_format: tuple[int, int]) -> Any:
-        """What a media element plays: the live audio tracks, mixed; a generated track (which
-        a stream then holds alone) plays through its own source, to its end."""
+    def open_source(self, engine_format: tuple[int, int], window: Window | None = None) -> Any:
+        """What the media element of ``window`` plays: the live audio tracks, mixed; a
+        generated track (which a stream then holds alone) plays through its own source, to
+        its end."""
         tracks = self.get_audio_tracks()
         generated = [track for track in tracks if hasattr(track, "open_source")]
         if generated:
@@ -166,7 +167,7 @@ class MediaStream:
                 raise NotSupportedError(
                     f"{self!r} holds a MediaStreamTrackGenerator and other audio tracks; "
                     "play a generated track in a MediaStream of its own")
-            return generated[0].open_source(engine_format)
+            return generated[0].open_source(engine_format, window)
         return _StreamSource(self)
 
     def __repr__(self) -> str:

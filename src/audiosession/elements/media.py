@@ -265,7 +265,7 @@ class MediaElement(EventTarget, SessionElement):
         self._reject_pending(AbortError("the media was reloaded before play() started"))
         self.refresh_audible()
         if self._src_object is not None:
-            self._attach(self._src_object.open_source(self._engine_format()))
+            self._attach(self._src_object.open_source(self._engine_format(), self.window))
             return
         if not self._src:
             return

@@ -98,8 +98,7 @@ class MediaStreamTrackGenerator(EventTarget):
                 f"max_queued must be a number of seconds >= {2 * START_SECONDS}, "
                 f"not {max_queued!r}")
         super().__init__()
-        self.window = window if window is not None else current_runtime().default_window
-        audio = self.window.runtime.platform.audio
+        self._window: Window | None = None
         self.kind = kind
         self.id = f"generated-track-{next(_ids)}"
         self.label = "Generated audio"
@@ -109,13 +108,6 @@ class MediaStreamTrackGenerator(EventTarget):
         self.enabled = True
         """A disabled track is heard as silence (its audio is still consumed in time)."""
         self.muted = False
-        self._engine_rate = audio.rate
-        self._engine_channels = audio.channels
-        self._max_frames = int(self.max_queued * audio.rate)
-        self._matrix = mix_matrix(channels, audio.channels)
-        self._resampler: Any = None
-        if rate != audio.rate:
-            self._resampler = soxr.ResampleStream(rate, audio.rate, channels, dtype="float32")
         self._queue: deque[np.ndarray] = deque()
         self._queued = 0  # frames (engine rate) in the queue, not yet in a ring
         self._lock = threading.Condition()  # the queue; notified when the track stops
@@ -124,14 +116,41 @@ class MediaStreamTrackGenerator(EventTarget):
         self._ready_state = "live"
         self._drop_when_full = False  # a live network track: drop what is late, never wait
         self._source: _GeneratedSource | None = None
+        if window is not None:
+            self._bind(window)
+
+    def _bind(self, window: Window) -> None:
+        """Belong to ``window``: write for its engine's format from now on."""
+        audio = window.runtime.platform.audio
+        self._window = window
+        self._engine_rate: int = audio.rate
+        self._max_frames = int(self.max_queued * audio.rate)
+        self._matrix = mix_matrix(self.channels, audio.channels)
+        self._resampler: Any = None
+        if self.rate != audio.rate:
+            self._resampler = soxr.ResampleStream(self.rate, audio.rate, self.channels,
+                                                  dtype="float32")
         self._end = np.zeros((0, audio.channels), dtype=np.float32)
+
+    @property
+    def window(self) -> Window:
+        """The window whose engine plays the track: the one given, else the first element's
+        that plays it, else (written before it is played) the current default window."""
+        self._ensure_bound()
+        assert self._window is not None
+        return self._window
+
+    def _ensure_bound(self) -> None:
+        if self._window is None:
+            self._bind(current_runtime().default_window)
 
     def _event_runtime(self) -> Runtime:
         return self.window.runtime
 
     def __repr__(self) -> str:
+        queued = f", {self.queued:.3f} s queued" if self._window is not None else ""
         return (f"<MediaStreamTrackGenerator {self.id} {self.rate} Hz x{self.channels} "
-                f"{self._ready_state}, {self.queued:.3f} s queued>")
+                f"{self._ready_state}{queued}>")
 
     # -- attributes ---------------------------------------------------------------------------
 
@@ -146,6 +165,7 @@ class MediaStreamTrackGenerator(EventTarget):
     @property
     def queued(self) -> float:
         """Seconds written and not yet heard (what ``write`` holds to ``max_queued``)."""
+        self._ensure_bound()
         return self._queued_frames() / self._engine_rate
 
     @property
@@ -189,6 +209,7 @@ class MediaStreamTrackGenerator(EventTarget):
     def close(self) -> None:
         """End of stream: what was written is heard to its end, then the element playing the
         track fires ``ended`` (and the track ``ended``). Writing after it raises."""
+        self._ensure_bound()
         with self._write_lock:
             if self._closed:
                 return
@@ -218,6 +239,7 @@ class MediaStreamTrackGenerator(EventTarget):
 
     def _prepare(self, block: Any) -> np.ndarray:
         """``block`` checked, resampled and mapped to the engine's channels."""
+        self._ensure_bound()
         if self._closed:
             raise InvalidStateError(f"{self!r} is closed: nothing more can be written")
         array = np.asarray(block)
@@ -296,6 +318,7 @@ class MediaStreamTrackGenerator(EventTarget):
         """Virtual time, on the thread that moves the clock: nothing would make room while a
         write waited, so a block that does not fit is refused whole, before it is resampled
         (the resampler's few frames of give are let through)."""
+        self._ensure_bound()
         frames = len(np.asarray(block)) * self._engine_rate / self.rate
         if frames > self._max_frames - self._queued_frames() + 1:
             raise RuntimeError(
@@ -331,9 +354,16 @@ class MediaStreamTrackGenerator(EventTarget):
             self._queued -= count
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def open_source(self, engine_format: tuple[int, int]) -> _GeneratedSource:
-        """What a media element plays (``MediaStream.open_source``). One element plays a
-        track at a time: a new one takes it over, and the previous one ends."""
+    def open_source(self, engine_format: tuple[int, int], window: Window | None = None
+                    ) -> _GeneratedSource:
+        """What the media element of ``window`` plays (``MediaStream.open_source``); a track
+        made without a window belongs to the first one. One element plays a track at a time:
+        a new one takes it over, and the previous one ends."""
+        if self._window is None and window is not None:
+            self._bind(window)
+        if window is not None and window.runtime is not self.window.runtime:
+            raise InvalidStateError(
+                f"{self!r} belongs to {self.window.name} of another runtime than {window.name}")
         audio = self.window.runtime.platform.audio
         if self._ready_state == "ended":
             raise InvalidStateError(f"{self!r} has ended: it has nothing more to play")
