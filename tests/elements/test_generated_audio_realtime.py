@@ -191,3 +191,25 @@ def test_a_slow_processor_runs_dry_alone_and_every_other_voice_plays_on(runtime,
         assert first <= 10
         assert levels[first:] == pytest.approx(np.zeros(len(levels) - first), abs=0.3), freq
     assert fast.underruns == 0 and music.error is None
+
+
+def test_a_write_in_an_event_listener_never_waits(runtime):
+    # A listener runs on the loop that would have to run the element's resume: a write there
+    # that does not fit is refused at once (a blocking wait could wait for ever).
+    track, element = play(runtime)
+    outcome: list[BaseException | None] = []
+
+    def listener() -> None:
+        try:
+            track.write(np.zeros(SPEECH_RATE // 2, np.float32))  # fits: queued at once
+            track.write(np.zeros(SPEECH_RATE, np.float32))  # would wait: refused whole
+        except RuntimeError as error:
+            outcome.append(error)
+        else:
+            outcome.append(None)
+
+    runtime.loop.queue_task(listener)
+    wait_until(lambda: bool(outcome))
+    assert isinstance(outcome[0], RuntimeError)
+    assert "write from another thread, or use write_async" in str(outcome[0])
+    assert track.queued <= 0.5

@@ -31,10 +31,11 @@ ahead.py``), and the audio thread reads only that ring. How much may wait, and w
   track does, is not heard as a stutter of 10 ms gaps. It is the track's added latency.
 
 An underrun (the writer is late) is silence for the rest of that block, counted in
-``underruns``; it never holds back other voices or the stream. In virtual time the ring is
-filled while rendering, so ``write`` cannot wait there: a write that would have to wait on the
-thread that moves the clock raises ``RuntimeError`` (write at most ``max_queued - queued``
-seconds between ``env.advance`` calls).
+``underruns``; it never holds back other voices or the stream. On the thread that runs the
+window's tasks (an event listener; in virtual time, the thread that moves the clock) ``write``
+never waits, since what would make room could not happen while it did: a block that does not
+fit raises ``RuntimeError`` (in virtual time, write at most ``max_queued - queued`` seconds
+between ``env.advance`` calls).
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ class MediaStreamTrackGenerator(EventTarget):
         ``max_queued`` seconds are queued; raises ``InvalidStateError`` once the track is
         closed or stopped, ``ValueError`` / ``TypeError`` for a block of the wrong shape or
         type (nothing of it is queued)."""
-        if self._on_virtual_clock_thread():
+        if self._on_loop_thread():
             self._write_without_waiting(block)
             return
         data = self._prepare(block)
@@ -199,6 +200,9 @@ class MediaStreamTrackGenerator(EventTarget):
 
     async def write_async(self, block: Any) -> None:
         """``write`` for asyncio: awaits room instead of blocking the event loop."""
+        if self._on_loop_thread():
+            self._write_without_waiting(block)
+            return
         data = self._prepare(block)
         while True:
             data, wait = self._offer(data)
@@ -310,22 +314,27 @@ class MediaStreamTrackGenerator(EventTarget):
             forget()
         log.info("%r: dropped %.3f s of late audio", self, dropped / self._engine_rate)
 
-    def _on_virtual_clock_thread(self) -> bool:
-        runtime = self.window.runtime
-        return runtime.virtual_clock is not None and runtime.loop.in_loop_thread()
+    def _on_loop_thread(self) -> bool:
+        """Whether the caller runs the window's tasks (an event listener; in virtual time, the
+        thread that moves the clock): waiting there could wait for ever, for a resume the
+        loop itself has to run, or for a clock only ``env.advance()`` moves."""
+        return self.window.runtime.loop.in_loop_thread()
 
     def _write_without_waiting(self, block: Any) -> None:
-        """Virtual time, on the thread that moves the clock: nothing would make room while a
-        write waited, so a block that does not fit is refused whole, before it is resampled
-        (the resampler's few frames of give are let through)."""
+        """On the loop's thread: a block that does not fit now is refused whole, before it is
+        resampled (the resampler's few frames of give are let through)."""
         self._ensure_bound()
         frames = len(np.asarray(block)) * self._engine_rate / self.rate
         if frames > self._max_frames - self._queued_frames() + 1:
+            where = ("the virtual clock moves only in env.advance(): write at most "
+                     "max_queued - queued seconds between advances"
+                     if self.window.runtime.virtual_clock is not None else
+                     "this thread runs the audiosession loop: write from another thread, "
+                     "or use write_async in asyncio")
             raise RuntimeError(
-                f"writing {frames / self._engine_rate:.3f} s here would wait for ever: "
+                f"writing {frames / self._engine_rate:.3f} s here would wait: "
                 f"{self.queued:.3f} s of {self!r} are queued (at most {self.max_queued} s) "
-                "and the virtual clock moves only in env.advance(); write at most "
-                "max_queued - queued seconds between advances")
+                f"and {where}")
         data = self._prepare(block)
         with self._lock:
             self._append(data)
