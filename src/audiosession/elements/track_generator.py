@@ -46,6 +46,7 @@ import logging
 import math
 import threading
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -188,18 +189,17 @@ class MediaStreamTrackGenerator(EventTarget):
         ``max_queued`` seconds are queued; raises ``InvalidStateError`` once the track is
         closed or stopped, ``ValueError`` / ``TypeError`` for a block of the wrong shape or
         type (nothing of it is queued)."""
-        if self._on_loop_thread():
-            self._write_without_waiting(block)
-            return
-        data = self._prepare(block)
-        while True:
-            data, wait = self._offer(data)
-            if wait is None:
-                return
-            self._wait_for_room(wait)
+        for seconds in self._pieces(block):
+            self._wait_for_room(seconds)
 
     async def write_async(self, block: Any) -> None:
         """``write`` for asyncio: awaits room instead of blocking the event loop."""
+        for seconds in self._pieces(block):
+            await asyncio.sleep(seconds)
+
+    def _pieces(self, block: Any) -> Iterator[float]:
+        """Queue ``block`` as room comes: each time it does not all fit, yield how long to
+        wait before offering the rest."""
         if self._on_loop_thread():
             self._write_without_waiting(block)
             return
@@ -208,7 +208,7 @@ class MediaStreamTrackGenerator(EventTarget):
             data, wait = self._offer(data)
             if wait is None:
                 return
-            await asyncio.sleep(wait)
+            yield wait
 
     def close(self) -> None:
         """End of stream: what was written is heard to its end, then the element playing the
