@@ -5,18 +5,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from audiosession.errors import AudioSessionError
+from audiosession.errors import MissingDependencyError
 
 __all__ = ["CLI_EXTRA", "MissingDependencyError", "missing_dependency", "require"]
 
 CLI_EXTRA = "pip install 'audiosession[cli]'"
 """How to install what the ``audiosession`` command needs beyond the library (rich, matplotlib)."""
-
-
-class MissingDependencyError(AudioSessionError, ModuleNotFoundError):  # type: ignore[misc]
-    """A Python package that a feature needs is not installed; the message says which package,
-    for what, and how to install it. A ``ModuleNotFoundError``, so code that catches that still
-    does; as for any ``ImportError``, its ``name`` is the missing package's."""
 
 
 def missing_dependency(error: ModuleNotFoundError, package: str, *, needed_for: str,
@@ -28,7 +22,7 @@ def missing_dependency(error: ModuleNotFoundError, package: str, *, needed_for: 
         return error
     return MissingDependencyError(
         f"{needed_for} needs the Python package {package!r}, which is not installed; "
-        f"{install}", name=package)
+        f"{install}")
 
 
 def require(package: str, *, needed_for: str, install: str) -> ModuleType:

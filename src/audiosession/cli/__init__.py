@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.ERROR,
         format="audiosession: %(levelname)s: %(name)s: %(message)s")
     from audiosession.cli.common import CommandError, open_platform
-    from audiosession.dependencies import MissingDependencyError
+    from audiosession.errors import MissingDependencyError
 
     try:
         _require_extras(args.command)

@@ -34,10 +34,14 @@ class MediaSourceError(AudioSessionError):
 
 
 class FileSource:
-    """A decoded file (or in-memory body) read block by block at the engine's format."""
+    """A decoded file (or in-memory body) read block by block at the engine's format.
+
+    Reading decodes, so it is for a worker thread: the media element plays it through the
+    engine's decode-ahead buffer (``decode_ahead``), never from the audio thread."""
 
     seekable = True
     has_audio = True
+    decode_ahead = True
 
     def __init__(self, handle: str | IO[bytes], name: str, rate: int, channels: int) -> None:
         try:
@@ -48,6 +52,9 @@ class FileSource:
 
     def read(self, frames: int) -> np.ndarray:
         return self._reader.read(frames)
+
+    def read_view(self, frames: int) -> np.ndarray:
+        return self._reader.read_view(frames)
 
     def seek(self, seconds: float) -> None:
         try:
