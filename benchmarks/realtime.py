@@ -1,286 +1,312 @@
-"""Real-time playback cost: our PulseAudio backend vs paplay, on a private null sink.
+"""Real-time playback through ``Audio``: N looping MP3 elements in one process against N paplay.
 
-Run: ``python benchmarks/realtime.py [--seconds 10] [--underrun-seconds 60] [--counts 1,8,32]``
+Run: ``python benchmarks/realtime.py`` (about 25 minutes: 60 s per configuration), or shorter
+while developing: ``python benchmarks/realtime.py --seconds 10 --counts 1,32 --no-hog``.
 
-For N = 1, 8, 32 MP3 files (48 kHz stereo, made with ffmpeg), measured in the same run on one
-private PulseAudio server (tests/pulse_server.py):
+Everything plays on one private PulseAudio server with one null sink (tests/pulse_server.py):
 
-- ours: one process decodes the N files (``audiosession.engine.decode.open_audio`` if present,
-  else soundfile + soxr) on a decode thread in 2048-frame chunks, and mixes them in NumPy into
-  ONE output stream (one stream per role, as the engine opens them) of ``--blocksize`` frames
-  through ``PulseBackend``. Cost = the process's CPU time (all threads) + the server's.
-- paplay: N ``paplay`` processes, each playing one file on the same sink (default buffering,
-  and again with ``--latency-msec`` equal to our stream's latency). Cost = their CPU time
-  (/proc/<pid>/stat) + the server's.
+- ours: one Python process plays N ``Audio(path)`` elements, looping, volume 0.15, in one
+  ``playback`` session: the public API and nothing else (``AUDIOSESSION_DAEMON=off``), and
+  again with ``python -m audiosession.daemon`` running (the daemon's CPU is added to ours);
+- paplay: N ``paplay`` processes playing the same files, with PulseAudio's default buffering
+  and with ``--latency-msec`` equal to our streams' latency.
 
-Printed: CPU seconds per second of audio for each, and the ratio paplay / ours. Then an
-underrun run: 32 streams at 256-frame blocks for ``--underrun-seconds`` seconds, counting
-(a) the server's underflow notifications on our stream (``pa_stream`` underflow callback:
-the sink found our buffer empty) and (b) blocks our render callback had to fill with silence
-because the decode thread was late.
+The files are N different 44.1 kHz stereo MP3s of white noise (192 kbit/s, made by ffmpeg),
+as long as a run, so paplay need not loop. For each configuration, once every stream plays:
+
+- CPU seconds per second of audio: the player processes (all threads) + the PulseAudio
+  server (+ the daemon), from /proc over the measured stretch;
+- dropouts: the sink's monitor recorded with parec, cut into 5 ms windows; a window whose RMS
+  is below 30 % of the median window's is a dropout (the whole stream went silent);
+- ours also reports each voice's underruns (blocks whose decode-ahead buffer ran dry) and the
+  server's underflow callbacks on our streams.
+
+Then once more at N = 32 with a CPU hog per core (``nice 0`` busy loops) running beside it.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
-import math
+import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
+import textwrap
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-sys.path.insert(0, os.path.join(HERE, "..", "src"))
+HERE = Path(__file__).resolve().parent
+sys.path.append(str(HERE.parent / "tests"))  # for pulse_server (after the stdlib)
 
-from audiosession.engine.pulse import DEFAULT_MIN_LATENCY, PulseBackend  # noqa: E402
+from audiosession.engine.pulse import DEFAULT_MIN_LATENCY  # noqa: E402
 from pulse_server import PulseServer, process_cpu_seconds  # noqa: E402
 
 RATE = 48000
-CHANNELS = 2
-CHUNK = 2048
+WINDOW = 0.005
+DROPOUT_FRACTION = 0.3
+VOLUME = 0.15
+
+PLAYER = textwrap.dedent("""
+    import json, sys, threading
+    import audiosession
+    from audiosession import Audio, navigator
+
+    navigator.audio_session.type = "playback"
+    elements = [Audio(path) for path in sys.argv[1:]]
+    for element in elements:
+        element.loop = True
+        element.volume = {volume}
+    for started in [element.play() for element in elements]:
+        started.result(timeout=60)
+    print(json.dumps({{"playing": len(elements)}}), flush=True)
+    threading.Thread(target=lambda: (sys.stdin.readline(), audiosession.stop()),
+                     daemon=True).start()
+    audiosession.run()
+    # Reading the counters only: the engine's voices and its PulseAudio streams.
+    engine = audiosession.platform().audio.engine
+    streams = list(engine._streams.values())
+    print(json.dumps({{
+        "underruns": [voice.underruns for voice in engine.voices],
+        "underflows": sum(getattr(stream, "underflows", 0) for stream in streams),
+        "streams": len(streams),
+    }}), flush=True)
+""").format(volume=VOLUME)
 
 
-def make_mp3s(directory: str, count: int, seconds: float) -> list[str]:
-    """``count`` different stereo 48 kHz MP3 tones of ``seconds`` seconds, made by ffmpeg."""
+@dataclass
+class Result:
+    """One configuration's figures."""
+
+    cpu_client: float  # CPU seconds per second of audio
+    cpu_server: float
+    windows: int
+    dropouts: int
+    underruns: list[int] = field(default_factory=list)
+    underflows: int | None = None
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_client + self.cpu_server
+
+
+def make_noise(directory: Path, count: int, seconds: float) -> list[str]:
+    """``count`` different 44.1 kHz stereo white-noise MP3s of ``seconds`` (192 kbit/s)."""
     paths = []
-    for i in range(count):
-        path = os.path.join(directory, f"tone{i:02d}.mp3")
-        freq = 220 + 37 * i
-        subprocess.run(
-            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-             f"sine=frequency={freq}:sample_rate={RATE}:duration={seconds}", "-ac", "2",
-             "-c:a", "libmp3lame", "-b:a", "192k", path],
-            check=True,
-        )
-        paths.append(path)
+    for index in range(count):
+        path = directory / f"noise{index}.mp3"
+        if not path.exists():
+            subprocess.run(
+                ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                 f"anoisesrc=color=white:amplitude=0.5:seed={index + 1}:sample_rate=44100:"
+                 f"duration={seconds}", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "192k",
+                 str(path)], check=True)
+        paths.append(str(path))
     return paths
 
 
-class Reader:
-    """One decoded file: the engine's decoder if there is one, else soundfile + soxr."""
-
-    def __init__(self, path: str) -> None:
-        self._file: Any = None
-        self._resampler: Any = None
-        self._reader: Any = None
-        try:
-            from audiosession.engine.decode import open_audio
-
-            self._reader = open_audio(path, rate=RATE, channels=CHANNELS)
-            self.kind = "audiosession.engine.decode"
-        except ImportError:
-            import soundfile as sf
-            import soxr
-
-            self._file = sf.SoundFile(path)
-            if self._file.samplerate != RATE:
-                self._resampler = soxr.ResampleStream(self._file.samplerate, RATE, CHANNELS,
-                                                      dtype="float32")
-            self.kind = "soundfile + soxr"
-
-    def read(self, frames: int) -> np.ndarray:
-        """The next ``frames`` frames at 48 kHz stereo (fewer at the end)."""
-        if self._reader is not None:
-            data: np.ndarray = self._reader.read(frames)
-            return data
-        data = self._file.read(frames, dtype="float32", always_2d=True)
-        if self._resampler is not None:
-            data = self._resampler.resample_chunk(data, last=len(data) < frames)
-        return data
+def count_dropouts(recording: np.ndarray) -> tuple[int, int]:
+    """(dropout windows, windows): 5 ms windows whose RMS is below 30 % of the median's."""
+    size = int(WINDOW * RATE)
+    edge = int(0.05 * RATE)  # parec's first and last moments are not the sink's
+    signal_ = recording[edge : len(recording) - edge]
+    windows = len(signal_) // size
+    if windows == 0:
+        return 0, 0
+    frames = signal_[: windows * size].astype(np.float64).reshape(windows, size, -1)
+    levels = np.sqrt(np.mean(np.square(frames), axis=(1, 2)))
+    return int(np.count_nonzero(levels < DROPOUT_FRACTION * np.median(levels))), windows
 
 
-class Player:
-    """N files decoded ahead on a thread and mixed block by block into one render callback."""
-
-    def __init__(self, paths: list[str], blocksize: int) -> None:
-        self.readers = [Reader(p) for p in paths]
-        self.blocksize = blocksize
-        self.gain = np.float32(1.0 / max(1, len(paths)))
-        self.chunks: collections.deque[np.ndarray] = collections.deque()
-        self.current: np.ndarray | None = None
-        self.offset = 0
-        self.starved = 0
-        self.ended = False
-        self._stop = threading.Event()
-        self._space = threading.Semaphore(8)  # at most 8 chunks (~340 ms) decoded ahead
-        self._thread = threading.Thread(target=self._decode, daemon=True)
-        self._thread.start()
-
-    def _decode(self) -> None:
-        n = len(self.readers)
-        stack = np.zeros((n, CHUNK, CHANNELS), dtype=np.float32)
-        while not self._stop.is_set():
-            if not self._space.acquire(timeout=0.1):
-                continue
-            longest = 0
-            for i, reader in enumerate(self.readers):
-                data = reader.read(CHUNK)
-                stack[i, : len(data)] = data
-                stack[i, len(data):] = 0
-                longest = max(longest, len(data))
-            if longest == 0:
-                self.ended = True
-                return
-            # Voices stay in a (voices, frames, channels) stack; the render thread sums it.
-            self.chunks.append(stack.copy())
-
-    def render(self, frames: int) -> np.ndarray:
-        """The output stream's render callback: the next ``frames`` of the mix."""
-        out = np.empty((frames, CHANNELS), dtype=np.float32)
-        done = 0
-        while done < frames:
-            if self.current is None or self.offset >= CHUNK:
-                if not self.chunks:
-                    if not self.ended:
-                        self.starved += 1
-                    out[done:] = 0
-                    return out
-                self.current = self.chunks.popleft()
-                self.offset = 0
-                self._space.release()
-            take = min(frames - done, CHUNK - self.offset)
-            np.sum(self.current[:, self.offset: self.offset + take], axis=0,
-                   out=out[done: done + take])
-            self.offset += take
-            done += take
-        out *= self.gain
-        return out
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
+def wait_for_streams(server: PulseServer, count: int, timeout: float = 60.0) -> None:
+    """Wait until ``count`` playback streams are on the server and none is corked."""
+    deadline = time.monotonic() + timeout
+    while True:
+        inputs = server.sink_inputs()
+        if len(inputs) >= count and not any(i.corked for i in inputs):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(inputs)} of {count} streams started")
+        time.sleep(0.1)
 
 
-def measure_ours(server: PulseServer, paths: list[str], seconds: float, blocksize: int,
-                 latency_blocks: int | None) -> dict[str, float]:
-    backend = PulseBackend(server=server.server_string, latency_blocks=latency_blocks)
-    player = Player(paths, blocksize)
-    time.sleep(0.3)  # let the decode thread fill its queue
-    stream = backend.open_output("speakers", "music", rate=RATE, channels=CHANNELS,
-                                 blocksize=blocksize, render=player.render)
-    time.sleep(1.0)
-    underflows0, starved0, blocks0 = stream.underflows, player.starved, stream.blocks_rendered
-    cpu0, srv0, t0 = time.process_time(), server.cpu_seconds(), time.monotonic()
+def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float, float, int,
+                                                                               int]:
+    """Record the monitor for ``seconds`` while measuring CPU: (client, server per second of
+    audio, dropouts, windows)."""
+    time.sleep(1.0)  # let every stream settle after its start
+    recorder = server.record("speakers.monitor")
+    cpu0 = sum(process_cpu_seconds(pid) for pid in pids)
+    server0, t0 = server.cpu_seconds(), time.monotonic()
     time.sleep(seconds)
-    cpu1, srv1, t1 = time.process_time(), server.cpu_seconds(), time.monotonic()
-    result = {
-        "client": cpu1 - cpu0,
-        "server": srv1 - srv0,
-        "wall": t1 - t0,
-        "underflows": stream.underflows - underflows0,
-        "starved": player.starved - starved0,
-        "blocks": stream.blocks_rendered - blocks0,
-    }
-    stream.close()
-    player.close()
-    backend.close()
-    return result
+    cpu1 = sum(process_cpu_seconds(pid) for pid in pids)
+    server1, t1 = server.cpu_seconds(), time.monotonic()
+    dropouts, windows = count_dropouts(recorder.stop())
+    wall = t1 - t0
+    return (cpu1 - cpu0) / wall, (server1 - server0) / wall, dropouts, windows
 
 
-def measure_paplay(server: PulseServer, paths: list[str], seconds: float,
-                   latency_msec: float | None) -> dict[str, float]:
-    args = ["paplay", "--device=speakers"]
-    if latency_msec is not None:
-        args.append(f"--latency-msec={latency_msec:g}")
-    procs = []
+def run_ours(server: PulseServer, paths: list[str], seconds: float, env: dict[str, str],
+             daemon_pid: int | None) -> Result:
+    """N ``Audio`` elements in one process (through the daemon if one runs)."""
+    player = subprocess.Popen([sys.executable, "-c", PLAYER, *paths], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        for path in paths:  # staggered: 32 simultaneous connects overflow the socket backlog
-            procs.append(subprocess.Popen([*args, path], env=server.env,
-                                          stdin=subprocess.DEVNULL))
-            time.sleep(0.05)
-        time.sleep(1.0)
+        assert player.stdin is not None and player.stdout is not None
+        line = player.stdout.readline()
+        if not line:
+            raise RuntimeError("the player exited before playing (see its stderr above)")
+        wait_for_streams(server, 1)
+        pids = [player.pid] + ([daemon_pid] if daemon_pid else [])
+        client, srv, dropouts, windows = measure(server, pids, seconds)
+        player.stdin.write("stop\n")
+        player.stdin.flush()
+        report = json.loads(player.stdout.readline())
+        player.wait(timeout=30)
+    finally:
+        if player.poll() is None:
+            player.kill()
+            player.wait()
+    return Result(client, srv, windows, dropouts, report["underruns"], report["underflows"])
+
+
+def run_paplay(server: PulseServer, paths: list[str], seconds: float,
+               latency_ms: float | None) -> Result:
+    """N ``paplay`` processes on the same sink."""
+    args = ["paplay", "--device=speakers"]
+    if latency_ms is not None:
+        args.append(f"--latency-msec={latency_ms:g}")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for path in paths:
+            procs.append(start_paplay(server, args, path))
+        wait_for_streams(server, len(paths))
+        client, srv, dropouts, windows = measure(server, [p.pid for p in procs], seconds)
         if any(p.poll() is not None for p in procs):
-            raise RuntimeError("a paplay process exited early; is its file long enough?")
-        cpu0 = sum(process_cpu_seconds(p.pid) for p in procs)
-        srv0, t0 = server.cpu_seconds(), time.monotonic()
-        time.sleep(seconds)
-        cpu1 = sum(process_cpu_seconds(p.pid) for p in procs)
-        srv1, t1 = server.cpu_seconds(), time.monotonic()
+            raise RuntimeError("a paplay process exited early; are the files long enough?")
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
-            p.wait(timeout=5)
-    return {"client": cpu1 - cpu0, "server": srv1 - srv0, "wall": t1 - t0}
+            p.wait(timeout=10)
+    return Result(client, srv, windows, dropouts)
+
+
+def start_paplay(server: PulseServer, args: list[str], path: str) -> subprocess.Popen[bytes]:
+    """One paplay, started again if the server refused it (many connecting at once overflow
+    its socket's backlog)."""
+    for _attempt in range(5):
+        proc = subprocess.Popen([*args, path], env=server.env, stdin=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            return proc  # connected and playing
+        time.sleep(0.2)
+    reason = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    raise RuntimeError(f"paplay could not connect: {reason}")
+
+
+def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m audiosession.daemon`` in the private runtime directory of ``env``."""
+    sock = Path(env["XDG_RUNTIME_DIR"]) / "audiosession" / "daemon.sock"
+    with open(log, "ab") as out:
+        daemon = subprocess.Popen([sys.executable, "-m", "audiosession.daemon"], env=env,
+                                  stdout=out, stderr=out)
+    deadline = time.monotonic() + 15
+    while not sock.exists():
+        if daemon.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the daemon did not start; see {log}")
+        time.sleep(0.05)
+    return daemon
+
+
+def start_hogs() -> list[subprocess.Popen[bytes]]:
+    """One busy process per core, at nice 0."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(os.cpu_count() or 1)]
+
+
+def row(label: str, n: int, result: Result) -> str:
+    underruns = result.underruns
+    voices = (f"{sum(underruns)} in {sum(1 for u in underruns if u)} of {len(underruns)} "
+              f"voices (max {max(underruns, default=0)})" if underruns else "-")
+    underflows = "-" if result.underflows is None else str(result.underflows)
+    return (f"{n:>3} {label:<22} {result.cpu_client:>8.3f} {result.cpu_server:>8.3f} "
+            f"{result.cpu:>8.3f} {result.dropouts:>5d}/{result.windows:<6d} {underflows:>6} "
+            f"  {voices}")
+
+
+HEADER = (f"{'N':>3} {'player':<22} {'client':>8} {'server':>8} {'total':>8} "
+          f"{'dropouts':>12} {'underfl':>6}   voice underruns")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0,
-                        help="measured seconds per configuration (default 10)")
-    parser.add_argument("--underrun-seconds", type=float, default=60.0,
-                        help="length of the 32-stream underrun run (default 60; 0 skips it)")
-    parser.add_argument("--counts", default="1,8,32", help="stream counts (default 1,8,32)")
-    parser.add_argument("--blocksize", type=int, default=256, help="frames per block")
-    parser.add_argument("--latency-blocks", type=int, default=None,
-                        help="server-side buffer of our stream, in blocks (default: the "
-                             "backend's, 4 blocks and at least 40 ms)")
-    parser.add_argument("--switch-interval", type=float, default=None,
-                        help="sys.setswitchinterval() for this run, in seconds (default: "
-                             "Python's 0.005)")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="measured seconds per configuration (default 60)")
+    parser.add_argument("--counts", default="1,8,32,64", help="element counts (default 1,8,32,64)")
+    parser.add_argument("--no-daemon", action="store_true", help="skip the runs with the daemon")
+    parser.add_argument("--no-hog", action="store_true", help="skip the runs with CPU hogs")
+    parser.add_argument("--hog-count", type=int, default=32,
+                        help="N for the runs with CPU hogs (default 32)")
     args = parser.parse_args(argv)
-    if args.switch_interval is not None:
-        sys.setswitchinterval(args.switch_interval)
     counts = [int(c) for c in args.counts.split(",") if c.strip()]
-    if args.latency_blocks is None:
-        args.latency_blocks = max(4, math.ceil(DEFAULT_MIN_LATENCY * RATE / args.blocksize))
-    latency_ms = 1000 * args.blocksize * args.latency_blocks / RATE
-    longest = max(args.seconds, args.underrun_seconds) + 5
+    latency_ms = 1000 * DEFAULT_MIN_LATENCY
 
-    with tempfile.TemporaryDirectory(prefix="as-bench-") as tmp, \
+    with tempfile.TemporaryDirectory(prefix="as-realtime-") as tmp, \
             PulseServer({"speakers": {}}) as server:
-        n_files = max(counts + ([32] if args.underrun_seconds > 0 else []))
-        print(f"making {n_files} MP3 files of {longest:g} s ...", flush=True)
-        paths = make_mp3s(tmp, n_files, longest)
-        print(f"decoder: {Reader(paths[0]).kind}; blocks of {args.blocksize} frames; "
-              f"our stream latency {latency_ms:.1f} ms; {os.cpu_count()} CPUs; "
-              f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms\n")
-        header = (f"{'N':>3} {'ours cli':>9} {'ours srv':>9} {'ours tot':>9} "
-                  f"{'paplay cli':>10} {'srv':>7} {'tot':>7} {'ratio':>6} "
-                  f"{'paplay@' + format(latency_ms, '.0f') + 'ms':>12} {'srv':>7} {'tot':>7} "
-                  f"{'ratio':>6} {'underruns':>9}")
-        print("CPU seconds per second of audio (cli = client processes, srv = PulseAudio)")
-        print(header)
-        for n in counts:
+        root = Path(tmp)
+        most = max(counts + ([] if args.no_hog else [args.hog_count]))
+        print(f"making {most} MP3 files of {args.seconds + 10:g} s ...", flush=True)
+        paths = make_noise(root, most, args.seconds + 10)
+        runtime = root / "run"
+        runtime.mkdir(mode=0o700)
+        env = {k: v for k, v in server.env.items() if not k.startswith("AUDIOSESSION_")}
+        env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(root / "config"),
+                   AUDIOSESSION_BACKEND="pulse")
+        embedded = dict(env, AUDIOSESSION_DAEMON="off")
+        through_daemon = dict(env, AUDIOSESSION_DAEMON="required")
+        load = os.getloadavg()
+        print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+              f"{args.seconds:g} s per configuration; our streams' latency {latency_ms:g} ms\n"
+              "CPU seconds per second of audio (client = the players' processes, all threads; "
+              "server = PulseAudio);\ndropouts = 5 ms windows of the monitor below 30 % of the "
+              "median RMS; underfl = the server's underflows on our streams\n")
+        print(HEADER, flush=True)
+
+        def configurations(n: int, hog: bool) -> None:
             files = paths[:n]
-            ours = measure_ours(server, files, args.seconds, args.blocksize,
-                                args.latency_blocks)
-            pap = measure_paplay(server, files, args.seconds, None)
-            pap_low = measure_paplay(server, files, args.seconds, latency_ms)
+            suffix = " + hog" if hog else ""
+            print(row("ours" + suffix, n, run_ours(server, files, args.seconds, embedded,
+                                                   None)), flush=True)
+            if not args.no_daemon and not hog:
+                daemon = start_daemon(through_daemon, root / "daemon.log")
+                try:
+                    result = run_ours(server, files, args.seconds, through_daemon, daemon.pid)
+                finally:
+                    daemon.send_signal(signal.SIGTERM)
+                    daemon.wait(timeout=10)
+                print(row("ours, daemon", n, result), flush=True)
+            print(row("paplay" + suffix, n, run_paplay(server, files, args.seconds, None)),
+                  flush=True)
+            print(row(f"paplay {latency_ms:g} ms" + suffix, n,
+                      run_paplay(server, files, args.seconds, latency_ms)), flush=True)
 
-            def per_s(r: dict[str, float], key: str) -> float:
-                return r[key] / r["wall"]
-
-            ours_tot = per_s(ours, "client") + per_s(ours, "server")
-            pap_tot = per_s(pap, "client") + per_s(pap, "server")
-            low_tot = per_s(pap_low, "client") + per_s(pap_low, "server")
-            print(f"{n:>3} {per_s(ours, 'client'):>9.4f} {per_s(ours, 'server'):>9.4f} "
-                  f"{ours_tot:>9.4f} {per_s(pap, 'client'):>10.4f} {per_s(pap, 'server'):>7.4f} "
-                  f"{pap_tot:>7.4f} {pap_tot / max(ours_tot, 1e-9):>6.2f} "
-                  f"{per_s(pap_low, 'client'):>12.4f} {per_s(pap_low, 'server'):>7.4f} "
-                  f"{low_tot:>7.4f} {low_tot / max(ours_tot, 1e-9):>6.2f} "
-                  f"{int(ours['underflows'] + ours['starved']):>9d}", flush=True)
-        print("ratio = paplay total / ours total (> 1: we use less CPU)\n")
-
-        if args.underrun_seconds > 0:
-            n = 32
-            print(f"underrun run: {n} MP3 streams mixed into one stream, blocks of "
-                  f"{args.blocksize} frames, {args.underrun_seconds:g} s ...", flush=True)
-            r = measure_ours(server, paths[:n], args.underrun_seconds, args.blocksize,
-                             args.latency_blocks)
-            expected = r["wall"] * RATE / args.blocksize
-            print(f"  server underflows (pa_stream underflow callback): {int(r['underflows'])}")
-            print(f"  blocks rendered as silence (decoder late):        {int(r['starved'])}")
-            print(f"  blocks written: {int(r['blocks'])} (real time would be {expected:.0f})")
-            print(f"  CPU per second of audio: ours {r['client'] / r['wall']:.4f} "
-                  f"+ server {r['server'] / r['wall']:.4f}")
+        for n in counts:
+            configurations(n, hog=False)
+        if not args.no_hog:
+            hogs = start_hogs()
+            try:
+                configurations(args.hog_count, hog=True)
+            finally:
+                for hog in hogs:
+                    hog.kill()
+                    hog.wait()
     return 0
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +26,16 @@ def env() -> Iterator[VirtualEnvironment]:
 def media(tmp_path) -> Media:
     """Test media written into this test's temporary folder."""
     return Media(tmp_path)
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A directory like ``/tmp`` (everyone may write in it; sticky), for tests where another
+    user (``nobody``) plants files next to ours. Under ``/tmp`` itself, which every user can
+    reach (the tests' own temporary folders are private)."""
+    path = Path(tempfile.mkdtemp(prefix="as-shared-", dir="/tmp"))
+    os.chmod(path, 0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""README.md's example runs as written (with a short generated track.mp3 beside it)."""
+"""README.md's examples run as written (with a short generated track.mp3 beside them)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+import soundfile as sf
+
 README = Path(__file__).parents[1] / "README.md"
 
 
+def section_example(heading: str) -> str:
+    """The Python example in README's section ``## heading``."""
+    section = README.read_text().split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    return code
+
+
 def test_the_readme_example_plays_its_track_to_the_end(media, tmp_path):
-    (example,) = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    example = section_example("Example")
     ffmpeg = shutil.which("ffmpeg")
     assert ffmpeg, "ffmpeg is needed to make track.mp3 (scripts/setup --test installs it)"
     subprocess.run([ffmpeg, "-v", "error", "-i", media.tone(440, 1.0, subtype="PCM_16"),
@@ -27,3 +38,20 @@ def test_the_readme_example_plays_its_track_to_the_end(media, tmp_path):
     word, ended, state = result.stdout.split()
     assert (word, ended) == ("ended", "True")
     assert state in ("active", "inactive")  # its inactivation may be a task away
+
+
+def test_the_readme_voice_assistant_speaks_its_sentence_to_the_end(tmp_path):
+    recording = tmp_path / "speakers.wav"
+    script = (section_example("Audio the program makes")
+              + '\nprint("ended", assistant.ended, voice.underruns)\n')
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+        timeout=60, env={**os.environ, "AUDIOSESSION_BACKEND": f"wav:{recording}",
+                         "AUDIOSESSION_DAEMON": "off"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ended", "True", "0"]
+    # The whole sentence was heard: 41 letters of 20 ms, at the level written.
+    output, rate = sf.read(recording, dtype="float32", always_2d=True)
+    sounding = np.flatnonzero(np.abs(output[:, 0]) > 1e-3)
+    assert (sounding[-1] - sounding[0]) / rate == pytest.approx(41 * 0.02, abs=0.01)
+    assert np.abs(output[:, 0]).max() == pytest.approx(0.3, abs=0.01)

@@ -48,3 +48,10 @@ class AbortError(AudioSessionError):
 
 class NetworkError(AudioSessionError):
     """Media could not be fetched: a refused connection, a timeout, a cut mid-stream."""
+
+
+class MissingDependencyError(AudioSessionError, ModuleNotFoundError):  # type: ignore[misc]
+    """A Python package that a feature needs is not installed: the message names the package,
+    what needs it and the ``pip install`` that brings it (``audiosession[webrtc]`` for
+    ``audiosession.webrtc``). A ``ModuleNotFoundError``, so code that catches that still does;
+    ``name`` stays the class's name (ImportError's would be the missing module's)."""

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +14,16 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pulse_server import PulseServer, SinkInput, pulse_server  # noqa: E402
+from pulse_server import (  # noqa: E402
+    PulseServer,
+    SinkInput,
+    pulse_server,
+    require_pulse_tools,
+)
 
 from ..daemon.conftest import Player, Processes, base_env  # noqa: E402
 
-__all__ = ["Bridged", "PulseServer", "bridged", "pulse_server"]
+__all__ = ["Bridged", "PulseServer", "bridged", "pulse_server", "require_pulse_tools"]
 
 
 class Bridged(Processes):
@@ -43,11 +47,7 @@ class Bridged(Processes):
 
     def wait_log(self, text: str, timeout: float = 10.0, since: int = 0) -> None:
         """Wait until ``text`` appears in the daemon's log after character ``since``."""
-        deadline = time.monotonic() + timeout
-        while text not in self.daemon.log()[since:]:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {text!r} in the daemon's log:\n{self.daemon.log()}")
-            time.sleep(0.01)
+        self.daemon.wait_log(text, timeout, since)
 
     def pulse_player(self, name: str, type: str, src: str, *, loop: bool = False) -> Player:
         """A client player on the private server (the ``pulse`` backend): its streams are

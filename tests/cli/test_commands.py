@@ -81,9 +81,12 @@ def test_a_mistake_is_one_line_on_stderr_and_exit_status_2(cli, media, tone, arg
 
 def test_ctrl_c_stops_playback_cleanly_with_exit_status_130(tmp_path, media):
     looped = media.tone(440, 2.0, name="loop.wav")
+    # SIGINT as a terminal delivers it, even when the suite itself runs where SIGINT is
+    # ignored (a background job of a script), which the command would inherit.
     process = subprocess.Popen(
         [sys.executable, "-m", "audiosession", "play", looped, "--loop"], cwd=tmp_path,
-        env=command_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=command_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert process.stdout is not None
         first = process.stdout.readline()  # the progress line: it is playing

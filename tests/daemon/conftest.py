@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -77,6 +78,16 @@ class DaemonProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_log(self, text: str, timeout: float = 10.0, since: int = 0) -> None:
+        """Wait until ``text`` appears in the daemon's log after character ``since`` (take
+        ``len(daemon.log())`` before the action that should log it, so that an earlier line
+        with the same words does not end the wait)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log()[since:]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} in the daemon's log:\n{self.log()}")
+            time.sleep(0.01)
+
 
 class Player:
     """One ``player.py`` client process; its stdout events are collected as they come."""
@@ -131,6 +142,20 @@ class Player:
                                      f"{self.events}\nstderr:\n{self.stderr()}")
             self._seen.append(got)
 
+    def wait_log(self, pattern: str, timeout: float = 10.0) -> str:
+        """The first line of the player's stderr (its log) that matches the regular
+        expression ``pattern``, once there is one. Make the pattern match only the line
+        awaited: a word that an earlier line also contains ends the wait at once."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.stderr().splitlines():
+                if re.search(pattern, line):
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: no line matching {pattern!r} within "
+                                     f"{timeout} s; stderr:\n{self.stderr()}")
+            time.sleep(0.01)
+
     def send(self, command: str) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(command.encode() + b"\n")
@@ -172,6 +197,7 @@ class Processes:
         self.config_home.mkdir()
         self.daemon = DaemonProcess(self.runtime_dir, self.config_home, tmp_path / "daemon.log")
         self.players: list[Player] = []
+        self.client_env: dict[str, str] = {}  # more environment for the players
 
     def player(self, name: str, type: str, src: str, *, loop: bool = False,
                play: bool = True) -> Player:
@@ -179,6 +205,7 @@ class Processes:
         env = base_env(self.runtime_dir, self.config_home)
         env["AUDIOSESSION_BACKEND"] = f"wav:{wav}"
         env["AUDIOSESSION_DAEMON"] = "required"
+        env.update(self.client_env)
         args = ["--type", type, "--src", src]
         if loop:
             args.append("--loop")

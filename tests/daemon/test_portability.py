@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from audiosession.daemon.peercred import PeerCredentials, peer_credentials
 from audiosession.loop import ThreadedLoop
 from audiosession.platform.client import DaemonUnavailableError
 from audiosession.platform.embedded import EmbeddedPlatform
+from audiosession.platform.peercred import PeerCredentials, peer_credentials
 from audiosession.platform.select import default_platform_factory
 
 CONNECT = """

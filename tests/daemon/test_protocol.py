@@ -142,5 +142,7 @@ def test_the_socket_lives_in_xdg_runtime_dir_else_a_private_tmp_folder() -> None
     import os
 
     assert default_socket_path({}) == Path(f"/tmp/audiosession-{os.getuid()}/daemon.sock")
+    assert default_socket_path({"TMPDIR": "/var/tmp/me"}) == Path(
+        f"/var/tmp/me/audiosession-{os.getuid()}/daemon.sock")
     assert default_socket_path({"AUDIOSESSION_DAEMON_SOCKET": "/x/y.sock",
                                 "XDG_RUNTIME_DIR": "/run/user/1"}) == Path("/x/y.sock")

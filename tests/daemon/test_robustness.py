@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audiosession.daemon.server import MAX_ERRORS_IN_A_ROW
+from audiosession.daemon.server import LOGGED_ERRORS_PER_CLIENT, MAX_ERRORS_IN_A_ROW
 
 from .conftest import DaemonProcess
 from .test_server import Raw
@@ -80,6 +80,7 @@ def test_ten_thousand_malformed_or_oversized_messages_leave_the_daemon_serving(
             assert [r["ok"] for r in replies] == [False] * batch + [True]
         raw.close()
     # Clients that send nothing but garbage are cut off after MAX_ERRORS_IN_A_ROW.
+    mark = len(daemon.log())
     while sent < 10_000:
         raw = Raw(daemon.socket)
         try:
@@ -89,7 +90,7 @@ def test_ten_thousand_malformed_or_oversized_messages_leave_the_daemon_serving(
         sent += MAX_ERRORS_IN_A_ROW
         raw.close()
     still_serving(daemon, good)
-    assert "in a row: disconnecting it" in daemon.log()
+    daemon.wait_log("in a row: disconnecting it", since=mark)
 
 
 @settings(max_examples=150, deadline=None,
@@ -112,6 +113,7 @@ def test_random_byte_streams_leave_the_daemon_serving(daemon: DaemonProcess, goo
 
 def test_a_client_that_never_reads_its_replies_is_dropped_not_buffered(
         daemon: DaemonProcess, good: Raw) -> None:
+    mark = len(daemon.log())
     raw = Raw(daemon.socket)
     raw.sock.settimeout(10)
     request = b'{"id": 1, "op": "sessions"}\n' * 1000
@@ -122,11 +124,19 @@ def test_a_client_that_never_reads_its_replies_is_dropped_not_buffered(
         pass
     raw.close()
     still_serving(daemon, good)
-    assert "does not read its messages" in daemon.log()
+    daemon.wait_log("does not read its messages", since=mark)
 
 
 def test_the_log_counts_rather_than_floods(daemon: DaemonProcess) -> None:
-    log = daemon.log()
-    assert "further errors are counted, not logged" in log
-    assert log.count("\n") < 20_000
+    mark = len(daemon.log())
+    raw = Raw(daemon.socket)
+    for _ in range(LOGGED_ERRORS_PER_CLIENT + 5):  # fewer than MAX_ERRORS_IN_A_ROW
+        raw.send_bytes(b"garbage\n")
+        assert raw.next_reply()["ok"] is False  # each error is logged before it is answered
+    raw.close()
+    lines = [line for line in daemon.log()[mark:].splitlines()
+             if f"client {raw.client} (" in line]
+    assert sum("malformed JSON" in line for line in lines) == LOGGED_ERRORS_PER_CLIENT
+    assert sum("further errors are counted, not logged" in line for line in lines) == 1
+    assert daemon.log().count("\n") < 20_000  # after the floods of the tests before
 

@@ -237,3 +237,14 @@ def test_an_interruption_ends_when_the_client_that_made_it_goes_away(daemon: Dae
     assert music.next_push()["actions"][0]["state"] == "interrupted"
     phone.close()
     assert music.next_push()["actions"][0]["state"] == "active"
+
+
+def test_a_row_lists_sixteen_causes_and_counts_the_rest(daemon: Daemon) -> None:
+    music, pings = Raw(daemon.socket_path), Raw(daemon.socket_path)
+    music.request("add", session="w", context="w", owner="music")
+    music.request("request_active", session="w", type="playback")
+    for i in range(20):
+        pings.request("add", session=f"p{i}", context=f"p{i}", owner=f"ping {i}")
+        pings.request("request_active", session=f"p{i}", type="transient")
+    (row,) = [r for r in pings.request("sessions")["sessions"] if r["owner"] == "music"]
+    assert row["causes"] == [f"ducked by ping {i}" for i in range(16)] + ["and 4 more"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -114,6 +116,67 @@ def test_loop_plays_again_without_a_gap(env, media):
     assert not audio.ended
     assert largest_step(output, 0.2, 0.9) <= largest_step(output, 0.05, 0.1) * 1.01
     assert min(rms(output, t, 0.02) for t in np.arange(0.01, 1.1, 0.02)) > 0.3
+
+
+def test_loop_turned_on_just_before_the_end_plays_on_without_a_gap(env, media):
+    audio = Audio(media.tone(480, 0.5))
+    audio.play()
+    env.advance(0.45)  # the end is decoded ahead already
+    audio.loop = True
+    env.advance(0.6)
+    output = env.output()
+    assert not audio.ended and not audio.paused
+    assert largest_step(output, 0.4, 0.6) <= largest_step(output, 0.05, 0.1) * 1.01
+    assert min(rms(output, t, 0.02) for t in np.arange(0.02, 1.0, 0.02)) > 0.3
+
+
+def test_loop_turned_off_ends_at_the_end_of_the_pass_being_heard(env, media):
+    audio = Audio(media.tone(480, 0.5))
+    audio.loop = True
+    audio.play()
+    env.advance(0.98)  # in the second pass, the third one decoded ahead
+    audio.loop = False
+    env.advance(0.5)
+    assert audio.ended
+    assert ["pause", "ended"] == element_events(env, audio)[-2:]
+    assert min(rms(output := env.output(), t, 0.02) for t in np.arange(0.02, 0.96, 0.02)) > 0.3
+    assert silent(output, 1.0 + BLOCK, 0.4)
+
+
+def test_loop_turned_off_drops_the_next_pass_already_decoded_ahead(media):
+    # Real time: the worker decodes ahead past the loop point; turning the loop off must
+    # end where the pass being heard ends, not after what was decoded of the next one.
+    from audiosession.elements.media import _PlayingSource
+    from audiosession.elements.sources import open_media_source
+    from audiosession.engine import Engine, NullBackend
+
+    engine = Engine(NullBackend())
+    try:
+        playing = _PlayingSource(open_media_source(media.tone(480, 0.25), RATE, 2), True)
+        buffer = playing.voice_source(engine, "tone")  # type: ignore[arg-type]
+        deadline = time.monotonic() + 10
+
+        def wait_until(condition: Callable[[], bool]) -> None:
+            while not condition():
+                assert time.monotonic() < deadline
+                time.sleep(0.005)
+
+        blocks = []
+        for _ in range(40):  # 0.4 s: into the second pass
+            wait_until(lambda: buffer.ready >= 480)
+            blocks.append(buffer.read(480))
+        wait_until(lambda: playing._looping.loop_count >= 2)  # the third pass is decoded
+        assert playing.position == pytest.approx(0.4 - 0.25, abs=1e-6)
+        playing.set_loop(False)
+        while not buffer.ended:
+            wait_until(lambda: buffer.ready >= 480 or buffer.ended_in_ring)
+            blocks.append(buffer.read(480))
+        playing.close()
+    finally:
+        engine.close()
+    heard = np.concatenate(blocks)
+    assert len(heard) == 2 * int(0.25 * RATE)
+    assert buffer.underruns == 0
 
 
 def test_current_time_seeks(env, media):

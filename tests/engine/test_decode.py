@@ -184,6 +184,18 @@ def test_mp3_decodes_at_the_right_pitch(mp3_of: Callable) -> None:
     assert dominant_frequency(out[RATE // 2 : RATE + RATE // 2]) == pytest.approx(440, abs=1)
 
 
+def test_an_mp3_seek_plays_sound_from_the_first_frame(write_audio: Callable) -> None:
+    # 1 s of 440 Hz then 1 s of 880 Hz, at 44.1 kHz (libsndfile's own MP3 encoder): seeking
+    # to 1.5 s gives 880 Hz at once, not the decoder's restart silence.
+    tone = np.concatenate([sine(440, 1.0, rate=44100), sine(880, 1.0, rate=44100)])
+    reader = open_audio(write_audio("tone.mp3", tone, 44100), rate=RATE, channels=2)
+    reader.seek(1.5)
+    out = reader.read(RATE // 4)
+    assert np.abs(out[:480]).max() > 0.4  # the first 10 ms block is already loud
+    assert dominant_frequency(out) == pytest.approx(880, abs=2)
+    assert reader.position == pytest.approx(1.75)
+
+
 def test_truncated_mp3_plays_its_decodable_part(mp3_of: Callable, tmp_path: Path) -> None:
     whole = mp3_of(sine(440, 4.0), RATE).read_bytes()
     cut = tmp_path / "cut.mp3"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -89,6 +90,14 @@ def published_env(bus, monkeypatch) -> Iterator[VirtualEnvironment]:
         yield environment
 
 
+def mpris_thread_caught_up(timeout: float = 5.0) -> None:
+    """Wait until the MPRIS thread has run every command submitted to it so far (it runs them
+    in order): whatever publishing or failing was asked for has happened."""
+    done = threading.Event()
+    mpris.MprisService.shared().submit(done.set)
+    assert done.wait(timeout), "the MPRIS thread did not catch up"
+
+
 def play(env: VirtualEnvironment, media: Any, seconds: float = 5.0,
          window: Window | None = None) -> Audio:
     """A track playing in ``window`` (the default one if None), whose program uses
@@ -126,7 +135,7 @@ def test_a_window_that_plays_nothing_is_not_published(published_env, bus, media)
     env.navigator.media_session.metadata = MediaMetadata("Song")
     Audio(media.tone(440, seconds=1))
     env.advance(0.5)
-    time.sleep(0.2)
+    mpris_thread_caught_up()
     assert bus.players() == []
 
 
@@ -241,7 +250,7 @@ def test_an_unreachable_session_bus_is_logged_once(monkeypatch, media, caplog, t
         for _ in range(2):
             play(env, media, window=env.window())
         env.advance(0.5)
-        time.sleep(0.3)
+        mpris_thread_caught_up()  # both windows' attempts are made (the second is skipped)
         env.advance(0.5)
     assert caplog.text.count("cannot connect to the session bus") == 1
 
@@ -252,7 +261,7 @@ def test_virtual_environments_do_not_publish_unless_asked(session_bus, bus, monk
         env.navigator.media_session.metadata = MediaMetadata("Song")
         play(env, media)
         env.advance(0.5)
-        time.sleep(0.2)
+        mpris_thread_caught_up()
         assert bus.players() == []
 
 

@@ -159,11 +159,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR,
         format="audiosession: %(levelname)s: %(name)s: %(message)s")
-    from audiosession.cli.common import CommandError
+    from audiosession.cli.common import CommandError, open_platform
+    from audiosession.errors import MissingDependencyError
 
     try:
+        _require_extras(args.command)
+        if args.command == "status":
+            open_platform(audio=False)
+        elif not (args.command == "demo" and args.virtual):
+            open_platform(audio=True)
         return _dispatch(args)
-    except CommandError as error:
+    except (CommandError, MissingDependencyError) as error:
         print(f"audiosession {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # Ctrl-C outside run(): the same clean stop
@@ -171,6 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+
+
+def _require_extras(command: str) -> None:
+    """The packages of the ``cli`` extra this command needs, checked before it starts (the
+    demo must not play for 19 s and then fail to draw its picture)."""
+    from audiosession.dependencies import CLI_EXTRA, require
+
+    require("rich", needed_for="this command", install=CLI_EXTRA)
+    if command == "demo":
+        require("matplotlib", needed_for="the demo's picture (demo.png)", install=CLI_EXTRA)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

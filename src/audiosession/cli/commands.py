@@ -219,16 +219,26 @@ def devices() -> int:
 
 def status(*, watch: bool) -> int:
     """Print ``platform().sessions()`` as a table (live with ``watch``)."""
-    from rich.console import Console
+    from rich.console import Console, Group
     from rich.live import Live
+    from rich.text import Text
 
     platform = audiosession.platform()
     console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 
     def table() -> Any:
         infos = platform.sessions()
-        return session_table(infos, title=f"{len(infos)} session(s) on the {platform.name} "
-                                          "platform")
+        shown = session_table(infos, title=f"{len(infos)} session(s) on the {platform.name} "
+                                           "platform")
+        daemon_status = getattr(platform, "daemon_status", None)
+        report = daemon_status() if daemon_status is not None else None
+        if report is None:
+            return shown
+        notes = [f"PulseAudio bridge {report.get('bridge')}"]
+        if report.get("not_answering"):
+            notes.append(f"{report['not_answering']} client(s) not answering: their sessions "
+                         "are set aside until they do")
+        return Group(shown, *(Text(note) for note in notes))
 
     if platform.name == "embedded":
         console.print("[dim]The embedded platform arbitrates one process: this command sees "

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from audiosession import SessionInfo
+import audiosession
+from audiosession import Platform, SessionInfo
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
 
@@ -24,6 +25,22 @@ STATE_STYLES = {
 class CommandError(AudioSessionError):
     """A mistake the user can fix (bad file, type, device id, existing output): printed as one
     line on stderr, exit status 2, no traceback."""
+
+
+def open_platform(*, audio: bool) -> Platform:
+    """The process's platform, with the mistakes in its environment as ``CommandError``s (one
+    line, exit status 2): an unknown ``AUDIOSESSION_BACKEND`` or ``AUDIOSESSION_DAEMON``, a
+    daemon that is required but does not answer or cannot be trusted. ``audio``: also open
+    the sound device (the backend is chosen then), as every command that plays does."""
+    from audiosession.platform.client import DaemonUnavailableError
+
+    try:
+        platform = audiosession.platform()
+        if audio:
+            platform.devices()
+    except (ValueError, DaemonUnavailableError) as error:
+        raise CommandError(str(error)) from None
+    return platform
 
 
 def is_null_sink(devices: Sequence[DeviceInfo]) -> bool:

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        config = load_config(args.config) if args.config else find_config()
+        # Strict: the daemon decides for every program; it does not run a policy other than
+        # the one configured because that one cannot be read.
+        config = load_config(args.config) if args.config else find_config(strict=True)
     except ConfigError as error:
         print(f"audiosession daemon: {error}", file=sys.stderr)
         return 2

@@ -35,19 +35,21 @@ import json
 import logging
 import os
 import queue
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from audiosession.errors import AudioSessionError
 from audiosession.platform.policy import Action, Arbiter, SetGain, SetState
 from audiosession.types import AudioSessionState, AudioSessionType
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BRIDGE_CLIENT", "OUR_APPLICATION", "ROLE_TYPES", "BridgeHost", "PulseBridge",
-           "type_for_role"]
+__all__ = ["BRIDGE_CLIENT", "OUR_APPLICATION", "ROLE_TYPES", "BridgeHost", "JournalError",
+           "PulseBridge", "type_for_role"]
 
 BRIDGE_CLIENT = "pulse"
 """The client id of the bridge's pseudo-client: its sessions are ``pulse/<sink-input>``."""
@@ -73,6 +75,11 @@ _VOLUME_NORM = 0x10000  # PA_VOLUME_NORM: raw volumes are integers, 100 % = 6553
 def type_for_role(role: str | None) -> AudioSessionType:
     """The session type of a foreign stream with ``media.role`` ``role`` (None: no role)."""
     return ROLE_TYPES.get(role or "", AudioSessionType.AMBIENT)
+
+
+class JournalError(AudioSessionError, OSError):
+    """The journal cannot be written: the bridge turns itself off rather than change volumes
+    it could not give back after a ``kill -9``."""
 
 
 class BridgeHost(Protocol):
@@ -101,13 +108,97 @@ class _Stream:
     muted: bool = False  # as last seen on the server
     gain: float = 1.0  # the policy's duck gain
     silenced: bool = False  # the policy holds it (interrupted / inactive)
+    volume: list[int] | None = None  # raw, as last seen on the server (or set by us)
+    channels: list[str] | None = None  # its channel map, e.g. ["front-left", "front-right"]
+    entry: str | None = None  # its name in module-stream-restore's database
     original: list[int] | None = None  # the user's volume while we duck it
     ducked_to: list[int] | None = None  # the volume we set
     we_muted: bool = False
 
     @property
+    def changed_by_us(self) -> bool:
+        """Whether its volume or mute is the bridge's doing now."""
+        return self.original is not None or self.we_muted
+
+    @property
     def session(self) -> str:
         return str(self.index)
+
+
+class _StreamMemory:
+    """PulseAudio's ``module-stream-restore`` (loaded by every stock ``default.pa``) saves a
+    stream's volume and mute whenever a client changes them — the bridge's ducks and mutes
+    too — under a name shared by similar streams (``sink-input-by-media-role:music``), and
+    gives the next such stream what it saved. So that the user's volume is what it
+    remembers, the bridge keeps each entry as it was before it first changed a stream of that
+    name, writes it back (through the module's protocol extension) after each change the
+    module may have saved, takes in what the user changes meanwhile, and lets go once none of
+    those streams is changed any more. Where the entry cannot be read (PipeWire's
+    ``pipewire-pulse`` takes writes but lists nothing: WirePlumber keeps its own memory), the
+    entry written is the stream's own volume and mute as the user left them. Worker thread
+    only; a no-op where the extension is missing."""
+
+    def __init__(self, pulse: Any, pulsectl: Any) -> None:
+        self._pulse = pulse
+        self._pulsectl = pulsectl
+        try:
+            self.available = pulse.stream_restore_test() is not None
+        except pulsectl.PulseError:
+            self.available = False
+        self.kept: dict[str, Any] = {}  # entry name -> the user's entry (None: not listed)
+
+    def keep(self, name: str | None) -> None:
+        """Before the bridge first changes a stream called ``name``: remember its entry."""
+        if self.available and name is not None and name not in self.kept:
+            entry = self._read(name)
+            if self.available:
+                self.kept[name] = entry
+
+    def take_user_change(self, name: str, stream: _Stream) -> None:
+        """The user changed ``stream`` (the module saved it): that entry is the user's now,
+        but for what the bridge still does to ``stream`` (its duck, its mute)."""
+        entry = self._read(name)
+        if not self.available:
+            return
+        if entry is not None and stream.original is not None:
+            entry.volume = self._pulsectl.PulseVolumeInfo([v / _VOLUME_NORM
+                                                           for v in stream.original])
+            entry.channel_list = stream.channels
+        if entry is not None and stream.we_muted:
+            entry.mute = False
+        self.kept[name] = entry
+
+    def put_back(self, name: str, stream: _Stream, still_changed: bool) -> None:
+        """Write the kept entry ``name`` back (else ``stream``'s as the user left it); forget
+        it unless ``still_changed``."""
+        if name not in self.kept:
+            return
+        entry = self.kept[name] if still_changed else self.kept.pop(name)
+        if entry is None:
+            user_volume = stream.original or stream.volume or []
+            entry = self._pulsectl.PulseExtStreamRestoreInfo(
+                name, volume=self._pulsectl.PulseVolumeInfo([v / _VOLUME_NORM
+                                                             for v in user_volume]),
+                channel_list=stream.channels, mute=stream.muted and not stream.we_muted)
+        try:
+            self._pulse.stream_restore_write(entry, mode="replace", apply_immediately=False)
+        except self._pulsectl.PulseOperationFailed as error:
+            self._give_up(error)
+
+    def _read(self, name: str) -> Any:
+        try:
+            entries = self._pulse.stream_restore_list()
+        except self._pulsectl.PulseOperationFailed as error:
+            self._give_up(error)
+            return None
+        return next((e for e in entries if e.name == name), None)
+
+    def _give_up(self, error: Exception) -> None:
+        """The extension fails: one line, then its memory is left alone."""
+        log.warning("PulseAudio bridge: module-stream-restore's extension failed (%s); "
+                    "leaving what it remembers alone from now on", error)
+        self.available = False
+        self.kept.clear()
 
 
 @dataclass
@@ -138,17 +229,24 @@ class PulseBridge:
         self.journal_path = Path(journal)
         self.retry_interval = retry_interval
         self.connected = False
+        self.status = f"connecting to {self.where}"
+        """One line for ``audiosession status``: on (which server), or off and why."""
+        self.off_for_good: str | None = None  # why the bridge turned itself off
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         # worker-thread state
         self._pulse: Any = None
+        self._memory: _StreamMemory | None = None
         self._streams: dict[int, _Stream] = {}
         self._ignored: set[int] = set()
         # loop-side state
         self.rows: dict[str, _Row] = {}
         self._events_pulse: Any = None
+
+    def _running(self) -> bool:
+        return not self._stopping.is_set() and self.off_for_good is None
 
     @property
     def where(self) -> str:
@@ -208,13 +306,14 @@ class PulseBridge:
     def _events_main(self) -> None:
         pulsectl = self._pulsectl
         said_off = False
-        while not self._stopping.is_set():
+        while self._running():
             try:
                 pulse = self._connect("audiosession-bridge-events")
             except pulsectl.PulseError as error:
+                self.status = (f"off: cannot reach {self.where} ({error}); trying again every "
+                               f"{self.retry_interval:g} s")
                 if not said_off:
-                    log.info("PulseAudio bridge off: cannot reach %s (%s); trying again every "
-                             "%g s", self.where, error, self.retry_interval)
+                    log.info("PulseAudio bridge %s", self.status)
                     said_off = True
                 self._stopping.wait(self.retry_interval)
                 continue
@@ -224,11 +323,13 @@ class PulseBridge:
                 pulse.event_mask_set("sink_input")
                 pulse.event_callback_set(self._on_event)
                 self._work.put(("connected",))
-                while not self._stopping.is_set():
+                while self._running():
                     pulse.event_listen(timeout=1.0)
             except pulsectl.PulseDisconnected:
                 log.warning("PulseAudio bridge: lost %s; its streams are no longer sessions",
                             self.where)
+                self.status = (f"off: lost {self.where}; trying again every "
+                               f"{self.retry_interval:g} s")
                 self._work.put(("disconnected",))
             except Exception:  # never die: log and start over
                 log.exception("PulseAudio bridge: event listener failed")
@@ -237,7 +338,7 @@ class PulseBridge:
                 self._events_pulse = None
                 with contextlib.suppress(Exception):
                     pulse.close()
-            self._stopping.wait(self.retry_interval if not self._stopping.is_set() else 0)
+            self._stopping.wait(self.retry_interval if self._running() else 0)
 
     def _on_event(self, event: Any) -> None:
         # On the event thread, inside libpulse's loop: no pulse calls here, just hand it on.
@@ -254,11 +355,16 @@ class PulseBridge:
                 if kind == "close":
                     try:
                         self._restore_all()
+                    except Exception as error:  # noqa: BLE001 - stopping anyway
+                        log.warning("PulseAudio bridge: could not give every stream back "
+                                    "(%s)", error)
                     finally:
                         with contextlib.suppress(Exception):
                             self._disconnect()
                         item[1].set()
                     return
+                if self.off_for_good is not None:
+                    continue
                 if kind == "connected":
                     self._on_connected()
                 elif kind == "disconnected":
@@ -271,6 +377,8 @@ class PulseBridge:
                     self._apply(item[1])
             except self._pulsectl.PulseDisconnected:
                 self._disconnect()
+            except JournalError as error:
+                self._turn_off(str(error))
             except Exception:  # never die of the server: log and go on
                 log.exception("PulseAudio bridge: %s failed", kind)
 
@@ -283,16 +391,31 @@ class PulseBridge:
             log.warning("PulseAudio bridge: cannot connect to %s (%s)", self.where, error)
             return
         info = self._pulse.server_info()
+        self._memory = _StreamMemory(self._pulse, self._pulsectl)
         self.connected = True
-        log.info("PulseAudio bridge on: %s (%s %s); foreign streams are sessions of %r",
-                 self.where, info.server_name, info.server_version, BRIDGE_CLIENT)
+        self.status = f"on: {self.where} ({info.server_name} {info.server_version})"
+        log.info("PulseAudio bridge %s; foreign streams are sessions of %r", self.status,
+                 BRIDGE_CLIENT)
         self._restore_journal()
         for sink_input in self._pulse.sink_input_list():
             self._observe(sink_input)
 
+    def _turn_off(self, why: str) -> None:
+        """The journal cannot be written: give back what was changed, end the foreign
+        sessions and leave the server alone until the daemon restarts."""
+        self.off_for_good = why
+        self.status = f"off: {why}; foreign streams are left alone until the daemon restarts"
+        log.error("PulseAudio bridge %s", self.status)
+        try:
+            self._restore_all()
+        except Exception as error:  # noqa: BLE001 - going off anyway; say what was left
+            log.warning("PulseAudio bridge: could not give every stream back (%s)", error)
+        self._disconnect()
+
     def _disconnect(self) -> None:
         """The server went away: its streams are gone, and so are their sessions."""
         pulse, self._pulse = self._pulse, None
+        self._memory = None
         self.connected = False
         if pulse is None:
             return  # never connected: a journal left by an earlier daemon stays for later
@@ -311,8 +434,9 @@ class PulseBridge:
             if stream is not None:
                 log.info("PulseAudio bridge: foreign stream #%d ended", index)
                 self._post(self._loop_remove, stream.session)
-                if stream.original is not None or stream.we_muted:
+                if stream.changed_by_us:
                     self._write_journal()
+                    self._put_entry_back(stream)  # the last word, as the user left it
             return
         if index in self._ignored:
             return
@@ -334,7 +458,9 @@ class PulseBridge:
                 info.index, _pid(props),
                 props.get("application.name") or props.get("application.process.binary")
                 or info.name or "?",
-                props.get("media.role"), bool(info.corked), bool(info.mute))
+                props.get("media.role"), bool(info.corked), bool(info.mute),
+                volume=_raw(info.volume), channels=list(info.channel_list),
+                entry=_entry_name(props))
             self._streams[info.index] = stream
             owner = f"{BRIDGE_CLIENT}: {stream.program}" + (
                 f" (pid {stream.pid})" if stream.pid is not None else "")
@@ -348,8 +474,14 @@ class PulseBridge:
         if role != stream.role:
             stream.role = role
             self._post(self._loop_set_type, stream.session, type_for_role(role))
-        self._check_user_changes(stream, info)
-        stream.muted = bool(info.mute)
+        by_user = self._check_user_changes(stream, info)
+        if self._memory is not None and stream.entry in self._memory.kept:
+            # The module saves on every change of a stream the bridge changed: keep its entry
+            # the user's.
+            assert stream.entry is not None
+            if by_user:
+                self._memory.take_user_change(stream.entry, stream)
+            self._put_entry_back(stream)
         corked = bool(info.corked)
         if corked != stream.corked:
             stream.corked = corked
@@ -361,22 +493,30 @@ class PulseBridge:
         pid = _pid(props)
         return pid is not None and pid in self.host.client_pids()
 
-    def _check_user_changes(self, stream: _Stream, info: Any) -> None:
+    def _check_user_changes(self, stream: _Stream, info: Any) -> bool:
         """The user wins: a ducked stream whose volume changed, or a stream we muted that got
-        unmuted, is no longer ours to restore."""
-        changed = False
-        if stream.ducked_to is not None and not _same(_raw(info.volume), stream.ducked_to):
+        unmuted, is no longer ours to restore. Returns whether anyone but the bridge changed
+        the stream's volume or mute."""
+        volume, muted = _raw(info.volume), bool(info.mute)
+        by_user = ours_forgotten = False
+        if stream.ducked_to is not None and not _same(volume, stream.ducked_to):
             log.info("PulseAudio bridge: the volume of stream #%d was changed during a duck; "
                      "keeping the new one", stream.index)
             stream.original = stream.ducked_to = None
-            changed = True
-        if stream.we_muted and not info.mute:
+            by_user = ours_forgotten = True
+        elif stream.volume is not None and not _same(volume, stream.volume):
+            by_user = True
+        if stream.we_muted and not muted:
             log.info("PulseAudio bridge: stream #%d was unmuted by someone else; leaving it",
                      stream.index)
             stream.we_muted = False
-            changed = True
-        if changed:
+            by_user = ours_forgotten = True
+        elif not stream.we_muted and muted != stream.muted:
+            by_user = True
+        stream.volume, stream.muted = volume, muted
+        if ours_forgotten:
             self._write_journal()
+        return by_user
 
     def _apply(self, actions: list[Action]) -> None:
         touched: dict[int, _Stream] = {}
@@ -402,7 +542,22 @@ class PulseBridge:
                 pass  # gone meanwhile; its remove event follows
 
     def _enforce(self, stream: _Stream) -> None:
-        """Make the server's volume and mute of ``stream`` what the policy wants."""
+        """Make the server's volume and mute of ``stream`` what the policy wants; then give
+        module-stream-restore back the user's entry (``_StreamMemory``)."""
+        if self._memory is not None and (stream.gain < 1.0 or stream.silenced):
+            self._memory.keep(stream.entry)
+        try:
+            self._change(stream)
+        finally:
+            self._put_entry_back(stream)
+
+    def _put_entry_back(self, stream: _Stream) -> None:
+        if self._memory is None or stream.entry is None:
+            return
+        still = any(s.changed_by_us for s in self._streams.values() if s.entry == stream.entry)
+        self._memory.put_back(stream.entry, stream, still)
+
+    def _change(self, stream: _Stream) -> None:
         pulse = self._pulse
         if stream.gain < 1.0:
             if stream.original is None:
@@ -411,12 +566,12 @@ class PulseBridge:
             if target != stream.ducked_to:
                 stream.ducked_to = target
                 self._write_journal()
-                self._set_volume(stream.index, target)
+                self._set_volume(stream, target)
                 log.debug("PulseAudio bridge: ducked #%d to %s (x%g)", stream.index, target,
                           stream.gain)
         elif stream.original is not None:
             original = stream.original
-            self._set_volume(stream.index, original)
+            self._set_volume(stream, original)
             stream.original = stream.ducked_to = None
             self._write_journal()
             log.debug("PulseAudio bridge: restored #%d to %s", stream.index, original)
@@ -434,7 +589,11 @@ class PulseBridge:
             self._write_journal()
             log.debug("PulseAudio bridge: unmuted #%d", stream.index)
 
-    def _set_volume(self, index: int, raw: list[int]) -> None:
+    def _set_volume(self, stream: _Stream, raw: list[int]) -> None:
+        self._set_raw_volume(stream.index, raw)
+        stream.volume = raw
+
+    def _set_raw_volume(self, index: int, raw: list[int]) -> None:
         volume = self._pulsectl.PulseVolumeInfo([v / _VOLUME_NORM for v in raw])
         self._pulse.sink_input_volume_set(index, volume)
 
@@ -453,6 +612,16 @@ class PulseBridge:
     # -- the journal (worker thread) ----------------------------------------------------
 
     def _write_journal(self) -> None:
+        """Save what the bridge changed (see the module); ``JournalError`` if it cannot."""
+        if self.off_for_good is not None:
+            return
+        try:
+            self._replace_journal()
+        except OSError as error:
+            raise JournalError(f"cannot write its journal {self.journal_path} "
+                               f"({error.strerror or error})") from None
+
+    def _replace_journal(self) -> None:
         entries = {
             str(s.index): {"pid": s.pid, "program": s.program, "original": s.original,
                            "ducked_to": s.ducked_to, "muted": s.we_muted}
@@ -464,19 +633,26 @@ class PulseBridge:
                 path.unlink()
             return
         data = json.dumps({"server": self.server, "streams": entries}, indent=1)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         # Written before the server is changed; replaced atomically. No fsync: it must outlive
         # the daemon (kill -9), not the machine — the streams do not outlive a reboot either.
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(data)
-        os.replace(temporary, path)
+        # The temporary file gets a new name of its own (mkstemp: O_EXCL, 0600), so that
+        # nothing another user put next to the socket is followed or written.
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                         dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
 
     def _restore_journal(self) -> None:
         """At (re)connection: give back what a previous daemon left ducked or muted."""
         path = self.journal_path
         try:
-            saved = json.loads(path.read_text())
+            saved = json.loads(_read_own_file(path))
             streams = saved["streams"]
             if not isinstance(streams, dict):
                 raise ValueError(f"streams must be an object, not {streams!r}")
@@ -514,7 +690,7 @@ class PulseBridge:
         if original is not None:
             current = _raw(info.volume)
             if ducked_to is not None and (_same(current, ducked_to) or _same(current, original)):
-                self._set_volume(index, [int(v) for v in original])
+                self._set_raw_volume(index, [int(v) for v in original])
                 log.info("PulseAudio bridge: restored the volume of stream #%d (%s) left "
                          "ducked by a previous daemon", index, program)
             else:
@@ -577,6 +753,25 @@ class PulseBridge:
         name = self._name(session)
         if name in self.host.arbiter:
             self.host.dispatch(self.host.arbiter.remove(name))
+
+
+def _read_own_file(path: Path) -> str:
+    """The text of ``path``, never through a symbolic link (``OSError`` ELOOP for one)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, encoding="utf-8") as file:
+        return file.read()
+
+
+def _entry_name(props: dict[str, str]) -> str | None:
+    """The stream's name in module-stream-restore's database: the module writes it into the
+    stream's properties; else it is made as the module makes it."""
+    if props.get("module-stream-restore.id"):
+        return props["module-stream-restore.id"]
+    for key, kind in (("media.role", "media-role"), ("application.id", "application-id"),
+                      ("application.name", "application-name"), ("media.name", "media-name")):
+        if props.get(key):
+            return f"sink-input-by-{kind}:{props[key]}"
+    return None
 
 
 def _pid(props: dict[str, str]) -> int | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import itertools
 import logging
@@ -34,17 +35,20 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge
-from audiosession.daemon.peercred import peer_credentials
 from audiosession.engine.devices import DeviceInfo
+from audiosession.errors import AudioSessionError
+from audiosession.platform.peercred import peer_credentials
 from audiosession.platform.policy import (
     INTERRUPTION_KINDS,
     Action,
     Arbiter,
+    ArbiterRecord,
     PolicyConfig,
     SetRoute,
     find_config,
@@ -61,9 +65,12 @@ from audiosession.platform.protocol import (
     decode_devices,
     decode_message,
     default_socket_path,
+    directory_problem,
     encode_action,
+    encode_in_parts,
     encode_message,
 )
+from audiosession.types import AudioSessionState
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +96,27 @@ READ_CHUNK = 64 * 1024
 PUSH_CHUNK = 200
 """Actions in one push message at most (keeps pushes under ``MAX_MESSAGE``)."""
 
+PING_INTERVAL = 1.0
+"""Seconds between liveness pings to a client that answers them (at most one unanswered)."""
+
+ANSWER_DEADLINE = 2.0
+"""Seconds a client has to answer a ping. One that has not is taken for stopped or hung
+(``SIGSTOP``, a debugger, a livelock): its sessions are set aside — they stop affecting
+the others — until it sends anything again, when they are registered anew."""
+
+LIVENESS_TICK = 0.1
+"""Seconds between the daemon's checks of the pings it is waiting for."""
+
+FEATURES = ("ping", "sessions-in-parts")
+"""What this daemon does beyond version 1's first form (its hello reply lists them)."""
+
+LISTED_CAUSES = 16
+"""Causes listed in one ``sessions`` row at most; more are counted ("and 40 more")."""
+
 _UNSET = object()
 
 
-class DaemonStartError(RuntimeError):
+class DaemonStartError(AudioSessionError, RuntimeError):
     """The daemon cannot start: another one runs, or its socket directory is not private."""
 
 
@@ -115,6 +139,11 @@ class _Client:
         self.errors_in_a_row = 0
         self.errors_total = 0
         self.requests = 0
+        self.answers_pings = False  # said so in its hello (``features``)
+        self.ping_token = 0
+        self.ping_sent: float | None = None  # time.monotonic() of the unanswered ping
+        self.last_ping = time.monotonic()
+        self.set_aside: _SetAside | None = None  # not answering: what it held, put aside
         self._out: list[bytes] = []
         self._outbox = outbox
 
@@ -127,10 +156,24 @@ class _Client:
 
     def send(self, message: Mapping[str, Any]) -> None:
         """Queue ``message``; the daemon flushes every client's queue once per chunk read
-        (one system call for a batch of replies or pushes)."""
+        (one system call for a batch of replies or pushes). A reply that cannot be encoded
+        (a bug: every reply is bounded) becomes an error reply: it never costs the client its
+        connection."""
+        try:
+            data = encode_message(message)
+        except (ProtocolError, TypeError, ValueError) as error:
+            log.error("%s: cannot send %s: %s", self, message.get("push") or "a reply", error)
+            if "push" in message:
+                return
+            data = encode_message({"id": message.get("id"), "ok": False,
+                                   "error": f"internal error in the daemon ({error})"})
+        self.send_encoded([data])
+
+    def send_encoded(self, messages: Iterable[bytes]) -> None:
+        """Queue messages already encoded (``encode_message``, ``encode_in_parts``)."""
         if self.aborted:
             return
-        self._out.append(encode_message(message))
+        self._out.extend(messages)
         self._outbox[self] = None
 
     def flush(self) -> None:
@@ -164,6 +207,16 @@ class _Client:
             self.closing = True
 
 
+@dataclass
+class _SetAside:
+    """What a client that stopped answering held: its sessions (as the arbiter had them) and
+    the transient interruptions it alone made, to be applied again when it answers."""
+
+    since: float
+    sessions: list[ArbiterRecord] = field(default_factory=list)
+    interruptions: list[str] = field(default_factory=list)
+
+
 class Daemon:
     """The daemon's state and its asyncio server. ``start()`` binds the socket; ``wait()``
     serves until ``stop()``; ``close()`` releases everything (clients are disconnected and
@@ -177,9 +230,12 @@ class Daemon:
         allowed_uid: int | None = None,
         pulse_bridge: bool = False,
         pulse_server: str | None = None,
+        ping_interval: float = PING_INTERVAL,
+        answer_deadline: float = ANSWER_DEADLINE,
     ) -> None:
         """``pulse_bridge``: bridge the foreign streams of ``pulse_server`` (default
-        ``$PULSE_SERVER``, else the default server) into the policy (docs/bridge.md)."""
+        ``$PULSE_SERVER``, else the default server) into the policy (docs/bridge.md).
+        ``ping_interval``, ``answer_deadline``: the liveness check (docs/protocol.md)."""
         self._private_dir = socket_path is None
         self.socket_path = Path(socket_path) if socket_path is not None else default_socket_path()
         self.config = config if config is not None else find_config()
@@ -197,6 +253,10 @@ class Daemon:
         self.pulse_bridge = pulse_bridge
         self.pulse_server = pulse_server
         self.bridge: PulseBridge | None = None
+        self._bridge_off = "off (not asked for; --no-pulse-bridge)"
+        self.ping_interval = ping_interval
+        self.answer_deadline = answer_deadline
+        self._liveness: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -208,6 +268,11 @@ class Daemon:
             _make_private_dir(directory)
         elif not directory.is_dir():
             raise DaemonStartError(f"cannot listen on {self.socket_path}: no directory {directory}")
+        else:
+            problem = directory_problem(directory)
+            if problem is not None:
+                raise DaemonStartError(f"cannot listen on {self.socket_path}: {problem}; use a "
+                                       "directory of your own")
         self._take_lock()
         try:
             sock = self._bind()
@@ -217,16 +282,18 @@ class Daemon:
             raise
         log.info("audiosession daemon (pid %d) listening on %s for uid %d; policy: %r",
                  os.getpid(), self.socket_path, self.allowed_uid, self.config)
+        self._liveness = asyncio.create_task(self._watch_liveness())
         if self.pulse_bridge:
             try:
                 self.bridge = PulseBridge(self, self.socket_path.with_name("volumes.json"),
                                           self.pulse_server)
             except ImportError as error:
-                log.warning("PulseAudio bridge off: %s (pip install pulsectl)", error)
+                self._bridge_off = f"off: {error} (pip install pulsectl)"
+                log.warning("PulseAudio bridge %s", self._bridge_off)
             else:
                 self.bridge.start(asyncio.get_running_loop())
         else:
-            log.info("PulseAudio bridge off (not asked for; --no-pulse-bridge)")
+            log.info("PulseAudio bridge %s", self._bridge_off)
 
     def stop(self) -> None:
         """Make ``wait()`` return (call on the daemon's event loop)."""
@@ -242,6 +309,9 @@ class Daemon:
         """Stop listening, disconnect every client, remove the socket, release the lock."""
         if self._server is not None:
             self._server.close()
+        if self._liveness is not None:
+            self._liveness.cancel()
+            self._liveness = None
         for client in list(self.clients.values()):
             client.closing = True
             client.writer.close()
@@ -261,7 +331,7 @@ class Daemon:
 
     def _take_lock(self) -> None:
         lock_path = self.socket_path.with_name(self.socket_path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open_own_file(lock_path, "the lock file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -293,7 +363,8 @@ class Daemon:
             raise
         finally:
             os.umask(old_mask)
-        os.chmod(path, 0o600)
+        # Created 0600 by the umask. No chmod by path: in a directory others may write, the
+        # path could be another file by now.
         sock.listen(128)
         sock.setblocking(False)
         return sock
@@ -337,6 +408,7 @@ class Daemon:
             data = await reader.read(READ_CHUNK)
             if not data:
                 return
+            self._heard_from(client)
             try:
                 for item in decoder.feed(data):
                     if item is OVERSIZED:
@@ -344,11 +416,83 @@ class Daemon:
                                            "discarded")
                     else:
                         assert isinstance(item, bytes)
-                        self._handle_line(client, item)
+                        self._handle_line_guarded(client, item)
                     if client.closing:
                         return
             finally:
                 self.flush()
+
+    # -- liveness -----------------------------------------------------------------------------
+
+    async def _watch_liveness(self) -> None:
+        """Ping every client that answers pings, one ping at a time; set aside the sessions of
+        one that has not answered within ``answer_deadline``."""
+        while True:
+            await asyncio.sleep(LIVENESS_TICK)
+            now = time.monotonic()
+            for client in list(self.clients.values()):
+                if not client.answers_pings or client.closing or client.set_aside is not None:
+                    continue
+                if client.ping_sent is None:
+                    if now - client.last_ping >= self.ping_interval:
+                        client.ping_token += 1
+                        client.ping_sent = client.last_ping = now
+                        client.send({"push": "ping", "token": client.ping_token})
+                elif now - client.ping_sent >= self.answer_deadline:
+                    self._set_aside(client, now)
+            self.flush()
+
+    def _heard_from(self, client: _Client) -> None:
+        """Anything from a client shows it runs: its ping is answered, and what was set aside
+        for it is applied again before its message is handled."""
+        client.ping_sent = None
+        if client.set_aside is not None:
+            self._bring_back(client)
+
+    def _set_aside(self, client: _Client, now: float) -> None:
+        """``client`` does not answer: its sessions leave the policy (whatever they ducked,
+        paused or delayed is released), kept aside for when it answers again."""
+        aside = _SetAside(since=client.ping_sent or now)
+        started = time.perf_counter()
+        told: set[str] = set()
+        for session_id in list(client.sessions):
+            name = client.ns(session_id)
+            aside.sessions.append(self.arbiter.record(name))
+            told |= self._dispatch(None, self.arbiter.remove(name))
+        client.sessions.clear()
+        for reason in [r for r, holders in self.interruptions.items() if client.id in holders]:
+            holders = self.interruptions[reason]
+            holders.discard(client.id)
+            aside.interruptions.append(reason)
+            if not holders:
+                del self.interruptions[reason]
+                told |= self._dispatch(None, self.arbiter.end_interruption(reason))
+        client.set_aside = aside
+        self.flush()
+        log.warning("%s has not answered a ping for %.1f s (stopped or hung): its %d "
+                    "session(s) no longer affect others until it answers; %d other client(s) "
+                    "told in %.2f ms", client, now - aside.since, len(aside.sessions),
+                    len(told - {client.id}), (time.perf_counter() - started) * 1000)
+
+    def _bring_back(self, client: _Client) -> None:
+        """``client`` answers again: its sessions are registered anew — added, then the active
+        and held ones ask to be active, as a client that reconnects does — and its
+        interruptions are made again."""
+        aside, client.set_aside = client.set_aside, None
+        assert aside is not None
+        for record in aside.sessions:
+            session_id = record.id.partition("/")[2]
+            client.sessions[session_id] = None
+            self._dispatch(None, self.arbiter.add(record.id, record.context, record.owner,
+                                                  record.type))
+        for record in aside.sessions:
+            if record.state in (AudioSessionState.ACTIVE, AudioSessionState.INTERRUPTED):
+                self._dispatch(None, self.arbiter.request_active(record.id, record.type))
+        for reason in aside.interruptions:
+            self.interruptions.setdefault(reason, set()).add(client.id)
+            self._dispatch(None, self.arbiter.interrupt("transient", reason))
+        log.info("%s answers again after %.1f s: its %d session(s) take part again", client,
+                 time.monotonic() - aside.since, len(aside.sessions))
 
     def flush(self) -> None:
         """Write out every client's queued replies and pushes."""
@@ -392,6 +536,15 @@ class Daemon:
 
     # -- messages -----------------------------------------------------------------------------
 
+    def _handle_line_guarded(self, client: _Client, line: bytes) -> None:
+        """``_handle_line``; a bug in it is logged and answered, never a lost connection (a
+        client's request must not cost it its sessions)."""
+        try:
+            self._handle_line(client, line)
+        except Exception as error:
+            log.exception("%s: handling a message failed", client)
+            client.error(None, f"internal error in the daemon ({error!r})")
+
     def _handle_line(self, client: _Client, line: bytes) -> None:
         try:
             message = decode_message(line)
@@ -405,6 +558,8 @@ class Daemon:
         if not client.greeted:
             self._hello(client, request_id, message)
             return
+        if "pong" in message and "op" not in message:
+            return  # the answer to a ping: hearing from the client was all it had to do
         op = message.get("op")
         if op == "hello":
             client.error(request_id, "hello was already said; send requests now")
@@ -425,6 +580,13 @@ class Daemon:
             problem = (f"missing {', '.join(missing)}" if missing
                        else f"unknown argument(s) {', '.join(map(repr, unknown))}")
             client.error(request_id, f"{op}: {problem}; it takes: {wanted or 'nothing'}")
+            return
+        if op == "sessions":  # the one reply that may need several messages
+            client.errors_in_a_row = 0
+            client.requests += 1
+            self.operations += 1
+            client.send_encoded(encode_in_parts({"id": request_id, "ok": True}, "sessions",
+                                                self.sessions()))
             return
         try:
             result = self._run(client, op, args)
@@ -460,22 +622,28 @@ class Daemon:
             client.program = check_string(program, "program") if program != "?" else "?"
             if "devices" in message:
                 client.devices = tuple(decode_devices(message["devices"]))
+            features = message.get("features", [])
+            if not isinstance(features, list):
+                raise ProtocolError(f"features must be a list of strings, not {features!r}")
         except ProtocolError as error:
             client.error(request_id, f"hello: {error}")
             return
+        client.answers_pings = "ping" in features
         client.greeted = True
         client.errors_in_a_row = 0
-        log.info("%s connected (peer uid %d)", client, client.uid)
+        log.info("%s connected (peer uid %d%s)", client, client.uid,
+                 "" if client.answers_pings else "; it does not answer pings")
         client.send({"id": request_id, "ok": True, "version": PROTOCOL_VERSION,
-                     "client": client.id, "daemon_pid": os.getpid()})
+                     "client": client.id, "daemon_pid": os.getpid(),
+                     "features": list(FEATURES)})
 
     def _run(self, client: _Client, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """One request; returns the reply's fields besides ``id`` and ``ok``."""
         arbiter = self.arbiter
         if op == "ping":
             return {}
-        if op == "sessions":
-            return {"sessions": self.sessions()}
+        if op == "status":
+            return self.status()
         if op == "add":
             session_id = check_string(args["session"], "session")
             context = check_string(args["context"], "context")
@@ -628,6 +796,19 @@ class Daemon:
 
     # -- reports ------------------------------------------------------------------------------
 
+    def status(self) -> dict[str, Any]:
+        """The daemon itself (the ``status`` reply): its pid, protocol, clients and sessions,
+        and whether its PulseAudio bridge is on (which server) or off (and why)."""
+        return {
+            "daemon_pid": os.getpid(),
+            "version": PROTOCOL_VERSION,
+            "features": list(FEATURES),
+            "clients": len(self.clients),
+            "not_answering": sum(1 for c in self.clients.values() if c.set_aside is not None),
+            "sessions": len(self.arbiter.snapshot()),
+            "bridge": self.bridge.status if self.bridge is not None else self._bridge_off,
+        }
+
     def sessions(self) -> list[dict[str, Any]]:
         """Every session of every client, in registration order (the ``sessions`` reply)."""
         rows: list[dict[str, Any]] = []
@@ -650,7 +831,7 @@ class Daemon:
                 "type": record.type.value,
                 "state": record.state.value,
                 "gain": record.gain,
-                "causes": list(record.causes),
+                "causes": _listed_causes(record.causes),
                 "route": client.routes.get(session_id) if client else None,
             })
         return rows
@@ -665,12 +846,43 @@ async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, wh
         await asyncio.wait_for(reader.read(MAX_MESSAGE), 1.0)
 
 
+def _listed_causes(causes: Sequence[str]) -> list[str]:
+    """A row's causes, at most ``LISTED_CAUSES`` of them (a row must fit in a message)."""
+    if len(causes) <= LISTED_CAUSES:
+        return list(causes)
+    return [*causes[:LISTED_CAUSES], f"and {len(causes) - LISTED_CAUSES} more"]
+
+
 def _valid_id(value: object) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
         return -(2**53) <= value <= 2**53
     return isinstance(value, str) and len(value) <= 64
+
+
+def _open_own_file(path: Path, what: str) -> int:
+    """Open (or create, 0600) ``path`` for reading and writing without following a symbolic
+    link, and only if it is a regular file of this user with no other name: a file another
+    user planted there (a link to a file of ours, say) is refused, never written."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        # ELOOP, or EACCES where the kernel protects links in sticky directories
+        if error.errno == errno.ELOOP or os.path.islink(path):
+            raise DaemonStartError(
+                f"{what} {path} is a symbolic link; refusing to follow it (another user may "
+                "have put it there to have this daemon overwrite a file). Remove it, or keep "
+                "the socket in a directory of your own") from None
+        raise DaemonStartError(f"cannot open {what} {path} ({error.strerror})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_nlink != 1:
+        os.close(fd)
+        raise DaemonStartError(
+            f"{what} {path} is not a file of yours alone (uid {info.st_uid}, "
+            f"{info.st_nlink} link(s)); remove it, or keep the socket in a directory of your "
+            "own")
+    return fd
 
 
 def _make_private_dir(directory: Path) -> None:

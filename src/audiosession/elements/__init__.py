@@ -11,10 +11,14 @@ from audiosession.elements.context import AudioContext
 from audiosession.elements.futures import Playback, Promise
 from audiosession.elements.media import Audio, MediaElement, MediaError
 from audiosession.elements.media_session import MediaMetadata, MediaSession
+from audiosession.elements.track_generator import MediaStreamTrackGenerator
+from audiosession.elements.worklet import AudioWorkletNode, ErrorEvent
 
 __all__ = [
     "Audio",
     "AudioContext",
+    "AudioWorkletNode",
+    "ErrorEvent",
     "MediaDeviceInfo",
     "MediaDevices",
     "MediaElement",
@@ -23,6 +27,7 @@ __all__ = [
     "MediaSession",
     "MediaStream",
     "MediaStreamTrack",
+    "MediaStreamTrackGenerator",
     "Playback",
     "Promise",
     "UserMediaRequest",

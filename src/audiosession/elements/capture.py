@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from audiosession.elements.futures import Promise
-from audiosession.errors import NotAllowedError, NotFoundError
+from audiosession.errors import NotAllowedError, NotFoundError, NotSupportedError
 from audiosession.events import EventHandler, EventTarget
 from audiosession.session.element import SessionElement
 from audiosession.session.runtime import Runtime, current_runtime
@@ -125,9 +125,11 @@ register_navigator_extension("media_devices", MediaDevices, alias="mediaDevices"
 class MediaStream:
     """A set of tracks; ``Audio().src_object = stream`` plays it."""
 
-    def __init__(self, tracks: list[MediaStreamTrack] | None = None) -> None:
+    def __init__(self, tracks: list[Any] | None = None) -> None:
+        """``tracks``: ours (microphones, ``MediaStreamTrackGenerator``s), or aiortc audio
+        tracks (a call's far end: converted by ``audiosession.webrtc.from_aiortc``)."""
         self.id = f"stream-{next(_ids)}"
-        self._tracks = list(tracks or [])
+        self._tracks = [_own_track(track) for track in tracks or []]
 
     def get_tracks(self) -> list[MediaStreamTrack]:
         return list(self._tracks)
@@ -138,7 +140,8 @@ class MediaStream:
     getTracks = get_tracks  # noqa: N815
     getAudioTracks = get_audio_tracks  # noqa: N815
 
-    def add_track(self, track: MediaStreamTrack) -> None:
+    def add_track(self, track: Any) -> None:
+        track = _own_track(track)
         if track not in self._tracks:
             self._tracks.append(track)
 
@@ -153,12 +156,34 @@ class MediaStream:
         window = window if window is not None else current_runtime().default_window
         return cls([RemoteAudioTrack(window, path)])  # type: ignore[list-item]
 
-    def open_source(self, engine_format: tuple[int, int]) -> Any:
-        """What a media element plays: the live audio tracks, mixed."""
+    def open_source(self, engine_format: tuple[int, int], window: Window | None = None) -> Any:
+        """What the media element of ``window`` plays: the live audio tracks, mixed; a
+        generated track (which a stream then holds alone) plays through its own source, to
+        its end."""
+        tracks = self.get_audio_tracks()
+        generated = [track for track in tracks if hasattr(track, "open_source")]
+        if generated:
+            if len(tracks) > 1:
+                raise NotSupportedError(
+                    f"{self!r} holds a MediaStreamTrackGenerator and other audio tracks; "
+                    "play a generated track in a MediaStream of its own")
+            return generated[0].open_source(engine_format, window)
         return _StreamSource(self)
 
     def __repr__(self) -> str:
         return f"<MediaStream {self.id} {len(self._tracks)} track(s)>"
+
+
+def _own_track(track: Any) -> Any:
+    """``track`` as a track of this package: an aiortc one is converted (its frames are
+    received into a ``MediaStreamTrackGenerator``)."""
+    if any(cls.__module__.split(".")[0] == "aiortc" for cls in type(track).__mro__):
+        from audiosession.webrtc import from_aiortc
+
+        return from_aiortc(track)
+    if not hasattr(track, "kind"):
+        raise TypeError(f"a MediaStream holds tracks, not {track!r}")
+    return track
 
 
 class UserMediaRequest(Promise[MediaStream]):

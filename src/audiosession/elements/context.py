@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,6 +68,8 @@ class AudioNode:
             raise InvalidStateError("cannot connect nodes of different AudioContexts")
         if destination is self or destination in self._upstream():
             raise InvalidStateError("this connection would make a cycle")
+        if getattr(destination, "number_of_inputs", 1) == 0:
+            raise ValueError(f"{destination!r} has no inputs: nothing can be connected to it")
         if destination not in self._outputs:
             self._outputs += (destination,)
             destination._inputs += (self,)
@@ -292,6 +295,7 @@ class AudioContext(EventTarget, SessionElement):
         self._pending_resumes: list[Promise[None]] = []
         self._gate = Gain(0.0)
         self._lock = threading.Lock()
+        self._on_close: list[Callable[[], None]] = []  # what nodes hold (AudioWorkletNode)
         self._voice: Voice | None = audio.add_voice(
             self.audio_session, self._source, gains=(self._gate,),
             watch_audibility=True, on_event=self._on_engine_event)
@@ -398,6 +402,9 @@ class AudioContext(EventTarget, SessionElement):
         if self._voice is not None:
             self.audio_session.platform.audio.remove_voice(self._voice)
             self._voice = None
+        for release in self._on_close:
+            release()
+        self._on_close.clear()
 
     def _on_engine_event(self, event: Any) -> None:
         if isinstance(event, AudibilityChanged) and self._state == "running":

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audiosession.elements.futures import Playback, settled
-from audiosession.elements.sources import MediaSourceError, open_media_source
+from audiosession.elements.sources import MediaSourceError, check_can_open, open_media_source
 from audiosession.engine.engine import DeviceRemoved, OutputFailed, OutputLost, OutputRestored
 from audiosession.engine.gain import Gain
-from audiosession.engine.mixer import VoiceEnded
+from audiosession.engine.mixer import LoopingSource, Source, VoiceEnded
 from audiosession.errors import (
     AbortError,
     NetworkError,
@@ -41,7 +41,9 @@ from audiosession.types import AudioSessionState, AudioSessionType
 
 if TYPE_CHECKING:
     from audiosession.elements.capture import MediaStream
+    from audiosession.engine.ahead import AheadBuffer
     from audiosession.engine.mixer import Voice
+    from audiosession.platform.local_audio import LocalAudio
 
 log = logging.getLogger(__name__)
 
@@ -72,37 +74,73 @@ def _play_error(code: int, message: str) -> Exception:
 
 
 class _PlayingSource:
-    """What the mixer reads for a media element: its source, looping when asked, seekable
-    from the loop thread while the audio thread reads (a short lock around each block)."""
+    """A media element's source as the mixer reads it: looped when asked (``LoopingSource``)
+    and, for a file, decoded ahead by the engine's workers (``AheadBuffer``) from its first
+    play on, so the audio thread never decodes. A network source decodes ahead on its own
+    threads and a live stream has nothing to decode: the mixer reads those directly."""
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, loop: bool) -> None:
         self.source = source
-        self.loop = False
-        self._lock = threading.Lock()
+        self._looping = LoopingSource(source, loops=None if loop else 1)
+        self._ahead: AheadBuffer | None = None
+        self._lock = threading.Lock()  # seek and loop changes without a decode-ahead buffer
+
+    def voice_source(self, audio: LocalAudio, name: str) -> Source:
+        """What a voice of this element reads (the decode-ahead buffer, made and primed on
+        the first call, for a file)."""
+        if self._ahead is None and getattr(self.source, "decode_ahead", False):
+            self._ahead = audio.ahead(self._looping.produce, tell=self._looping_position,
+                                      name=name)
+            self._ahead.prime()
+        return self._ahead if self._ahead is not None else self
+
+    def _looping_position(self) -> float:
+        return self._looping.position
 
     def read(self, frames: int) -> np.ndarray:
         with self._lock:
-            block = self.source.read(frames)
-            if len(block) == frames or not self.loop or not self.source.seekable:
-                return block  # type: ignore[no-any-return]
-            parts = [block]
-            missing = frames - len(block)
-            while missing > 0:
-                self.source.seek(0.0)
-                more = self.source.read(missing)
-                if len(more) == 0:
-                    break
-                parts.append(more)
-                missing -= len(more)
-            return np.concatenate(parts)
+            return self._looping.read(frames)
+
+    def read_view(self, frames: int) -> np.ndarray:
+        with self._lock:
+            return self._looping.read_view(frames)
 
     def seek(self, seconds: float) -> None:
+        if self._ahead is not None:
+            self._ahead.flush(lambda: self._looping.seek(seconds))
+            return
         with self._lock:
-            self.source.seek(seconds)
+            self._looping.seek(seconds)
+
+    def set_loop(self, loop: bool) -> None:
+        """Loop from now on, or end at the end of the pass being heard."""
+        looping, ahead = self._looping, self._ahead
+        if ahead is None:
+            with self._lock:
+                looping.loops = None if loop else looping.loop_count + 1
+            return
+        if loop:
+            ahead.exclusive(lambda: setattr(looping, "loops", None))
+            ahead.reopen()  # the end may be buffered already: play on past it
+            return
+
+        def stop_looping() -> None:
+            # The passes decoded ahead of the one being heard are dropped, and the decoder
+            # stands at its end again (so a loop turned back on goes on from there).
+            points = ahead.positions_ahead()
+            wraps = [frames for (frames, at), (_, before) in zip(points[1:], points[:-1],
+                                                                  strict=True) if at <= before]
+            looping.loop_count -= len(wraps)
+            looping.loops = looping.loop_count + 1
+            if wraps:
+                ahead.cut(wraps[0])
+                looping.seek(self.source.duration)
+
+        ahead.exclusive(stop_looping)
 
     @property
     def position(self) -> float:
-        return float(self.source.position)
+        return self._ahead.position if self._ahead is not None else self._looping.position
 
     @property
     def ready(self) -> bool:
@@ -116,6 +154,8 @@ class _PlayingSource:
         return True if wait is None else bool(wait(seconds, timeout))
 
     def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
         with self._lock:
             self.source.close()
 
@@ -196,6 +236,7 @@ class MediaElement(EventTarget, SessionElement):
     def src(self, value: str | os.PathLike[str]) -> None:
         if not isinstance(value, (str, os.PathLike)):
             raise TypeError(f"src must be a str or path, not {type(value).__name__}: {value!r}")
+        check_can_open(os.fspath(value))
         with self._loop_lock:
             self._check_usable()
             self._src = os.fspath(value)
@@ -238,7 +279,7 @@ class MediaElement(EventTarget, SessionElement):
         self._reject_pending(AbortError("the media was reloaded before play() started"))
         self.refresh_audible()
         if self._src_object is not None:
-            self._attach(self._src_object.open_source(self._engine_format()))
+            self._attach(self._src_object.open_source(self._engine_format(), self.window))
             return
         if not self._src:
             return
@@ -282,8 +323,7 @@ class MediaElement(EventTarget, SessionElement):
         self._sync_voice()
 
     def _attach(self, source: Any) -> None:
-        self._source = _PlayingSource(source)
-        self._source.loop = self._loop
+        self._source = _PlayingSource(source, self._loop)
         start_loading = getattr(source, "start_loading", None)
         if start_loading is not None:
             # A progressive source (HTTP): it reports from its own threads; each report
@@ -401,9 +441,10 @@ class MediaElement(EventTarget, SessionElement):
         )
         if want and self._voice is None:
             assert self._source is not None
-            self._voice = self.audio_session.platform.audio.add_voice(
+            audio = self.audio_session.platform.audio
+            self._voice = audio.add_voice(
                 self.audio_session,
-                self._source,
+                self._source.voice_source(audio, self._src or "<stream>"),
                 gains=(self._gain,),
                 sink=self._sink_id or None,
                 on_event=self._on_engine_event,
@@ -659,7 +700,7 @@ class MediaElement(EventTarget, SessionElement):
         with self._loop_lock:
             self._loop = value
             if self._source is not None:
-                self._source.loop = value
+                self._source.set_loop(value)
 
     @property
     def sink_id(self) -> str:

@@ -33,8 +33,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import numpy as np
+
+try:
+    import httpx
+except ModuleNotFoundError as error:  # in the default install; a trimmed one may lack it
+    from audiosession.dependencies import missing_dependency
+
+    raise missing_dependency(
+        error, "httpx", needed_for="playing http: and https: URLs",
+        install="pip install httpx (a default install of audiosession has it)") from None
 
 from audiosession.elements.sources import (
     MEDIA_ERR_NETWORK,

@@ -34,10 +34,14 @@ class MediaSourceError(AudioSessionError):
 
 
 class FileSource:
-    """A decoded file (or in-memory body) read block by block at the engine's format."""
+    """A decoded file (or in-memory body) read block by block at the engine's format.
+
+    Reading decodes, so it is for a worker thread: the media element plays it through the
+    engine's decode-ahead buffer (``decode_ahead``), never from the audio thread."""
 
     seekable = True
     has_audio = True
+    decode_ahead = True
 
     def __init__(self, handle: str | IO[bytes], name: str, rate: int, channels: int) -> None:
         try:
@@ -48,6 +52,9 @@ class FileSource:
 
     def read(self, frames: int) -> np.ndarray:
         return self._reader.read(frames)
+
+    def read_view(self, frames: int) -> np.ndarray:
+        return self._reader.read_view(frames)
 
     def seek(self, seconds: float) -> None:
         try:
@@ -67,10 +74,22 @@ class FileSource:
         self._reader.close()
 
 
+def check_can_open(src: str) -> None:
+    """Raise ``MissingDependencyError`` now if ``src`` is a URL whose scheme needs a package
+    that is not installed: a setup problem the program must hear of at once, not a media
+    error after the load (the load itself runs off the loop and may take long)."""
+    if _scheme(src) in ("http", "https"):
+        import audiosession.elements.network  # noqa: F401  (raises naming what to install)
+
+
+def _scheme(src: str) -> str:
+    return urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith(
+        "data:") else ""
+
+
 def open_media_source(src: str, rate: int, channels: int) -> Any:
     """A readable source for ``src`` at ``rate`` Hz and ``channels`` channels."""
-    scheme = urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith(
-        "data:") else ""
+    scheme = _scheme(src)
     if scheme in ("", "file"):
         path = _file_path(src) if scheme == "file" else src
         if not os.path.exists(path):

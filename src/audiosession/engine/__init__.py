@@ -1,5 +1,6 @@
 """The audio engine: decoding, mixing with gain ramps, and sound devices (knows no sessions)."""
 
+from .ahead import AHEAD_SECONDS, CHUNK_FRAMES, AheadBuffer, AheadWorkers
 from .decode import AudioReader, DecodeError, mix_matrix, open_audio
 from .devices import Backend, DeviceInfo, Stream, select_backend
 from .engine import (
@@ -29,12 +30,16 @@ from .virtual import VirtualBackend
 from .wav import WavBackend
 
 __all__ = [
+    "AHEAD_SECONDS",
     "AUDIBILITY_HOLD",
     "AUDIBILITY_THRESHOLD",
     "DEFAULT_RAMP",
+    "AheadBuffer",
+    "AheadWorkers",
     "AudibilityChanged",
     "AudioReader",
     "Backend",
+    "CHUNK_FRAMES",
     "Capture",
     "DecodeError",
     "DeviceInfo",

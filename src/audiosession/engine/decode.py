@@ -41,6 +41,13 @@ PROBE_FRAMES = 4096
 """Frames decoded when a file opens, so that a file whose audio cannot be decoded (a good
 header followed by noise) fails at once rather than playing as silence that ends at 0 s."""
 
+_MP3_SEEK_PREROLL = 4608
+"""Frames decoded and dropped before an MP3 seek's target (four MPEG frames)."""
+
+_MIN_NATIVE_READ = 1024
+"""Native frames read at least per libsndfile call when resampling (what is left over waits
+for the next read), rather than the few frames soxr came short of the last time."""
+
 
 class DecodeError(AudioSessionError):
     """A file that cannot be played: the message names the file and the reason."""
@@ -211,8 +218,14 @@ class AudioReader:
         if self._native_frames is not None:
             native = min(native, self._native_frames)
         if self._mapped is None:
+            # libsndfile's MP3 decoder starts afresh at a seek and gives ~1700 frames of
+            # silence before the sound; seek that much earlier and decode it away.
+            preroll = min(native, _MP3_SEEK_PREROLL) if self._file.format == "MP3" else 0
             try:
-                self._file.seek(native)
+                self._file.seek(native - preroll)
+                if preroll:
+                    _read_float(self._file, np.empty((preroll, self.native_channels),
+                                                     dtype=np.float32))
             except (sf.LibsndfileError, RuntimeError) as error:
                 raise DecodeError(self.name, f"cannot seek to {seconds} s ({error})") from None
         self._native_pos = native
@@ -259,7 +272,7 @@ class AudioReader:
             self._buffer = np.empty((frames, self.native_channels), dtype=np.float32)
         out = self._buffer[:frames]
         try:
-            block = self._file.read(dtype="float32", always_2d=True, out=out)
+            block = out[: _read_float(self._file, out)]
         except (sf.LibsndfileError, RuntimeError) as error:
             log.warning("%s: stopped at %.3f s: %s", self.name, self.position, error)
             block = out[:0]
@@ -272,7 +285,10 @@ class AudioReader:
         parts = [self._pending] if len(self._pending) else []
         have = len(self._pending)
         while have < frames and not self._eof:
-            need = math.ceil((frames - have) * self.native_rate / self.rate) + 16
+            # soxr gives back a little less than it is given at first; reading only the
+            # shortfall then costs a call per few frames. Read a whole slice at least.
+            need = max(math.ceil((frames - have) * self.native_rate / self.rate) + 16,
+                       _MIN_NATIVE_READ)
             block = self._read_native(need)
             if self._mix_first and self._matrix is not None:
                 block = block @ self._matrix
@@ -343,6 +359,31 @@ class AudioReader:
         if end > 0 and hasattr(mmap, "MADV_DONTNEED"):
             self._map.madvise(mmap.MADV_DONTNEED, 0, end)
         self._released = self._native_pos * self._frame_bytes
+
+
+def _read_float(file: sf.SoundFile, out: np.ndarray) -> int:
+    """Read up to ``len(out)`` frames into the C-contiguous float32 ``out``; how many came.
+
+    One libsndfile call on soundfile's own handle. ``SoundFile.read`` also asks libsndfile
+    for its position before and seeks there again after every call, to keep its own count,
+    and for an MP3 that seek costs more than decoding a thousand frames (docs/decoding.md);
+    libsndfile keeps the position itself. Other soundfile versions get ``SoundFile.read``.
+    """
+    handle = getattr(file, "_file", None)
+    if _SF_READF_FLOAT is None or handle is None or file.closed:
+        return len(file.read(dtype="float32", always_2d=True, out=out))
+    count = int(_SF_READF_FLOAT(handle, _SF_FFI.from_buffer("float[]", out), len(out)))
+    if count < len(out):
+        code = _SF_LIB.sf_error(handle)
+        if code:
+            message = _SF_FFI.string(_SF_LIB.sf_error_number(code)).decode(errors="replace")
+            raise RuntimeError(f"libsndfile error {code}: {message}")
+    return count
+
+
+_SF_LIB: Any = getattr(sf, "_snd", None)
+_SF_FFI: Any = getattr(sf, "_ffi", None)
+_SF_READF_FLOAT: Any = getattr(_SF_LIB, "sf_readf_float", None) if _SF_FFI is not None else None
 
 
 def _describe(src: object) -> str:

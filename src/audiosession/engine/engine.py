@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NotFoundError
+from .ahead import AHEAD_SECONDS, CHUNK_FRAMES, AheadBuffer, AheadWorkers, Produce
 from .devices import Backend, DeviceInfo, Stream
 from .gain import Gain
 from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, Source, Voice, VoiceEnded
@@ -232,6 +233,9 @@ class Engine:
         self.output_down: OutputLost | OutputFailed | None = None
         """Why nothing plays now (the server is away, or did not come back); None while the
         output runs."""
+        # A backend that renders only when told (virtual time) sets realtime = False.
+        self.realtime = bool(getattr(backend, "realtime", True))
+        self._workers: AheadWorkers | None = None
         backend.watch_devices(self._devices_changed)
         watch_server = getattr(backend, "watch_server", None)
         if watch_server is not None:
@@ -307,6 +311,28 @@ class Engine:
         if role is not None:
             voice.role = role
         voice.device = target
+
+    def ahead(self, produce: Produce, *, tell: Callable[[], float] | None = None,
+              name: str = "", channels: int | None = None) -> AheadBuffer:
+        """A buffer that makes a voice's frames ahead of the audio thread (``engine.ahead``):
+        ``produce(frames)`` is called by the engine's worker thread in large chunks, and the
+        buffer (a voice's source) gives the audio thread only frames already made.
+
+        In virtual time the frames are made on demand while rendering instead, so the mix is
+        the same every run. Call ``prime()`` before the voice plays, ``close()`` when done.
+        ``channels``: the producer's, if not the engine's (a mono node of an AudioContext).
+        """
+        self._check_open()
+        workers = None
+        if self.realtime:
+            with self._lock:
+                if self._workers is None:
+                    self._workers = AheadWorkers()
+                workers = self._workers
+        # Room for a whole block on top of a whole chunk, whatever the blocksize.
+        seconds = max(AHEAD_SECONDS, 2 * (self.blocksize + CHUNK_FRAMES) / self.rate)
+        return AheadBuffer(produce, rate=self.rate, channels=channels or self.channels,
+                           workers=workers, tell=tell, seconds=seconds, name=name)
 
     def _sync_streams(self) -> None:
         """Open a stream for each (device, role) with voices; close the others; tell each
@@ -493,4 +519,6 @@ class Engine:
             capture.close()
         for stream in streams:
             stream.close()
+        if self._workers is not None:
+            self._workers.close()
         self.backend.close()

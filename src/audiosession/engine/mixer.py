@@ -156,6 +156,12 @@ class Voice:
         self.playing = False
 
     @property
+    def underruns(self) -> int:
+        """Blocks in which this voice's source had no frames ready (an ``AheadBuffer`` that
+        ran dry) and played silence instead; 0 for sources that never run dry."""
+        return int(getattr(self.source, "underruns", 0))
+
+    @property
     def seconds_played(self) -> float:
         """Seconds of the source mixed so far (0 before the voice joins a mixer)."""
         return self.frames_played / self._mixer.rate if self._mixer is not None else 0.0
@@ -401,7 +407,14 @@ class Mixer:
 
 
 class LoopingSource:
-    """Plays a seekable source (an ``AudioReader``) over and over, without a gap."""
+    """Plays a seekable source (an ``AudioReader``, a media file) over and over, without a gap.
+
+    The mixer reads it with ``read``/``read_view`` (a pass's end and the next pass's start in
+    one block); an ``AheadBuffer`` fills from ``produce`` (a call never crosses a pass's end,
+    so each chunk has one position). ``loops`` may be changed while it plays: ``None`` loops
+    for ever, ``loop_count + 1`` ends at the end of the pass under way. A source that says it
+    is not ``seekable`` (a live stream) plays once.
+    """
 
     def __init__(self, source: Any, *, loops: int | None = None) -> None:
         """``source`` needs ``read`` (or ``read_view``) and ``seek(seconds)``.
@@ -428,10 +441,8 @@ class LoopingSource:
         parts = [np.array(block, copy=True)] if len(block) else []
         have = len(block)
         while have < frames:
-            self.loop_count += 1
-            if self._finished():
+            if not self._next_pass():
                 break
-            self.source.seek(0.0)
             block = self._read(frames - have)
             if len(block) == 0:  # an empty source: do not spin
                 break
@@ -441,9 +452,32 @@ class LoopingSource:
             return block[:0]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def produce(self, frames: int) -> np.ndarray:
+        """Up to ``frames`` frames, up to the end of the pass under way (the next call starts
+        the next pass); empty at the end of the last pass. Valid until the next call."""
+        block = self._read(frames)
+        if len(block) or not self._next_pass():
+            return block
+        return self._read(frames)
+
+    def _next_pass(self) -> bool:
+        """At the source's end: start the next pass if there is one."""
+        if self._finished() or not getattr(self.source, "seekable", True):
+            return False
+        self.loop_count += 1
+        if self._finished():
+            return False
+        self.source.seek(0.0)
+        return True
+
     def _finished(self) -> bool:
         return self.loops is not None and self.loop_count >= self.loops
 
     def seek(self, seconds: float) -> None:
         """Seek the underlying source."""
         self.source.seek(seconds)
+
+    @property
+    def position(self) -> float:
+        """The underlying source's position in seconds."""
+        return float(self.source.position)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NotFoundError
+from ..errors import AudioSessionError, NotFoundError
 from .devices import DeliverCallback, DeviceInfo, RenderCallback
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ ServerWatcher = Callable[[str, str], None]
 """``watcher(state, reason)``: state ``"lost"``, ``"restored"`` or ``"failed"``."""
 
 
-class BackendUnavailableError(RuntimeError):
+class BackendUnavailableError(AudioSessionError, RuntimeError):
     """The backend cannot run here: no libpulse, no pulsectl, or no reachable server."""
 
 

@@ -56,6 +56,9 @@ class VirtualBackend:
     """
 
     name = "virtual"
+    realtime = False
+    """Blocks are rendered when the test says, not by a clock: the engine then makes decoded
+    audio on demand while rendering rather than ahead on a worker (the same mix every run)."""
 
     def __init__(
         self,

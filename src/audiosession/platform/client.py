@@ -31,6 +31,7 @@ from audiosession.errors import AudioSessionError
 from audiosession.loop import TaskLoop, Timer
 from audiosession.platform.base import SessionInfo
 from audiosession.platform.embedded import PolicyPlatform
+from audiosession.platform.peercred import peer_credentials
 from audiosession.platform.policy import Action, Arbiter
 from audiosession.platform.protocol import (
     OVERSIZED,
@@ -42,6 +43,7 @@ from audiosession.platform.protocol import (
     default_socket_path,
     encode_devices,
     encode_message,
+    socket_problem,
 )
 from audiosession.types import AudioSessionState, AudioSessionType
 
@@ -53,6 +55,7 @@ __all__ = [
     "DaemonError",
     "DaemonLostError",
     "DaemonUnavailableError",
+    "UntrustedDaemonError",
 ]
 
 REQUEST_TIMEOUT = 2.0
@@ -63,6 +66,9 @@ CONNECT_TIMEOUT = 1.0
 
 RECONNECT_INTERVAL = 0.5
 """Seconds between attempts to find the daemon again after it went away."""
+
+CLIENT_FEATURES = ("ping",)
+"""What this client does beyond version 1's first form: it answers the daemon's pings."""
 
 ACTIVE = AudioSessionState.ACTIVE
 INTERRUPTED = AudioSessionState.INTERRUPTED
@@ -80,12 +86,25 @@ class DaemonLostError(DaemonError):
     """The connection to the daemon closed."""
 
 
+class UntrustedDaemonError(DaemonUnavailableError):
+    """The socket where the daemon should be may belong to another user: nothing was sent to
+    it (docs/protocol.md, "Where, and who may connect")."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(
+            f"not using the daemon socket {path}: {problem}. Another user may be posing as "
+            "your audiosession daemon; remove it (or have root remove it), or set "
+            "XDG_RUNTIME_DIR or AUDIOSESSION_DAEMON_SOCKET to a directory of your own")
+        self.path = path
+
+
 class _Slot:
-    __slots__ = ("event", "reply")
+    __slots__ = ("event", "parts", "reply")
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.reply: dict[str, Any] | None = None
+        self.parts: list[Any] = []  # the ``sessions`` of the parts of a reply read so far
 
 
 PushCallback = Callable[["DaemonConnection", list[Action]], None]
@@ -129,16 +148,27 @@ class DaemonConnection:
         """Connect to the daemon at ``path`` (default: ``default_socket_path()``) and say
         hello. Call ``start()`` once ``on_push`` / ``on_lost`` are set."""
         where = Path(path) if path is not None else default_socket_path()
-        if not where.exists():
-            raise DaemonUnavailableError(f"no daemon socket at {where}")
+        try:
+            os.lstat(where)
+        except FileNotFoundError:
+            raise DaemonUnavailableError(f"no daemon socket at {where}") from None
+        except OSError:
+            pass  # not ours to look into: socket_problem says why
+        problem = socket_problem(where)
+        if problem is not None:
+            raise UntrustedDaemonError(where, problem)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         decoder = LineDecoder()
         try:
             sock.connect(os.fspath(where))
+            uid = peer_credentials(sock).uid
+            if uid != os.getuid():
+                raise UntrustedDaemonError(where, f"it is served by a process of uid {uid}, not by "
+                                             f"you (uid {os.getuid()})")
             hello: dict[str, Any] = {
                 "op": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid(),
-                "program": program or _program_name()}
+                "program": program or _program_name(), "features": list(CLIENT_FEATURES)}
             if devices is not None:
                 hello["devices"] = encode_devices(devices)
             try:
@@ -252,6 +282,9 @@ class DaemonConnection:
     def _handle(self, line: bytes) -> None:
         try:
             message = decode_message(line)
+            if message.get("push") == "ping":
+                self._answer_ping(message.get("token"))
+                return
             if "push" in message:
                 actions = decode_actions(message.get("actions"))
                 if self.on_push is not None:
@@ -261,13 +294,29 @@ class DaemonConnection:
             log.error("the daemon sent a message this client cannot read: %s", error)
             return
         request_id = message.get("id")
-        slot = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
-        if slot is None:
+        slot = self._pending.get(request_id) if isinstance(request_id, int) else None
+        if slot is None or not isinstance(request_id, int):
             if not message.get("ok", True):
                 log.warning("the daemon says: %s", message.get("error"))
             return
+        if "more" in message and isinstance(message.get("sessions"), list):
+            # A reply in parts (docs/protocol.md): gather them until the last.
+            slot.parts += message["sessions"]
+            if message["more"] is True:
+                return
+            message["sessions"] = slot.parts
+        self._pending.pop(request_id, None)
         slot.reply = message
         slot.event.set()
+
+    def _answer_ping(self, token: object) -> None:
+        """On the reader thread, so that a client busy on its loop still answers: only a
+        process that is stopped or hung misses the daemon's deadline."""
+        try:
+            with self._send_lock:
+                self._sock.sendall(encode_message({"pong": token}))
+        except (OSError, ProtocolError):
+            pass  # the connection is going; the reader notices
 
 
 def _program_name() -> str:
@@ -325,6 +374,7 @@ class DaemonClientPlatform(PolicyPlatform):
         self._types: dict[str, AudioSessionType] = {}
         self._pushes: deque[tuple[DaemonConnection, list[Action]]] = deque()
         self._reconnect_timer: Timer | None = None
+        self._warned_untrusted = False
         self._closed = False
         if connection is None:
             connection = DaemonConnection.open(self.socket_path)
@@ -447,7 +497,11 @@ class DaemonClientPlatform(PolicyPlatform):
                 conn = DaemonConnection.open(self.socket_path, devices=devices,
                                              timeout=self.reconnect_interval)
             except DaemonUnavailableError as error:
-                log.debug("the audiosession daemon is still away: %s", error)
+                if isinstance(error, UntrustedDaemonError) and not self._warned_untrusted:
+                    self._warned_untrusted = True
+                    log.warning("%s; deciding in this process meanwhile", error)
+                else:
+                    log.debug("the audiosession daemon is still away: %s", error)
                 self._schedule_reconnect()
                 return
             self._attach(conn)
@@ -498,6 +552,22 @@ class DaemonClientPlatform(PolicyPlatform):
                     causes=tuple(record.causes), route=record.route)
                 for record in self._local.snapshot()
             ]
+
+    def daemon_status(self) -> dict[str, Any] | None:
+        """The daemon's own state (its ``status`` reply, docs/protocol.md: clients, sessions,
+        whether its PulseAudio bridge is on or off and why); None while it is away or if it
+        is too old to tell."""
+        with self.loop.lock:
+            conn = self._conn
+            if conn is None:
+                return None
+            try:
+                return conn.request("status", {}, self.request_timeout)
+            except DaemonLostError as error:
+                self._lose(conn, str(error))
+            except DaemonError:  # an older daemon: "unknown op"
+                pass
+            return None
 
     def _info(self, row: dict[str, Any], own_client: str) -> SessionInfo:
         computed = AudioSessionType(row["type"])

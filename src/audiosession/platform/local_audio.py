@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from audiosession.engine.ahead import AheadBuffer, Produce
 from audiosession.engine.decode import DecodeError, open_audio
 from audiosession.engine.devices import Backend, DeviceInfo
 from audiosession.engine.engine import (
@@ -156,6 +157,11 @@ class LocalAudio:
         audio.voices[voice] = (on_event, sink)
         self._voice_sessions[voice] = session.session_id
         return voice
+
+    def ahead(self, produce: Produce, *, tell: Callable[[], float] | None = None,
+              name: str = "", channels: int | None = None) -> AheadBuffer:
+        """A decode-ahead buffer for a voice of this process (see ``Engine.ahead``)."""
+        return self.engine.ahead(produce, tell=tell, name=name, channels=channels)
 
     def remove_voice(self, voice: Voice | None) -> None:
         if voice is None:

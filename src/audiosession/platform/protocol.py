@@ -2,7 +2,9 @@
 
 Both ends use this module: the daemon (``audiosession.daemon``) and its client platform
 (``platform.client``). It lives in the platform layer because the client needs it and layers
-point down (DESIGN §3). Pure functions and one small decoder class; no sockets, no threads.
+point down (DESIGN §3). Pure functions and one small decoder class, no threads; the only
+system calls are the checks of where the daemon listens (whose directory and socket it is,
+who serves it), which both ends make.
 
 A message is one JSON object on one line (UTF-8, ``\\n``-terminated), at most
 ``MAX_MESSAGE`` bytes. ``LineDecoder`` splits a byte stream into lines without ever holding
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+import stat
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,9 +40,12 @@ __all__ = [
     "decode_device",
     "decode_message",
     "default_socket_path",
+    "directory_problem",
     "encode_action",
     "encode_device",
+    "encode_in_parts",
     "encode_message",
+    "socket_problem",
 ]
 
 PROTOCOL_VERSION: Final = 1
@@ -64,7 +70,7 @@ ARBITER_OPERATIONS: Final = (
 )
 """Requests that run the ``Arbiter`` method of the same name in the daemon."""
 
-OPERATIONS: Final = (*ARBITER_OPERATIONS, "sessions", "ping")
+OPERATIONS: Final = (*ARBITER_OPERATIONS, "sessions", "status", "ping")
 """Every request a client may send after its ``hello``."""
 
 OPERATION_ARGS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
@@ -79,6 +85,7 @@ OPERATION_ARGS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "set_devices": (("devices",), ()),
     "device_removed": (("device", "sessions"), ()),
     "sessions": ((), ()),
+    "status": ((), ()),
     "ping": ((), ()),
 }
 """The ``args`` each operation takes (docs/protocol.md gives their types)."""
@@ -158,6 +165,33 @@ def encode_message(message: Mapping[str, Any]) -> bytes:
         raise ProtocolError(
             f"message of {len(data)} bytes is over the {MAX_MESSAGE}-byte limit")
     return data + b"\n"
+
+
+def encode_in_parts(head: Mapping[str, Any], key: str, items: Sequence[Any]) -> list[bytes]:
+    """A reply too long for one message, as several: each is ``head`` with a part of
+    ``items`` under ``key`` and ``"more"`` (true on every part but the last), in order, each
+    within ``MAX_MESSAGE``. One part (with ``"more": false``) when everything fits. An item
+    too long for a message of its own raises ``ProtocolError``."""
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode("utf-8")
+
+    opening = dumps(dict(head))[:-1] + (b"," if head else b"") + dumps(key) + b":["
+    budget = MAX_MESSAGE - len(opening) - len(b'],"more":false}')
+    parts: list[list[bytes]] = [[]]
+    size = 0
+    for item in map(dumps, items):
+        if len(item) > budget:
+            raise ProtocolError(f"one {key} item of {len(item)} bytes is over the "
+                                f"{MAX_MESSAGE}-byte limit")
+        if parts[-1] and size + 1 + len(item) > budget:
+            parts.append([])
+            size = 0
+        size += len(item) + (1 if len(parts[-1]) else 0)
+        parts[-1].append(item)
+    return [opening + b",".join(part) + b'],"more":'
+            + (b"true" if index < len(parts) - 1 else b"false") + b"}\n"
+            for index, part in enumerate(parts)]
 
 
 def decode_message(line: bytes) -> dict[str, Any]:
@@ -300,7 +334,8 @@ def check_string(value: object, what: str) -> str:
 
 def default_socket_path(environ: Mapping[str, str] | None = None) -> Path:
     """``$AUDIOSESSION_DAEMON_SOCKET`` if set, else
-    ``$XDG_RUNTIME_DIR/audiosession/daemon.sock``, else ``/tmp/audiosession-<uid>/daemon.sock``
+    ``$XDG_RUNTIME_DIR/audiosession/daemon.sock``, else
+    ``$TMPDIR/audiosession-<uid>/daemon.sock`` with ``/tmp`` if ``TMPDIR`` is unset
     (XDG_RUNTIME_DIR unset, as under some ``su`` or cron sessions)."""
     env = os.environ if environ is None else environ
     explicit = env.get(SOCKET_ENV)
@@ -309,4 +344,39 @@ def default_socket_path(environ: Mapping[str, str] | None = None) -> Path:
     runtime = env.get("XDG_RUNTIME_DIR") or ""
     if runtime and os.path.isabs(runtime):
         return Path(runtime) / "audiosession" / "daemon.sock"
-    return Path(f"/tmp/audiosession-{os.getuid()}") / "daemon.sock"
+    temporary = env.get("TMPDIR") or ""
+    base = Path(temporary) if os.path.isabs(temporary) else Path("/tmp")
+    return base / f"audiosession-{os.getuid()}" / "daemon.sock"
+
+
+def directory_problem(directory: Path) -> str | None:
+    """Why another user could have put a socket in ``directory`` or could swap ours, or None:
+    it must belong to this user (or root) and be writable by nobody else, unless it is
+    sticky like ``/tmp`` (where others can add entries but not replace ours)."""
+    uid = os.getuid()
+    try:
+        info = os.stat(directory)
+    except PermissionError:
+        return f"its directory {directory} cannot be read by you (uid {uid})"
+    if info.st_uid not in (uid, 0):
+        return f"its directory {directory} belongs to uid {info.st_uid}, not to you (uid {uid})"
+    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        return (f"other users may write to its directory {directory} (mode "
+                f"{stat.S_IMODE(info.st_mode):o})")
+    return None
+
+
+def socket_problem(path: Path) -> str | None:
+    """Why the socket at ``path`` may not be this user's daemon's, or None: its directory
+    passes ``directory_problem`` and it is a socket of this user. (What finally decides is
+    the listening process's uid, ``peer_credentials``, once connected.)"""
+    problem = directory_problem(path.parent)
+    if problem is not None:
+        return problem
+    uid = os.getuid()
+    info = os.lstat(path)
+    if not stat.S_ISSOCK(info.st_mode):
+        return f"{path} is not a socket"
+    if info.st_uid != uid:
+        return f"the socket belongs to uid {info.st_uid}, not to you (uid {uid})"
+    return None

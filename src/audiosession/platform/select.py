@@ -25,6 +25,7 @@ from audiosession.platform.client import (
     DaemonClientPlatform,
     DaemonConnection,
     DaemonUnavailableError,
+    UntrustedDaemonError,
 )
 from audiosession.platform.embedded import EmbeddedPlatform
 from audiosession.platform.protocol import default_socket_path
@@ -71,8 +72,11 @@ def default_platform_factory(loop: TaskLoop) -> Platform:
                 f"{DAEMON_ENV}=required, but {error}; start one with `audiosession daemon` "
                 "(or `systemctl --user start audiosession`), or set "
                 f"{DAEMON_ENV}=auto to run without it") from None
-        log.info("no audiosession daemon (%s): this process decides for itself "
-                 "(embedded mode)", error)
+        if isinstance(error, UntrustedDaemonError):  # someone else's: worth more than a note
+            log.warning("%s; this process decides for itself (embedded mode)", error)
+        else:
+            log.info("no audiosession daemon (%s): this process decides for itself "
+                     "(embedded mode)", error)
         return EmbeddedPlatform(loop)
     log.info("using the audiosession daemon at %s (client %s)", path, connection.client_id)
     return DaemonClientPlatform(loop, connection, socket_path=path)

@@ -157,12 +157,25 @@ def config_path(environ: Mapping[str, str] | None = None) -> tuple[Path, bool]:
     return root / "audiosession" / "audiosession.toml", False
 
 
-def find_config(environ: Mapping[str, str] | None = None) -> PolicyConfig:
+def find_config(environ: Mapping[str, str] | None = None, *,
+                strict: bool = False) -> PolicyConfig:
     """The configuration in force: ``$AUDIOSESSION_CONFIG`` if set, else the per-user file if
-    it exists, else the defaults. A bad file (or a named file that is missing) is logged as a
-    warning and the defaults stay in force."""
+    it exists, else the defaults. A bad file (or a named file that is missing, or one whose
+    directory cannot be searched) is logged as a warning and the defaults stay in force;
+    with ``strict`` (the daemon) it raises that ``ConfigError`` instead."""
     path, explicit = config_path(environ)
-    if not explicit and not path.exists():
+    try:
+        exists = path.exists()
+    except OSError:  # a directory on the way cannot be searched: reading it says so
+        exists = True
+    if not explicit and not exists:
+        return PolicyConfig()
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        if strict:
+            raise
+        log.warning("%s; using the default policy", error)
         return PolicyConfig()
     try:
         return load_config(path)

@@ -1,0 +1,35 @@
+"""Optional parts of the package: when one is missing, one clear error names what to install."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from audiosession.errors import MissingDependencyError
+
+__all__ = ["CLI_EXTRA", "MissingDependencyError", "missing_dependency", "require"]
+
+CLI_EXTRA = "pip install 'audiosession[cli]'"
+"""How to install what the ``audiosession`` command needs beyond the library (rich, matplotlib)."""
+
+
+def missing_dependency(error: ModuleNotFoundError, package: str, *, needed_for: str,
+                       install: str) -> ModuleNotFoundError:
+    """The error to raise for ``error``, met while importing ``package``: a
+    ``MissingDependencyError`` when ``package`` itself is missing, else ``error`` unchanged (a
+    package that is there but broken is not a missing one)."""
+    if (error.name or "").split(".")[0] != package:
+        return error
+    return MissingDependencyError(
+        f"{needed_for} needs the Python package {package!r}, which is not installed; "
+        f"{install}")
+
+
+def require(package: str, *, needed_for: str, install: str) -> ModuleType:
+    """Import ``package``, or raise ``MissingDependencyError`` saying what ``needed_for`` it and how
+    to ``install`` it."""
+    try:
+        return importlib.import_module(package)
+    except ModuleNotFoundError as error:
+        raise missing_dependency(error, package, needed_for=needed_for,
+                                 install=install) from None
