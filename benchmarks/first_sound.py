@@ -34,6 +34,7 @@ machine's load average is printed too: on a shared machine compare ratios within
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
@@ -327,8 +328,14 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(name)
         tone = write_tone(folder / "tone.wav", 0.1)
         long_tone = write_tone(folder / "long.wav", 2.0)
-        env = dict(server.env, AUDIOSESSION_BACKEND="pulse", AUDIOSESSION_DAEMON="auto")
+        env = dict(server.env, AUDIOSESSION_BACKEND="auto", AUDIOSESSION_DAEMON="auto")
         env.pop("AUDIOSESSION_DAEMON_SOCKET", None)
+        # The processes run the tree this script is in (as the script does), with its
+        # bytecode cached as an installed package's is.
+        source = str(HERE.parent / "src")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        compileall.compile_dir(source, quiet=1)
         ear = Ear(server)
         # An idle null sink sleeps in 2 s blocks; the one in progress when the ear arrived
         # would hold the first trial back.
