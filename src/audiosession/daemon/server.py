@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge
+from audiosession.daemon.player import DaemonPlayer
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
 from audiosession.platform.peercred import peer_credentials
@@ -232,10 +233,12 @@ class Daemon:
         pulse_server: str | None = None,
         ping_interval: float = PING_INTERVAL,
         answer_deadline: float = ANSWER_DEADLINE,
+        play_sounds: bool = False,
     ) -> None:
         """``pulse_bridge``: bridge the foreign streams of ``pulse_server`` (default
         ``$PULSE_SERVER``, else the default server) into the policy (docs/bridge.md).
-        ``ping_interval``, ``answer_deadline``: the liveness check (docs/protocol.md)."""
+        ``ping_interval``, ``answer_deadline``: the liveness check (docs/protocol.md).
+        ``play_sounds``: play files for clients (``play_file``, ``daemon/player.py``)."""
         self._private_dir = socket_path is None
         self.socket_path = Path(socket_path) if socket_path is not None else default_socket_path()
         self.config = config if config is not None else find_config()
@@ -257,6 +260,9 @@ class Daemon:
         self.ping_interval = ping_interval
         self.answer_deadline = answer_deadline
         self._liveness: asyncio.Task[None] | None = None
+        self.player = DaemonPlayer(self) if play_sounds else None
+        self.features = (*FEATURES, "play-file") if play_sounds else FEATURES
+        """What this daemon does beyond protocol version 1's first form (its hello says)."""
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -275,6 +281,8 @@ class Daemon:
                                        "directory of your own")
         self._take_lock()
         try:
+            if self.player is not None:  # before serving (see DaemonPlayer.start)
+                await self.player.start()
             sock = self._bind()
             self._server = await asyncio.start_unix_server(self._serve_client, sock=sock)
         except BaseException:
@@ -317,6 +325,8 @@ class Daemon:
             client.writer.close()
         for client in list(self.clients.values()):
             self._drop(client, "daemon stopping")
+        if self.player is not None:
+            await self.player.close()
         if self.bridge is not None:  # gives every foreign stream back its volume and mute
             await asyncio.get_running_loop().run_in_executor(None, self.bridge.close)
             self.bridge = None
@@ -525,6 +535,8 @@ class Daemon:
             if not holders:
                 del self.interruptions[reason]
                 told |= self._dispatch(None, self.arbiter.end_interruption(reason))
+        if self.player is not None:
+            self.player.client_gone(client)
         self.flush()
         elapsed = (time.perf_counter() - started) * 1000
         if client.greeted or removed:
@@ -635,7 +647,7 @@ class Daemon:
                  "" if client.answers_pings else "; it does not answer pings")
         client.send({"id": request_id, "ok": True, "version": PROTOCOL_VERSION,
                      "client": client.id, "daemon_pid": os.getpid(),
-                     "features": list(FEATURES)})
+                     "features": list(self.features)})
 
     def _run(self, client: _Client, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """One request; returns the reply's fields besides ``id`` and ``ok``."""
@@ -644,6 +656,10 @@ class Daemon:
             return {}
         if op == "status":
             return self.status()
+        if op == "play_file":
+            if self.player is None:
+                raise ValueError("this daemon plays no sounds (started with play_sounds off)")
+            return self.player.play_file(client, args)
         if op == "add":
             session_id = check_string(args["session"], "session")
             context = check_string(args["context"], "context")
@@ -741,6 +757,7 @@ class Daemon:
         Returns the ids of the clients pushed to."""
         per_client: dict[str, list[dict[str, Any]]] = {}
         bridged: list[Action] = []
+        played: list[Action] = []
         if requester is not None:
             routes = self._routes(requester, touched, forced, adding)
             if routes:
@@ -748,6 +765,9 @@ class Daemon:
         for action in actions:
             if isinstance(action, SetRoute):
                 continue  # the arbiter has no devices here; routes are computed above
+            if self.player is not None and self.player.owns(action.session_id):
+                played.append(action)
+                continue
             client_id, _, session_id = action.session_id.partition("/")
             if client_id not in self.clients:
                 if client_id == BRIDGE_CLIENT:
@@ -766,6 +786,8 @@ class Daemon:
             pushed.add(client_id)
         if bridged and self.bridge is not None:
             self.bridge.apply(bridged)
+        if played and self.player is not None:
+            self.player.apply(played)
         return pushed
 
     def dispatch(self, actions: Iterable[Action]) -> None:
@@ -802,7 +824,7 @@ class Daemon:
         return {
             "daemon_pid": os.getpid(),
             "version": PROTOCOL_VERSION,
-            "features": list(FEATURES),
+            "features": list(self.features),
             "clients": len(self.clients),
             "not_answering": sum(1 for c in self.clients.values() if c.set_aside is not None),
             "sessions": len(self.arbiter.snapshot()),
@@ -918,14 +940,17 @@ def serve(
     *,
     config: PolicyConfig | None = None,
     pulse_bridge: bool = True,
+    play_sounds: bool = True,
 ) -> None:
     """Run the daemon in this thread until SIGTERM or SIGINT (``audiosession daemon``).
 
     ``socket_path``: default ``$XDG_RUNTIME_DIR/audiosession/daemon.sock``; ``config``:
     default ``find_config()``; ``pulse_bridge``: bridge foreign PulseAudio / PipeWire streams
-    (docs/bridge.md). Raises ``DaemonStartError`` if another daemon serves the socket or its
-    directory is not private."""
-    asyncio.run(_serve(Daemon(socket_path, config, pulse_bridge=pulse_bridge), signals=True))
+    (docs/bridge.md); ``play_sounds``: play files for clients (``audiosession notify``).
+    Raises ``DaemonStartError`` if another daemon serves the socket or its directory is not
+    private."""
+    asyncio.run(_serve(Daemon(socket_path, config, pulse_bridge=pulse_bridge,
+                              play_sounds=play_sounds), signals=True))
 
 
 class DaemonThread:
