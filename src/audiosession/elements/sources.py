@@ -17,20 +17,12 @@ from typing import IO, Any
 
 import numpy as np
 
+from audiosession.elements.media_errors import (
+    MEDIA_ERR_DECODE,
+    MEDIA_ERR_SRC_NOT_SUPPORTED,
+    MediaSourceError,
+)
 from audiosession.engine.decode import DecodeError, open_audio
-from audiosession.errors import AudioSessionError
-
-MEDIA_ERR_NETWORK = 2
-MEDIA_ERR_DECODE = 3
-MEDIA_ERR_SRC_NOT_SUPPORTED = 4
-
-
-class MediaSourceError(AudioSessionError):
-    """A source that cannot be played; ``code`` is a ``MediaError`` code."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class FileSource:
