@@ -1,7 +1,8 @@
 """The audio engine: decoding, mixing with gain ramps, and sound devices (knows no sessions)."""
 
+from .backends import select_backend
 from .decode import AudioReader, DecodeError, mix_matrix, open_audio
-from .devices import Backend, DeviceInfo, Stream, select_backend
+from .devices import Backend, DeviceInfo, Stream
 from .engine import (
     Capture,
     DeviceRemoved,
