@@ -143,11 +143,6 @@ class Voice:
         self._resuming = True
         self.playing = False
 
-    @property
-    def seconds_played(self) -> float:
-        """Seconds of the source mixed so far (0 before the voice joins a mixer)."""
-        return self.frames_played / self._mixer.rate if self._mixer is not None else 0.0
-
 
 class Mixer:
     """Sums the playing voices of each (device, role) stream, one block per ``render`` call.
