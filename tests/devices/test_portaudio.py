@@ -16,7 +16,7 @@ from test_pulse_sessions import level_db, wait_for
 
 from alsa_config import AlsaConfig, alsa_config, require_alsa_pulse_plugin
 from audiosession import Audio, Window
-from audiosession.engine.devices import select_backend
+from audiosession.engine.backends import select_backend
 from audiosession.engine.null import NullBackend
 from audiosession.engine.portaudio import PortAudioBackend
 from audiosession.loop import ThreadedLoop
@@ -202,7 +202,7 @@ def test_a_new_pcm_appears_and_removing_it_pauses_the_music_on_it(
 
 def backend_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == "audiosession.engine.devices" and r.levelno >= logging.INFO]
+            if r.name == "audiosession.engine.backends" and r.levelno >= logging.INFO]
 
 
 def test_auto_takes_portaudio_when_no_pulseaudio_answers_but_alsa_has_a_device(

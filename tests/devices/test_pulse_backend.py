@@ -224,6 +224,13 @@ def test_no_server_fails_fast_with_a_clear_error(tmp_path: object) -> None:
     assert time.monotonic() - start < 1.0
 
 
+def test_a_refused_connection_gives_libpulses_reason(tmp_path: object) -> None:
+    server = f"unix:{tmp_path}/no-such-socket"
+    with pytest.raises(BackendUnavailableError) as caught:
+        PulseBackend(server=server)
+    assert str(caught.value) == f"cannot connect to {server}: Connection refused"
+
+
 def test_server_going_away_ends_streams_without_crashing() -> None:
     require_pulse_tools()
     server = PulseServer({"speakers": {}}).start()

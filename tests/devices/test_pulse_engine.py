@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from audiosession.engine.devices import select_backend
+from audiosession.engine.backends import select_backend
 from audiosession.engine.engine import DeviceRemoved, Engine
 from pulse_server import PulseServer
 

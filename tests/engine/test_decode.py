@@ -125,6 +125,16 @@ def test_missing_file_names_the_file(tmp_path: Path) -> None:
         open_audio(path, rate=RATE, channels=2)
 
 
+def test_a_decode_error_keeps_its_dom_style_name_and_names_the_file_apart(
+        tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.wav"
+    with pytest.raises(DecodeError) as caught:
+        open_audio(path, rate=RATE, channels=2)
+    assert caught.value.name == "DecodeError"  # as every AudioSessionError's (errors.py)
+    assert caught.value.file_name == repr(str(path))  # as the message quotes it
+    assert caught.value.reason == "no such file"
+
+
 def test_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DecodeError, match="directory"):
         open_audio(tmp_path, rate=RATE, channels=2)

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from audiosession import Audio, NetworkError, NotSupportedError
-from audiosession.elements import network
+from audiosession.elements import http_download, network
 from audiosession.testing import VirtualEnvironment
 
 from ..audio import RATE, dominant_frequency, silent, tone_level_db
@@ -284,7 +284,7 @@ FAILURES = {
 @pytest.mark.parametrize("mode", list(FAILURES))
 def test_each_failure_gives_its_error_and_the_other_window_keeps_playing(
         env, server, media, monkeypatch, mode):
-    monkeypatch.setattr(network, "READ_TIMEOUT", 0.5)
+    monkeypatch.setattr(http_download, "READ_TIMEOUT", 0.5)
     route, code, words, play_error = FAILURES[mode]
     url = refused_url() if route is None else server.add("/media", route)
     other = env.window()

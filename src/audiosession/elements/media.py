@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audiosession.elements.futures import Playback, settled
+from audiosession.elements.futures import Playback, Promise, settled
 from audiosession.elements.sources import MediaSourceError, check_can_open, open_media_source
 from audiosession.engine.engine import DeviceRemoved, OutputFailed, OutputLost, OutputRestored
 from audiosession.engine.gain import Gain
@@ -709,7 +709,7 @@ class MediaElement(EventTarget, SessionElement):
 
     sinkId = sink_id  # noqa: N815
 
-    def set_sink_id(self, sink_id: str) -> Playback[None]:
+    def set_sink_id(self, sink_id: str) -> Promise[None]:
         """Route this element to the output device ``sink_id`` ("" = back to the session's
         route). An unknown id rejects the future with ``NotFoundError`` and changes nothing."""
         if not isinstance(sink_id, str):
@@ -719,12 +719,12 @@ class MediaElement(EventTarget, SessionElement):
             audio = self.audio_session.platform.audio
             outputs = [d.id for d in audio.devices() if d.kind == "audiooutput"]
             if sink_id and sink_id not in outputs:
-                return settled(self.window.runtime.loop, error=NotFoundError(
+                return Promise.settled(self.window.runtime.loop, error=NotFoundError(
                     f"no audio output device {sink_id!r}; available: {', '.join(outputs)}"))
             self._sink_id = sink_id
             if self._voice is not None:
                 audio.set_sink(self._voice, sink_id or None)
-            return settled(self.window.runtime.loop)
+            return Promise.settled(self.window.runtime.loop)
 
     setSinkId = set_sink_id  # noqa: N815
 

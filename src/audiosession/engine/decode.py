@@ -52,9 +52,9 @@ for the next read), rather than the few frames soxr came short of the last time.
 class DecodeError(AudioSessionError):
     """A file that cannot be played: the message names the file and the reason."""
 
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"cannot play {name}: {reason}")
-        self.name = name
+    def __init__(self, file_name: str, reason: str) -> None:
+        super().__init__(f"cannot play {file_name}: {reason}")
+        self.file_name = file_name  # not ``name``: that is the error's class name (errors.py)
         self.reason = reason
 
 

@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from audiosession.engine.devices import Backend, DeviceInfo, select_backend
+from audiosession.engine.backends import select_backend
+from audiosession.engine.devices import Backend, DeviceInfo
 from audiosession.loop import TaskLoop, Timer
 from audiosession.platform.base import (
     Platform,
