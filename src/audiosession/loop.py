@@ -1,7 +1,8 @@
 """The spec's task queue: one loop per process (or virtual environment) that runs tasks in order.
 
 Every event fires from a task on this loop, never on an audio thread and never synchronously
-inside a setter (DESIGN §4). Two loops share one interface: ``ThreadedLoop`` runs tasks on a
+inside a setter (docs/design.md, *Time and threads*). Two loops share one interface:
+``ThreadedLoop`` runs tasks on a
 dispatcher thread against the real clock; ``ManualLoop`` runs them only when a test asks, against
 a clock that moves only when told (``audiosession.testing``).
 

@@ -1,4 +1,6 @@
-"""Virtual time: the same engine and policy, driven by a manual clock (DESIGN §4).
+"""Virtual time: the same engine and policy, driven by a manual clock.
+
+See docs/design.md, *Time and threads*.
 
     with VirtualEnvironment() as env:
         env.navigator.audio_session.type = "playback"
@@ -186,6 +188,7 @@ class VirtualEnvironment:
         self.loop.run_until_idle()
 
     def remove_device(self, device_id: str) -> None:
-        """Unplug a device: its streams move to the default output (DESIGN §6)."""
+        """Unplug a device: its streams move to the default output (docs/design.md,
+        *Platform policy*)."""
         self.backend.remove_device(device_id)
         self.loop.run_until_idle()

@@ -169,7 +169,8 @@ def test_removing_a_sink_reports_the_new_list_and_silences_its_stream(
     assert changed.wait(5), "no callback after a sink was removed"
     assert "usb" not in lists[-1] and "usb.monitor" not in lists[-1]
     assert "speakers" in lists[-1]
-    # The stream is not moved to the speakers by the server: the engine decides (DESIGN §6).
+    # The stream is not moved to the speakers by the server: the engine decides
+    # (docs/design.md, *Platform policy*).
     got = record(pulse_server, ["speakers"], 0.5)["speakers"]
     stream.close()
     assert np.max(np.abs(got)) < 1e-4

@@ -1,4 +1,5 @@
-"""The policy of DESIGN §6 heard in the output: every cell, the seed's day, stacked causes."""
+"""The policy (docs/design.md, *Platform policy*) heard in the output: every cell, the seed's
+day, stacked causes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The system daemon (DESIGN §1 "System"): one policy for every audiosession process of the user.
+"""The system daemon: one policy for every audiosession process of the user (docs/design.md,
+*What it is*, system mode).
 
 ``audiosession daemon`` (or ``python -m audiosession.daemon``) runs ``serve()``; clients find it
 through ``platform.select`` and talk to it with ``platform.client``. The wire format is

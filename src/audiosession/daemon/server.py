@@ -1,5 +1,5 @@
 """The daemon's transport: its Unix socket, the connections and their framing, and the liveness
-pings (DESIGN §1 "System", docs/protocol.md).
+pings (docs/design.md, *What it is*, docs/protocol.md).
 
 A thin layer around ``DaemonService`` (``daemon/service.py``), which is the daemon itself: one
 policy for every audiosession process of the user, a message in and replies and pushes out.

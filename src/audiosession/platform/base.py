@@ -31,7 +31,8 @@ class SessionHandle(Protocol):
 
     @property
     def context_id(self) -> str:
-        """The top-level browsing context: the table of DESIGN §6 applies between contexts."""
+        """The top-level browsing context: the policy table (docs/design.md, *Platform
+        policy*) applies between contexts."""
         ...
 
     @property

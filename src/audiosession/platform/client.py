@@ -348,7 +348,7 @@ def encode_args(operation: str, args: Sequence[Any]) -> dict[str, Any]:
 
 class DaemonClientPlatform(PolicyPlatform):
     """The sessions of this process's windows, decided by the system daemon together with
-    every other program of the user (DESIGN §1 "System")."""
+    every other program of the user (docs/design.md, *What it is*)."""
 
     name = "daemon"
 

@@ -1,11 +1,11 @@
 """Platforms that apply the policy's actions to this process's audio; the embedded one.
 
-The policy (``platform.policy.Arbiter``, DESIGN §6) decides; ``PolicyPlatform`` applies its
-actions: states reach the sessions as the spec's "the user agent observes a modification",
-gains ramp the sessions' voices (ducks, fades), routes move them between devices. Where the
-decisions come from is the subclass's business: the embedded platform runs the Arbiter in this
-process; the daemon client asks the system daemon, which runs the same Arbiter for every
-program of the user.
+The policy (``platform.policy.Arbiter``, docs/design.md, *Platform policy*) decides;
+``PolicyPlatform`` applies its actions: states reach the sessions as the spec's "the user agent
+observes a modification", gains ramp the sessions' voices (ducks, fades), routes move them
+between devices. Where the decisions come from is the subclass's business: the embedded platform
+runs the Arbiter in this process; the daemon client asks the system daemon, which runs the same
+Arbiter for every program of the user.
 """
 
 from __future__ import annotations
@@ -238,7 +238,8 @@ class PolicyPlatform(Platform):
 
 
 class EmbeddedPlatform(PolicyPlatform):
-    """The sessions of this process's windows, under the policy of DESIGN §6, decided here."""
+    """The sessions of this process's windows, under the policy (docs/design.md, *Platform
+    policy*), decided here."""
 
     name = "embedded"
 

@@ -2,7 +2,8 @@
 
 Both ends use this module: the daemon (``audiosession.daemon``) and its client platform
 (``platform.client``). It lives in the platform layer because the client needs it and layers
-point down (DESIGN §3). Pure functions and one small decoder class, no threads; the only
+point down (docs/design.md, *Layers*). Pure functions and one small decoder class, no threads;
+the only
 system calls are the checks of where the daemon listens (whose directory and socket it is,
 who serves it), which both ends make.
 

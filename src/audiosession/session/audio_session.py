@@ -1,7 +1,8 @@
 """``AudioSession`` and the spec's algorithms (W3C Audio Session, Editor's Draft), step by step.
 
 Each algorithm is one function named as the spec names it, with the spec's step numbers in
-comments. Decisions on the spec's gaps are DESIGN §5 and docs/spec-notes.md (cited as "note N").
+comments. Decisions on the spec's gaps are in docs/design.md (*Decisions on the spec's gaps*)
+and docs/spec-notes.md (cited as "note N").
 Policy questions are asked of the platform, never decided here.
 """
 

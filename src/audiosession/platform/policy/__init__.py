@@ -1,5 +1,6 @@
-"""The platform policy of DESIGN §6: the interaction table, its configuration, routing, and the
-arbiter that applies them — pure data and functions, no threads, no clocks, no audio.
+"""The platform policy (docs/design.md, *Platform policy*): the interaction table, its
+configuration, routing, and the arbiter that applies them — pure data and functions, no
+threads, no clocks, no audio.
 
 The embedded platform and the system daemon both run it: they tell an ``Arbiter`` what
 happened (a session wants to play, went quiet, changed type, a device went away) and apply the
