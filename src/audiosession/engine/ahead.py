@@ -52,8 +52,11 @@ AHEAD_SECONDS = 0.4
 CHUNK_FRAMES = 4096
 """Frames the worker asks a producer for at a time."""
 
-POLL_SECONDS = 0.02
-"""How long the shared worker sleeps when no buffer has room for a chunk."""
+POLL_SECONDS = 0.005
+"""The shortest a worker sleeps when no buffer has room for a chunk."""
+
+MAX_SLEEP = 0.1
+"""The longest: it sleeps until the first buffer will have room for a chunk, at most this."""
 
 STUCK_SECONDS = 0.1
 """A producer call longer than this gets a thread of its own (see ``AheadWorkers``)."""
@@ -364,7 +367,7 @@ class AheadWorkers:
     """The threads that keep an engine's ``AheadBuffer``s filled.
 
     One shared thread fills every buffer a chunk at a time, the emptiest first, and sleeps
-    ``POLL_SECONDS`` when none has room for a chunk (one thread, not one per voice: at 64
+    until the first buffer will have room for a chunk (one thread, not one per voice: at 64
     voices that costs a quarter less CPU, mostly thread switches and GIL hand-overs). A
     watchdog looks every ``STUCK_SECONDS / 2``: a producer call that has run longer than
     ``STUCK_SECONDS`` (a decoder stuck on a cold disk, a Python ``process`` that takes too
@@ -449,8 +452,18 @@ class AheadWorkers:
                 if self._lead is not me:
                     break
             if not filled:
-                self._wake_shared.wait(POLL_SECONDS)
+                self._wake_shared.wait(self._next_room(self._shared))
                 self._wake_shared.clear()
+
+    @staticmethod
+    def _next_room(buffers: tuple[AheadBuffer, ...]) -> float:
+        """Seconds until the first of ``buffers`` will have room for a chunk (at the audio
+        thread's pace), at least ``POLL_SECONDS`` and at most ``MAX_SLEEP``."""
+        wait = MAX_SLEEP
+        for buffer in buffers:
+            if not (buffer.ended_in_ring or buffer.closed):
+                wait = min(wait, (buffer.chunk - buffer.room()) / buffer.rate)
+        return max(wait, POLL_SECONDS)
 
     def _watch(self) -> None:
         while not self._closed.wait(self.stuck / 2):
@@ -481,11 +494,8 @@ class AheadWorkers:
             except Exception:
                 log.exception("filling %r failed; its worker stops", buffer)
                 return
-            timeout = None
-            if not (buffer.ended_in_ring or buffer.closed):
-                timeout = min(max((buffer.chunk - buffer.room()) / buffer.rate, POLL_SECONDS),
-                              0.25)
-            wake.wait(timeout)
+            ended = buffer.ended_in_ring or buffer.closed
+            wake.wait(None if ended else self._next_room((buffer,)))
             wake.clear()
             wake = self._own.get(buffer)
 
