@@ -9,7 +9,7 @@ thread that flushes) and one reader (the audio thread), each moving its own inde
 How much is buffered, and why (``AHEAD_SECONDS``, ``CHUNK_FRAMES``):
 
 - A worker makes ``CHUNK_FRAMES`` (4096, ~85 ms at 48 kHz) at a time: libsndfile decodes an
-  MP3 in such calls for a fifth of the CPU it takes in 10 ms calls (docs/decoding.md).
+  MP3 in such calls for a fifth of the CPU it takes in 10 ms calls (docs/realtime.md).
 - Each buffer holds at most ``AHEAD_SECONDS`` (0.4 s) and its worker tops it up as soon as a
   chunk fits, so it normally holds 0.3 to 0.4 s: the worker may be kept off the CPU (other
   programs' busy loops at the same priority, another Python thread holding the GIL, a page
@@ -128,6 +128,7 @@ class AheadBuffer:
         self._tell = tell
         self._workers = workers
         self._lock = threading.RLock()  # held while producing: one producer call at a time
+        self._marks_lock = threading.Lock()  # the ring's marks, for ``position``
         self._ring = _Ring(self.capacity, self.channels)
         self._scratch = np.zeros((0, self.channels), dtype=np.float32)
         self._primed = False
@@ -237,10 +238,10 @@ class AheadBuffer:
             ring.end = ring.written
             return True
         if self._tell is not None:
-            marks, taken = ring.marks, ring.taken + ring.held
-            while len(marks) > 1 and marks[1][0] <= taken:
-                marks.popleft()
-            marks.append((ring.written, self._tell() - count / self.rate))
+            at = self._tell() - count / self.rate
+            with self._marks_lock:
+                self._drop_marks_read(ring)
+                ring.marks.append((ring.written, at))
         start = ring.written % self.capacity
         first = min(count, self.capacity - start)
         ring.data[start : start + first] = block[:first]
@@ -294,7 +295,8 @@ class AheadBuffer:
             ring = self._ring
             taken = ring.taken + ring.held
             points = [(0, self.position)]
-            points += [(index - taken, at) for index, at in ring.marks if index > taken]
+            with self._marks_lock:
+                points += [(index - taken, at) for index, at in ring.marks if index > taken]
             return points
 
     def cut(self, frames: int) -> None:
@@ -306,8 +308,9 @@ class AheadBuffer:
             ring = self._ring
             end = min(ring.written, ring.taken + ring.held + frames)
             ring.end = ring.written = end
-            while ring.marks and ring.marks[-1][0] >= end:
-                ring.marks.pop()
+            with self._marks_lock:
+                while ring.marks and ring.marks[-1][0] >= end:
+                    ring.marks.pop()
 
     def reopen(self) -> None:
         """The producer has more after all (a loop turned on at the end): if the end is in
@@ -343,14 +346,20 @@ class AheadBuffer:
         taken = ring.taken + ring.held
         if self._tell is None:
             return taken / self.rate
-        with self._lock:
-            marks = ring.marks
-            while len(marks) > 1 and marks[1][0] <= taken:
-                marks.popleft()
-            if not marks:
-                return self._tell() - (ring.written - taken) / self.rate
-            index, seconds = marks[0]
+        with self._marks_lock:  # not the producer's lock: a slow producer must not hold us
+            self._drop_marks_read(ring)
+            first = ring.marks[0] if ring.marks else None
+        if first is None:  # nothing made since the last flush: where the producer is
+            return self._tell() - (ring.written - taken) / self.rate
+        index, seconds = first
         return seconds + (taken - index) / self.rate
+
+    @staticmethod
+    def _drop_marks_read(ring: _Ring) -> None:
+        """(Under the marks lock.) Forget the marks of chunks read to the end."""
+        marks, taken = ring.marks, ring.taken + ring.held
+        while len(marks) > 1 and marks[1][0] <= taken:
+            marks.popleft()
 
     def close(self) -> None:
         """Stop filling; reads give the end. The producer is the owner's to close."""
