@@ -378,7 +378,7 @@ class AheadWorkers:
     One shared thread fills every buffer a chunk at a time, the emptiest first, and sleeps
     until the first buffer will have room for a chunk (one thread, not one per voice: at 64
     voices that costs a quarter less CPU, mostly thread switches and GIL hand-overs). A
-    watchdog looks every ``STUCK_SECONDS / 2``: a producer call that has run longer than
+    watchdog looks every ``STUCK_SECONDS``: a producer call that has run longer than
     ``STUCK_SECONDS`` (a decoder stuck on a cold disk, a Python ``process`` that takes too
     long) keeps the thread it is on for its own buffer from then on, and a new shared thread
     takes over the others, so one slow producer makes only its own voice run dry. The audio
@@ -475,7 +475,7 @@ class AheadWorkers:
         return max(wait, POLL_SECONDS)
 
     def _watch(self) -> None:
-        while not self._closed.wait(self.stuck / 2):
+        while not self._closed.wait(self.stuck):
             current = self._current
             if current is None or time.monotonic() - current[1] < self.stuck:
                 continue
