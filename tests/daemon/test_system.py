@@ -152,7 +152,7 @@ def test_a_restarted_daemon_is_found_again_and_clients_register_anew(procs: Proc
 
     procs.daemon.start()
     deadline = time.monotonic() + 5
-    while not ("is back" in music.stderr() and "is back" in idle.stderr()):
+    while not ("is back (client" in music.stderr() and "is back (client" in idle.stderr()):
         assert time.monotonic() < deadline, music.stderr() + idle.stderr()
         time.sleep(0.02)
     observer = procs.player("observer", "ambient", media.tone(300, 0.2), play=False)
