@@ -96,8 +96,9 @@ class AheadBuffer:
     ``position`` exact across seeks and loops.
 
     The audio thread calls ``read(frames)`` or ``read_view(frames)`` (the mixer's ``Source``
-    protocol); any other thread may call ``flush``, ``reopen``, ``close`` and read the
-    counters. ``workers=None`` makes frames on demand inside ``read`` instead (virtual time).
+    protocol); any other thread may call ``prime``, ``flush``, ``reopen``, ``cut``,
+    ``exclusive``, ``positions_ahead`` and ``close``, and read ``position`` and the counters.
+    ``workers=None`` makes frames on demand inside ``read`` instead (virtual time).
     """
 
     def __init__(
