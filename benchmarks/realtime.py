@@ -9,7 +9,8 @@ Everything plays on one private PulseAudio server with one null sink (tests/puls
   ``playback`` session: the public API and nothing else (``AUDIOSESSION_DAEMON=off``), and
   again with ``python -m audiosession.daemon`` running (the daemon's CPU is added to ours);
 - paplay: N ``paplay`` processes playing the same files, with PulseAudio's default buffering
-  and with ``--latency-msec`` equal to our streams' latency.
+  and with ``--latency-msec`` equal to our streams' latency. A PulseAudio server takes 64
+  clients at most, and parec and pactl are two: at N = 64 the row is 62 paplay ("x62").
 
 The files are N different 44.1 kHz stereo MP3s of white noise (192 kbit/s, made by ffmpeg),
 as long as a run, so paplay need not loop. For each configuration, once every stream plays:
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,9 +46,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.append(str(HERE.parent / "tests"))  # for pulse_server (after the stdlib)
 
 from audiosession.engine.pulse import DEFAULT_MIN_LATENCY  # noqa: E402
-from pulse_server import PulseServer, process_cpu_seconds  # noqa: E402
+from pulse_server import PulseServer, PulseServerError, process_cpu_seconds  # noqa: E402
 
 RATE = 48000
+PAPLAY_MOST = 62
+"""PulseAudio takes 64 clients at most; parec and pactl are two of them."""
 WINDOW = 0.005
 DROPOUT_FRACTION = 0.3
 VOLUME = 0.15
@@ -123,14 +127,19 @@ def count_dropouts(recording: np.ndarray) -> tuple[int, int]:
 
 
 def wait_for_streams(server: PulseServer, count: int, timeout: float = 60.0) -> None:
-    """Wait until ``count`` playback streams are on the server and none is corked."""
+    """Wait until ``count`` playback streams are on the server and none is corked (with
+    ``count`` 0: until there is none)."""
     deadline = time.monotonic() + timeout
     while True:
-        inputs = server.sink_inputs()
-        if len(inputs) >= count and not any(i.corked for i in inputs):
+        try:
+            inputs = server.sink_inputs()
+        except PulseServerError:  # pactl refused at the server's connection limit: again
+            inputs = None
+        if inputs is not None and (len(inputs) >= count if count else not inputs) and not any(
+                i.corked for i in inputs):
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {len(inputs)} of {count} streams started")
+            raise RuntimeError(f"{len(inputs or ())} streams, not {count}, on the server")
         time.sleep(0.1)
 
 
@@ -146,6 +155,8 @@ def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float
     cpu1 = sum(process_cpu_seconds(pid) for pid in pids)
     server1, t1 = server.cpu_seconds(), time.monotonic()
     dropouts, windows = count_dropouts(recorder.stop())
+    if server.process is None or server.process.poll() is not None:
+        raise RuntimeError(f"the PulseAudio server died while measuring:\n{server.log()}")
     wall = t1 - t0
     return (cpu1 - cpu0) / wall, (server1 - server0) / wall, dropouts, windows
 
@@ -189,6 +200,8 @@ def run_paplay(server: PulseServer, paths: list[str], seconds: float,
         if any(p.poll() is not None for p in procs):
             raise RuntimeError("a paplay process exited early; are the files long enough?")
     finally:
+        # One at a time: the server runs SCHED_RR with a real-time CPU limit, and tearing
+        # down 60 streams at once can exceed it (the kernel then kills the server).
         for p in procs:
             p.terminate()
         for p in procs:
@@ -199,7 +212,7 @@ def run_paplay(server: PulseServer, paths: list[str], seconds: float,
 def start_paplay(server: PulseServer, args: list[str], path: str) -> subprocess.Popen[bytes]:
     """One paplay, started again if the server refused it (many connecting at once overflow
     its socket's backlog)."""
-    for _attempt in range(5):
+    for _attempt in range(10):
         proc = subprocess.Popen([*args, path], env=server.env, stdin=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         try:
@@ -258,19 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(c) for c in args.counts.split(",") if c.strip()]
     latency_ms = 1000 * DEFAULT_MIN_LATENCY
 
-    with tempfile.TemporaryDirectory(prefix="as-realtime-") as tmp, \
-            PulseServer({"speakers": {}}) as server:
+    with tempfile.TemporaryDirectory(prefix="as-realtime-") as tmp:
         root = Path(tmp)
         most = max(counts + ([] if args.no_hog else [args.hog_count]))
         print(f"making {most} MP3 files of {args.seconds + 10:g} s ...", flush=True)
         paths = make_noise(root, most, args.seconds + 10)
         runtime = root / "run"
         runtime.mkdir(mode=0o700)
-        env = {k: v for k, v in server.env.items() if not k.startswith("AUDIOSESSION_")}
-        env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(root / "config"),
-                   AUDIOSESSION_BACKEND="pulse")
-        embedded = dict(env, AUDIOSESSION_DAEMON="off")
-        through_daemon = dict(env, AUDIOSESSION_DAEMON="required")
         load = os.getloadavg()
         print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
               f"{args.seconds:g} s per configuration; our streams' latency {latency_ms:g} ms\n"
@@ -279,23 +286,48 @@ def main(argv: list[str] | None = None) -> int:
               "median RMS; underfl = the server's underflows on our streams\n")
         print(HEADER, flush=True)
 
+        def measured(label: str, n: int, run: Callable[[PulseServer, dict[str, str]], Result]
+                     ) -> None:
+            # A fresh server for each: the same start for every peer, and a server that
+            # runs SCHED_RR with a real-time CPU limit can be killed by the kernel while it
+            # tears 60 paplay streams down; that must not fall on the next configuration.
+            with PulseServer({"speakers": {}}) as server:
+                env = {k: v for k, v in server.env.items() if not k.startswith("AUDIOSESSION_")}
+                env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(root / "config"),
+                           AUDIOSESSION_BACKEND="pulse")
+                result = run(server, env)
+            print(row(label, n, result), flush=True)
+
+        def ours(files: list[str], daemon: bool) -> Callable[[PulseServer, dict[str, str]],
+                                                              Result]:
+            def run(server: PulseServer, env: dict[str, str]) -> Result:
+                if not daemon:
+                    return run_ours(server, files, args.seconds,
+                                    dict(env, AUDIOSESSION_DAEMON="off"), None)
+                env = dict(env, AUDIOSESSION_DAEMON="required")
+                process = start_daemon(env, root / "daemon.log")
+                try:
+                    return run_ours(server, files, args.seconds, env, process.pid)
+                finally:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(timeout=10)
+            return run
+
+        def paplay(files: list[str], latency: float | None) -> Callable[
+                [PulseServer, dict[str, str]], Result]:
+            return lambda server, _env: run_paplay(server, files, args.seconds, latency)
+
         def configurations(n: int, hog: bool) -> None:
             files = paths[:n]
             suffix = " + hog" if hog else ""
-            print(row("ours" + suffix, n, run_ours(server, files, args.seconds, embedded,
-                                                   None)), flush=True)
+            measured("ours" + suffix, n, ours(files, daemon=False))
             if not args.no_daemon and not hog:
-                daemon = start_daemon(through_daemon, root / "daemon.log")
-                try:
-                    result = run_ours(server, files, args.seconds, through_daemon, daemon.pid)
-                finally:
-                    daemon.send_signal(signal.SIGTERM)
-                    daemon.wait(timeout=10)
-                print(row("ours, daemon", n, result), flush=True)
-            print(row("paplay" + suffix, n, run_paplay(server, files, args.seconds, None)),
-                  flush=True)
-            print(row(f"paplay {latency_ms:g} ms" + suffix, n,
-                      run_paplay(server, files, args.seconds, latency_ms)), flush=True)
+                measured("ours, daemon", n, ours(files, daemon=True))
+            # Past the server's client limit paplay runs as many as it can (the row says so).
+            peers = files[:PAPLAY_MOST]
+            count = "" if len(peers) == n else f" x{len(peers)}"
+            measured(f"paplay{count}" + suffix, n, paplay(peers, None))
+            measured(f"paplay{count} {latency_ms:g} ms" + suffix, n, paplay(peers, latency_ms))
 
         for n in counts:
             configurations(n, hog=False)

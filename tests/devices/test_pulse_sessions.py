@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from audiosession import Audio, Window
-from audiosession.engine.pulse import PulseBackend
-from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer, level_db
-
-
-@pytest.fixture
-def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
-    """A process-like runtime (real clock, dispatcher thread) on the private server."""
-    loop = ThreadedLoop(name="pulse-test-loop")
-
-    def platform(task_loop):
-        return EmbeddedPlatform(
-            task_loop, config=PolicyConfig(),
-            backend_factory=lambda: PulseBackend(server=pulse_server.server_string))
-
-    runtime = Runtime(loop, platform)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        loop.close()
 
 
 def wait_for(condition, seconds: float = 5.0) -> bool:

@@ -4,7 +4,7 @@ dropout, and a seek and a pause/play in the middle land within one block."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +12,6 @@ import pytest
 import soundfile as sf
 
 from audiosession import Audio, Window
-from audiosession.engine.pulse import PulseBackend
-from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer
 
@@ -24,24 +20,6 @@ FILE_RATE = 44100
 BLOCK = 480 / RATE
 WINDOW = 240  # 5 ms: the unit of the dropout count
 LOW, HIGH = 6000.0, 9000.0  # the marker file's two tones (the noise stays below 2 kHz)
-
-
-@pytest.fixture
-def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
-    """A process-like runtime (real clock, dispatcher thread) on the private server."""
-    loop = ThreadedLoop(name="realtime-test-loop")
-
-    def platform(task_loop):
-        return EmbeddedPlatform(
-            task_loop, config=PolicyConfig(),
-            backend_factory=lambda: PulseBackend(server=pulse_server.server_string))
-
-    runtime = Runtime(loop, platform)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        loop.close()
 
 
 def low_noise_mp3(path: Path, seconds: float, seed: int) -> str:

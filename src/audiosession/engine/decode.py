@@ -366,7 +366,7 @@ def _read_float(file: sf.SoundFile, out: np.ndarray) -> int:
 
     One libsndfile call on soundfile's own handle. ``SoundFile.read`` also asks libsndfile
     for its position before and seeks there again after every call, to keep its own count,
-    and for an MP3 that seek costs more than decoding a thousand frames (docs/decoding.md);
+    and for an MP3 that seek costs more than decoding a thousand frames (docs/realtime.md);
     libsndfile keeps the position itself. Other soundfile versions get ``SoundFile.read``.
     """
     handle = getattr(file, "_file", None)
