@@ -68,7 +68,8 @@ def run_ours(server: PulseServer, env: dict[str, str], paths: list[str], seconds
              ) -> tuple[dict[str, float], np.ndarray]:
     child = subprocess.Popen(
         [sys.executable, __file__, "--child", str(seconds), str(server.pid), *paths],
-        env=env, stdout=subprocess.PIPE, text=True)
+        env={**env, "AUDIOSESSION_BACKEND": "portaudio", "AUDIOSESSION_DAEMON": "off"},
+        stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     ready = child.stdout.readline()
     if ready.strip() != "ready":
@@ -103,23 +104,17 @@ def run_paplay(server: PulseServer, paths: list[str], seconds: float
 
 def child(seconds: float, server_pid: int, paths: list[str]) -> None:
     """In the playing process: N elements through the public API on the portaudio backend."""
-    from audiosession import Audio, Window
+    import audiosession
+    from audiosession import Audio, navigator
     from audiosession.engine.portaudio import PortAudioBackend
-    from audiosession.loop import ThreadedLoop
-    from audiosession.platform.embedded import EmbeddedPlatform
-    from audiosession.session.runtime import Runtime
 
-    loop = ThreadedLoop(name="benchmark-loop")
-    runtime = Runtime(loop, lambda task_loop: EmbeddedPlatform(
-        task_loop, backend_factory=PortAudioBackend))
-    window = Window(runtime=runtime)
-    window.navigator.audio_session.type = "playback"
+    navigator.audio_session.type = "playback"
     elements = []
     for path in paths:
-        element = Audio(path, window=window)
+        element = Audio(path)
         element.play().result(10)
         elements.append(element)
-    backend = runtime.platform.audio.backend
+    backend = audiosession.platform().audio.backend  # forced by AUDIOSESSION_BACKEND
     assert isinstance(backend, PortAudioBackend)
     time.sleep(1.0)  # steady state (the watcher has started, the null sink is awake)
     watcher = backend._probe.pid if backend._probe is not None else None
@@ -135,8 +130,6 @@ def child(seconds: float, server_pid: int, paths: list[str]) -> None:
         "underflows": backend.underflows - underflows,
     }
     print(json.dumps(result), flush=True)
-    runtime.close()
-    loop.close()
 
 
 def main(argv: list[str] | None = None) -> int:
