@@ -7,8 +7,9 @@ PortAudio's ALSA host API and ALSA's ``pulse`` plugin (a generated configuration
 tests/alsa_config.py), so the path is the one an ALSA-only board takes, plus the plugin.
 
 - ours: a child process plays N WAV tones with ``Audio(...)`` elements of one
-  ``playback`` session through the public API (embedded platform, ``PortAudioBackend``: one
-  PortAudio stream, ~70 ms latency). Cost = that process's CPU (every thread) + its device
+  ``playback`` session through the public API, as a user forces this backend
+  (``AUDIOSESSION_BACKEND=portaudio``, ``AUDIOSESSION_DAEMON=off``: one PortAudio stream,
+  ~70 ms latency). Cost = that process's CPU (every thread) + its device
   watcher's (the child process polling PortAudio once a second) + the server's.
 - paplay: N ``paplay --latency-msec=70`` processes, one file each, on the same sink: the
   like-for-like peer. Cost = their CPU (/proc/<pid>/stat) + the server's.
