@@ -6,44 +6,71 @@
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
 
-from audiosession.elements import (
-    Audio,
-    AudioContext,
-    AudioWorkletNode,
-    ErrorEvent,
-    MediaDeviceInfo,
-    MediaDevices,
-    MediaElement,
-    MediaError,
-    MediaMetadata,
-    MediaSession,
-    MediaStream,
-    MediaStreamTrack,
-    MediaStreamTrackGenerator,
-    Playback,
-    Promise,
-    UserMediaRequest,
-)
-from audiosession.errors import (
-    AbortError,
-    AudioSessionError,
-    InvalidStateError,
-    MissingDependencyError,
-    NetworkError,
-    NotAllowedError,
-    NotFoundError,
-    NotSupportedError,
-)
-from audiosession.events import Event, EventTarget
-from audiosession.platform.base import Platform, SessionInfo
-from audiosession.running import run, stop
-from audiosession.session import AudioSession, Navigator, SessionElement, Window
-from audiosession.session.runtime import current_runtime
-from audiosession.types import AudioSessionState, AudioSessionType
+# The subpackage first: importing it later would replace the ``platform()`` defined below.
+import audiosession.platform  # noqa: F401
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (slow to import)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from audiosession.elements import (
+        Audio,
+        AudioContext,
+        AudioWorkletNode,
+        ErrorEvent,
+        MediaDeviceInfo,
+        MediaDevices,
+        MediaElement,
+        MediaError,
+        MediaMetadata,
+        MediaSession,
+        MediaStream,
+        MediaStreamTrack,
+        MediaStreamTrackGenerator,
+        Playback,
+        Promise,
+        UserMediaRequest,
+    )
+    from audiosession.errors import (
+        AbortError,
+        AudioSessionError,
+        InvalidStateError,
+        MissingDependencyError,
+        NetworkError,
+        NotAllowedError,
+        NotFoundError,
+        NotSupportedError,
+    )
+    from audiosession.events import Event, EventTarget
+    from audiosession.platform.base import Platform, SessionInfo
+    from audiosession.running import run, stop
+    from audiosession.session import AudioSession, Navigator, SessionElement, Window
+    from audiosession.types import AudioSessionState, AudioSessionType
 
 __version__ = "0.1.0"
+
+# Every public name and the module it comes from. They are imported on first use, so that
+# importing the package (or a light part of it, such as the command line's ``notify``)
+# does not load NumPy and the engine.
+_EXPORTS = {
+    **dict.fromkeys(
+        ("Audio", "AudioContext", "AudioWorkletNode", "ErrorEvent", "MediaDeviceInfo",
+         "MediaDevices", "MediaElement", "MediaError", "MediaMetadata", "MediaSession",
+         "MediaStream", "MediaStreamTrack", "MediaStreamTrackGenerator", "Playback", "Promise",
+         "UserMediaRequest"), "audiosession.elements"),
+    **dict.fromkeys(
+        ("AbortError", "AudioSessionError", "InvalidStateError", "MissingDependencyError",
+         "NetworkError", "NotAllowedError", "NotFoundError", "NotSupportedError"),
+        "audiosession.errors"),
+    **dict.fromkeys(("Event", "EventTarget"), "audiosession.events"),
+    **dict.fromkeys(("Platform", "SessionInfo"), "audiosession.platform.base"),
+    **dict.fromkeys(("run", "stop"), "audiosession.running"),
+    **dict.fromkeys(("AudioSession", "Navigator", "SessionElement", "Window"),
+                    "audiosession.session"),
+    **dict.fromkeys(("AudioSessionState", "AudioSessionType"), "audiosession.types"),
+}
 
 __all__ = [
     "AbortError",
@@ -89,6 +116,8 @@ __all__ = [
 
 def platform() -> Platform:
     """The platform in use: the current ``VirtualEnvironment``'s, else this process's."""
+    from audiosession.session.runtime import current_runtime
+
     return current_runtime().platform
 
 
@@ -98,4 +127,13 @@ def __getattr__(name: str) -> Any:
         from audiosession.session.runtime import process_runtime
 
         return process_runtime().default_window.navigator
-    raise AttributeError(f"module 'audiosession' has no attribute {name!r}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'audiosession' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -145,7 +145,8 @@ class Capture:
 
 class Recording:
     """What one output device receives from now until ``stop()``: every block of each of its
-    streams, as rendered, placed by the stream's first block's time and its frame count.
+    streams, as rendered, placed by the stream's first block's time and its frame count (and
+    again by the time after a gap: a stream that rested while idle).
 
     The audio threads only append a copy of each block (no allocation beyond it, no file
     I/O); ``stop()`` assembles them. Meant for minutes, not hours: it keeps them in memory,
@@ -169,9 +170,12 @@ class Recording:
         """A stream of the device rendered ``block`` (called on its audio thread)."""
         if self.stopped:
             return
+        now = max(0, int(round((self._clock() - self._start) * self.rate)))
         at = self._cursors.get(role)
-        if at is None:
-            at = max(0, int(round((self._clock() - self._start) * self.rate)))
+        if at is None or now > at + len(block):
+            # The stream's first block, or its first after a gap (it was corked while idle,
+            # or ran dry): it is heard from now.
+            at = now
         if at < self._limit:
             self._blocks.append((at, block.copy()))
         self._cursors[role] = at + len(block)
@@ -331,7 +335,8 @@ class Engine:
                            workers=workers, tell=tell, seconds=seconds, name=name)
 
     def _sync_streams(self) -> None:
-        """Open a stream for each (device, role) with voices; close the others."""
+        """Open a stream for each (device, role) with voices; close the others; tell each
+        stream whether a voice plays on it."""
         with self._lock:
             if self._closed:
                 return
@@ -351,6 +356,12 @@ class Engine:
                     device, role, rate=self.rate, channels=self.channels,
                     blocksize=self.blocksize, render=self._renderer(device, role),
                 )
+            playing = self.mixer.playing_routes()
+            for key, stream in self._streams.items():
+                # A stream with nothing playing may rest; it wakes at once when a voice plays.
+                set_idle = getattr(stream, "set_idle", None)
+                if set_idle is not None:
+                    set_idle(key not in playing)
 
     def _renderer(self, device: str, role: str) -> Callable[[int], np.ndarray]:
         render = self.mixer.render

@@ -82,7 +82,7 @@ class Voice:
         self.gains = tuple(gains)
         self._device = device
         self._role = str(role)
-        self.playing = bool(playing)
+        self._playing = bool(playing)
         self.watch_audibility = bool(watch_audibility)
         self.meter = bool(meter)
         self.frames_played = 0
@@ -126,6 +126,18 @@ class Voice:
             self._mixer._moved(self)
 
     @property
+    def playing(self) -> bool:
+        """Whether the voice is read and heard (False: paused, silent, in place)."""
+        return self._playing
+
+    @playing.setter
+    def playing(self, playing: bool) -> None:
+        changed = bool(playing) != self._playing
+        self._playing = bool(playing)
+        if changed and self._mixer is not None:
+            self._mixer._notify_routes()
+
+    @property
     def role(self) -> str:
         """The stream role (PulseAudio ``media.role``) of the stream this voice plays in."""
         return self._role
@@ -162,7 +174,8 @@ class Mixer:
     never waits for ``add``/``remove``. ``on_event`` receives ``VoiceEnded`` and
     ``AudibilityChanged`` on the rendering thread: it must only post them elsewhere.
     ``on_routes_changed`` is called (on the caller's thread) when the set of (device, role)
-    pairs in use changes; the engine opens and closes streams from it.
+    pairs in use changes, or a voice starts or stops playing; the engine opens, closes, wakes
+    and idles streams from it.
     """
 
     def __init__(
@@ -196,6 +209,11 @@ class Mixer:
     def routes(self) -> set[tuple[str | None, str]]:
         """The (device, role) pairs that have at least one voice."""
         return set(self._routes)
+
+    def playing_routes(self) -> set[tuple[str | None, str]]:
+        """The (device, role) pairs with at least one voice playing (not paused or ended)."""
+        return {key for key, voices in self._routes.items()
+                if any(voice._playing and not voice.ended for voice in voices)}
 
     def add(self, voice: Voice) -> Voice:
         """Start mixing ``voice`` at the next block."""

@@ -196,6 +196,8 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]] | tuple[Any, list[Any], _ErrCheck]]
     "pa_stream_unref": (None, [c_void_p]),
     "pa_stream_get_device_name": (c_char_p, [c_void_p]),
     "pa_stream_cork": (c_void_p, [c_void_p, c_int, c_void_p, c_void_p]),
+    "pa_stream_flush": (c_void_p, [c_void_p, c_void_p, c_void_p]),
+    "pa_stream_trigger": (c_void_p, [c_void_p, c_void_p, c_void_p]),
     "pa_operation_unref": (None, [c_void_p]),
 }
 
@@ -277,6 +279,7 @@ class _PulseStream:
         a stream opened in the server's absence waits for it."""
         self._was_ready = False
         self._open_args: tuple[Any, ...] = ()
+        self._state_changed = threading.Event()
         self._on_state = _StreamNotify(self._state_cb)
 
     @property
@@ -319,6 +322,7 @@ class _PulseStream:
         """Wait (not holding the lock) until the stream is ready; raise if it failed."""
         deadline = time.monotonic() + timeout
         while True:
+            self._state_changed.clear()
             with self._backend._locked():
                 if self._stream is None:
                     raise OSError(f"{self._kind} stream on {self.device_id!r} closed while opening")
@@ -343,10 +347,11 @@ class _PulseStream:
                     else f"timed out after {timeout} s"
                 )
                 raise OSError(f"could not open {self._kind} stream on {self.device_id!r}: {reason}")
-            time.sleep(0.002)
+            self._state_changed.wait(0.05)  # set by the state callback
 
     def _state_cb(self, stream: int, userdata: int) -> None:
         try:
+            self._state_changed.set()
             state = self._lib.pa_stream_get_state(stream)
             if state == _PA_STREAM_READY:
                 self._was_ready = True
@@ -424,9 +429,17 @@ class PulseOutputStream(_PulseStream):
         self._silence = np.zeros((blocksize, channels), dtype=np.float32)
         self._on_write = _StreamRequest(self._write_cb)
         self._on_underflow = _StreamNotify(self._underflow_cb)
+        self._latency_blocks = 0
+        self._idle = False  # the engine has nothing for this stream to play
+        self._last_sound: int | None = None  # blocks_rendered after the last audible block
+        self.corked = False
+        """True while the stream is corked because it is idle (see ``set_idle``)."""
 
     def _open(self, latency_blocks: int, allow_move: bool, timeout: float) -> None:
         self._open_args = (latency_blocks, allow_move, timeout)
+        self._latency_blocks = latency_blocks
+        self._last_sound = None
+        self.corked = False
         lib = self._lib
         with self._backend._locked():
             stream = self._create({
@@ -469,6 +482,52 @@ class PulseOutputStream(_PulseStream):
         self._lib.pa_stream_set_write_callback(stream, _NO_STREAM_REQUEST, None)
         self._lib.pa_stream_set_underflow_callback(stream, _NO_STREAM_NOTIFY, None)
 
+    def set_idle(self, idle: bool) -> None:
+        """Say whether the engine has anything for this stream to play (from any thread).
+
+        An idle stream is corked once everything audible it queued has played (fade-outs
+        included), so a stream whose voices are all paused costs nothing. When it has sound
+        again and has only silence queued, it drops that silence and uncorks (corking first
+        if it was not yet): the server then rewinds the sink and plays the new sound at once,
+        not after a stream latency's worth of queued silence."""
+        if self._backend._mainloop is None:
+            return
+        with self._backend._locked():
+            if idle == self._idle:
+                return
+            self._idle = idle
+            stream = self._stream
+            if idle or stream is None or self.failed:
+                return
+            if not self.corked and not self._queue_is_silent():
+                return  # the end of a sound is still queued: the new one follows it
+            lib = self._lib
+            operations = [] if self.corked else [lib.pa_stream_cork(stream, 1, None, None)]
+            # Drop the queued silence; uncork (the server rewinds the sink); and start at once
+            # with what comes next rather than wait to have a buffer's worth again (prebuf).
+            operations += [lib.pa_stream_flush(stream, None, None),
+                           lib.pa_stream_cork(stream, 0, None, None),
+                           lib.pa_stream_trigger(stream, None, None)]
+            self.corked = False
+            for operation in operations:
+                if operation:
+                    lib.pa_operation_unref(operation)
+
+    def _queue_is_silent(self) -> bool:
+        """Whether every block still queued in the server is silence: none was audible, or
+        enough have been written since the last audible one to push it out of the buffer."""
+        return self._last_sound is None or \
+            self.blocks_rendered - self._last_sound > self._latency_blocks + 1
+
+    def _cork_if_quiet(self, stream: int) -> None:
+        """In the write callback: cork an idle stream once its queue is silence."""
+        if self.corked or not self._queue_is_silent():
+            return
+        self.corked = True
+        operation = self._lib.pa_stream_cork(stream, 1, None, None)
+        if operation:
+            self._lib.pa_operation_unref(operation)
+
     def _block(self) -> np.ndarray:
         if self._render_failed:
             return self._silence
@@ -500,7 +559,9 @@ class PulseOutputStream(_PulseStream):
             writable = lib.pa_stream_writable_size(stream)
             if writable == _SIZE_MAX:  # (size_t) -1: the stream is not ready any more
                 return
-            for _ in range(writable // self._block_bytes):
+            # Whole blocks, rounded up: after a flush the server may ask for part of one, and
+            # would wait for it for ever (writing a little more than asked is allowed).
+            for _ in range(-(-writable // self._block_bytes)):
                 block = self._block()
                 # __array_interface__ is ~10x cheaper than ndarray.ctypes on this hot path.
                 address = block.__array_interface__["data"][0]
@@ -508,6 +569,10 @@ class PulseOutputStream(_PulseStream):
                     log.warning("write to %r failed", self.device_id)
                     return
                 self.blocks_rendered += 1
+                if block is not self._silence and block.any():
+                    self._last_sound = self.blocks_rendered
+            if self._idle:
+                self._cork_if_quiet(stream)
         except Exception:
             log.exception("error in PulseAudio write callback")
 

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from audiosession.engine.devices import DeviceInfo
 from audiosession.platform.policy.actions import (
     Action,
     ArbiterRecord,
@@ -22,6 +22,9 @@ from audiosession.platform.policy.config import PolicyConfig, allowed_types
 from audiosession.platform.policy.routing import route_for
 from audiosession.platform.policy.table import Effect
 from audiosession.types import AudioSessionState, AudioSessionType
+
+if TYPE_CHECKING:
+    from audiosession.engine.devices import DeviceInfo
 
 ACTIVE = AudioSessionState.ACTIVE
 INACTIVE = AudioSessionState.INACTIVE
@@ -543,6 +546,9 @@ _ISSUED_KINDS = (_Cause.DUCK, _Cause.PAUSE, _Cause.DELAY)
 
 
 def _check_devices(devices: Iterable[DeviceInfo]) -> tuple[DeviceInfo, ...]:
+    # Imported here: the policy loads without the engine (and NumPy) until devices are given.
+    from audiosession.engine.devices import DeviceInfo
+
     checked = tuple(devices)
     for device in checked:
         if not isinstance(device, DeviceInfo):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from audiosession.engine.devices import DeviceInfo
 from audiosession.platform.policy.config import PolicyConfig, parse_type
 from audiosession.platform.policy.table import PLAY_AND_RECORD
 from audiosession.types import AudioSessionType
+
+if TYPE_CHECKING:
+    from audiosession.engine.devices import DeviceInfo
 
 ROUTE_ROLES: Mapping[AudioSessionType, str] = MappingProxyType(
     {
