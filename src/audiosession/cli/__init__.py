@@ -7,15 +7,17 @@ user can fix print one line on stderr and exit with status 2; Ctrl-C stops clean
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import NoReturn
 
 import audiosession
-from audiosession.daemon.__main__ import build_parser as daemon_options
+from audiosession.cli import notify_fast
 from audiosession.types import AudioSessionType
+
+# Only what every command needs is imported above: ``notify`` may end before the rest loads.
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (slow to import)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -70,6 +72,10 @@ def _player_options(parser: Parser) -> None:
 
 
 def build_parser() -> Parser:
+    from pathlib import Path
+
+    from audiosession.daemon.__main__ import build_parser as daemon_options
+
     parser = Parser(
         prog="audiosession",
         description="The W3C Audio Session API with a real audio engine: play audio as a "
@@ -151,6 +157,11 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``audiosession`` command; returns its exit status."""
     raw = list(sys.argv[1:] if argv is None else argv)
+    status = notify_fast.notify(raw)  # a notification, without loading the engine
+    if status is not None:
+        return status
+    import logging
+
     args = build_parser().parse_args(raw)
     if args.command == "daemon":  # it parses its own options and sets up its own logging
         from audiosession.daemon import main as daemon_main

@@ -23,38 +23,11 @@ from audiosession.cli.common import (
     level_dbfs,
     session_table,
 )
+from audiosession.cli.progress import ProgressLine, clock, player_line
 from audiosession.platform.policy import find_config, route_for
 
 EXIT_INTERRUPTED = 130
 PROGRESS_INTERVAL = 0.25
-
-
-class ProgressLine:
-    """One status line: rewritten in place on a terminal, a new line per change otherwise."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stdout.isatty()
-        self.last = ""
-
-    def show(self, text: str, key: str) -> None:
-        if self.tty:
-            sys.stdout.write("\r\x1b[K" + text)
-            sys.stdout.flush()
-        elif key != self.last:
-            print(text, flush=True)
-        self.last = key
-
-    def end(self) -> None:
-        if self.tty and self.last:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
-        self.last = ""
-
-
-def _clock(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 def warn_if_silent() -> None:
@@ -130,10 +103,9 @@ def _play_one(name: str, *, volume: float, loop: bool, device: str | None,
         if not _warned:
             _warned.append(True)
             warn_if_silent()
-        what = "  (held by the platform: resumes when allowed)" if state == "interrupted" else ""
         progress.show(
-            f"{title}  {_clock(audio.current_time)} / {_clock(audio.duration)}  {playing}  "
-            f"session {state} ({session.type}){what}",
+            player_line(title, audio.current_time, audio.duration, playing, state,
+                        str(session.type)),
             key=f"{playing} {state}")
         if audio.ended:
             progress.end()
@@ -179,7 +151,7 @@ def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
             state = str(navigator.audio_session.state)
             progress.show(
                 f"input {format_db(level)} [{'#' * bars:<30}]  session {state}  "
-                f"{_clock(time.monotonic() - start)}",
+                f"{clock(time.monotonic() - start)}",
                 key=f"{state} {int(time.monotonic() - start)}")
     finally:
         progress.end()

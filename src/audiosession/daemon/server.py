@@ -40,6 +40,7 @@ from audiosession.daemon.listener import (
     check_socket_directory,
     take_lock,
 )
+from audiosession.daemon.player import DaemonPlayer
 from audiosession.daemon.service import Client, DaemonService
 from audiosession.platform.peercred import peer_credentials
 from audiosession.platform.policy import Action, PolicyConfig, find_config
@@ -115,10 +116,12 @@ class Daemon:
         pulse_server: str | None = None,
         ping_interval: float = PING_INTERVAL,
         answer_deadline: float = ANSWER_DEADLINE,
+        play_sounds: bool = False,
     ) -> None:
         """``pulse_bridge``: bridge the foreign streams of ``pulse_server`` (default
         ``$PULSE_SERVER``, else the default server) into the policy (docs/bridge.md).
-        ``ping_interval``, ``answer_deadline``: the liveness check (docs/protocol.md)."""
+        ``ping_interval``, ``answer_deadline``: the liveness check (docs/protocol.md).
+        ``play_sounds``: play files for clients (``play_file``, ``daemon/player.py``)."""
         self._private_dir = socket_path is None
         self.socket_path = Path(socket_path) if socket_path is not None else default_socket_path()
         self.service = DaemonService(config if config is not None else find_config())
@@ -133,6 +136,8 @@ class Daemon:
         self.ping_interval = ping_interval
         self.answer_deadline = answer_deadline
         self._liveness: asyncio.Task[None] | None = None
+        if play_sounds:
+            self.service.player = DaemonPlayer(self)
 
     @property
     def config(self) -> PolicyConfig:
@@ -170,6 +175,8 @@ class Daemon:
         check_socket_directory(self.socket_path, private=self._private_dir)
         self._lock_file = take_lock(self.socket_path)
         try:
+            if self.service.player is not None:  # before serving (see DaemonPlayer.start)
+                await self.service.player.start()
             sock = bind_socket(self.socket_path)
             self._server = await asyncio.start_unix_server(self._serve_client, sock=sock)
         except BaseException:
@@ -213,6 +220,8 @@ class Daemon:
             connection.writer.close()
         for connection in list(self._connections.values()):
             self._drop(connection.client, "daemon stopping")
+        if self.service.player is not None:
+            await self.service.player.close()
         bridge, self.service.bridge = self.service.bridge, None
         if bridge is not None:  # gives every foreign stream back its volume and mute
             await asyncio.get_running_loop().run_in_executor(None, bridge.close)
@@ -355,14 +364,17 @@ def serve(
     *,
     config: PolicyConfig | None = None,
     pulse_bridge: bool = True,
+    play_sounds: bool = True,
 ) -> None:
     """Run the daemon in this thread until SIGTERM or SIGINT (``audiosession daemon``).
 
     ``socket_path``: default ``$XDG_RUNTIME_DIR/audiosession/daemon.sock``; ``config``:
     default ``find_config()``; ``pulse_bridge``: bridge foreign PulseAudio / PipeWire streams
-    (docs/bridge.md). Raises ``DaemonStartError`` if another daemon serves the socket or its
-    directory is not private."""
-    asyncio.run(_serve(Daemon(socket_path, config, pulse_bridge=pulse_bridge), signals=True))
+    (docs/bridge.md); ``play_sounds``: play files for clients (``audiosession notify``).
+    Raises ``DaemonStartError`` if another daemon serves the socket or its directory is not
+    private."""
+    asyncio.run(_serve(Daemon(socket_path, config, pulse_bridge=pulse_bridge,
+                              play_sounds=play_sounds), signals=True))
 
 
 class DaemonThread:

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge
+from audiosession.daemon.player import DaemonPlayer
 from audiosession.engine.devices import DeviceInfo
 from audiosession.platform.policy import (
     Action,
@@ -210,6 +211,8 @@ class DaemonService:
         self.interruptions: dict[str, set[str]] = {}  # transient reason -> clients holding it
         self.operations = 0
         self.bridge: PulseBridge | None = None
+        self.player: DaemonPlayer | None = None
+        """Plays files for clients (``play_file``) when the transport started one."""
         self.bridge_off = "off (not asked for; --no-pulse-bridge)"
         self._outbox: dict[Client, None] = {}  # clients with messages queued, in order
         self._ids = itertools.count(1)
@@ -230,6 +233,8 @@ class DaemonService:
         del self.clients[client.id]
         client.closing = True
         removed, _, told = self._withdraw(client)
+        if self.player is not None:
+            self.player.client_gone(client)
         elapsed = (time.perf_counter() - started) * 1000
         if client.greeted or removed:
             log.info("%s %s: %d session(s) removed, %d other client(s) told in %.2f ms "
@@ -412,7 +417,7 @@ class DaemonService:
                  "" if client.answers_pings else "; it does not answer pings")
         client.send({"id": request_id, "ok": True, "version": PROTOCOL_VERSION,
                      "client": client.id, "daemon_pid": os.getpid(),
-                     "features": list(FEATURES)})
+                     "features": list(self.features)})
 
     def _own(self, client: Client, session_id: object) -> str:
         """``session_id`` if it names one of ``client``'s sessions, else a ProtocolError."""
@@ -502,6 +507,11 @@ class DaemonService:
     def _handle_ping(self, client: Client, args: dict[str, Any]) -> Reply:
         return {}
 
+    def _handle_play_file(self, client: Client, args: dict[str, Any]) -> Reply:
+        if self.player is None:
+            raise ValueError("this daemon plays no sounds (started with play_sounds off)")
+        return self.player.play_file(client, args)
+
     HANDLERS: ClassVar[Mapping[str, Handler]] = {
         "add": _handle_add,
         "remove": _handle_remove,
@@ -515,6 +525,7 @@ class DaemonService:
         "sessions": _handle_sessions,
         "status": _handle_status,
         "ping": _handle_ping,
+        "play_file": _handle_play_file,
     }
     """Each operation of ``platform.protocol.OPERATION_ARGS`` and its handler."""
 
@@ -550,6 +561,7 @@ class DaemonService:
         Returns the ids of the clients pushed to."""
         per_client: dict[str, list[dict[str, Any]]] = {}
         bridged: list[Action] = []
+        played: list[Action] = []
         if requester is not None:
             routes = self._routes(requester, touched, forced, adding)
             if routes:
@@ -557,6 +569,9 @@ class DaemonService:
         for action in actions:
             if isinstance(action, SetRoute):
                 continue  # the arbiter has no devices here; routes are computed above
+            if self.player is not None and self.player.owns(action.session_id):
+                played.append(action)
+                continue
             client_id, _, session_id = action.session_id.partition("/")
             if client_id not in self.clients:
                 if client_id == BRIDGE_CLIENT:
@@ -575,6 +590,8 @@ class DaemonService:
             pushed.add(client_id)
         if bridged and self.bridge is not None:
             self.bridge.apply(bridged)
+        if played and self.player is not None:
+            self.player.apply(played)
         return pushed
 
     def dispatch(self, actions: Iterable[Action]) -> None:
@@ -600,13 +617,18 @@ class DaemonService:
 
     # -- reports ------------------------------------------------------------------------------
 
+    @property
+    def features(self) -> tuple[str, ...]:
+        """What this daemon does beyond protocol version 1's first form (its hello says)."""
+        return (*FEATURES, "play-file") if self.player is not None else FEATURES
+
     def status(self) -> dict[str, Any]:
         """The daemon itself (the ``status`` reply): its pid, protocol, clients and sessions,
         and whether its PulseAudio bridge is on (which server) or off (and why)."""
         return {
             "daemon_pid": os.getpid(),
             "version": PROTOCOL_VERSION,
-            "features": list(FEATURES),
+            "features": list(self.features),
             "clients": len(self.clients),
             "not_answering": sum(1 for c in self.clients.values() if c.set_aside is not None),
             "sessions": len(self.arbiter.snapshot()),

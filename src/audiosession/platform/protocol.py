@@ -71,7 +71,7 @@ ARBITER_OPERATIONS: Final = (
 )
 """Requests that run the ``Arbiter`` method of the same name in the daemon."""
 
-OPERATIONS: Final = (*ARBITER_OPERATIONS, "sessions", "status", "ping")
+OPERATIONS: Final = (*ARBITER_OPERATIONS, "sessions", "status", "ping", "play_file")
 """Every request a client may send after its ``hello``."""
 
 OPERATION_ARGS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
@@ -88,6 +88,7 @@ OPERATION_ARGS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "sessions": ((), ()),
     "status": ((), ()),
     "ping": ((), ()),
+    "play_file": (("path",), ("volume", "loop", "device")),
 }
 """The ``args`` each operation takes (docs/protocol.md gives their types)."""
 

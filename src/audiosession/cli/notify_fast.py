@@ -1,0 +1,360 @@
+"""``audiosession notify FILE`` the short way, from a process that loads neither NumPy nor the
+engine (docs/cli.md, "How notify starts quickly").
+
+A notification must sound when it is asked for, and a new Python process that imports NumPy
+and opens an engine takes a fifth of a second to do so. So, as libcanberra's programs hand
+event sounds to a running server, ``notify`` first hands its file to the running daemon
+(``play_file``, docs/protocol.md): the daemon plays it as a ``transient`` session of this
+process under the one policy, and this process only waits for the end. Without a daemon, a
+PCM WAV file goes straight to PulseAudio with the role of a ``transient`` session (what this
+process's own policy would decide for its single notification: play it now, on the default
+output). Anything else (other options, formats, backends, or no server to hand it to) takes
+the general way, the ``notify`` of ``cli/commands.py``, which also gives every error its
+usual one line.
+
+Only the standard library is imported here, and only what each way needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import sys
+
+from audiosession.cli.progress import ProgressLine, player_line
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (slow to import)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+PROTOCOL_VERSION = 1
+"""``platform.protocol.PROTOCOL_VERSION``: that module loads the engine's device types, so the
+few things needed here are repeated (tests/cli/test_notify.py keeps them the same)."""
+
+SOCKET_ENV = "AUDIOSESSION_DAEMON_SOCKET"
+CONNECT_TIMEOUT = 1.0
+"""Seconds to reach the daemon and hear its hello, as the client platform allows."""
+
+MAX_REPLY = 64 * 1024
+SESSION_TYPE = "transient"
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class Notification:
+    """What ``notify`` was asked: the file and its options."""
+
+    def __init__(self, path: str, volume: float, loop: bool, device: str | None) -> None:
+        self.path = path
+        self.volume = volume
+        self.loop = loop
+        self.device = device
+        self.title = os.path.basename(path)
+
+
+def notify(argv: list[str]) -> int | None:
+    """Play ``notify FILE [--volume V] [--device ID] [--loop]`` the short way and return the
+    exit status; None when it must take the general way (anything else, or nothing to hand
+    the file to)."""
+    request = parse(argv)
+    if request is None or sys.platform == "win32":
+        return None
+    backend = (os.environ.get("AUDIOSESSION_BACKEND") or "auto").strip().lower()
+    mode = (os.environ.get("AUDIOSESSION_DAEMON") or "auto").strip().lower()
+    if mode in ("auto", "required") and backend == "auto":
+        status = through_the_daemon(request)
+        if status is not None or mode == "required":
+            return status
+    if mode in ("auto", "off") and backend in ("auto", "pulse"):
+        return through_pulseaudio(request)
+    return None
+
+
+def parse(argv: list[str]) -> Notification | None:
+    """The request in ``argv`` (``notify``, one file, the player options), or None for
+    anything else (argparse then says what is wrong with it)."""
+    if not argv or argv[0] != "notify":
+        return None
+    files: list[str] = []
+    options: dict[str, str] = {}
+    loop = False
+    words = iter(argv[1:])
+    for word in words:
+        if word == "--loop":
+            loop = True
+        elif word in ("--volume", "--device"):
+            value = next(words, None)
+            if value is None:
+                return None
+            options[word] = value
+        elif word.startswith(("--volume=", "--device=")):
+            name, _, value = word.partition("=")
+            options[name] = value
+        elif word.startswith("-") and word != "-":
+            return None
+        else:
+            files.append(word)
+    if len(files) != 1:
+        return None
+    try:
+        volume = float(options.get("--volume", "1"))
+    except ValueError:
+        return None
+    if not 0.0 <= volume <= 1.0:
+        return None
+    try:
+        info = os.stat(files[0])
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode) or not os.access(files[0], os.R_OK):
+        return None
+    return Notification(os.path.abspath(files[0]), volume, loop, options.get("--device"))
+
+
+# -- through the daemon -------------------------------------------------------------------------
+
+
+def socket_path(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """Where the daemon listens: ``platform.protocol.default_socket_path``, as a string."""
+    env = os.environ if environ is None else environ
+    explicit = env.get(SOCKET_ENV)
+    if explicit:
+        return os.path.expanduser(explicit)
+    runtime = env.get("XDG_RUNTIME_DIR") or ""
+    if runtime and os.path.isabs(runtime):
+        return os.path.join(runtime, "audiosession", "daemon.sock")
+    return f"/tmp/audiosession-{os.getuid()}/daemon.sock"
+
+
+def through_the_daemon(request: Notification) -> int | None:
+    """Ask the daemon to play the file and wait for its end; None if no daemon that plays
+    files answers (then nothing was played)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(CONNECT_TIMEOUT)
+    args: dict[str, Any] = {"path": request.path}
+    if request.volume != 1.0:
+        args["volume"] = request.volume
+    if request.loop:
+        args["loop"] = True
+    if request.device is not None:
+        args["device"] = request.device
+    hello = {"op": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid(),
+             "program": "audiosession notify"}
+    play = {"id": 1, "op": "play_file", "args": args}
+    try:
+        sock.connect(socket_path())
+        # Both at once: one round trip. A daemon without play_file answers it with an
+        # error, and the hello's features say so first.
+        sock.sendall(f"{json.dumps(hello)}\n{json.dumps(play)}\n".encode())
+        messages = _messages(sock)
+        greeting = next(messages)
+        if not greeting.get("ok") or "play-file" not in greeting.get("features", ()):
+            sock.close()
+            return None
+        reply = next(m for m in messages if m.get("id") == 1)
+    except (OSError, StopIteration, ValueError):
+        sock.close()
+        return None
+    if not reply.get("ok"):
+        sock.close()
+        return None  # the general way says what is wrong (or plays it itself)
+    sock.settimeout(None)
+    try:
+        return _follow(request, reply["session"], messages)
+    except KeyboardInterrupt:
+        sock.close()  # the daemon stops the sound of a client that goes away
+        print(f"\n{request.title}: stopped (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        sock.close()
+
+
+def _follow(request: Notification, session: str, messages: Iterator[dict[str, Any]]) -> int:
+    """Show the sound's progress from the daemon's ``sound`` pushes until it is over."""
+    progress = ProgressLine()
+    duration = float("nan")
+    try:
+        for message in messages:
+            if message.get("push") != "sound" or message.get("session") != session:
+                continue
+            event = message.get("event")
+            if event in ("started", "state"):
+                if event == "started" and message.get("duration") is not None:
+                    duration = float(message["duration"])
+                state = str(message.get("state"))
+                progress.show(player_line(request.title, 0.0, duration, "playing", state,
+                                          SESSION_TYPE), key=state)
+            elif event == "ended":
+                progress.show(player_line(request.title, duration, duration, "ended",
+                                          "active", SESSION_TYPE), key="ended")
+                return EXIT_OK
+            elif event == "stopped":
+                progress.end()
+                print(f"{request.title}: stopped by the platform (see `audiosession status`)",
+                      file=sys.stderr)
+                return EXIT_OK
+            elif event == "failed":
+                progress.end()
+                print(f"audiosession notify: {message.get('error')}", file=sys.stderr)
+                return EXIT_USAGE
+    finally:
+        progress.end()
+    print(f"audiosession notify: the audiosession daemon went away while it played "
+          f"{request.path}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _messages(sock: socket.socket) -> Iterator[dict[str, Any]]:
+    """The JSON objects the daemon sends, one per line."""
+    pending = b""
+    while True:
+        while b"\n" not in pending:
+            data = sock.recv(MAX_REPLY)
+            if not data:
+                return
+            pending += data
+        line, _, pending = pending.partition(b"\n")
+        message = json.loads(line)
+        if isinstance(message, dict):
+            yield message
+
+
+# -- without a daemon: straight to PulseAudio ---------------------------------------------------
+
+
+def through_pulseaudio(request: Notification) -> int | None:
+    """Play a PCM WAV file on a PulseAudio server as ``paplay`` would, in the stream role of
+    a ``transient`` session; None if that cannot be done (another format, a volume to
+    apply, no server, an unknown device)."""
+    import wave
+
+    if request.volume != 1.0:
+        return None  # the engine applies volumes
+    try:
+        wav = wave.open(request.path, "rb")
+    except (wave.Error, EOFError, OSError):
+        return None  # not a WAV the standard library reads: the engine decodes it
+    with wav:
+        sample_format = _PULSE_FORMATS.get(wav.getsampwidth())
+        if sample_format is None:
+            return None
+        stream = _SimpleStream.open(wav.getframerate(), wav.getnchannels(), sample_format,
+                                    request.device, _transient_role())
+        if stream is None:
+            return None
+        frames = max(1, wav.getframerate() // 10)
+        duration = wav.getnframes() / wav.getframerate()
+        progress = ProgressLine()
+        try:
+            progress.show(player_line(request.title, 0.0, duration, "playing", "active",
+                                      SESSION_TYPE), key="playing")
+            while True:
+                data = wav.readframes(frames)
+                if data:
+                    stream.write(data)
+                elif request.loop:
+                    wav.rewind()
+                else:
+                    break
+            stream.drain()
+            progress.show(player_line(request.title, duration, duration, "ended", "active",
+                                      SESSION_TYPE), key="ended")
+            return EXIT_OK
+        except OSError as error:
+            progress.end()
+            print(f"audiosession notify: {request.path}: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            progress.end()
+            print(f"\n{request.title}: stopped (Ctrl-C)", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            progress.end()
+            stream.close()
+
+
+def _transient_role() -> str:
+    """The stream role the policy gives ``transient`` sessions (``event`` unless
+    ``audiosession.toml`` says otherwise)."""
+    from audiosession.platform.policy import find_config
+
+    return find_config().role(SESSION_TYPE)
+
+
+_PULSE_FORMATS = {1: 0, 2: 3, 3: 9, 4: 7}
+"""WAV sample width (bytes) -> PulseAudio sample format: U8, S16LE, S24LE, S32LE."""
+
+
+class _SimpleStream:
+    """A playback stream of libpulse's simple API (``pa_simple``), as ``paplay`` uses."""
+
+    LATENCY = 0.2
+    """Seconds of buffer: short enough that Ctrl-C and the end come promptly."""
+
+    def __init__(self, lib: Any, handle: int, error: Any) -> None:
+        self._lib = lib
+        self._handle: int | None = handle
+        self._error = error  # a pointer to an int libpulse sets
+
+    @classmethod
+    def open(cls, rate: int, channels: int, sample_format: int, device: str | None,
+             role: str) -> _SimpleStream | None:
+        """A connected stream, or None (no library, no server, an unknown device...)."""
+        import ctypes
+
+        try:
+            lib = ctypes.CDLL("libpulse-simple.so.0")
+        except OSError:
+            return None
+
+        class SampleSpec(ctypes.Structure):
+            _fields_ = [("format", ctypes.c_int), ("rate", ctypes.c_uint32),
+                        ("channels", ctypes.c_uint8)]
+
+        class BufferAttr(ctypes.Structure):
+            _fields_ = [(name, ctypes.c_uint32)
+                        for name in ("maxlength", "tlength", "prebuf", "minreq", "fragsize")]
+
+        lib.pa_simple_new.restype = ctypes.c_void_p
+        lib.pa_simple_new.argtypes = [
+            ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
+            ctypes.POINTER(SampleSpec), ctypes.c_void_p, ctypes.POINTER(BufferAttr),
+            ctypes.POINTER(ctypes.c_int)]
+        lib.pa_simple_write.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                        ctypes.POINTER(ctypes.c_int)]
+        lib.pa_simple_drain.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
+        lib.pa_simple_free.argtypes = [ctypes.c_void_p]
+        if not (0 < channels <= 32 and 0 < rate <= 384000):
+            return None
+        frame_bytes = channels * {0: 1, 3: 2, 9: 3, 7: 4}[sample_format]
+        unset = 0xFFFFFFFF
+        attr = BufferAttr(unset, int(cls.LATENCY * rate) * frame_bytes, unset, unset, unset)
+        # libpulse gives a client's PULSE_PROP_* variables to its streams: the role.
+        os.environ["PULSE_PROP_media.role"] = role
+        error = ctypes.c_int(0)
+        handle = lib.pa_simple_new(
+            None, b"audiosession", 1, device.encode() if device else None,
+            f"audiosession {role}".encode(), ctypes.byref(SampleSpec(sample_format, rate,
+                                                                      channels)),
+            None, ctypes.byref(attr), ctypes.byref(error))
+        if not handle:
+            return None
+        return cls(lib, handle, ctypes.byref(error))
+
+    def write(self, data: bytes) -> None:
+        if self._lib.pa_simple_write(self._handle, data, len(data), self._error) < 0:
+            raise OSError("the PulseAudio server stopped taking the sound (it went away?)")
+
+    def drain(self) -> None:
+        """Wait until everything written has played."""
+        if self._lib.pa_simple_drain(self._handle, self._error) < 0:
+            raise OSError("the PulseAudio server went away before the sound ended")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._lib.pa_simple_free(self._handle)
+            self._handle = None
