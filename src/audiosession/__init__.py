@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import importlib
 
-# The subpackage first: importing it later would replace the ``platform()`` defined below.
-import audiosession.platform  # noqa: F401
-
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (slow to import)
 if TYPE_CHECKING:
     from typing import Any
@@ -44,7 +41,7 @@ if TYPE_CHECKING:
         NotSupportedError,
     )
     from audiosession.events import Event, EventTarget
-    from audiosession.platform.base import Platform, SessionInfo
+    from audiosession.platforms.base import Platform, SessionInfo
     from audiosession.running import run, stop
     from audiosession.session import AudioSession, Navigator, SessionElement, Window
     from audiosession.types import AudioSessionState, AudioSessionType
@@ -65,7 +62,7 @@ _EXPORTS = {
          "NetworkError", "NotAllowedError", "NotFoundError", "NotSupportedError"),
         "audiosession.errors"),
     **dict.fromkeys(("Event", "EventTarget"), "audiosession.events"),
-    **dict.fromkeys(("Platform", "SessionInfo"), "audiosession.platform.base"),
+    **dict.fromkeys(("Platform", "SessionInfo"), "audiosession.platforms.base"),
     **dict.fromkeys(("run", "stop"), "audiosession.running"),
     **dict.fromkeys(("AudioSession", "Navigator", "SessionElement", "Window"),
                     "audiosession.session"),

@@ -46,9 +46,9 @@ import numpy as np
 from audiosession.engine.devices import DeviceInfo
 from audiosession.engine.virtual import VirtualBackend
 from audiosession.loop import ManualLoop, TaskLoop
-from audiosession.platform.base import Platform
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.base import Platform
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import EventRecord, Runtime, pop_runtime, push_runtime
 from audiosession.session.window import Navigator, Window
 

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from audiosession.cli import notify_fast
-from audiosession.platform import protocol
+from audiosession.platforms import protocol
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -12,8 +12,8 @@ import pytest
 from audiosession.daemon import Daemon, DaemonThread
 from audiosession.engine.null import NullBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.client import DaemonClientPlatform, DaemonConnection
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.client import DaemonClientPlatform, DaemonConnection
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.types import AudioSessionState, AudioSessionType
 
 ACTIVE = AudioSessionState.ACTIVE

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiosession.engine.devices import DeviceInfo
-from audiosession.platform.client import encode_args
-from audiosession.platform.policy import SetGain, SetRoute, SetState
-from audiosession.platform.protocol import (
+from audiosession.platforms.client import encode_args
+from audiosession.platforms.policy import SetGain, SetRoute, SetState
+from audiosession.platforms.protocol import (
     MAX_MESSAGE,
     OVERSIZED,
     LineDecoder,

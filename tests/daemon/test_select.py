@@ -10,10 +10,10 @@ import pytest
 
 from audiosession.daemon import Daemon, DaemonThread
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.client import DaemonClientPlatform, DaemonUnavailableError
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
-from audiosession.platform.select import daemon_mode, default_platform_factory
+from audiosession.platforms.client import DaemonClientPlatform, DaemonUnavailableError
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
+from audiosession.platforms.select import daemon_mode, default_platform_factory
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_auto_without_a_daemon_is_embedded_and_says_so_once(
         loop: ThreadedLoop, socket_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("AUDIOSESSION_DAEMON", "auto")
-    with caplog.at_level(logging.INFO, logger="audiosession.platform.select"):
+    with caplog.at_level(logging.INFO, logger="audiosession.platforms.select"):
         platform = default_platform_factory(loop)
     assert isinstance(platform, EmbeddedPlatform)
     lines = [r.getMessage() for r in caplog.records]

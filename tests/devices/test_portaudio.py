@@ -20,8 +20,8 @@ from audiosession.engine.backends import select_backend
 from audiosession.engine.null import NullBackend
 from audiosession.engine.portaudio import PortAudioBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer
 

@@ -14,8 +14,8 @@ import pytest
 from audiosession import Audio, MediaError, NetworkError, Window
 from audiosession.engine.pulse import PulseBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer, level_db, start_or_skip
 

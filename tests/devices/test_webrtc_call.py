@@ -23,8 +23,8 @@ from test_pulse_sessions import level_db
 from audiosession import Audio, MediaStream, Window
 from audiosession.engine.pulse import PulseBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from audiosession.webrtc import to_aiortc
 from pulse_server import PulseServer

@@ -17,8 +17,8 @@ import pytest
 from audiosession import Audio, MediaError, NotSupportedError, Window
 from audiosession.engine.null import NullBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 
 

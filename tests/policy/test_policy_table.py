@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from audiosession.platform.policy import (
+from audiosession.platforms.policy import (
     CONCRETE_TYPES,
     DEFAULT_TABLE,
     Effect,

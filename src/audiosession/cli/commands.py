@@ -24,7 +24,7 @@ from audiosession.cli.common import (
     session_table,
 )
 from audiosession.cli.progress import ProgressLine, clock, player_line
-from audiosession.platform.policy import find_config, route_for
+from audiosession.platforms.policy import find_config, route_for
 
 EXIT_INTERRUPTED = 130
 PROGRESS_INTERVAL = 0.25

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 PROTOCOL_VERSION = 1
-"""``platform.protocol.PROTOCOL_VERSION``: that module loads the engine's device types, so the
+"""``platforms.protocol.PROTOCOL_VERSION``: that module loads the engine's device types, so the
 few things needed here are repeated (tests/cli/test_notify.py keeps them the same)."""
 
 SOCKET_ENV = "AUDIOSESSION_DAEMON_SOCKET"
@@ -119,7 +119,7 @@ def parse(argv: list[str]) -> Notification | None:
 
 
 def socket_path(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
-    """Where the daemon listens: ``platform.protocol.default_socket_path``, as a string."""
+    """Where the daemon listens: ``platforms.protocol.default_socket_path``, as a string."""
     env = os.environ if environ is None else environ
     explicit = env.get(SOCKET_ENV)
     if explicit:
@@ -280,7 +280,7 @@ def through_pulseaudio(request: Notification) -> int | None:
 def _transient_role() -> str:
     """The stream role the policy gives ``transient`` sessions (``event`` unless
     ``audiosession.toml`` says otherwise)."""
-    from audiosession.platform.policy import find_config
+    from audiosession.platforms.policy import find_config
 
     return find_config().role(SESSION_TYPE)
 

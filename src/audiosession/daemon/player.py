@@ -35,8 +35,8 @@ from audiosession.engine.engine import DeviceRemoved, Engine, EngineEvent, Outpu
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import LoopingSource, Source, Voice, VoiceEnded
 from audiosession.errors import AudioSessionError, NotFoundError
-from audiosession.platform.policy import Action, SetGain, SetState
-from audiosession.platform.protocol import ProtocolError, check_string
+from audiosession.platforms.policy import Action, SetGain, SetState
+from audiosession.platforms.protocol import ProtocolError, check_string
 from audiosession.types import AudioSessionState, AudioSessionType
 
 if TYPE_CHECKING:

@@ -42,9 +42,9 @@ from audiosession.daemon.listener import (
 )
 from audiosession.daemon.player import DaemonPlayer
 from audiosession.daemon.service import Client, DaemonService
-from audiosession.platform.peercred import peer_credentials
-from audiosession.platform.policy import Action, PolicyConfig, find_config
-from audiosession.platform.protocol import (
+from audiosession.platforms.peercred import peer_credentials
+from audiosession.platforms.policy import Action, PolicyConfig, find_config
+from audiosession.platforms.protocol import (
     MAX_MESSAGE,
     OVERSIZED,
     LineDecoder,

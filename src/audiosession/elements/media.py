@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from audiosession.elements.capture import MediaStream
     from audiosession.engine.ahead import AheadBuffer
     from audiosession.engine.mixer import Voice
-    from audiosession.platform.local_audio import LocalAudio
+    from audiosession.platforms.local_audio import LocalAudio
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ from audiosession.session.runtime import Runtime, current_runtime
 
 if TYPE_CHECKING:
     from audiosession.engine.ahead import AheadBuffer
-    from audiosession.platform.local_audio import LocalAudio
+    from audiosession.platforms.local_audio import LocalAudio
     from audiosession.session.window import Window
 
 log = logging.getLogger(__name__)

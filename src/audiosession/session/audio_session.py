@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from audiosession.errors import InvalidStateError
 from audiosession.events import EventHandler, EventTarget
-from audiosession.platform.base import Platform
+from audiosession.platforms.base import Platform
 from audiosession.session.runtime import Runtime
 from audiosession.types import AudioSessionState, AudioSessionType
 

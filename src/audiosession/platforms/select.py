@@ -20,15 +20,15 @@ import sys
 from collections.abc import Mapping
 
 from audiosession.loop import TaskLoop
-from audiosession.platform.base import Platform
-from audiosession.platform.client import (
+from audiosession.platforms.base import Platform
+from audiosession.platforms.client import (
     DaemonClientPlatform,
     DaemonConnection,
     DaemonUnavailableError,
     UntrustedDaemonError,
 )
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.protocol import default_socket_path
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.protocol import default_socket_path
 
 log = logging.getLogger(__name__)
 

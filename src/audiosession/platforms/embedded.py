@@ -1,6 +1,6 @@
 """Platforms that apply the policy's actions to this process's audio; the embedded one.
 
-The policy (``platform.policy.Arbiter``, docs/design.md, *Platform policy*) decides;
+The policy (``platforms.policy.Arbiter``, docs/design.md, *Platform policy*) decides;
 ``PolicyPlatform`` applies its actions: states reach the sessions as the spec's "the user agent
 observes a modification", gains ramp the sessions' voices (ducks, fades), routes move them
 between devices. Where the decisions come from is the subclass's business: the embedded platform
@@ -17,14 +17,14 @@ from typing import Any
 from audiosession.engine.backends import select_backend
 from audiosession.engine.devices import Backend, DeviceInfo
 from audiosession.loop import TaskLoop, Timer
-from audiosession.platform.base import (
+from audiosession.platforms.base import (
     Platform,
     SessionHandle,
     SessionInfo,
     StateCallback,
 )
-from audiosession.platform.local_audio import LocalAudio
-from audiosession.platform.policy import (
+from audiosession.platforms.local_audio import LocalAudio
+from audiosession.platforms.policy import (
     Action,
     Arbiter,
     PolicyConfig,

@@ -1,7 +1,7 @@
 """The daemon's wire format (docs/protocol.md): framing, messages, actions and devices as JSON.
 
 Both ends use this module: the daemon (``audiosession.daemon``) and its client platform
-(``platform.client``). It lives in the platform layer because the client needs it and layers
+(``platforms.client``). It lives in the platform layer because the client needs it and layers
 point down (docs/design.md, *Layers*). Pure functions and one small decoder class, no threads;
 the only
 system calls are the checks of where the daemon listens (whose directory and socket it is,
@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
-from audiosession.platform.policy import Action, SetGain, SetRoute, SetState
+from audiosession.platforms.policy import Action, SetGain, SetRoute, SetState
 from audiosession.types import AudioSessionState
 
 __all__ = [

@@ -29,11 +29,11 @@ from typing import Any
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
 from audiosession.loop import TaskLoop, Timer
-from audiosession.platform.base import SessionInfo
-from audiosession.platform.embedded import PolicyPlatform
-from audiosession.platform.peercred import peer_credentials
-from audiosession.platform.policy import Action, Arbiter
-from audiosession.platform.protocol import (
+from audiosession.platforms.base import SessionInfo
+from audiosession.platforms.embedded import PolicyPlatform
+from audiosession.platforms.peercred import peer_credentials
+from audiosession.platforms.policy import Action, Arbiter
+from audiosession.platforms.protocol import (
     OVERSIZED,
     PROTOCOL_VERSION,
     LineDecoder,

@@ -18,7 +18,7 @@ from audiosession.types import AudioSessionState, AudioSessionType
 
 if TYPE_CHECKING:
     from audiosession.engine.engine import Recording
-    from audiosession.platform.local_audio import LocalAudio
+    from audiosession.platforms.local_audio import LocalAudio
 
 StateCallback = Callable[[AudioSessionState], None]
 
