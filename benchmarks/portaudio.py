@@ -65,12 +65,15 @@ def gaps(recorded: np.ndarray) -> int:
     return int(np.sum(mono.reshape(-1, GAP).max(axis=1) < 1e-4))
 
 
-def run_ours(server: PulseServer, env: dict[str, str], paths: list[str], seconds: float
-             ) -> tuple[dict[str, float], np.ndarray]:
+def run_ours(
+    server: PulseServer, env: dict[str, str], paths: list[str], seconds: float
+) -> tuple[dict[str, float], np.ndarray]:
     child = subprocess.Popen(
         [sys.executable, __file__, "--child", str(seconds), str(server.pid), *paths],
         env={**env, "AUDIOSESSION_BACKEND": "portaudio", "AUDIOSESSION_DAEMON": "off"},
-        stdout=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     ready = child.stdout.readline()
     if ready.strip() != "ready":
@@ -83,11 +86,17 @@ def run_ours(server: PulseServer, env: dict[str, str], paths: list[str], seconds
     return result, recorded
 
 
-def run_paplay(server: PulseServer, paths: list[str], seconds: float
-               ) -> tuple[dict[str, float], np.ndarray]:
-    players = [subprocess.Popen(
-        ["paplay", f"--latency-msec={LATENCY_MS}", "--device=speakers", path],
-        env=server.env, stdin=subprocess.DEVNULL) for path in paths]
+def run_paplay(
+    server: PulseServer, paths: list[str], seconds: float
+) -> tuple[dict[str, float], np.ndarray]:
+    players = [
+        subprocess.Popen(
+            ["paplay", f"--latency-msec={LATENCY_MS}", "--device=speakers", path],
+            env=server.env,
+            stdin=subprocess.DEVNULL,
+        )
+        for path in paths
+    ]
     time.sleep(1.0)  # steady state, as for ours
     recorder = server.record("speakers.monitor")
     window = seconds
@@ -139,26 +148,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", default="1,8,32")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",")]
-    with tempfile.TemporaryDirectory(prefix="as-bench-portaudio-") as folder, \
-            PulseServer() as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="as-bench-portaudio-") as folder,
+        PulseServer() as server,
+    ):
         config = AlsaConfig(Path(folder) / "asound.conf", server.server_string)
         config.write({"speakers": "speakers"}, capture=None)
         env = dict(server.env, ALSA_CONFIG_PATH=config.config_path)
-        print(f"CPU seconds per second of audio; {args.seconds:g} s per run; latency "
-              f"{LATENCY_MS} ms; dropouts = silent 5 ms windows on the monitor")
-        print(f"{'N':>3} | {'ours: client + watcher + server':>34} | drops | underruns | "
-              f"{'paplay@70ms: clients + server':>30} | drops | ratio")
+        print(
+            f"CPU seconds per second of audio; {args.seconds:g} s per run; latency "
+            f"{LATENCY_MS} ms; dropouts = silent 5 ms windows on the monitor"
+        )
+        print(
+            f"{'N':>3} | {'ours: client + watcher + server':>34} | drops | underruns | "
+            f"{'paplay@70ms: clients + server':>30} | drops | ratio"
+        )
         for count in counts:
             paths = make_tones(Path(folder), count, args.seconds + 3.0)
             ours, heard = run_ours(server, env, paths, args.seconds)
             peer, peer_heard = run_paplay(server, paths, args.seconds)
             total = ours["client"] + ours["watcher"] + ours["server"]
             peer_total = peer["client"] + peer["server"]
-            print(f"{count:>3} | " + f"{ours['client']:.3f} + {ours['watcher']:.3f} + "
-                  f"{ours['server']:.3f} = {total:.3f}".rjust(34)
-                  + f" | {gaps(heard):>5} | {int(ours['underflows']):>9} | "
-                  + f"{peer['client']:.3f} + {peer['server']:.3f} = {peer_total:.3f}".rjust(30)
-                  + f" | {gaps(peer_heard):>5} | {peer_total / total:.2f}")
+            print(
+                f"{count:>3} | "
+                + f"{ours['client']:.3f} + {ours['watcher']:.3f} + "
+                f"{ours['server']:.3f} = {total:.3f}".rjust(34)
+                + f" | {gaps(heard):>5} | {int(ours['underflows']):>9} | "
+                + f"{peer['client']:.3f} + {peer['server']:.3f} = {peer_total:.3f}".rjust(30)
+                + f" | {gaps(peer_heard):>5} | {peer_total / total:.2f}"
+            )
     return 0
 
 

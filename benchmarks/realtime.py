@@ -105,10 +105,27 @@ def make_noise(directory: Path, count: int, seconds: float) -> list[str]:
         path = directory / f"noise{index}.mp3"
         if not path.exists():
             subprocess.run(
-                ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                 f"anoisesrc=color=white:amplitude=0.5:seed={index + 1}:sample_rate=44100:"
-                 f"duration={seconds}", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "192k",
-                 str(path)], check=True)
+                [
+                    "ffmpeg",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    f"anoisesrc=color=white:amplitude=0.5:seed={index + 1}:sample_rate=44100:"
+                    f"duration={seconds}",
+                    "-ac",
+                    "2",
+                    "-c:a",
+                    "libmp3lame",
+                    "-b:a",
+                    "192k",
+                    str(path),
+                ],
+                check=True,
+            )
         paths.append(str(path))
     return paths
 
@@ -135,16 +152,18 @@ def wait_for_streams(server: PulseServer, count: int, timeout: float = 60.0) -> 
             inputs = server.sink_inputs()
         except PulseServerError:  # pactl refused at the server's connection limit: again
             inputs = None
-        if inputs is not None and (len(inputs) >= count if count else not inputs) and not any(
-                i.corked for i in inputs):
+        if (
+            inputs is not None
+            and (len(inputs) >= count if count else not inputs)
+            and not any(i.corked for i in inputs)
+        ):
             return
         if time.monotonic() > deadline:
             raise RuntimeError(f"{len(inputs or ())} streams, not {count}, on the server")
         time.sleep(0.1)
 
 
-def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float, float, int,
-                                                                               int]:
+def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float, float, int, int]:
     """Record the monitor for ``seconds`` while measuring CPU: (client, server per second of
     audio, dropouts, windows)."""
     time.sleep(1.0)  # let every stream settle after its start
@@ -161,11 +180,21 @@ def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float
     return (cpu1 - cpu0) / wall, (server1 - server0) / wall, dropouts, windows
 
 
-def run_ours(server: PulseServer, paths: list[str], seconds: float, env: dict[str, str],
-             daemon_pid: int | None) -> Result:
+def run_ours(
+    server: PulseServer,
+    paths: list[str],
+    seconds: float,
+    env: dict[str, str],
+    daemon_pid: int | None,
+) -> Result:
     """N ``Audio`` elements in one process (through the daemon if one runs)."""
-    player = subprocess.Popen([sys.executable, "-c", PLAYER, *paths], env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    player = subprocess.Popen(
+        [sys.executable, "-c", PLAYER, *paths],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert player.stdin is not None and player.stdout is not None
         line = player.stdout.readline()
@@ -185,8 +214,9 @@ def run_ours(server: PulseServer, paths: list[str], seconds: float, env: dict[st
     return Result(client, srv, windows, dropouts, report["underruns"], report["underflows"])
 
 
-def run_paplay(server: PulseServer, paths: list[str], seconds: float,
-               latency_ms: float | None) -> Result:
+def run_paplay(
+    server: PulseServer, paths: list[str], seconds: float, latency_ms: float | None
+) -> Result:
     """N ``paplay`` processes on the same sink."""
     args = ["paplay", "--device=speakers"]
     if latency_ms is not None:
@@ -213,8 +243,9 @@ def start_paplay(server: PulseServer, args: list[str], path: str) -> subprocess.
     """One paplay, started again if the server refused it (many connecting at once overflow
     its socket's backlog)."""
     for _attempt in range(10):
-        proc = subprocess.Popen([*args, path], env=server.env, stdin=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [*args, path], env=server.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             proc.wait(timeout=0.05)
         except subprocess.TimeoutExpired:
@@ -228,8 +259,9 @@ def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """``python -m audiosession.daemon`` in the private runtime directory of ``env``."""
     sock = Path(env["XDG_RUNTIME_DIR"]) / "audiosession" / "daemon.sock"
     with open(log, "ab") as out:
-        daemon = subprocess.Popen([sys.executable, "-m", "audiosession.daemon"], env=env,
-                                  stdout=out, stderr=out)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "audiosession.daemon"], env=env, stdout=out, stderr=out
+        )
     deadline = time.monotonic() + 15
     while not sock.exists():
         if daemon.poll() is not None or time.monotonic() > deadline:
@@ -240,33 +272,48 @@ def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 def start_hogs() -> list[subprocess.Popen[bytes]]:
     """One busy process per core, at nice 0."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(os.cpu_count() or 1)]
+    return [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
 
 
 def row(label: str, n: int, result: Result) -> str:
     underruns = result.underruns
-    voices = (f"{sum(underruns)} in {sum(1 for u in underruns if u)} of {len(underruns)} "
-              f"voices (max {max(underruns, default=0)})" if underruns else "-")
+    voices = (
+        f"{sum(underruns)} in {sum(1 for u in underruns if u)} of {len(underruns)} "
+        f"voices (max {max(underruns, default=0)})"
+        if underruns
+        else "-"
+    )
     underflows = "-" if result.underflows is None else str(result.underflows)
-    return (f"{n:>3} {label:<22} {result.cpu_client:>8.3f} {result.cpu_server:>8.3f} "
-            f"{result.cpu:>8.3f} {result.dropouts:>5d}/{result.windows:<6d} {underflows:>6} "
-            f"  {voices}")
+    return (
+        f"{n:>3} {label:<22} {result.cpu_client:>8.3f} {result.cpu_server:>8.3f} "
+        f"{result.cpu:>8.3f} {result.dropouts:>5d}/{result.windows:<6d} {underflows:>6} "
+        f"  {voices}"
+    )
 
 
-HEADER = (f"{'N':>3} {'player':<22} {'client':>8} {'server':>8} {'total':>8} "
-          f"{'dropouts':>12} {'underfl':>6}   voice underruns")
+HEADER = (
+    f"{'N':>3} {'player':<22} {'client':>8} {'server':>8} {'total':>8} "
+    f"{'dropouts':>12} {'underfl':>6}   voice underruns"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="measured seconds per configuration (default 60)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="measured seconds per configuration (default 60)",
+    )
     parser.add_argument("--counts", default="1,8,32,64", help="element counts (default 1,8,32,64)")
     parser.add_argument("--no-daemon", action="store_true", help="skip the runs with the daemon")
     parser.add_argument("--no-hog", action="store_true", help="skip the runs with CPU hogs")
-    parser.add_argument("--hog-count", type=int, default=32,
-                        help="N for the runs with CPU hogs (default 32)")
+    parser.add_argument(
+        "--hog-count", type=int, default=32, help="N for the runs with CPU hogs (default 32)"
+    )
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",") if c.strip()]
     latency_ms = 1000 * DEFAULT_MIN_LATENCY
@@ -279,31 +326,37 @@ def main(argv: list[str] | None = None) -> int:
         runtime = root / "run"
         runtime.mkdir(mode=0o700)
         load = os.getloadavg()
-        print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-              f"{args.seconds:g} s per configuration; our streams' latency {latency_ms:g} ms\n"
-              "CPU seconds per second of audio (client = the players' processes, all threads; "
-              "server = PulseAudio);\ndropouts = 5 ms windows of the monitor below 30 % of the "
-              "median RMS; underfl = the server's underflows on our streams\n")
+        print(
+            f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+            f"{args.seconds:g} s per configuration; our streams' latency {latency_ms:g} ms\n"
+            "CPU seconds per second of audio (client = the players' processes, all threads; "
+            "server = PulseAudio);\ndropouts = 5 ms windows of the monitor below 30 % of the "
+            "median RMS; underfl = the server's underflows on our streams\n"
+        )
         print(HEADER, flush=True)
 
-        def measured(label: str, n: int, run: Callable[[PulseServer, dict[str, str]], Result]
-                     ) -> None:
+        def measured(
+            label: str, n: int, run: Callable[[PulseServer, dict[str, str]], Result]
+        ) -> None:
             # A fresh server for each: the same start for every peer, and a server that
             # runs SCHED_RR with a real-time CPU limit can be killed by the kernel while it
             # tears 60 paplay streams down; that must not fall on the next configuration.
             with PulseServer({"speakers": {}}) as server:
                 env = {k: v for k, v in server.env.items() if not k.startswith("AUDIOSESSION_")}
-                env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(root / "config"),
-                           AUDIOSESSION_BACKEND="pulse")
+                env.update(
+                    XDG_RUNTIME_DIR=str(runtime),
+                    XDG_CONFIG_HOME=str(root / "config"),
+                    AUDIOSESSION_BACKEND="pulse",
+                )
                 result = run(server, env)
             print(row(label, n, result), flush=True)
 
-        def ours(files: list[str], daemon: bool) -> Callable[[PulseServer, dict[str, str]],
-                                                              Result]:
+        def ours(files: list[str], daemon: bool) -> Callable[[PulseServer, dict[str, str]], Result]:
             def run(server: PulseServer, env: dict[str, str]) -> Result:
                 if not daemon:
-                    return run_ours(server, files, args.seconds,
-                                    dict(env, AUDIOSESSION_DAEMON="off"), None)
+                    return run_ours(
+                        server, files, args.seconds, dict(env, AUDIOSESSION_DAEMON="off"), None
+                    )
                 env = dict(env, AUDIOSESSION_DAEMON="required")
                 process = start_daemon(env, root / "daemon.log")
                 try:
@@ -311,10 +364,12 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     process.send_signal(signal.SIGTERM)
                     process.wait(timeout=10)
+
             return run
 
-        def paplay(files: list[str], latency: float | None) -> Callable[
-                [PulseServer, dict[str, str]], Result]:
+        def paplay(
+            files: list[str], latency: float | None
+        ) -> Callable[[PulseServer, dict[str, str]], Result]:
             return lambda server, _env: run_paplay(server, files, args.seconds, latency)
 
         def configurations(n: int, hog: bool) -> None:

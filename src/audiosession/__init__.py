@@ -1,7 +1,7 @@
 """audiosession: the W3C Audio Session API for Python, with a real audio engine and policy.
 
-    from audiosession import navigator, Audio
-    navigator.audio_session.type = "playback"
+from audiosession import navigator, Audio
+navigator.audio_session.type = "playback"
 """
 
 from __future__ import annotations
@@ -53,19 +53,45 @@ __version__ = "0.1.0"
 # does not load NumPy and the engine.
 _EXPORTS = {
     **dict.fromkeys(
-        ("Audio", "AudioContext", "AudioWorkletNode", "ErrorEvent", "MediaDeviceInfo",
-         "MediaDevices", "MediaElement", "MediaError", "MediaMetadata", "MediaSession",
-         "MediaStream", "MediaStreamTrack", "MediaStreamTrackGenerator", "Playback", "Promise",
-         "UserMediaRequest"), "audiosession.elements"),
+        (
+            "Audio",
+            "AudioContext",
+            "AudioWorkletNode",
+            "ErrorEvent",
+            "MediaDeviceInfo",
+            "MediaDevices",
+            "MediaElement",
+            "MediaError",
+            "MediaMetadata",
+            "MediaSession",
+            "MediaStream",
+            "MediaStreamTrack",
+            "MediaStreamTrackGenerator",
+            "Playback",
+            "Promise",
+            "UserMediaRequest",
+        ),
+        "audiosession.elements",
+    ),
     **dict.fromkeys(
-        ("AbortError", "AudioSessionError", "InvalidStateError", "MissingDependencyError",
-         "NetworkError", "NotAllowedError", "NotFoundError", "NotSupportedError"),
-        "audiosession.errors"),
+        (
+            "AbortError",
+            "AudioSessionError",
+            "InvalidStateError",
+            "MissingDependencyError",
+            "NetworkError",
+            "NotAllowedError",
+            "NotFoundError",
+            "NotSupportedError",
+        ),
+        "audiosession.errors",
+    ),
     **dict.fromkeys(("Event", "EventTarget"), "audiosession.events"),
     **dict.fromkeys(("Platform", "SessionInfo"), "audiosession.platforms.base"),
     **dict.fromkeys(("run", "stop"), "audiosession.running"),
-    **dict.fromkeys(("AudioSession", "Navigator", "SessionElement", "Window"),
-                    "audiosession.session"),
+    **dict.fromkeys(
+        ("AudioSession", "Navigator", "SessionElement", "Window"), "audiosession.session"
+    ),
     **dict.fromkeys(("AudioSessionState", "AudioSessionType"), "audiosession.types"),
 }
 

@@ -176,8 +176,12 @@ class ManualLoop(TaskLoop):
             finished = self.wait_for_io()
             if not self._tasks:  # nothing came of the wait
                 if not finished and len(self._io_started) > self._io_hung_reported:
-                    log.warning("%d I/O operation(s) still running after %g s; virtual time "
-                                "goes on without them", len(self._io_started), IO_WAIT)
+                    log.warning(
+                        "%d I/O operation(s) still running after %g s; virtual time "
+                        "goes on without them",
+                        len(self._io_started),
+                        IO_WAIT,
+                    )
                 self._io_hung_reported = len(self._io_started)
                 return ran
 

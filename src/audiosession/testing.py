@@ -92,8 +92,13 @@ class VirtualEnvironment:
 
     def _make_platform(self, loop: TaskLoop) -> Platform:
         return EmbeddedPlatform(
-            loop, backend_factory=lambda: self.backend, config=self.config, rate=self.rate,
-            channels=self.channels, blocksize=self.blocksize)
+            loop,
+            backend_factory=lambda: self.backend,
+            config=self.config,
+            rate=self.rate,
+            channels=self.channels,
+            blocksize=self.blocksize,
+        )
 
     @property
     def block_duration(self) -> float:

@@ -52,8 +52,8 @@ def loop() -> Iterator[ThreadedLoop]:
 
 
 def test_on_windows_programs_are_embedded_and_one_line_says_why(
-        loop: ThreadedLoop, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    loop: ThreadedLoop, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("AUDIOSESSION_BACKEND", "null")
     monkeypatch.setenv("AUDIOSESSION_DAEMON", "auto")
     monkeypatch.setattr(sys, "platform", "win32")
@@ -68,7 +68,8 @@ def test_on_windows_programs_are_embedded_and_one_line_says_why(
 
 
 def test_on_windows_a_required_daemon_fails_saying_so(
-        loop: ThreadedLoop, monkeypatch: pytest.MonkeyPatch) -> None:
+    loop: ThreadedLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AUDIOSESSION_DAEMON", "required")
     monkeypatch.setattr(sys, "platform", "win32")
     with pytest.raises(DaemonUnavailableError, match="does not run on Windows"):

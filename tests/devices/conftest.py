@@ -37,8 +37,10 @@ def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
 
     def platform(task_loop):
         return EmbeddedPlatform(
-            task_loop, config=PolicyConfig(),
-            backend_factory=lambda: PulseBackend(server=pulse_server.server_string))
+            task_loop,
+            config=PolicyConfig(),
+            backend_factory=lambda: PulseBackend(server=pulse_server.server_string),
+        )
 
     runtime = Runtime(loop, platform)
     try:

@@ -54,8 +54,11 @@ def window_levels(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Per 5 ms window: the RMS of everything, and of the 6 kHz and the 9 kHz tone."""
     count = len(signal) // WINDOW
     windows = signal[: count * WINDOW, 0].astype(np.float64).reshape(count, WINDOW)
-    total = np.sqrt(np.mean(signal[: count * WINDOW].astype(np.float64).reshape(
-        count, WINDOW, -1) ** 2, axis=(1, 2)))
+    total = np.sqrt(
+        np.mean(
+            signal[: count * WINDOW].astype(np.float64).reshape(count, WINDOW, -1) ** 2, axis=(1, 2)
+        )
+    )
     spectrum = np.abs(np.fft.rfft(windows * np.hanning(WINDOW), axis=1))
     bins = np.fft.rfftfreq(WINDOW, 1 / RATE)
 
@@ -72,11 +75,13 @@ def runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def test_eight_looping_mp3s_play_without_a_dropout_and_seek_and_pause_land_in_a_block(
-        runtime: Runtime, pulse_server: PulseServer, tmp_path: Path) -> None:
+    runtime: Runtime, pulse_server: PulseServer, tmp_path: Path
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "playback"
-    noises = [Audio(low_noise_mp3(tmp_path / f"noise{i}.mp3", 3.0, i), window=window)
-              for i in range(7)]
+    noises = [
+        Audio(low_noise_mp3(tmp_path / f"noise{i}.mp3", 3.0, i), window=window) for i in range(7)
+    ]
     marker = Audio(marker_mp3(tmp_path / "marker.mp3"), window=window)
     elements = [*noises, marker]
     recorder = pulse_server.record("speakers.monitor")
@@ -105,7 +110,8 @@ def test_eight_looping_mp3s_play_without_a_dropout_and_seek_and_pause_land_in_a_
     level = total[start:end]
     # No dropout: every 5 ms window of the mix is at least 30 % of the median level.
     assert level.min() >= 0.3 * np.median(level), (
-        f"{np.count_nonzero(level < 0.3 * np.median(level))} dropout windows")
+        f"{np.count_nonzero(level < 0.3 * np.median(level))} dropout windows"
+    )
     assert underruns == [0] * 8
 
     tone = 0.3 * np.median(np.maximum(low, high)[start:end])
@@ -121,7 +127,5 @@ def test_eight_looping_mp3s_play_without_a_dropout_and_seek_and_pause_land_in_a_
     seconds = WINDOW / RATE
     # Each change is heard one output latency after it was asked for, the same latency every
     # time, so the stretches between them last as long as between the calls, within a block.
-    assert (pause_at - seek_start) * seconds == pytest.approx(paused - seeked,
-                                                             abs=BLOCK + seconds)
-    assert (resume_at - pause_at) * seconds == pytest.approx(resumed - paused,
-                                                            abs=BLOCK + seconds)
+    assert (pause_at - seek_start) * seconds == pytest.approx(paused - seeked, abs=BLOCK + seconds)
+    assert (resume_at - pause_at) * seconds == pytest.approx(resumed - paused, abs=BLOCK + seconds)

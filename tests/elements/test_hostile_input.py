@@ -26,8 +26,12 @@ from audiosession.session.runtime import Runtime
 def real_time_runtime() -> Iterator[Runtime]:
     """A process-like runtime: dispatcher thread, and a null sink rendering in real time."""
     loop = ThreadedLoop(name="hostile-input-loop")
-    runtime = Runtime(loop, lambda task_loop: EmbeddedPlatform(
-        task_loop, config=PolicyConfig(), backend_factory=NullBackend))
+    runtime = Runtime(
+        loop,
+        lambda task_loop: EmbeddedPlatform(
+            task_loop, config=PolicyConfig(), backend_factory=NullBackend
+        ),
+    )
     try:
         yield runtime
     finally:

@@ -14,8 +14,9 @@ from audiosession.elements.byte_ring import HEAD_BYTES, ByteRing, RingFile
 from audiosession.elements.pcm_queue import PcmQueue
 
 CAPACITY = 64 << 10
-BODY = np.random.default_rng(7).integers(0, 256, HEAD_BYTES + 8 * CAPACITY,
-                                         dtype=np.uint8).tobytes()
+BODY = (
+    np.random.default_rng(7).integers(0, 256, HEAD_BYTES + 8 * CAPACITY, dtype=np.uint8).tobytes()
+)
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
@@ -29,10 +30,11 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = 5.0) -> No
 
 def download(ring: ByteRing, offset: int = 0, chunk: int = 1000) -> threading.Thread:
     """A thread writing ``BODY`` from ``offset`` into ``ring`` as a download does."""
+
     def run() -> None:
         position = offset
         while position < len(BODY):
-            part = BODY[position:position + chunk]
+            part = BODY[position : position + chunk]
             if not ring.write(part, position):
                 return
             position += len(part)
@@ -68,8 +70,10 @@ def test_the_decoder_reads_the_whole_body_through_a_ring_smaller_than_it() -> No
 def test_the_writer_waits_while_the_ring_is_full_and_stops_when_it_closes() -> None:
     ring, _ = a_ring()
     writer = download(ring)
-    eventually(lambda: ring.high == CAPACITY and not ring.fetching,
-               "the writer has filled the ring and waits")
+    eventually(
+        lambda: ring.high == CAPACITY and not ring.fetching,
+        "the writer has filled the ring and waits",
+    )
     assert writer.is_alive() and ring.low == 0
     with ring.cond:
         ring.closed = True
@@ -83,11 +87,11 @@ def test_a_short_seek_back_reads_the_kept_quarter_without_a_new_request() -> Non
     ring.ranges = True
     download(ring)
     body.seek(HEAD_BYTES + 4 * CAPACITY)
-    assert body.read(4096) == BODY[HEAD_BYTES + 4 * CAPACITY:][:4096]
+    assert body.read(4096) == BODY[HEAD_BYTES + 4 * CAPACITY :][:4096]
     eventually(lambda: not ring.fetching, "the ring is full again")
     back = body.tell() - CAPACITY // 4
     body.seek(back)
-    assert body.read(4096) == BODY[back:back + 4096]
+    assert body.read(4096) == BODY[back : back + 4096]
     assert ring.restart_at is None
 
 
@@ -97,7 +101,7 @@ def test_a_read_behind_the_ring_asks_a_server_with_ranges_to_start_again_there()
     first = download(ring)
     far = HEAD_BYTES + 6 * CAPACITY
     body.seek(far)
-    assert body.read(100) == BODY[far:far + 100]
+    assert body.read(100) == BODY[far : far + 100]
     behind = HEAD_BYTES + 1000  # long overwritten by now
     body.seek(behind)
     result: list[bytes] = []
@@ -111,7 +115,7 @@ def test_a_read_behind_the_ring_asks_a_server_with_ranges_to_start_again_there()
         ring.reset(behind)
     download(ring, offset=behind)
     reader.join(5)
-    assert result == [BODY[behind:behind + 100]]
+    assert result == [BODY[behind : behind + 100]]
 
 
 def test_a_read_behind_the_ring_without_ranges_is_unreachable_not_a_wait() -> None:
@@ -119,11 +123,13 @@ def test_a_read_behind_the_ring_without_ranges_is_unreachable_not_a_wait() -> No
     download(ring)
     far = HEAD_BYTES + 6 * CAPACITY
     body.seek(far)
-    assert body.read(100) == BODY[far:far + 100]
+    assert body.read(100) == BODY[far : far + 100]
     body.seek(HEAD_BYTES + 1000)
     assert body.read(100) == b""
-    assert body.unreachable == (f"byte {HEAD_BYTES + 1000} is no longer buffered and the "
-                                "server does not support range requests")
+    assert body.unreachable == (
+        f"byte {HEAD_BYTES + 1000} is no longer buffered and the "
+        "server does not support range requests"
+    )
 
 
 def test_a_peek_at_the_end_while_opening_gets_zeros_at_once() -> None:

@@ -235,8 +235,9 @@ def test_a_configured_table_replaces_the_defaults(media):
         assert level(env, 300, 0.8) == pytest.approx(-6.02, abs=0.5)  # ducked to 0.5
 
 
-def test_a_bad_configuration_file_is_reported_and_the_defaults_stay(media, tmp_path,
-                                                                    monkeypatch, caplog):
+def test_a_bad_configuration_file_is_reported_and_the_defaults_stay(
+    media, tmp_path, monkeypatch, caplog
+):
     from audiosession.platforms.policy import find_config
 
     bad = tmp_path / "audiosession.toml"

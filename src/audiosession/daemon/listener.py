@@ -34,8 +34,9 @@ def check_socket_directory(socket_path: Path, *, private: bool) -> None:
     else:
         problem = directory_problem(directory)
         if problem is not None:
-            raise DaemonStartError(f"cannot listen on {socket_path}: {problem}; use a "
-                                   "directory of your own")
+            raise DaemonStartError(
+                f"cannot listen on {socket_path}: {problem}; use a directory of your own"
+            )
 
 
 def take_lock(socket_path: Path) -> int:
@@ -90,7 +91,8 @@ def _open_own_file(path: Path, what: str) -> int:
             raise DaemonStartError(
                 f"{what} {path} is a symbolic link; refusing to follow it (another user may "
                 "have put it there to have this daemon overwrite a file). Remove it, or keep "
-                "the socket in a directory of your own") from None
+                "the socket in a directory of your own"
+            ) from None
         raise DaemonStartError(f"cannot open {what} {path} ({error.strerror})") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_nlink != 1:
@@ -98,7 +100,8 @@ def _open_own_file(path: Path, what: str) -> int:
         raise DaemonStartError(
             f"{what} {path} is not a file of yours alone (uid {info.st_uid}, "
             f"{info.st_nlink} link(s)); remove it, or keep the socket in a directory of your "
-            "own")
+            "own"
+        )
     return fd
 
 
@@ -110,6 +113,7 @@ def _make_private_dir(directory: Path) -> None:
         raise DaemonStartError(
             f"{directory} must be a directory owned by uid {os.getuid()} (it is "
             f"{'a directory' if stat.S_ISDIR(info.st_mode) else 'not a directory'} of uid "
-            f"{info.st_uid}); remove it or set XDG_RUNTIME_DIR")
+            f"{info.st_uid}); remove it or set XDG_RUNTIME_DIR"
+        )
     if stat.S_IMODE(info.st_mode) != 0o700:
         os.chmod(directory, 0o700)

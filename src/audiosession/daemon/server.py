@@ -95,8 +95,11 @@ class _Connection:
         self.writer.write(data)
         transport = self.writer.transport
         if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
-            log.warning("%s does not read its messages (over %d bytes unread): dropping it",
-                        self.client, MAX_WRITE_BUFFER)
+            log.warning(
+                "%s does not read its messages (over %d bytes unread): dropping it",
+                self.client,
+                MAX_WRITE_BUFFER,
+            )
             self.client.closing = self.aborted = True
             transport.abort()
 
@@ -182,13 +185,19 @@ class Daemon:
         except BaseException:
             self._release_lock()
             raise
-        log.info("audiosession daemon (pid %d) listening on %s for uid %d; policy: %r",
-                 os.getpid(), self.socket_path, self.allowed_uid, self.config)
+        log.info(
+            "audiosession daemon (pid %d) listening on %s for uid %d; policy: %r",
+            os.getpid(),
+            self.socket_path,
+            self.allowed_uid,
+            self.config,
+        )
         self._liveness = asyncio.create_task(self._watch_liveness())
         if self.pulse_bridge:
             try:
-                bridge = PulseBridge(self, self.socket_path.with_name("volumes.json"),
-                                     self.pulse_server)
+                bridge = PulseBridge(
+                    self, self.socket_path.with_name("volumes.json"), self.pulse_server
+                )
             except ImportError as error:
                 self.service.bridge_off = f"off: {error} (pip install pulsectl)"
                 log.warning("PulseAudio bridge %s", self.service.bridge_off)
@@ -249,15 +258,24 @@ class Daemon:
             sock = writer.get_extra_info("socket")
             pid, uid, _ = peer_credentials(sock)
             if uid != self.allowed_uid:
-                log.warning("refused a connection from uid %d (pid %d): this daemon serves "
-                            "uid %d only", uid, pid, self.allowed_uid)
-                await _refuse(reader, writer, f"refused: uid {uid} is not this daemon's user "
-                                              f"(uid {self.allowed_uid}); run your own daemon")
+                log.warning(
+                    "refused a connection from uid %d (pid %d): this daemon serves uid %d only",
+                    uid,
+                    pid,
+                    self.allowed_uid,
+                )
+                await _refuse(
+                    reader,
+                    writer,
+                    f"refused: uid {uid} is not this daemon's user "
+                    f"(uid {self.allowed_uid}); run your own daemon",
+                )
                 return
             if len(self._connections) >= MAX_CLIENTS:
                 log.warning("refused pid %d: already %d clients", pid, len(self._connections))
-                await _refuse(reader, writer,
-                              f"refused: the daemon serves {MAX_CLIENTS} clients at most")
+                await _refuse(
+                    reader, writer, f"refused: the daemon serves {MAX_CLIENTS} clients at most"
+                )
                 return
             client = self.service.connect(pid, uid)
             connection = _Connection(client, writer)
@@ -373,14 +391,18 @@ def serve(
     (docs/bridge.md); ``play_sounds``: play files for clients (``audiosession notify``).
     Raises ``DaemonStartError`` if another daemon serves the socket or its directory is not
     private."""
-    asyncio.run(_serve(Daemon(socket_path, config, pulse_bridge=pulse_bridge,
-                              play_sounds=play_sounds), signals=True))
+    asyncio.run(
+        _serve(
+            Daemon(socket_path, config, pulse_bridge=pulse_bridge, play_sounds=play_sounds),
+            signals=True,
+        )
+    )
 
 
 class DaemonThread:
     """A daemon served by a thread of this process (tests, benchmarks)::
 
-        with DaemonThread(Daemon(path)) as daemon: ...
+    with DaemonThread(Daemon(path)) as daemon: ...
     """
 
     def __init__(self, daemon: Daemon) -> None:
@@ -392,8 +414,7 @@ class DaemonThread:
 
     def start(self) -> DaemonThread:
         """Start serving; raises what ``Daemon.start`` raised."""
-        self._thread = threading.Thread(target=self._main, name="audiosession-daemon",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._main, name="audiosession-daemon", daemon=True)
         self._thread.start()
         self._ready.wait(10)
         if self._error is not None:

@@ -133,8 +133,13 @@ class Client:
             log.error("%s: cannot send %s: %s", self, message.get("push") or "a reply", error)
             if "push" in message:
                 return
-            data = encode_message({"id": message.get("id"), "ok": False,
-                                   "error": f"internal error in the daemon ({error})"})
+            data = encode_message(
+                {
+                    "id": message.get("id"),
+                    "ok": False,
+                    "error": f"internal error in the daemon ({error})",
+                }
+            )
         self.send_encoded([data])
 
     def send_in_parts(self, head: Mapping[str, Any], key: str, rows: Sequence[Any]) -> None:
@@ -143,8 +148,13 @@ class Client:
             parts = encode_in_parts(head, key, rows)
         except ProtocolError as error:
             log.error("%s: cannot send a reply: %s", self, error)
-            self.send({"id": head.get("id"), "ok": False,
-                       "error": f"internal error in the daemon ({error})"})
+            self.send(
+                {
+                    "id": head.get("id"),
+                    "ok": False,
+                    "error": f"internal error in the daemon ({error})",
+                }
+            )
             return
         self.send_encoded(parts)
 
@@ -164,10 +174,16 @@ class Client:
                 log.warning("%s: further errors are counted, not logged", self)
         self.send({"id": request_id, "ok": False, "error": message})
         if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
-            log.warning("%s sent %d bad messages in a row: disconnecting it", self,
-                        self.errors_in_a_row)
-            self.send({"id": None, "ok": False,
-                       "error": f"{self.errors_in_a_row} errors in a row; disconnecting"})
+            log.warning(
+                "%s sent %d bad messages in a row: disconnecting it", self, self.errors_in_a_row
+            )
+            self.send(
+                {
+                    "id": None,
+                    "ok": False,
+                    "error": f"{self.errors_in_a_row} errors in a row; disconnecting",
+                }
+            )
             self.closing = True
 
 
@@ -237,9 +253,17 @@ class DaemonService:
             self.player.client_gone(client)
         elapsed = (time.perf_counter() - started) * 1000
         if client.greeted or removed:
-            log.info("%s %s: %d session(s) removed, %d other client(s) told in %.2f ms "
-                     "(%d requests, %d errors)", client, why, len(removed), len(told), elapsed,
-                     client.requests, client.errors_total)
+            log.info(
+                "%s %s: %d session(s) removed, %d other client(s) told in %.2f ms "
+                "(%d requests, %d errors)",
+                client,
+                why,
+                len(removed),
+                len(told),
+                elapsed,
+                client.requests,
+                client.errors_total,
+            )
         else:
             log.debug("%s %s before its hello (%d errors)", client, why, client.errors_total)
 
@@ -266,10 +290,16 @@ class DaemonService:
         started = time.perf_counter()
         records, reasons, told = self._withdraw(client)
         client.set_aside = _SetAside(since, records, reasons)
-        log.warning("%s has not answered a ping for %.1f s (stopped or hung): its %d "
-                    "session(s) no longer affect others until it answers; %d other client(s) "
-                    "told in %.2f ms", client, time.monotonic() - since, len(records),
-                    len(told - {client.id}), (time.perf_counter() - started) * 1000)
+        log.warning(
+            "%s has not answered a ping for %.1f s (stopped or hung): its %d "
+            "session(s) no longer affect others until it answers; %d other client(s) "
+            "told in %.2f ms",
+            client,
+            time.monotonic() - since,
+            len(records),
+            len(told - {client.id}),
+            (time.perf_counter() - started) * 1000,
+        )
 
     def heard_from(self, client: Client) -> None:
         """Anything from a client shows it runs: what was set aside for it is applied again
@@ -309,16 +339,21 @@ class DaemonService:
         for record in aside.sessions:
             session_id = record.id.partition("/")[2]
             client.sessions[session_id] = None
-            self._dispatch(None, self.arbiter.add(record.id, record.context, record.owner,
-                                                  record.type))
+            self._dispatch(
+                None, self.arbiter.add(record.id, record.context, record.owner, record.type)
+            )
         for record in aside.sessions:
             if record.state in (AudioSessionState.ACTIVE, AudioSessionState.INTERRUPTED):
                 self._dispatch(None, self.arbiter.request_active(record.id, record.type))
         for reason in aside.interruptions:
             self.interruptions.setdefault(reason, set()).add(client.id)
             self._dispatch(None, self.arbiter.interrupt("transient", reason))
-        log.info("%s answers again after %.1f s: its %d session(s) take part again", client,
-                 time.monotonic() - aside.since, len(aside.sessions))
+        log.info(
+            "%s answers again after %.1f s: its %d session(s) take part again",
+            client,
+            time.monotonic() - aside.since,
+            len(aside.sessions),
+        )
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -356,8 +391,9 @@ class DaemonService:
             client.error(request_id, "hello was already said; send requests now")
             return
         if not isinstance(op, str) or op not in OPERATION_ARGS:
-            client.error(request_id, f"unknown op {op!r}; expected one of "
-                                     f"{', '.join(OPERATION_ARGS)}")
+            client.error(
+                request_id, f"unknown op {op!r}; expected one of {', '.join(OPERATION_ARGS)}"
+            )
             return
         args = message.get("args", {})
         if not isinstance(args, dict):
@@ -387,16 +423,28 @@ class DaemonService:
 
     def _hello(self, client: Client, request_id: object, message: dict[str, Any]) -> None:
         if message.get("op") != "hello":
-            client.error(request_id, 'expected hello first: {"op": "hello", "version": '
-                                     f'{PROTOCOL_VERSION}, "pid": ..., "program": ...}}')
+            client.error(
+                request_id,
+                'expected hello first: {"op": "hello", "version": '
+                f'{PROTOCOL_VERSION}, "pid": ..., "program": ...}}',
+            )
             return
         version = message.get("version")
         if version != PROTOCOL_VERSION:
-            log.warning("%s speaks protocol version %r; this daemon speaks %d: closing",
-                        client, version, PROTOCOL_VERSION)
-            client.send({"id": request_id, "ok": False,
-                         "error": f"protocol version {version!r} is not supported; this "
-                                  f"daemon speaks version {PROTOCOL_VERSION}"})
+            log.warning(
+                "%s speaks protocol version %r; this daemon speaks %d: closing",
+                client,
+                version,
+                PROTOCOL_VERSION,
+            )
+            client.send(
+                {
+                    "id": request_id,
+                    "ok": False,
+                    "error": f"protocol version {version!r} is not supported; this "
+                    f"daemon speaks version {PROTOCOL_VERSION}",
+                }
+            )
             client.closing = True
             return
         try:
@@ -413,18 +461,30 @@ class DaemonService:
         client.answers_pings = "ping" in features
         client.greeted = True
         client.errors_in_a_row = 0
-        log.info("%s connected (peer uid %d%s)", client, client.uid,
-                 "" if client.answers_pings else "; it does not answer pings")
-        client.send({"id": request_id, "ok": True, "version": PROTOCOL_VERSION,
-                     "client": client.id, "daemon_pid": os.getpid(),
-                     "features": list(self.features)})
+        log.info(
+            "%s connected (peer uid %d%s)",
+            client,
+            client.uid,
+            "" if client.answers_pings else "; it does not answer pings",
+        )
+        client.send(
+            {
+                "id": request_id,
+                "ok": True,
+                "version": PROTOCOL_VERSION,
+                "client": client.id,
+                "daemon_pid": os.getpid(),
+                "features": list(self.features),
+            }
+        )
 
     def _own(self, client: Client, session_id: object) -> str:
         """``session_id`` if it names one of ``client``'s sessions, else a ProtocolError."""
         checked = check_string(session_id, "session")
         if checked not in client.sessions:
-            raise ProtocolError(f"no session {checked!r} of this client ({client.id}); "
-                                "register it with add first")
+            raise ProtocolError(
+                f"no session {checked!r} of this client ({client.id}); register it with add first"
+            )
         return checked
 
     # -- the operations: one handler each, dispatched through HANDLERS (end of the class) ---
@@ -436,10 +496,13 @@ class DaemonService:
         if session_id in client.sessions:
             raise ValueError(f"session {session_id!r} is already registered")
         if len(client.sessions) >= MAX_SESSIONS_PER_CLIENT:
-            raise ValueError(f"a client may register {MAX_SESSIONS_PER_CLIENT} sessions "
-                             "at most")
-        actions = self.arbiter.add(client.namespaced(session_id), client.namespaced(context),
-                                   owner, args.get("type", "ambient"))
+            raise ValueError(f"a client may register {MAX_SESSIONS_PER_CLIENT} sessions at most")
+        actions = self.arbiter.add(
+            client.namespaced(session_id),
+            client.namespaced(context),
+            owner,
+            args.get("type", "ambient"),
+        )
         client.sessions[session_id] = None
         return self._reply(client, actions, touched=[session_id], adding=True)
 
@@ -495,8 +558,7 @@ class DaemonService:
         sessions = [self._own(client, s) for s in listed]
         client.devices = tuple(d for d in client.devices if d.id != device)
         actions = self.arbiter.device_removed(device, [client.namespaced(s) for s in sessions])
-        return self._reply(client, actions, touched=list(client.sessions),
-                           forced=set(sessions))
+        return self._reply(client, actions, touched=list(client.sessions), forced=set(sessions))
 
     def _handle_sessions(self, client: Client, args: dict[str, Any]) -> Reply:
         return InParts("sessions", self.sessions())
@@ -586,7 +648,7 @@ class DaemonService:
                 continue
             target = self.clients[client_id]
             for start in range(0, len(encoded), PUSH_CHUNK):
-                target.send({"push": "actions", "actions": encoded[start:start + PUSH_CHUNK]})
+                target.send({"push": "actions", "actions": encoded[start : start + PUSH_CHUNK]})
             pushed.add(client_id)
         if bridged and self.bridge is not None:
             self.bridge.apply(bridged)
@@ -599,8 +661,13 @@ class DaemonService:
         streams): push them to their clients, hand the bridge its own."""
         self._dispatch(None, actions)
 
-    def _routes(self, client: Client, touched: Iterable[str], forced: set[str] | frozenset[str],
-                adding: bool) -> list[dict[str, Any]]:
+    def _routes(
+        self,
+        client: Client,
+        touched: Iterable[str],
+        forced: set[str] | frozenset[str],
+        adding: bool,
+    ) -> list[dict[str, Any]]:
         routes: list[dict[str, Any]] = []
         for session_id in touched:
             if session_id not in client.sessions:
@@ -646,20 +713,22 @@ class DaemonService:
                 row = self.bridge.describe(session_id)
                 if row is not None:
                     pid, program = row.pid, row.program
-            rows.append({
-                "id": record.id,
-                "client": client_id,
-                "session": session_id,
-                "pid": pid,
-                "program": program,
-                "owner": record.owner,
-                "context": record.context,
-                "type": record.type.value,
-                "state": record.state.value,
-                "gain": record.gain,
-                "causes": _listed_causes(record.causes),
-                "route": client.routes.get(session_id) if client else None,
-            })
+            rows.append(
+                {
+                    "id": record.id,
+                    "client": client_id,
+                    "session": session_id,
+                    "pid": pid,
+                    "program": program,
+                    "owner": record.owner,
+                    "context": record.context,
+                    "type": record.type.value,
+                    "state": record.state.value,
+                    "gain": record.gain,
+                    "causes": _listed_causes(record.causes),
+                    "route": client.routes.get(session_id) if client else None,
+                }
+            )
         return rows
 
 
@@ -671,8 +740,11 @@ def _argument_problem(op: str, args: Mapping[str, Any]) -> str | None:
     if not missing and not unknown:
         return None
     wanted = ", ".join([*required, *(f"{name} (optional)" for name in optional)])
-    problem = (f"missing {', '.join(missing)}" if missing
-               else f"unknown argument(s) {', '.join(map(repr, unknown))}")
+    problem = (
+        f"missing {', '.join(missing)}"
+        if missing
+        else f"unknown argument(s) {', '.join(map(repr, unknown))}"
+    )
     return f"{problem}; it takes: {wanted or 'nothing'}"
 
 

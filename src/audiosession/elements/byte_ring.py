@@ -219,7 +219,8 @@ class RingFile:
                     elif pos < ring.low:
                         self.unreachable = (
                             f"byte {pos} is no longer buffered and the server does not "
-                            "support range requests")
+                            "support range requests"
+                        )
                         return b""
                 ring.reader = pos
                 ring.cond.notify_all()

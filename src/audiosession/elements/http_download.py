@@ -21,8 +21,11 @@ except ModuleNotFoundError as error:  # in the default install; a trimmed one ma
     from audiosession.dependencies import missing_dependency
 
     raise missing_dependency(
-        error, "httpx", needed_for="playing http: and https: URLs",
-        install="pip install httpx (a default install of audiosession has it)") from None
+        error,
+        "httpx",
+        needed_for="playing http: and https: URLs",
+        install="pip install httpx (a default install of audiosession has it)",
+    ) from None
 
 from audiosession.elements.byte_ring import ByteRing
 from audiosession.elements.media_errors import (
@@ -48,9 +51,14 @@ RESUME_ATTEMPTS = 3
 """Times a cut connection is resumed with ``Range`` (servers that support it) without progress."""
 
 AUDIO_TYPES = ("audio/", "video/")
-OTHER_MEDIA_TYPES = frozenset({
-    "application/ogg", "application/octet-stream", "binary/octet-stream", "application/x-flac",
-})
+OTHER_MEDIA_TYPES = frozenset(
+    {
+        "application/ogg",
+        "application/octet-stream",
+        "binary/octet-stream",
+        "application/x-flac",
+    }
+)
 
 
 def check_url(url: str) -> None:
@@ -58,8 +66,7 @@ def check_url(url: str) -> None:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as error:
-        raise MediaSourceError(
-            MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: bad URL ({error})") from None
+        raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: bad URL ({error})") from None
     if not parsed.host:
         raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: no host in the URL")
 
@@ -72,8 +79,15 @@ class HttpDownload:
     ``client``: an ``httpx.Client`` to use (tests), else one of its own.
     """
 
-    def __init__(self, url: str, ring: ByteRing, *, fail: Callable[[int, str], None],
-                 notify: Callable[[str], None], client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        ring: ByteRing,
+        *,
+        fail: Callable[[int, str], None],
+        notify: Callable[[str], None],
+        client: httpx.Client | None = None,
+    ) -> None:
         self.url = url
         self._ring = ring
         self._fail = fail
@@ -84,7 +98,9 @@ class HttpDownload:
         """The thread's body: fetch until the body is complete, the source closes or fails."""
         client = self._client or httpx.Client(
             timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
-            follow_redirects=True, headers={"Accept-Encoding": "identity"})
+            follow_redirects=True,
+            headers={"Accept-Encoding": "identity"},
+        )
         try:
             self._run_with(client)
         except Exception as error:  # a bug, not a network condition: still fail cleanly
@@ -133,8 +149,9 @@ class HttpDownload:
                     got = f"{offset} of {ring.length} bytes" if ring.length else f"{offset} bytes"
                     self._fail(MEDIA_ERR_NETWORK, f"the connection was cut after {got}")
                     return
-                log.info("%s: connection cut at byte %d; resuming with a range request",
-                         self.url, offset)
+                log.info(
+                    "%s: connection cut at byte %d; resuming with a range request", self.url, offset
+                )
 
     def _fetch(self, client: httpx.Client, offset: int, first: bool) -> tuple[str, int]:
         """One GET from ``offset``: ("complete" | "cut" | "failed", the next offset)."""
@@ -152,8 +169,9 @@ class HttpDownload:
                         ring.abort_fetch()
 
         try:
-            with client.stream("GET", self.url, headers=headers,
-                               extensions={"trace": trace}) as response:
+            with client.stream(
+                "GET", self.url, headers=headers, extensions={"trace": trace}
+            ) as response:
                 answered = True
                 if not self._accept(response, offset, first):
                     return "failed", offset
@@ -185,9 +203,11 @@ class HttpDownload:
         except httpx.UnsupportedProtocol as error:
             # Only a redirect can get here (the URL itself is http: or https:).
             target = error.request.url
-            self._fail(MEDIA_ERR_SRC_NOT_SUPPORTED,
-                       f"the server redirected to a {target.scheme}: URL ({target}); only "
-                       "http: and https: redirects are followed")
+            self._fail(
+                MEDIA_ERR_SRC_NOT_SUPPORTED,
+                f"the server redirected to a {target.scheme}: URL ({target}); only "
+                "http: and https: redirects are followed",
+            )
             return "failed", offset
         except (httpx.RemoteProtocolError, httpx.ReadError) as error:
             if isinstance(error, httpx.RemoteProtocolError) and not answered:
@@ -223,8 +243,9 @@ class HttpDownload:
             return False
         kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if first and kind and not (kind.startswith(AUDIO_TYPES) or kind in OTHER_MEDIA_TYPES):
-            self._fail(MEDIA_ERR_SRC_NOT_SUPPORTED,
-                       f"the server sent {kind!r}, not audio (HTTP {status})")
+            self._fail(
+                MEDIA_ERR_SRC_NOT_SUPPORTED, f"the server sent {kind!r}, not audio (HTTP {status})"
+            )
             return False
         total = _content_range_total(response) if status == 206 else None
         length = response.headers.get("content-length")
@@ -236,9 +257,11 @@ class HttpDownload:
             elif offset > 0:
                 # The server ignored the Range header: it sent the whole body again.
                 ring.ranges = False
-                self._fail(MEDIA_ERR_NETWORK,
-                           f"the server ignored a range request for byte {offset} "
-                           "(it does not support ranges)")
+                self._fail(
+                    MEDIA_ERR_NETWORK,
+                    f"the server ignored a range request for byte {offset} "
+                    "(it does not support ranges)",
+                )
                 return False
             else:
                 ring.ranges = response.headers.get("accept-ranges", "").lower() == "bytes"
@@ -263,8 +286,10 @@ def _malformed_response(error: Exception) -> str:
     """What went wrong when the server's answer was not a valid HTTP response."""
     reason = _reason(error)
     if reason == "Receive buffer too long":  # h11, through httpcore's 100 kB limit
-        return ("the server's response headers are larger than 100 kB (no body was read); "
-                "httpx refuses them")
+        return (
+            "the server's response headers are larger than 100 kB (no body was read); "
+            "httpx refuses them"
+        )
     return f"the server's answer is not a valid HTTP response ({reason})"
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from audiosession.errors import AudioSessionError
 
-__all__ = ["MEDIA_ERR_DECODE", "MEDIA_ERR_NETWORK", "MEDIA_ERR_SRC_NOT_SUPPORTED",
-           "MediaSourceError"]
+__all__ = [
+    "MEDIA_ERR_DECODE",
+    "MEDIA_ERR_NETWORK",
+    "MEDIA_ERR_SRC_NOT_SUPPORTED",
+    "MediaSourceError",
+]
 
 MEDIA_ERR_NETWORK = 2
 MEDIA_ERR_DECODE = 3

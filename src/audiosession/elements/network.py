@@ -82,8 +82,9 @@ class NetworkSource:
 
     has_audio = True
 
-    def __init__(self, url: str, rate: int, channels: int, *,
-                 client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, url: str, rate: int, channels: int, *, client: httpx.Client | None = None
+    ) -> None:
         check_url(url)
         self.url = url
         self.name = url
@@ -92,8 +93,9 @@ class NetworkSource:
         self._ring = ByteRing(BUFFER_BYTES)
         self._file = RingFile(self._ring, url)
         self._file.on_wait = self._watch_fetch
-        self._download = HttpDownload(url, self._ring, fail=self._fail, notify=self._notify,
-                                      client=client)
+        self._download = HttpDownload(
+            url, self._ring, fail=self._fail, notify=self._notify, client=client
+        )
         self._listener: Listener = lambda kind, *args: None
         self._pcm = PcmQueue()  # PCM ready for the audio thread (guarded by its cond)
         self._starved = False
@@ -118,10 +120,12 @@ class NetworkSource:
         """Start the download and decoder threads; ``listener(kind, *args)`` hears of them."""
         self._listener = listener
         self._load_deadline = time.monotonic() + LOAD_DEADLINE
-        threading.Thread(target=self._download.run, name=f"audiosession-download {self.url}",
-                         daemon=True).start()
-        threading.Thread(target=self._decode, name=f"audiosession-decode {self.url}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._download.run, name=f"audiosession-download {self.url}", daemon=True
+        ).start()
+        threading.Thread(
+            target=self._decode, name=f"audiosession-decode {self.url}", daemon=True
+        ).start()
 
     def close(self) -> None:
         """Stop both threads (they end on their own); reading afterwards gives no frames."""
@@ -170,8 +174,9 @@ class NetworkSource:
     def _open(self) -> AudioReader | None:
         ring = self._ring
         with ring.cond:
-            while not (ring.high >= OPEN_BYTES or ring.done or ring.closed
-                       or ring.error is not None):
+            while not (
+                ring.high >= OPEN_BYTES or ring.done or ring.closed or ring.error is not None
+            ):
                 self._watch_fetch()
                 ring.cond.wait(0.25)
             if ring.closed or ring.error is not None:
@@ -183,8 +188,7 @@ class NetworkSource:
             with ring.cond:
                 network_failed = ring.error is not None or ring.closed
             if not network_failed:
-                self._fail(MEDIA_ERR_SRC_NOT_SUPPORTED,
-                           f"not decodable audio ({error.reason})")
+                self._fail(MEDIA_ERR_SRC_NOT_SUPPORTED, f"not decodable audio ({error.reason})")
             return None
         self._file.opening = False
         with ring.cond:
@@ -195,8 +199,13 @@ class NetworkSource:
             self._bytes_per_second = length / duration if duration > 0 else None
         self._duration = duration
         self._opened = True
-        log.info("%s: %s, duration %s, ranges %s", self.url, reader,
-                 "unknown" if duration is None else f"{duration:.3f} s", ring.ranges)
+        log.info(
+            "%s: %s, duration %s, ranges %s",
+            self.url,
+            reader,
+            "unknown" if duration is None else f"{duration:.3f} s",
+            ring.ranges,
+        )
         self._notify("loadedmetadata")
         return reader
 
@@ -284,9 +293,11 @@ class NetworkSource:
     def _watch_fetch(self) -> None:
         """While the decoder waits: fail a load past its deadline, report stalls."""
         if not self._can_play and time.monotonic() > self._load_deadline:
-            self._fail(MEDIA_ERR_NETWORK,
-                       f"no playable audio after {LOAD_DEADLINE:g} s (the server sent "
-                       f"{self._ring.high} bytes in that time): too slow to play")
+            self._fail(
+                MEDIA_ERR_NETWORK,
+                f"no playable audio after {LOAD_DEADLINE:g} s (the server sent "
+                f"{self._ring.high} bytes in that time): too slow to play",
+            )
             self._ring.abort_fetch()
             return
         self._check_stalled()
@@ -360,8 +371,13 @@ class NetworkSource:
         frames = math.ceil(seconds * self.rate)
         pcm = self._pcm
         with pcm.cond:
-            while not (pcm.frames >= frames or pcm.complete or self._failed
-                       or self._closed or (until_stalled and self._download_stalled())):
+            while not (
+                pcm.frames >= frames
+                or pcm.complete
+                or self._failed
+                or self._closed
+                or (until_stalled and self._download_stalled())
+            ):
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -380,8 +396,11 @@ class NetworkSource:
             self._ring.cond.notify_all()
         with self._pcm.cond:
             self._pcm.restart_at(seconds)
-            self._base = seconds if self._duration is None or math.isnan(self._duration) \
+            self._base = (
+                seconds
+                if self._duration is None or math.isnan(self._duration)
                 else min(seconds, self._duration)
+            )
             self._frames_out = 0
             self._pcm.cond.notify_all()
 
@@ -404,7 +423,8 @@ class NetworkSource:
         raise MediaSourceError(
             MEDIA_ERR_NETWORK,
             f"cannot seek {self.url} to {seconds:g} s: that part is not buffered and the "
-            "server does not support range requests (no 'Accept-Ranges: bytes')")
+            "server does not support range requests (no 'Accept-Ranges: bytes')",
+        )
 
     @property
     def buffered_bytes(self) -> tuple[int, int]:

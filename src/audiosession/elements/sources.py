@@ -113,8 +113,9 @@ def check_can_open(src: str) -> None:
 
 
 def _scheme(src: str) -> str:
-    return urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith(
-        "data:") else ""
+    return (
+        urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith("data:") else ""
+    )
 
 
 def open_media_source(src: str, rate: int, channels: int) -> MediaSource:
@@ -144,12 +145,13 @@ def _file_path(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise MediaSourceError(
-            MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: file URLs on another host are not supported")
+            MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: file URLs on another host are not supported"
+        )
     return urllib.request.url2pathname(parts.path)
 
 
 def _data_body(url: str) -> IO[bytes]:
-    header, comma, payload = url[len("data:"):].partition(",")
+    header, comma, payload = url[len("data:") :].partition(",")
     if not comma:
         raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: no ',' in data URL")
     if header.endswith(";base64"):
@@ -157,7 +159,8 @@ def _data_body(url: str) -> IO[bytes]:
             body = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError) as error:
             raise MediaSourceError(
-                MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: bad base64 ({error})") from None
+                MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: bad base64 ({error})"
+            ) from None
     else:
         body = urllib.parse.unquote_to_bytes(payload)
     return io.BytesIO(body)

@@ -125,7 +125,8 @@ class AheadBuffer:
             raise ValueError(f"chunk must be a positive number of frames, not {chunk!r}")
         if not math.isfinite(seconds) or seconds * rate < chunk:
             raise ValueError(
-                f"the buffer ({seconds!r} s) must hold at least one chunk ({chunk} frames)")
+                f"the buffer ({seconds!r} s) must hold at least one chunk ({chunk} frames)"
+            )
         self.rate = int(rate)
         self.channels = int(channels)
         self.chunk = int(chunk)
@@ -149,8 +150,10 @@ class AheadBuffer:
 
     def __repr__(self) -> str:
         ring = self._ring
-        return (f"<AheadBuffer {self.name} {(ring.written - ring.taken) / self.rate:.3f} s "
-                f"ready, {self.underruns} underruns>")
+        return (
+            f"<AheadBuffer {self.name} {(ring.written - ring.taken) / self.rate:.3f} s "
+            f"ready, {self.underruns} underruns>"
+        )
 
     # -- the audio thread ---------------------------------------------------------------------
 
@@ -400,8 +403,7 @@ class AheadWorkers:
     thread never signals a worker: it takes no lock.
     """
 
-    def __init__(self, *, name: str = "audiosession-ahead",
-                 stuck: float = STUCK_SECONDS) -> None:
+    def __init__(self, *, name: str = "audiosession-ahead", stuck: float = STUCK_SECONDS) -> None:
         self.name = name
         self.stuck = float(stuck)
         self._lock = threading.Lock()
@@ -438,8 +440,9 @@ class AheadWorkers:
         (self._own.get(buffer) or self._wake_shared).set()
 
     def _start(self, target: Callable[..., None], label: str, *args: object) -> threading.Thread:
-        thread = threading.Thread(target=target, args=args, name=f"{self.name} {label}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=target, args=args, name=f"{self.name} {label}", daemon=True
+        )
         self._threads.append(thread)
         thread.start()
         return thread
@@ -498,8 +501,11 @@ class AheadWorkers:
             with self._lock:
                 if self._lead is None or buffer not in self._shared:
                     continue
-                log.info("%r: producing took over %.0f ms; it gets a thread of its own",
-                         buffer, 1000 * self.stuck)
+                log.info(
+                    "%r: producing took over %.0f ms; it gets a thread of its own",
+                    buffer,
+                    1000 * self.stuck,
+                )
                 self._shared = tuple(b for b in self._shared if b is not buffer)
                 self._own[buffer] = threading.Event()
                 self._left_to[self._lead] = buffer

@@ -67,9 +67,13 @@ def select_backend(name: str | None = None) -> Backend:
             if default is None:
                 raise RuntimeError(f"no output device{f' in {host_api}' if host_api else ''}")
             if chosen == "auto":
-                log.info("audio backend: %s%s, default output %r (%s)", candidate,
-                         f" ({host_api})" if host_api else "", default,
-                         "; ".join(reasons) or "the first choice")
+                log.info(
+                    "audio backend: %s%s, default output %r (%s)",
+                    candidate,
+                    f" ({host_api})" if host_api else "",
+                    default,
+                    "; ".join(reasons) or "the first choice",
+                )
             return backend
         except Exception as error:  # noqa: BLE001 - any failure means: try the next one
             reasons.append(f"{candidate}: {error}")
@@ -78,6 +82,9 @@ def select_backend(name: str | None = None) -> Backend:
                     backend.close()
                 except Exception:  # noqa: BLE001
                     pass
-    log.warning("audio backend: null: no sound device found (%s); playing to the null sink "
-                "instead (silent)", "; ".join(reasons) or "no real backend is available")
+    log.warning(
+        "audio backend: null: no sound device found (%s); playing to the null sink "
+        "instead (silent)",
+        "; ".join(reasons) or "no real backend is available",
+    )
     return NullBackend()

@@ -87,6 +87,7 @@ _NO_CONTEXT_NOTIFY = _ContextNotify()  # NULL function pointers, to detach callb
 _NO_STREAM_NOTIFY = _StreamNotify()
 _NO_STREAM_REQUEST = _StreamRequest()
 
+
 class PulseCallError(AudioSessionError, OSError):
     """A libpulse call failed: ``function`` names it, ``reason`` is libpulse's own words for
     the error (``pa_strerror`` of its context's error code)."""
@@ -111,10 +112,12 @@ def _stream_context(stream: int) -> int | None:
 _ErrCheck = Callable[[Any, Any, tuple[Any, ...]], Any]
 
 
-def _fails_when(failed: Callable[[Any], bool],
-                context_of: Callable[[tuple[Any, ...]], int | None]) -> _ErrCheck:
+def _fails_when(
+    failed: Callable[[Any], bool], context_of: Callable[[tuple[Any, ...]], int | None]
+) -> _ErrCheck:
     """A ctypes ``errcheck`` raising ``PulseCallError`` when ``failed(result)``; the error's
     reason comes from the context ``context_of(args)`` names."""
+
     def errcheck(result: Any, func: Any, args: tuple[Any, ...]) -> Any:
         if failed(result):
             raise PulseCallError(func.__name__, _pulse_reason(context_of(args)))
@@ -184,7 +187,10 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]] | tuple[Any, list[Any], _ErrCheck]]
         _NEGATIVE_ON_STREAM,
     ),
     "pa_stream_connect_record": (
-        c_int, [c_void_p, c_char_p, POINTER(_BufferAttr), c_int], _NEGATIVE_ON_STREAM),
+        c_int,
+        [c_void_p, c_char_p, POINTER(_BufferAttr), c_int],
+        _NEGATIVE_ON_STREAM,
+    ),
     "pa_stream_get_context": (c_void_p, [c_void_p]),
     "pa_stream_get_state": (c_int, [c_void_p]),
     "pa_stream_get_index": (c_uint32, [c_void_p]),
@@ -264,8 +270,9 @@ class _PulseStream:
 
     _kind = "stream"
 
-    def __init__(self, backend: PulseBackend, device_id: str, rate: int, channels: int,
-                 blocksize: int) -> None:
+    def __init__(
+        self, backend: PulseBackend, device_id: str, rate: int, channels: int, blocksize: int
+    ) -> None:
         self._backend = backend
         self._lib = backend._lib
         self.device_id = device_id
@@ -304,7 +311,10 @@ class _PulseStream:
         plist = _proplist(self._lib, props)
         try:
             stream = self._lib.pa_stream_new_with_proplist(
-                self._backend._context, props["media.name"].encode(), ctypes.byref(spec), None,
+                self._backend._context,
+                props["media.name"].encode(),
+                ctypes.byref(spec),
+                None,
                 plist,
             )
         except PulseCallError as error:
@@ -358,8 +368,9 @@ class _PulseStream:
             elif state == _PA_STREAM_FAILED and self._was_ready and not self._closed:
                 self.failed = True
                 err = _strerror(self._lib, self._lib.pa_context_errno(self._backend._context))
-                log.warning("%s stream on %r ended by the server: %s", self._kind,
-                            self.device_id, err)
+                log.warning(
+                    "%s stream on %r ended by the server: %s", self._kind, self.device_id, err
+                )
         except Exception:  # never let an exception cross into C
             log.exception("error in PulseAudio stream state callback")
 
@@ -417,8 +428,16 @@ class PulseOutputStream(_PulseStream):
 
     _kind = "output"
 
-    def __init__(self, backend: PulseBackend, device_id: str, role: str, rate: int,
-                 channels: int, blocksize: int, render: RenderCallback) -> None:
+    def __init__(
+        self,
+        backend: PulseBackend,
+        device_id: str,
+        role: str,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        render: RenderCallback,
+    ) -> None:
         super().__init__(backend, device_id, rate, channels, blocksize)
         self.role = role
         self._render = render
@@ -442,11 +461,13 @@ class PulseOutputStream(_PulseStream):
         self.corked = False
         lib = self._lib
         with self._backend._locked():
-            stream = self._create({
-                "media.role": self.role,
-                "media.name": f"audiosession {self.role}",
-                "application.name": self._backend.app_name,
-            })
+            stream = self._create(
+                {
+                    "media.role": self.role,
+                    "media.name": f"audiosession {self.role}",
+                    "application.name": self._backend.app_name,
+                }
+            )
             lib.pa_stream_set_write_callback(stream, self._on_write, None)
             lib.pa_stream_set_underflow_callback(stream, self._on_underflow, None)
             attr = _BufferAttr(
@@ -505,9 +526,11 @@ class PulseOutputStream(_PulseStream):
             operations = [] if self.corked else [lib.pa_stream_cork(stream, 1, None, None)]
             # Drop the queued silence; uncork (the server rewinds the sink); and start at once
             # with what comes next rather than wait to have a buffer's worth again (prebuf).
-            operations += [lib.pa_stream_flush(stream, None, None),
-                           lib.pa_stream_cork(stream, 0, None, None),
-                           lib.pa_stream_trigger(stream, None, None)]
+            operations += [
+                lib.pa_stream_flush(stream, None, None),
+                lib.pa_stream_cork(stream, 0, None, None),
+                lib.pa_stream_trigger(stream, None, None),
+            ]
             self.corked = False
             for operation in operations:
                 if operation:
@@ -516,8 +539,10 @@ class PulseOutputStream(_PulseStream):
     def _queue_is_silent(self) -> bool:
         """Whether every block still queued in the server is silence: none was audible, or
         enough have been written since the last audible one to push it out of the buffer."""
-        return self._last_sound is None or \
-            self.blocks_rendered - self._last_sound > self._latency_blocks + 1
+        return (
+            self._last_sound is None
+            or self.blocks_rendered - self._last_sound > self._latency_blocks + 1
+        )
 
     def _cork_if_quiet(self, stream: int) -> None:
         """In the write callback: cork an idle stream once its queue is silence."""
@@ -535,8 +560,11 @@ class PulseOutputStream(_PulseStream):
             block = self._render(self.blocksize)
         except Exception:
             self._render_failed = True
-            log.exception("render callback of the %r output on %r failed; playing silence",
-                          self.role, self.device_id)
+            log.exception(
+                "render callback of the %r output on %r failed; playing silence",
+                self.role,
+                self.device_id,
+            )
             return self._silence
         block = np.ascontiguousarray(block, dtype=np.float32)
         if block.shape == (self.blocksize, self.channels):
@@ -546,8 +574,13 @@ class PulseOutputStream(_PulseStream):
             out[: block.shape[0]] = block
             return out
         self._render_failed = True
-        log.error("render(%d) returned shape %s; expected (%d, %d); playing silence",
-                  self.blocksize, block.shape, self.blocksize, self.channels)
+        log.error(
+            "render(%d) returned shape %s; expected (%d, %d); playing silence",
+            self.blocksize,
+            block.shape,
+            self.blocksize,
+            self.channels,
+        )
         return self._silence
 
     def _write_cb(self, stream: int, nbytes: int, userdata: int) -> None:
@@ -586,8 +619,15 @@ class PulseInputStream(_PulseStream):
 
     _kind = "input"
 
-    def __init__(self, backend: PulseBackend, device_id: str, rate: int, channels: int,
-                 blocksize: int, deliver: DeliverCallback) -> None:
+    def __init__(
+        self,
+        backend: PulseBackend,
+        device_id: str,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        deliver: DeliverCallback,
+    ) -> None:
         super().__init__(backend, device_id, rate, channels, blocksize)
         self._deliver = deliver
         self._pending = bytearray()
@@ -600,20 +640,26 @@ class PulseInputStream(_PulseStream):
         self._open_args = (timeout,)
         lib = self._lib
         with self._backend._locked():
-            stream = self._create({
-                "media.name": "audiosession capture",
-                "application.name": self._backend.app_name,
-            })
+            stream = self._create(
+                {
+                    "media.name": "audiosession capture",
+                    "application.name": self._backend.app_name,
+                }
+            )
             lib.pa_stream_set_read_callback(stream, self._on_read, None)
             lib.pa_stream_set_overflow_callback(stream, self._on_overflow, None)
             attr = _BufferAttr(
-                maxlength=0xFFFFFFFF, tlength=0xFFFFFFFF, prebuf=0xFFFFFFFF,
-                minreq=0xFFFFFFFF, fragsize=self._block_bytes,
+                maxlength=0xFFFFFFFF,
+                tlength=0xFFFFFFFF,
+                prebuf=0xFFFFFFFF,
+                minreq=0xFFFFFFFF,
+                fragsize=self._block_bytes,
             )
             flags = _PA_STREAM_ADJUST_LATENCY | _PA_STREAM_DONT_MOVE
             try:
-                lib.pa_stream_connect_record(stream, self.device_id.encode(),
-                                             ctypes.byref(attr), flags)
+                lib.pa_stream_connect_record(
+                    stream, self.device_id.encode(), ctypes.byref(attr), flags
+                )
             except PulseCallError as error:
                 self._release()
                 raise OSError(
@@ -673,10 +719,17 @@ class PulseBackend:
 
     name = "pulse"
 
-    def __init__(self, server: str | None = None, *, app_name: str = "audiosession",
-                 connect_timeout: float = 2.0, latency_blocks: int | None = None,
-                 allow_move: bool = False, realtime: bool = True,
-                 reconnect_timeout: float = RECONNECT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        server: str | None = None,
+        *,
+        app_name: str = "audiosession",
+        connect_timeout: float = 2.0,
+        latency_blocks: int | None = None,
+        allow_move: bool = False,
+        realtime: bool = True,
+        reconnect_timeout: float = RECONNECT_TIMEOUT,
+    ) -> None:
         """Connect to ``server`` (default: ``$PULSE_SERVER`` or the user's server).
 
         ``latency_blocks``: the server-side buffer of each output stream, in blocks
@@ -806,14 +859,18 @@ class PulseBackend:
             if state in (_PA_CONTEXT_FAILED, _PA_CONTEXT_TERMINATED) and self._connected:
                 self._connected = False
                 reason = _strerror(self._lib, self._lib.pa_context_errno(ctx))
-                self.server_lost = f"the PulseAudio server {self._server_label()} went away " \
-                                   f"({reason})"
+                self.server_lost = (
+                    f"the PulseAudio server {self._server_label()} went away ({reason})"
+                )
                 log.warning("%s; reconnecting every %g s", self.server_lost, RECONNECT_INTERVAL)
                 # Watchers hear of it from the reconnecting thread, never from this one
                 # (they may take locks that an opener holds while it waits for this thread).
                 self._reconnect_thread = threading.Thread(
-                    target=self._reconnect, args=(self.server_lost,), name="pulse-reconnect",
-                    daemon=True)
+                    target=self._reconnect,
+                    args=(self.server_lost,),
+                    name="pulse-reconnect",
+                    daemon=True,
+                )
                 self._reconnect_thread.start()
         except Exception:
             log.exception("error in PulseAudio context state callback")
@@ -846,19 +903,28 @@ class PulseBackend:
                 if not gave_up and time.monotonic() - began >= self.reconnect_timeout:
                     gave_up = True
                     interval = RECONNECT_INTERVAL * 4
-                    log.warning("%s and did not come back within %g s; still trying every "
-                                "%g s", reason, self.reconnect_timeout, interval)
+                    log.warning(
+                        "%s and did not come back within %g s; still trying every %g s",
+                        reason,
+                        self.reconnect_timeout,
+                        interval,
+                    )
                     self._tell_watchers(
-                        "failed", f"{reason} and did not come back within "
-                                  f"{self.reconnect_timeout:g} s")
+                        "failed",
+                        f"{reason} and did not come back within {self.reconnect_timeout:g} s",
+                    )
                 continue
             except Exception:  # the backend closed meanwhile
                 if not self._closing.is_set():
                     log.exception("reconnecting to %s failed", self._server_label())
                 return
             self.server_lost = None
-            log.warning("the PulseAudio server %s is back after %.1f s; reopening %d stream(s)",
-                        self._server_label(), time.monotonic() - began, len(self._streams))
+            log.warning(
+                "the PulseAudio server %s is back after %.1f s; reopening %d stream(s)",
+                self._server_label(),
+                time.monotonic() - began,
+                len(self._streams),
+            )
             self._reopen_streams()
             self._tell_watchers("restored", "")
             return
@@ -876,8 +942,9 @@ class PulseBackend:
                 # list, and the engine moves the stream's voices.
                 log.info("not reopened: %s", error)
             except (OSError, BackendUnavailableError) as error:
-                log.warning("could not reopen a %s stream on %r: %s", stream._kind,
-                            stream.device_id, error)
+                log.warning(
+                    "could not reopen a %s stream on %r: %s", stream._kind, stream.device_id, error
+                )
 
     def _raise_priority(self) -> None:
         """On the mainloop thread: ask for real-time (SCHED_RR) or, failing that, nice -11
@@ -948,24 +1015,28 @@ class PulseBackend:
         info = pulse.server_info()
         devices: list[DeviceInfo] = []
         for sink in pulse.sink_list():
-            devices.append(DeviceInfo(
-                id=sink.name,
-                label=sink.description or sink.name,
-                kind="audiooutput",
-                intended_roles=_roles(sink.proplist),
-                is_default=sink.name == info.default_sink_name,
-            ))
+            devices.append(
+                DeviceInfo(
+                    id=sink.name,
+                    label=sink.description or sink.name,
+                    kind="audiooutput",
+                    intended_roles=_roles(sink.proplist),
+                    is_default=sink.name == info.default_sink_name,
+                )
+            )
         for source in pulse.source_list():
             label = source.description or source.name
             if source.monitor_of_sink != 0xFFFFFFFF and not label.lower().startswith("monitor"):
                 label = f"Monitor of {label}"
-            devices.append(DeviceInfo(
-                id=source.name,
-                label=label,
-                kind="audioinput",
-                intended_roles=_roles(source.proplist),
-                is_default=source.name == info.default_source_name,
-            ))
+            devices.append(
+                DeviceInfo(
+                    id=source.name,
+                    label=label,
+                    kind="audioinput",
+                    intended_roles=_roles(source.proplist),
+                    is_default=source.name == info.default_source_name,
+                )
+            )
         return devices
 
     def default_output(self) -> str | None:
@@ -982,8 +1053,16 @@ class PulseBackend:
 
     # -- streams --
 
-    def open_output(self, device_id: str, role: str, *, rate: int, channels: int,
-                    blocksize: int, render: RenderCallback) -> PulseOutputStream:
+    def open_output(
+        self,
+        device_id: str,
+        role: str,
+        *,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        render: RenderCallback,
+    ) -> PulseOutputStream:
         """Open a float32 playback stream on sink ``device_id`` with ``media.role=role``.
 
         ``render(blocksize)`` is called on the libpulse thread for each block; latency is about
@@ -995,13 +1074,18 @@ class PulseBackend:
         if not isinstance(device_id, str) or not device_id:
             raise ValueError(f"device_id must be a sink name, not {device_id!r}")
         stream = PulseOutputStream(self, device_id, role, rate, channels, blocksize, render)
-        self._start(stream, self._latency_blocks(rate, blocksize), self.allow_move,
-                    self.connect_timeout + 3.0)
+        self._start(
+            stream,
+            self._latency_blocks(rate, blocksize),
+            self.allow_move,
+            self.connect_timeout + 3.0,
+        )
         log.debug("opened %r output on %r (sink input %s)", role, device_id, stream.index)
         return stream
 
-    def open_input(self, device_id: str, *, rate: int, channels: int, blocksize: int,
-                   deliver: DeliverCallback) -> PulseInputStream:
+    def open_input(
+        self, device_id: str, *, rate: int, channels: int, blocksize: int, deliver: DeliverCallback
+    ) -> PulseInputStream:
         """Open a float32 capture stream on source ``device_id`` (e.g. ``"speakers.monitor"``).
 
         ``deliver(block)`` is called on the libpulse thread with each (blocksize, channels)
@@ -1021,8 +1105,9 @@ class PulseBackend:
         if self.server_lost is not None:
             stream._open_args = open_args
             stream.failed = True
-            log.info("%s stream on %r opens when the server is back", stream._kind,
-                     stream.device_id)
+            log.info(
+                "%s stream on %r opens when the server is back", stream._kind, stream.device_id
+            )
             return
         try:
             stream._open(*open_args)

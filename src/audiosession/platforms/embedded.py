@@ -62,8 +62,12 @@ class PolicyPlatform(Platform):
         super().__init__(loop)
         self.config = config if config is not None else find_config()
         self.audio = LocalAudio(
-            loop, backend_factory or select_backend, rate=rate, channels=channels,
-            blocksize=blocksize)
+            loop,
+            backend_factory or select_backend,
+            rate=rate,
+            channels=channels,
+            blocksize=blocksize,
+        )
         self.audio.on_device_removed = self._device_removed
         self.audio.on_devices_changed = self._devices_changed
         self._handles: dict[str, SessionHandle] = {}
@@ -192,7 +196,8 @@ class PolicyPlatform(Platform):
         if action.fade > 0:
             gain.set(0.0, action.fade)
             self._fades[session_id] = self.loop.call_later(
-                action.fade, self._report_inactive, session_id)
+                action.fade, self._report_inactive, session_id
+            )
         else:
             gain.set(0.0, CUT_RAMP)
             self._report_inactive(session_id)
@@ -233,8 +238,7 @@ class PolicyPlatform(Platform):
         known = sorted(s for s in sessions if s in self._handles)
         actions = self._decide("device_removed", device_id, known)
         self._apply(actions)
-        return {a.session_id for a in actions
-                if isinstance(a, SetState) and a.state is INACTIVE}
+        return {a.session_id for a in actions if isinstance(a, SetState) and a.state is INACTIVE}
 
 
 class EmbeddedPlatform(PolicyPlatform):

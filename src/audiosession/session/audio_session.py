@@ -164,7 +164,6 @@ class AudioSession(EventTarget):
         return f"<AudioSession of {self.window.name} type={self._type} state={self._state}>"
 
 
-
 # -- Update AudioSession's type -----------------------------------------------------------------
 
 

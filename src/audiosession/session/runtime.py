@@ -108,9 +108,7 @@ class Runtime:
             return
         window = getattr(target, "window", None)
         state = getattr(target, "state", None)
-        self.events.append(
-            EventRecord(self.loop.now(), window, target, event.type, _plain(state))
-        )
+        self.events.append(EventRecord(self.loop.now(), window, target, event.type, _plain(state)))
 
     def close(self) -> None:
         """Close every window (releasing what they hold) and the platform."""

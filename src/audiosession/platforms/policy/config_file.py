@@ -157,8 +157,7 @@ def config_path(environ: Mapping[str, str] | None = None) -> tuple[Path, bool]:
     return root / "audiosession" / "audiosession.toml", False
 
 
-def find_config(environ: Mapping[str, str] | None = None, *,
-                strict: bool = False) -> PolicyConfig:
+def find_config(environ: Mapping[str, str] | None = None, *, strict: bool = False) -> PolicyConfig:
     """The configuration in force: ``$AUDIOSESSION_CONFIG`` if set, else the per-user file if
     it exists, else the defaults. A bad file (or a named file that is missing, or one whose
     directory cannot be searched) is logged as a warning and the defaults stay in force;
