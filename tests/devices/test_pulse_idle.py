@@ -11,40 +11,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from audiosession import Audio, Window
 from audiosession.engine.pulse import PulseBackend
-from audiosession.loop import ThreadedLoop
-from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import RATE, PulseServer, SinkInput, level_db
 
 TONE_DB = 20 * np.log10(0.5 / np.sqrt(2))  # a sine at 0.5
-
-
-@pytest.fixture
-def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
-    """A process-like runtime (real clock, dispatcher thread) on the private server."""
-    loop = ThreadedLoop(name="pulse-idle-test-loop")
-
-    def platform(task_loop: ThreadedLoop) -> EmbeddedPlatform:
-        return EmbeddedPlatform(
-            task_loop,
-            config=PolicyConfig(),
-            backend_factory=lambda: PulseBackend(server=pulse_server.server_string),
-        )
-
-    runtime = Runtime(loop, platform)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        loop.close()
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
