@@ -100,9 +100,12 @@ class Rig:
         self.name = name
         self.server = server
         self.observer = Observer(server)
-        self.music_proc = subprocess.Popen(["paplay", "--property=media.role=music", music],
-                                           env=server.env, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL)
+        self.music_proc = subprocess.Popen(
+            ["paplay", "--property=media.role=music", music],
+            env=server.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.music = self._wait_stream(self.music_proc.pid)
         self.from_start: list[float] = []
         self.from_stream: list[float] = []
@@ -120,9 +123,12 @@ class Rig:
         observer = self.observer
         observer.drain()
         started = time.monotonic()
-        proc = subprocess.Popen(["paplay", "--property=media.role=phone", call],
-                                env=self.server.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["paplay", "--property=media.role=phone", call],
+            env=self.server.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         call_seen: float | None = None
         muted_at: float | None = None
         deadline = started + 5
@@ -158,12 +164,16 @@ def start_daemon(root: Path, server: PulseServer) -> subprocess.Popen[bytes]:
     runtime = root / "run"
     runtime.mkdir(mode=0o700)
     (root / "config").mkdir()
-    env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(root / "config"),
-               PULSE_SERVER=server.server_string)
+    env.update(
+        XDG_RUNTIME_DIR=str(runtime),
+        XDG_CONFIG_HOME=str(root / "config"),
+        PULSE_SERVER=server.server_string,
+    )
     log = root / "daemon.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "audiosession.daemon"], env=env,
-                                stdout=out, stderr=out)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "audiosession.daemon"], env=env, stdout=out, stderr=out
+        )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if "PulseAudio bridge on" in log.read_text(errors="replace"):
@@ -202,8 +212,9 @@ def main() -> None:
                 print(f"  {rig.name:17s} from paplay start   : {describe(rig.from_start)}")
                 print(f"  {'':17s} from stream appearing: {describe(rig.from_stream)}")
             for label, ours_values, theirs_values in (
-                    ("from paplay start", ours.from_start, theirs.from_start),
-                    ("from stream appearing", ours.from_stream, theirs.from_stream)):
+                ("from paplay start", ours.from_start, theirs.from_start),
+                ("from stream appearing", ours.from_stream, theirs.from_stream),
+            ):
                 ratio = statistics.median(ours_values) / statistics.median(theirs_values)
                 print(f"  ratio of medians {label} (ours / module-role-cork): {ratio:.2f}")
         finally:

@@ -50,16 +50,18 @@ def private_env(root: Path) -> dict[str, str]:
     runtime = root / "run"
     runtime.mkdir(mode=0o700, exist_ok=True)
     (root / "config").mkdir(exist_ok=True)
-    env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(root / "config"),
-               PYTHONUNBUFFERED="1")
+    env.update(
+        XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(root / "config"), PYTHONUNBUFFERED="1"
+    )
     return env
 
 
 def start_daemon(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], Path]:
     sock_path = Path(env["XDG_RUNTIME_DIR"]) / "audiosession" / "daemon.sock"
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "audiosession.daemon"], env=env,
-                                stdout=out, stderr=out)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "audiosession.daemon"], env=env, stdout=out, stderr=out
+        )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -99,8 +101,7 @@ class LoadClient:
         requests = []
         for i in range(batch):
             if i % 2 == 0:
-                op = {"id": i, "op": "request_active", "args": {"session": "s",
-                                                                "type": self.type}}
+                op = {"id": i, "op": "request_active", "args": {"session": "s", "type": self.type}}
             else:
                 op = {"id": i, "op": "release", "args": {"session": "s"}}
             requests.append(json.dumps(op).encode() + b"\n")
@@ -173,8 +174,11 @@ def throughput(sock_path: Path, clients: int, seconds: float, batch: int = 50) -
     for client in load:
         client.sock.close()
     wait_until_idle(sock_path)
-    return {"clients": clients, "per_second": answered / elapsed,
-            "pushes_per_second": pushes / elapsed}
+    return {
+        "clients": clients,
+        "per_second": answered / elapsed,
+        "pushes_per_second": pushes / elapsed,
+    }
 
 
 # -- 2. latency --------------------------------------------------------------------------------
@@ -231,13 +235,19 @@ def tone(path: Path, freq: float, seconds: float) -> str:
 
 
 class Client:
-    def __init__(self, role: str, env: dict[str, str], wav: Path | None, music: str,
-                 prompt: str) -> None:
+    def __init__(
+        self, role: str, env: dict[str, str], wav: Path | None, music: str, prompt: str
+    ) -> None:
         env = dict(env)
         env["AUDIOSESSION_BACKEND"] = f"wav:{wav}" if wav else "null"
-        self.proc = subprocess.Popen([sys.executable, "-c", CLIENT, role, music, prompt],
-                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=None, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CLIENT, role, music, prompt],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+        )
         self.read()
 
     def read(self) -> dict[str, object]:
@@ -313,10 +323,11 @@ def main() -> None:
             print("daemon throughput (state changes answered per second, pipelined):")
             for clients in (1, 10, 100):
                 result = throughput(sock_path, clients, args.seconds)
-                print(f"  {clients:3d} client(s): {result['per_second']:9.0f} /s "
-                      f"(+ {result['pushes_per_second']:8.0f} pushes/s to the others)")
-            print("latency from a prompt's play() to the music going silent "
-                  "(its real output):")
+                print(
+                    f"  {clients:3d} client(s): {result['per_second']:9.0f} /s "
+                    f"(+ {result['pushes_per_second']:8.0f} pushes/s to the others)"
+                )
+            print("latency from a prompt's play() to the music going silent (its real output):")
             env_daemon = dict(env, AUDIOSESSION_DAEMON="required")
             daemon_ms = pause_latencies(root, env_daemon, args.trials, separate=True)
             print(f"  two processes, via the daemon: {describe(daemon_ms)}")

@@ -50,13 +50,29 @@ FORMATS = {
 
 def make_files(directory: str, minutes: float) -> dict[str, str]:
     """One file per format, ``minutes`` long, of the same 44.1 kHz stereo signal."""
-    source = (f"anoisesrc=color=pink:amplitude=0.2:sample_rate=44100:duration={minutes * 60},"
-              "pan=stereo|c0=c0|c1=c0")
+    source = (
+        f"anoisesrc=color=pink:amplitude=0.2:sample_rate=44100:duration={minutes * 60},"
+        "pan=stereo|c0=c0|c1=c0"
+    )
     paths = {}
     for name, (ext, codec) in FORMATS.items():
         path = os.path.join(directory, f"signal.{ext}")
-        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
-                        "-i", source, *codec, path], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                source,
+                *codec,
+                path,
+            ],
+            check=True,
+        )
         paths[name] = path
     return paths
 
@@ -114,9 +130,13 @@ def miniaudio_chunks(path: str, frames: int) -> Iterator[np.ndarray]:
 
     info = miniaudio.get_file_info(path)
     native = max(1, int(frames * info.sample_rate / RATE))
-    stream = miniaudio.stream_file(path, output_format=miniaudio.SampleFormat.FLOAT32,
-                                   nchannels=CHANNELS, sample_rate=info.sample_rate,
-                                   frames_to_read=native)
+    stream = miniaudio.stream_file(
+        path,
+        output_format=miniaudio.SampleFormat.FLOAT32,
+        nchannels=CHANNELS,
+        sample_rate=info.sample_rate,
+        frames_to_read=native,
+    )
     blocks = (np.frombuffer(b, np.float32).reshape(-1, CHANNELS) for b in stream)
     yield from _resampled(blocks, info.sample_rate, frames)
 
@@ -124,8 +144,13 @@ def miniaudio_chunks(path: str, frames: int) -> Iterator[np.ndarray]:
 def miniaudio_own_chunks(path: str, frames: int) -> Iterator[np.ndarray]:
     import miniaudio
 
-    for b in miniaudio.stream_file(path, output_format=miniaudio.SampleFormat.FLOAT32,
-                                   nchannels=CHANNELS, sample_rate=RATE, frames_to_read=frames):
+    for b in miniaudio.stream_file(
+        path,
+        output_format=miniaudio.SampleFormat.FLOAT32,
+        nchannels=CHANNELS,
+        sample_rate=RATE,
+        frames_to_read=frames,
+    ):
         yield np.frombuffer(b, np.float32).reshape(-1, CHANNELS)
 
 
@@ -135,6 +160,7 @@ def pyav_chunks(path: str, frames: int) -> Iterator[np.ndarray]:
     with av.open(path) as container:
         stream = container.streams.audio[0]
         rate = stream.rate or stream.codec_context.sample_rate
+
         # FFmpeg hands out whole codec frames (1152 for MP3, up to 4608 for FLAC): a caller
         # wanting fewer keeps the rest, as the engine's reader does.
         def blocks() -> Iterator[np.ndarray]:
@@ -191,26 +217,45 @@ def resample_only(minutes: float, frames: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=60.0,
-                        help="minutes of audio decoded per cell in large chunks (default 60)")
-    parser.add_argument("--small-minutes", type=float, default=5.0,
-                        help="minutes decoded per cell in small calls (default 5)")
-    parser.add_argument("--file-minutes", type=float, default=10.0,
-                        help="length of each generated file (default 10)")
-    parser.add_argument("--chunk", type=int, default=8192,
-                        help="output frames per call in the large-chunk runs (default 8192)")
-    parser.add_argument("--decoders", default=",".join(DECODERS),
-                        help=f"which ones (default {','.join(DECODERS)})")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=60.0,
+        help="minutes of audio decoded per cell in large chunks (default 60)",
+    )
+    parser.add_argument(
+        "--small-minutes",
+        type=float,
+        default=5.0,
+        help="minutes decoded per cell in small calls (default 5)",
+    )
+    parser.add_argument(
+        "--file-minutes",
+        type=float,
+        default=10.0,
+        help="length of each generated file (default 10)",
+    )
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=8192,
+        help="output frames per call in the large-chunk runs (default 8192)",
+    )
+    parser.add_argument(
+        "--decoders", default=",".join(DECODERS), help=f"which ones (default {','.join(DECODERS)})"
+    )
     args = parser.parse_args(argv)
     decoders = [d.strip() for d in args.decoders.split(",") if d.strip()]
 
     with tempfile.TemporaryDirectory(prefix="as-decoders-") as tmp:
         print(f"making {args.file_minutes:g}-minute files ...", flush=True)
         paths = make_files(tmp, args.file_minutes)
-        print(f"CPU seconds per hour of audio decoded to {RATE} Hz stereo float32; "
-              f"large = {args.chunk} frames a call ({args.minutes:g} min), small = {SMALL} "
-              f"a call ({args.small_minutes:g} min). soundfile {sf.__version__} "
-              f"(libsndfile {sf.__libsndfile_version__}), soxr {soxr.__version__}\n")
+        print(
+            f"CPU seconds per hour of audio decoded to {RATE} Hz stereo float32; "
+            f"large = {args.chunk} frames a call ({args.minutes:g} min), small = {SMALL} "
+            f"a call ({args.small_minutes:g} min). soundfile {sf.__version__} "
+            f"(libsndfile {sf.__libsndfile_version__}), soxr {soxr.__version__}\n"
+        )
         print(f"{'format':<7} {'decoder':<14} {'large':>8} {'small':>8} {'small/large':>11}")
         for fmt, path in paths.items():
             for name in decoders:
@@ -219,10 +264,14 @@ def main(argv: list[str] | None = None) -> int:
                 if large is None or small is None:
                     print(f"{fmt:<7} {name:<14} {'-':>8} {'-':>8} {'-':>11}", flush=True)
                     continue
-                print(f"{fmt:<7} {name:<14} {large:>8.1f} {small:>8.1f} {small / large:>11.2f}",
-                      flush=True)
-        print(f"\nsoxr alone, 44.1 -> 48 kHz: large {resample_only(args.minutes, args.chunk):.1f}"
-              f", small {resample_only(args.small_minutes, SMALL):.1f} CPU s per hour")
+                print(
+                    f"{fmt:<7} {name:<14} {large:>8.1f} {small:>8.1f} {small / large:>11.2f}",
+                    flush=True,
+                )
+        print(
+            f"\nsoxr alone, 44.1 -> 48 kHz: large {resample_only(args.minutes, args.chunk):.1f}"
+            f", small {resample_only(args.small_minutes, SMALL):.1f} CPU s per hour"
+        )
     return 0
 
 

@@ -77,9 +77,20 @@ class Ear:
 
     def __init__(self, server: PulseServer, device: str = "speakers.monitor") -> None:
         self._process = subprocess.Popen(
-            ["parec", f"--device={device}", "--format=float32le", f"--rate={RATE}",
-             "--channels=2", "--latency-msec=5", "--raw", "--client-name=first-sound-ear"],
-            env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            [
+                "parec",
+                f"--device={device}",
+                "--format=float32le",
+                f"--rate={RATE}",
+                "--channels=2",
+                "--latency-msec=5",
+                "--raw",
+                "--client-name=first-sound-ear",
+            ],
+            env=server.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self._changed = threading.Condition()
         self._loud: list[float] = []  # when each chunk with a loud sample arrived
         self._last_sound = time.monotonic()  # the time of the last sample above SILENT
@@ -142,8 +153,12 @@ class Child:
 
     def __init__(self, kind: str, env: dict[str, str], *paths: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--child", kind, *paths], env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [sys.executable, __file__, "--child", kind, *paths],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self._expect("ready")
 
     def _expect(self, word: str) -> str:
@@ -233,8 +248,11 @@ class Spawner:
     def __call__(self) -> float:
         self.wait()
         start = time.monotonic()
-        self.running.append(subprocess.Popen(self.command, env=self.env,
-                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        self.running.append(
+            subprocess.Popen(
+                self.command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+            )
+        )
         return start
 
     def wait(self) -> None:
@@ -244,8 +262,9 @@ class Spawner:
         self.running.clear()
 
 
-def spawned(command: list[str], env: dict[str, str], trials: int, ear: Ear,
-            quiet: float) -> list[float]:
+def spawned(
+    command: list[str], env: dict[str, str], trials: int, ear: Ear, quiet: float
+) -> list[float]:
     """``trials`` latencies of ``command`` started anew each time (after one not counted)."""
     spawner = Spawner(command, env)
     try:
@@ -255,8 +274,13 @@ def spawned(command: list[str], env: dict[str, str], trials: int, ear: Ear,
         spawner.wait()
 
 
-def measure(ear: Ear, trial: Callable[[], float], trials: int, quiet: float,
-            after: Callable[[], None] | None = None) -> list[float]:
+def measure(
+    ear: Ear,
+    trial: Callable[[], float],
+    trials: int,
+    quiet: float,
+    after: Callable[[], None] | None = None,
+) -> list[float]:
     """``trials`` latencies (seconds) of ``trial`` (it returns when its call was made)."""
     results = []
     for _ in range(trials):
@@ -269,30 +293,41 @@ def measure(ear: Ear, trial: Callable[[], float], trials: int, quiet: float,
     return results
 
 
-def run_case(case: str, server: PulseServer, ear: Ear, env: dict[str, str], folder: Path,
-             tone: str, long_tone: str, trials: int, quiet: float) -> list[float]:
+def run_case(
+    case: str,
+    server: PulseServer,
+    ear: Ear,
+    env: dict[str, str],
+    folder: Path,
+    tone: str,
+    long_tone: str,
+    trials: int,
+    quiet: float,
+) -> list[float]:
     cli = str(Path(sys.executable).with_name("audiosession"))
     if case == "first":
+
         def first() -> float:
             child = Child("ours", env, tone, long_tone)
             try:
                 return child.call("new")
             finally:
                 threading.Thread(target=child.close, daemon=True).start()
+
         return measure(ear, first, trials, quiet)
     if case in ("warm", "back"):
         child = Child("ours", env, tone, long_tone)
         try:
             measure(ear, lambda: child.call("new"), 1, quiet)  # the process has played
-            return measure(ear, lambda: child.call("new"), trials,
-                           quiet if case == "warm" else 0.1)
+            return measure(ear, lambda: child.call("new"), trials, quiet if case == "warm" else 0.1)
         finally:
             child.close()
     if case == "paused":
         child = Child("ours", env, tone, long_tone)
         try:
-            return measure(ear, lambda: child.call("resume"), trials, quiet,
-                           after=lambda: child.call("pause"))
+            return measure(
+                ear, lambda: child.call("resume"), trials, quiet, after=lambda: child.call("pause")
+            )
         finally:
             child.close()
     if case == "sounddevice":
@@ -314,8 +349,17 @@ def run_case(case: str, server: PulseServer, ear: Ear, env: dict[str, str], fold
         socket.parent.mkdir(mode=0o700, exist_ok=True)
         daemon_env = dict(env, AUDIOSESSION_DAEMON_SOCKET=str(socket))
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "audiosession.daemon", "--socket", str(socket),
-             "--no-pulse-bridge"], env=daemon_env, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "audiosession.daemon",
+                "--socket",
+                str(socket),
+                "--no-pulse-bridge",
+            ],
+            env=daemon_env,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 10
             while not socket.exists():
@@ -332,14 +376,20 @@ def run_case(case: str, server: PulseServer, ear: Ear, env: dict[str, str], fold
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--quiet", type=float, default=1.5,
-                        help="seconds of silence before each trial (default 1.5)")
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=1.5,
+        help="seconds of silence before each trial (default 1.5)",
+    )
     parser.add_argument("--cases", default=",".join(CASES))
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     results: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="as-bench-first-") as name, \
-            PulseServer(sinks={"speakers": {}}) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="as-bench-first-") as name,
+        PulseServer(sinks={"speakers": {}}) as server,
+    ):
         folder = Path(name)
         tone = write_tone(folder / "tone.wav", 0.1)
         long_tone = write_tone(folder / "long.wav", 2.0)
@@ -357,23 +407,32 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(2.5)
         try:
             for case in cases:
-                results[case] = run_case(case, server, ear, env, folder, tone, long_tone,
-                                         args.trials, args.quiet)
-                print(f"  {case}: " + " ".join(f"{v * 1000:.1f}" for v in results[case]),
-                      file=sys.stderr, flush=True)
+                results[case] = run_case(
+                    case, server, ear, env, folder, tone, long_tone, args.trials, args.quiet
+                )
+                print(
+                    f"  {case}: " + " ".join(f"{v * 1000:.1f}" for v in results[case]),
+                    file=sys.stderr,
+                    flush=True,
+                )
         finally:
             ear.close()
-    print(f"time to first sound, {args.trials} trials each, quiet spell {args.quiet:g} s; "
-          f"load average {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
-    peers = {name: statistics.median(results[name]) for name in ("paplay", "sounddevice")
-             if name in results}
+    print(
+        f"time to first sound, {args.trials} trials each, quiet spell {args.quiet:g} s; "
+        f"load average {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)"
+    )
+    peers = {
+        name: statistics.median(results[name])
+        for name in ("paplay", "sounddevice")
+        if name in results
+    }
     header = f"{'case':<15} {'median':>9} {'range':>17}"
     for name in peers:
         header += f" {'/ ' + name:>14}"
     print(header)
     for case, values in results.items():
         ms = np.array(values) * 1000
-        line = (f"{case:<15} {np.median(ms):6.1f} ms {ms.min():6.1f} - {ms.max():6.1f} ms")
+        line = f"{case:<15} {np.median(ms):6.1f} ms {ms.min():6.1f} - {ms.max():6.1f} ms"
         for peer in peers.values():
             line += f" {np.median(ms) / (peer * 1000):13.2f}x"
         print(line)

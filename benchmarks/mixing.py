@@ -11,6 +11,11 @@ For each N it mixes N stereo 48 kHz float WAV files of ``--seconds`` each to one
   written, no gains): the least any mixer can do;
 - naive: a block-wise soundfile read of 4096 frames and add (what a first attempt does).
 The inputs are generated first (not timed); each time is the best of ``--repeat`` runs.
+
+Then the mixer's own cost per real-time block (``--per-voice-only`` runs just this): N voices
+of audio already made (what a decode-ahead buffer hands the audio thread), each through two
+gains (its element's and its session's, as ``Audio`` plays), rendered in 10 ms blocks: the
+microseconds per block, and per voice per block, steady and while every gain ramps.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audiosession.engine import Engine, Gain, VirtualBackend, open_audio
+from audiosession.engine import Engine, Gain, Mixer, VirtualBackend, Voice, open_audio
 
 RATE = 48000
 CHANNELS = 2
@@ -54,11 +59,15 @@ def generate(directory: Path, count: int, seconds: int) -> list[Path]:
 def mix_ours(paths: list[Path], out: Path, seconds: int) -> None:
     """The engine, offline: a virtual backend rendered block after block as fast as it goes."""
     sink = sf.SoundFile(out, "w", RATE, CHANNELS, "FLOAT")
-    backend = VirtualBackend(RATE, CHANNELS, OFFLINE_BLOCK, record=False,
-                             on_block=lambda _device, block: sink.write(block))
+    backend = VirtualBackend(
+        RATE,
+        CHANNELS,
+        OFFLINE_BLOCK,
+        record=False,
+        on_block=lambda _device, block: sink.write(block),
+    )
     rng = np.random.default_rng(1)
-    with sink, Engine(backend, rate=RATE, channels=CHANNELS,
-                      blocksize=OFFLINE_BLOCK) as engine:
+    with sink, Engine(backend, rate=RATE, channels=CHANNELS, blocksize=OFFLINE_BLOCK) as engine:
         gains = [Gain(1.0) for _ in paths]
         for path, gain in zip(paths, gains, strict=True):
             engine.add_voice(open_audio(path, rate=RATE, channels=CHANNELS), gains=[gain])
@@ -74,15 +83,28 @@ def mix_ours(paths: list[Path], out: Path, seconds: int) -> None:
 def mix_ffmpeg(paths: list[Path], out: Path) -> None:
     inputs = [arg for path in paths for arg in ("-i", str(path))]
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex",
-         f"amix=inputs={len(paths)}:normalize=0", "-c:a", "pcm_f32le", str(out)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            *inputs,
+            "-filter_complex",
+            f"amix=inputs={len(paths)}:normalize=0",
+            "-c:a",
+            "pcm_f32le",
+            str(out),
+        ],
         check=True,
     )
 
 
 def mix_sox(paths: list[Path], out: Path) -> None:
-    command = ["sox", "-V1", "-m", *map(str, paths), str(out)] if len(paths) > 1 else [
-        "sox", "-V1", str(paths[0]), str(out)]
+    command = (
+        ["sox", "-V1", "-m", *map(str, paths), str(out)]
+        if len(paths) > 1
+        else ["sox", "-V1", str(paths[0]), str(out)]
+    )
     subprocess.run(command, check=True)
 
 
@@ -117,13 +139,69 @@ def best_of(repeat: int, run: Callable[[], object]) -> float:
     return min(times)
 
 
+class ReadyFrames:
+    """A voice's source whose frames are already made: views of a looping array."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+        self.position = 0
+
+    def read_view(self, frames: int) -> np.ndarray:
+        if self.position + frames > len(self.data):
+            self.position = 0
+        block = self.data[self.position : self.position + frames]
+        self.position += frames
+        return block
+
+    read = read_view
+
+
+def per_voice_cost(count: int, ramping: bool, blocks: int = 3000, block: int = 480) -> float:
+    """Microseconds of ``Mixer.render`` per ``block``-frame block with ``count`` voices."""
+    data = (np.random.default_rng(0).standard_normal((RATE, CHANNELS)) * 0.1).astype(np.float32)
+    mixer = Mixer(RATE, CHANNELS)
+    session = Gain(1.0)
+    for _ in range(count):
+        mixer.add(Voice(ReadyFrames(data), gains=[Gain(0.15), session], device="out"))
+    for _ in range(50):
+        mixer.render("out", "music", block)
+    started = time.perf_counter()
+    for index in range(blocks):
+        if ramping and index % 2 == 0:
+            session.set(0.2 if index % 4 == 0 else 1.0, ramp=block / RATE)
+        mixer.render("out", "music", block)
+    return (time.perf_counter() - started) / blocks * 1e6
+
+
+def print_per_voice(counts: list[int]) -> None:
+    print("mixer cost per 10 ms block (microseconds), voices of ready frames, two gains each:")
+    print(
+        f"{'N':>3} {'steady':>8} {'per voice':>10} {'ramping':>8} {'per voice':>10} {'CPU s/s':>8}"
+    )
+    for count in counts:
+        steady, ramping = per_voice_cost(count, False), per_voice_cost(count, True)
+        print(
+            f"{count:>3} {steady:8.1f} {steady / count:10.2f} {ramping:8.1f} "
+            f"{ramping / count:10.2f} {steady * 100 / 1e6:8.4f}",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--inputs", default="1,8,32", help="comma-separated N values")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--per-voice-only",
+        action="store_true",
+        help="only the mixer's cost per voice per block (N = 1, 8, 32, 64)",
+    )
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.inputs.split(",")]
+    if args.per_voice_only:
+        print_per_voice([1, 8, 32, 64])
+        return 0
     missing = [tool for tool in ("ffmpeg", "sox") if shutil.which(tool) is None]
     if missing:
         print(f"missing tools: {', '.join(missing)} (apt-get install {' '.join(missing)})")
@@ -133,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generating {max(counts)} inputs of {args.seconds} s ...", flush=True)
         all_paths = generate(directory, max(counts), args.seconds)
         out = directory / "out.wav"
-        header = (f"{'N':>3} {'ours':>8} {'floor':>8} {'naive':>8} {'ffmpeg':>8} {'sox':>8} "
-                  f"{'ours/floor':>11} {'ffmpeg/ours':>12} {'sox/ours':>9}")
+        header = (
+            f"{'N':>3} {'ours':>8} {'floor':>8} {'naive':>8} {'ffmpeg':>8} {'sox':>8} "
+            f"{'ours/floor':>11} {'ffmpeg/ours':>12} {'sox/ours':>9}"
+        )
         rows = []
         for count in counts:
             paths = all_paths[:count]
@@ -153,9 +233,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{t_sox / t_ours:9.2f}"
             )
             print(rows[-1] if len(rows) > 1 else header + "\n" + rows[-1], flush=True)
-        print(f"\nseconds per input: {args.seconds}; times are the best of {args.repeat} runs, "
-              f"in seconds; ours renders {OFFLINE_BLOCK}-frame blocks with a ramped gain change "
-              "on every input every second, and writes its WAV file.")
+        print(
+            f"\nseconds per input: {args.seconds}; times are the best of {args.repeat} runs, "
+            f"in seconds; ours renders {OFFLINE_BLOCK}-frame blocks with a ramped gain change "
+            "on every input every second, and writes its WAV file.\n"
+        )
+    print_per_voice([1, 8, 32, 64])
     return 0
 
 

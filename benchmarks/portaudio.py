@@ -7,8 +7,9 @@ PortAudio's ALSA host API and ALSA's ``pulse`` plugin (a generated configuration
 tests/alsa_config.py), so the path is the one an ALSA-only board takes, plus the plugin.
 
 - ours: a child process plays N WAV tones with ``Audio(...)`` elements of one
-  ``playback`` session through the public API (embedded platform, ``PortAudioBackend``: one
-  PortAudio stream, ~70 ms latency). Cost = that process's CPU (every thread) + its device
+  ``playback`` session through the public API, as a user forces this backend
+  (``AUDIOSESSION_BACKEND=portaudio``, ``AUDIOSESSION_DAEMON=off``: one PortAudio stream,
+  ~70 ms latency). Cost = that process's CPU (every thread) + its device
   watcher's (the child process polling PortAudio once a second) + the server's.
 - paplay: N ``paplay --latency-msec=70`` processes, one file each, on the same sink: the
   like-for-like peer. Cost = their CPU (/proc/<pid>/stat) + the server's.
@@ -64,11 +65,15 @@ def gaps(recorded: np.ndarray) -> int:
     return int(np.sum(mono.reshape(-1, GAP).max(axis=1) < 1e-4))
 
 
-def run_ours(server: PulseServer, env: dict[str, str], paths: list[str], seconds: float
-             ) -> tuple[dict[str, float], np.ndarray]:
+def run_ours(
+    server: PulseServer, env: dict[str, str], paths: list[str], seconds: float
+) -> tuple[dict[str, float], np.ndarray]:
     child = subprocess.Popen(
         [sys.executable, __file__, "--child", str(seconds), str(server.pid), *paths],
-        env=env, stdout=subprocess.PIPE, text=True)
+        env={**env, "AUDIOSESSION_BACKEND": "portaudio", "AUDIOSESSION_DAEMON": "off"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     ready = child.stdout.readline()
     if ready.strip() != "ready":
@@ -81,11 +86,17 @@ def run_ours(server: PulseServer, env: dict[str, str], paths: list[str], seconds
     return result, recorded
 
 
-def run_paplay(server: PulseServer, paths: list[str], seconds: float
-               ) -> tuple[dict[str, float], np.ndarray]:
-    players = [subprocess.Popen(
-        ["paplay", f"--latency-msec={LATENCY_MS}", "--device=speakers", path],
-        env=server.env, stdin=subprocess.DEVNULL) for path in paths]
+def run_paplay(
+    server: PulseServer, paths: list[str], seconds: float
+) -> tuple[dict[str, float], np.ndarray]:
+    players = [
+        subprocess.Popen(
+            ["paplay", f"--latency-msec={LATENCY_MS}", "--device=speakers", path],
+            env=server.env,
+            stdin=subprocess.DEVNULL,
+        )
+        for path in paths
+    ]
     time.sleep(1.0)  # steady state, as for ours
     recorder = server.record("speakers.monitor")
     window = seconds
@@ -103,23 +114,17 @@ def run_paplay(server: PulseServer, paths: list[str], seconds: float
 
 def child(seconds: float, server_pid: int, paths: list[str]) -> None:
     """In the playing process: N elements through the public API on the portaudio backend."""
-    from audiosession import Audio, Window
+    import audiosession
+    from audiosession import Audio, navigator
     from audiosession.engine.portaudio import PortAudioBackend
-    from audiosession.loop import ThreadedLoop
-    from audiosession.platform.embedded import EmbeddedPlatform
-    from audiosession.session.runtime import Runtime
 
-    loop = ThreadedLoop(name="benchmark-loop")
-    runtime = Runtime(loop, lambda task_loop: EmbeddedPlatform(
-        task_loop, backend_factory=PortAudioBackend))
-    window = Window(runtime=runtime)
-    window.navigator.audio_session.type = "playback"
+    navigator.audio_session.type = "playback"
     elements = []
     for path in paths:
-        element = Audio(path, window=window)
+        element = Audio(path)
         element.play().result(10)
         elements.append(element)
-    backend = runtime.platform.audio.backend
+    backend = audiosession.platform().audio.backend  # forced by AUDIOSESSION_BACKEND
     assert isinstance(backend, PortAudioBackend)
     time.sleep(1.0)  # steady state (the watcher has started, the null sink is awake)
     watcher = backend._probe.pid if backend._probe is not None else None
@@ -135,8 +140,6 @@ def child(seconds: float, server_pid: int, paths: list[str]) -> None:
         "underflows": backend.underflows - underflows,
     }
     print(json.dumps(result), flush=True)
-    runtime.close()
-    loop.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,26 +148,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", default="1,8,32")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",")]
-    with tempfile.TemporaryDirectory(prefix="as-bench-portaudio-") as folder, \
-            PulseServer() as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="as-bench-portaudio-") as folder,
+        PulseServer() as server,
+    ):
         config = AlsaConfig(Path(folder) / "asound.conf", server.server_string)
         config.write({"speakers": "speakers"}, capture=None)
         env = dict(server.env, ALSA_CONFIG_PATH=config.config_path)
-        print(f"CPU seconds per second of audio; {args.seconds:g} s per run; latency "
-              f"{LATENCY_MS} ms; dropouts = silent 5 ms windows on the monitor")
-        print(f"{'N':>3} | {'ours: client + watcher + server':>34} | drops | underruns | "
-              f"{'paplay@70ms: clients + server':>30} | drops | ratio")
+        print(
+            f"CPU seconds per second of audio; {args.seconds:g} s per run; latency "
+            f"{LATENCY_MS} ms; dropouts = silent 5 ms windows on the monitor"
+        )
+        print(
+            f"{'N':>3} | {'ours: client + watcher + server':>34} | drops | underruns | "
+            f"{'paplay@70ms: clients + server':>30} | drops | ratio"
+        )
         for count in counts:
             paths = make_tones(Path(folder), count, args.seconds + 3.0)
             ours, heard = run_ours(server, env, paths, args.seconds)
             peer, peer_heard = run_paplay(server, paths, args.seconds)
             total = ours["client"] + ours["watcher"] + ours["server"]
             peer_total = peer["client"] + peer["server"]
-            print(f"{count:>3} | " + f"{ours['client']:.3f} + {ours['watcher']:.3f} + "
-                  f"{ours['server']:.3f} = {total:.3f}".rjust(34)
-                  + f" | {gaps(heard):>5} | {int(ours['underflows']):>9} | "
-                  + f"{peer['client']:.3f} + {peer['server']:.3f} = {peer_total:.3f}".rjust(30)
-                  + f" | {gaps(peer_heard):>5} | {peer_total / total:.2f}")
+            print(
+                f"{count:>3} | "
+                + f"{ours['client']:.3f} + {ours['watcher']:.3f} + "
+                f"{ours['server']:.3f} = {total:.3f}".rjust(34)
+                + f" | {gaps(heard):>5} | {int(ours['underflows']):>9} | "
+                + f"{peer['client']:.3f} + {peer['server']:.3f} = {peer_total:.3f}".rjust(30)
+                + f" | {gaps(peer_heard):>5} | {peer_total / total:.2f}"
+            )
     return 0
 
 

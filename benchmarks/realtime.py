@@ -9,7 +9,8 @@ Everything plays on one private PulseAudio server with one null sink (tests/puls
   ``playback`` session: the public API and nothing else (``AUDIOSESSION_DAEMON=off``), and
   again with ``python -m audiosession.daemon`` running (the daemon's CPU is added to ours);
 - paplay: N ``paplay`` processes playing the same files, with PulseAudio's default buffering
-  and with ``--latency-msec`` equal to our streams' latency.
+  and with ``--latency-msec`` equal to our streams' latency. A PulseAudio server takes 64
+  clients at most, and parec and pactl are two: at N = 64 the row is 62 paplay ("x62").
 
 The files are N different 44.1 kHz stereo MP3s of white noise (192 kbit/s, made by ffmpeg),
 as long as a run, so paplay need not loop. For each configuration, once every stream plays:
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,9 +46,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.append(str(HERE.parent / "tests"))  # for pulse_server (after the stdlib)
 
 from audiosession.engine.pulse import DEFAULT_MIN_LATENCY  # noqa: E402
-from pulse_server import PulseServer, process_cpu_seconds  # noqa: E402
+from pulse_server import PulseServer, PulseServerError, process_cpu_seconds  # noqa: E402
 
 RATE = 48000
+PAPLAY_MOST = 62
+"""PulseAudio takes 64 clients at most; parec and pactl are two of them."""
 WINDOW = 0.005
 DROPOUT_FRACTION = 0.3
 VOLUME = 0.15
@@ -101,10 +105,27 @@ def make_noise(directory: Path, count: int, seconds: float) -> list[str]:
         path = directory / f"noise{index}.mp3"
         if not path.exists():
             subprocess.run(
-                ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                 f"anoisesrc=color=white:amplitude=0.5:seed={index + 1}:sample_rate=44100:"
-                 f"duration={seconds}", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "192k",
-                 str(path)], check=True)
+                [
+                    "ffmpeg",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    f"anoisesrc=color=white:amplitude=0.5:seed={index + 1}:sample_rate=44100:"
+                    f"duration={seconds}",
+                    "-ac",
+                    "2",
+                    "-c:a",
+                    "libmp3lame",
+                    "-b:a",
+                    "192k",
+                    str(path),
+                ],
+                check=True,
+            )
         paths.append(str(path))
     return paths
 
@@ -123,19 +144,26 @@ def count_dropouts(recording: np.ndarray) -> tuple[int, int]:
 
 
 def wait_for_streams(server: PulseServer, count: int, timeout: float = 60.0) -> None:
-    """Wait until ``count`` playback streams are on the server and none is corked."""
+    """Wait until ``count`` playback streams are on the server and none is corked (with
+    ``count`` 0: until there is none)."""
     deadline = time.monotonic() + timeout
     while True:
-        inputs = server.sink_inputs()
-        if len(inputs) >= count and not any(i.corked for i in inputs):
+        try:
+            inputs = server.sink_inputs()
+        except PulseServerError:  # pactl refused at the server's connection limit: again
+            inputs = None
+        if (
+            inputs is not None
+            and (len(inputs) >= count if count else not inputs)
+            and not any(i.corked for i in inputs)
+        ):
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {len(inputs)} of {count} streams started")
+            raise RuntimeError(f"{len(inputs or ())} streams, not {count}, on the server")
         time.sleep(0.1)
 
 
-def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float, float, int,
-                                                                               int]:
+def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float, float, int, int]:
     """Record the monitor for ``seconds`` while measuring CPU: (client, server per second of
     audio, dropouts, windows)."""
     time.sleep(1.0)  # let every stream settle after its start
@@ -146,15 +174,27 @@ def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float
     cpu1 = sum(process_cpu_seconds(pid) for pid in pids)
     server1, t1 = server.cpu_seconds(), time.monotonic()
     dropouts, windows = count_dropouts(recorder.stop())
+    if server.process is None or server.process.poll() is not None:
+        raise RuntimeError(f"the PulseAudio server died while measuring:\n{server.log()}")
     wall = t1 - t0
     return (cpu1 - cpu0) / wall, (server1 - server0) / wall, dropouts, windows
 
 
-def run_ours(server: PulseServer, paths: list[str], seconds: float, env: dict[str, str],
-             daemon_pid: int | None) -> Result:
+def run_ours(
+    server: PulseServer,
+    paths: list[str],
+    seconds: float,
+    env: dict[str, str],
+    daemon_pid: int | None,
+) -> Result:
     """N ``Audio`` elements in one process (through the daemon if one runs)."""
-    player = subprocess.Popen([sys.executable, "-c", PLAYER, *paths], env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    player = subprocess.Popen(
+        [sys.executable, "-c", PLAYER, *paths],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert player.stdin is not None and player.stdout is not None
         line = player.stdout.readline()
@@ -174,8 +214,9 @@ def run_ours(server: PulseServer, paths: list[str], seconds: float, env: dict[st
     return Result(client, srv, windows, dropouts, report["underruns"], report["underflows"])
 
 
-def run_paplay(server: PulseServer, paths: list[str], seconds: float,
-               latency_ms: float | None) -> Result:
+def run_paplay(
+    server: PulseServer, paths: list[str], seconds: float, latency_ms: float | None
+) -> Result:
     """N ``paplay`` processes on the same sink."""
     args = ["paplay", "--device=speakers"]
     if latency_ms is not None:
@@ -189,6 +230,8 @@ def run_paplay(server: PulseServer, paths: list[str], seconds: float,
         if any(p.poll() is not None for p in procs):
             raise RuntimeError("a paplay process exited early; are the files long enough?")
     finally:
+        # One at a time: the server runs SCHED_RR with a real-time CPU limit, and tearing
+        # down 60 streams at once can exceed it (the kernel then kills the server).
         for p in procs:
             p.terminate()
         for p in procs:
@@ -199,9 +242,10 @@ def run_paplay(server: PulseServer, paths: list[str], seconds: float,
 def start_paplay(server: PulseServer, args: list[str], path: str) -> subprocess.Popen[bytes]:
     """One paplay, started again if the server refused it (many connecting at once overflow
     its socket's backlog)."""
-    for _attempt in range(5):
-        proc = subprocess.Popen([*args, path], env=server.env, stdin=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+    for _attempt in range(10):
+        proc = subprocess.Popen(
+            [*args, path], env=server.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             proc.wait(timeout=0.05)
         except subprocess.TimeoutExpired:
@@ -215,8 +259,9 @@ def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """``python -m audiosession.daemon`` in the private runtime directory of ``env``."""
     sock = Path(env["XDG_RUNTIME_DIR"]) / "audiosession" / "daemon.sock"
     with open(log, "ab") as out:
-        daemon = subprocess.Popen([sys.executable, "-m", "audiosession.daemon"], env=env,
-                                  stdout=out, stderr=out)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "audiosession.daemon"], env=env, stdout=out, stderr=out
+        )
     deadline = time.monotonic() + 15
     while not sock.exists():
         if daemon.poll() is not None or time.monotonic() > deadline:
@@ -227,75 +272,117 @@ def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 def start_hogs() -> list[subprocess.Popen[bytes]]:
     """One busy process per core, at nice 0."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(os.cpu_count() or 1)]
+    return [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
 
 
 def row(label: str, n: int, result: Result) -> str:
     underruns = result.underruns
-    voices = (f"{sum(underruns)} in {sum(1 for u in underruns if u)} of {len(underruns)} "
-              f"voices (max {max(underruns, default=0)})" if underruns else "-")
+    voices = (
+        f"{sum(underruns)} in {sum(1 for u in underruns if u)} of {len(underruns)} "
+        f"voices (max {max(underruns, default=0)})"
+        if underruns
+        else "-"
+    )
     underflows = "-" if result.underflows is None else str(result.underflows)
-    return (f"{n:>3} {label:<22} {result.cpu_client:>8.3f} {result.cpu_server:>8.3f} "
-            f"{result.cpu:>8.3f} {result.dropouts:>5d}/{result.windows:<6d} {underflows:>6} "
-            f"  {voices}")
+    return (
+        f"{n:>3} {label:<22} {result.cpu_client:>8.3f} {result.cpu_server:>8.3f} "
+        f"{result.cpu:>8.3f} {result.dropouts:>5d}/{result.windows:<6d} {underflows:>6} "
+        f"  {voices}"
+    )
 
 
-HEADER = (f"{'N':>3} {'player':<22} {'client':>8} {'server':>8} {'total':>8} "
-          f"{'dropouts':>12} {'underfl':>6}   voice underruns")
+HEADER = (
+    f"{'N':>3} {'player':<22} {'client':>8} {'server':>8} {'total':>8} "
+    f"{'dropouts':>12} {'underfl':>6}   voice underruns"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="measured seconds per configuration (default 60)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="measured seconds per configuration (default 60)",
+    )
     parser.add_argument("--counts", default="1,8,32,64", help="element counts (default 1,8,32,64)")
     parser.add_argument("--no-daemon", action="store_true", help="skip the runs with the daemon")
     parser.add_argument("--no-hog", action="store_true", help="skip the runs with CPU hogs")
-    parser.add_argument("--hog-count", type=int, default=32,
-                        help="N for the runs with CPU hogs (default 32)")
+    parser.add_argument(
+        "--hog-count", type=int, default=32, help="N for the runs with CPU hogs (default 32)"
+    )
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",") if c.strip()]
     latency_ms = 1000 * DEFAULT_MIN_LATENCY
 
-    with tempfile.TemporaryDirectory(prefix="as-realtime-") as tmp, \
-            PulseServer({"speakers": {}}) as server:
+    with tempfile.TemporaryDirectory(prefix="as-realtime-") as tmp:
         root = Path(tmp)
         most = max(counts + ([] if args.no_hog else [args.hog_count]))
         print(f"making {most} MP3 files of {args.seconds + 10:g} s ...", flush=True)
         paths = make_noise(root, most, args.seconds + 10)
         runtime = root / "run"
         runtime.mkdir(mode=0o700)
-        env = {k: v for k, v in server.env.items() if not k.startswith("AUDIOSESSION_")}
-        env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(root / "config"),
-                   AUDIOSESSION_BACKEND="pulse")
-        embedded = dict(env, AUDIOSESSION_DAEMON="off")
-        through_daemon = dict(env, AUDIOSESSION_DAEMON="required")
         load = os.getloadavg()
-        print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-              f"{args.seconds:g} s per configuration; our streams' latency {latency_ms:g} ms\n"
-              "CPU seconds per second of audio (client = the players' processes, all threads; "
-              "server = PulseAudio);\ndropouts = 5 ms windows of the monitor below 30 % of the "
-              "median RMS; underfl = the server's underflows on our streams\n")
+        print(
+            f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+            f"{args.seconds:g} s per configuration; our streams' latency {latency_ms:g} ms\n"
+            "CPU seconds per second of audio (client = the players' processes, all threads; "
+            "server = PulseAudio);\ndropouts = 5 ms windows of the monitor below 30 % of the "
+            "median RMS; underfl = the server's underflows on our streams\n"
+        )
         print(HEADER, flush=True)
+
+        def measured(
+            label: str, n: int, run: Callable[[PulseServer, dict[str, str]], Result]
+        ) -> None:
+            # A fresh server for each: the same start for every peer, and a server that
+            # runs SCHED_RR with a real-time CPU limit can be killed by the kernel while it
+            # tears 60 paplay streams down; that must not fall on the next configuration.
+            with PulseServer({"speakers": {}}) as server:
+                env = {k: v for k, v in server.env.items() if not k.startswith("AUDIOSESSION_")}
+                env.update(
+                    XDG_RUNTIME_DIR=str(runtime),
+                    XDG_CONFIG_HOME=str(root / "config"),
+                    AUDIOSESSION_BACKEND="pulse",
+                )
+                result = run(server, env)
+            print(row(label, n, result), flush=True)
+
+        def ours(files: list[str], daemon: bool) -> Callable[[PulseServer, dict[str, str]], Result]:
+            def run(server: PulseServer, env: dict[str, str]) -> Result:
+                if not daemon:
+                    return run_ours(
+                        server, files, args.seconds, dict(env, AUDIOSESSION_DAEMON="off"), None
+                    )
+                env = dict(env, AUDIOSESSION_DAEMON="required")
+                process = start_daemon(env, root / "daemon.log")
+                try:
+                    return run_ours(server, files, args.seconds, env, process.pid)
+                finally:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(timeout=10)
+
+            return run
+
+        def paplay(
+            files: list[str], latency: float | None
+        ) -> Callable[[PulseServer, dict[str, str]], Result]:
+            return lambda server, _env: run_paplay(server, files, args.seconds, latency)
 
         def configurations(n: int, hog: bool) -> None:
             files = paths[:n]
             suffix = " + hog" if hog else ""
-            print(row("ours" + suffix, n, run_ours(server, files, args.seconds, embedded,
-                                                   None)), flush=True)
+            measured("ours" + suffix, n, ours(files, daemon=False))
             if not args.no_daemon and not hog:
-                daemon = start_daemon(through_daemon, root / "daemon.log")
-                try:
-                    result = run_ours(server, files, args.seconds, through_daemon, daemon.pid)
-                finally:
-                    daemon.send_signal(signal.SIGTERM)
-                    daemon.wait(timeout=10)
-                print(row("ours, daemon", n, result), flush=True)
-            print(row("paplay" + suffix, n, run_paplay(server, files, args.seconds, None)),
-                  flush=True)
-            print(row(f"paplay {latency_ms:g} ms" + suffix, n,
-                      run_paplay(server, files, args.seconds, latency_ms)), flush=True)
+                measured("ours, daemon", n, ours(files, daemon=True))
+            # Past the server's client limit paplay runs as many as it can (the row says so).
+            peers = files[:PAPLAY_MOST]
+            count = "" if len(peers) == n else f" x{len(peers)}"
+            measured(f"paplay{count}" + suffix, n, paplay(peers, None))
+            measured(f"paplay{count} {latency_ms:g} ms" + suffix, n, paplay(peers, latency_ms))
 
         for n in counts:
             configurations(n, hog=False)

@@ -36,18 +36,22 @@ class AlsaConfig:
         """The value for ``ALSA_CONFIG_PATH``: the system's configuration, then ours."""
         return f"{SYSTEM_CONFIG}:{self.path}"
 
-    def write(self, pcms: dict[str, str], *, default: str | None = None,
-              capture: str | None = "mic") -> None:
+    def write(
+        self, pcms: dict[str, str], *, default: str | None = None, capture: str | None = "mic"
+    ) -> None:
         """Define ``pcm.<name>`` for each ``name: device`` of ``pcms`` and ``pcm.!default``
         (playback on ``default``, else the first PCM; capture from ``capture``)."""
         lines = []
         for name, device in pcms.items():
-            lines.append(f'pcm.{name} {{ type pulse; server "{self.server}"; '
-                         f'device "{device}"; handle_underrun true }}')
+            lines.append(
+                f'pcm.{name} {{ type pulse; server "{self.server}"; '
+                f'device "{device}"; handle_underrun true }}'
+            )
         playback = default or next(iter(pcms))
         if capture is not None:
-            lines.append(f'pcm.!default {{ type asym; playback.pcm "{playback}"; '
-                         f'capture.pcm "{capture}" }}')
+            lines.append(
+                f'pcm.!default {{ type asym; playback.pcm "{playback}"; capture.pcm "{capture}" }}'
+            )
         else:
             lines.append(f'pcm.!default {{ type plug; slave.pcm "{playback}" }}')
         temporary = self.path.with_suffix(".tmp")
@@ -65,8 +69,7 @@ def require_alsa_pulse_plugin() -> None:
     pytest.skip(message)
 
 
-def alsa_config(server: PulseServer, folder: Path, monkeypatch: pytest.MonkeyPatch
-                ) -> AlsaConfig:
+def alsa_config(server: PulseServer, folder: Path, monkeypatch: pytest.MonkeyPatch) -> AlsaConfig:
     """``speakers``, ``headset`` (the two sinks) and ``mic`` (the speakers' monitor), with
     ``ALSA_CONFIG_PATH`` set for this test."""
     require_alsa_pulse_plugin()

@@ -20,9 +20,18 @@ class Media:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def tone(self, freq: float = 440.0, seconds: float = 2.0, *, amplitude: float = 0.5,
-             rate: int = RATE, channels: int = 1, subtype: str = "FLOAT",
-             name: str | None = None, fmt: str = "WAV") -> str:
+    def tone(
+        self,
+        freq: float = 440.0,
+        seconds: float = 2.0,
+        *,
+        amplitude: float = 0.5,
+        rate: int = RATE,
+        channels: int = 1,
+        subtype: str = "FLOAT",
+        name: str | None = None,
+        fmt: str = "WAV",
+    ) -> str:
         frames = int(round(seconds * rate))
         t = np.arange(frames) / rate
         signal = amplitude * np.sin(2 * np.pi * freq * t)
@@ -41,10 +50,19 @@ class Media:
         """A 16-bit WAV whose header declares ``rate`` and ``channels`` (absurd ones, say)
         over ``frames`` frames of real samples."""
         samples = (np.sin(np.arange(frames * channels) / 10) * 10000).astype("<i2").tobytes()
-        fmt = struct.pack("<IHHIIHH", 16, 1, channels, rate,
-                          (rate * 2 * channels) & 0xFFFFFFFF, 2 * channels, 16)
-        return self.file(name, b"RIFF" + struct.pack("<I", 36 + len(samples)) + b"WAVEfmt "
-                         + fmt + b"data" + struct.pack("<I", len(samples)) + samples)
+        fmt = struct.pack(
+            "<IHHIIHH", 16, 1, channels, rate, (rate * 2 * channels) & 0xFFFFFFFF, 2 * channels, 16
+        )
+        return self.file(
+            name,
+            b"RIFF"
+            + struct.pack("<I", 36 + len(samples))
+            + b"WAVEfmt "
+            + fmt
+            + b"data"
+            + struct.pack("<I", len(samples))
+            + samples,
+        )
 
     def damaged_mp3(self, name: str) -> str:
         """A 3 s MP3 whose first 1000 bytes (its header and first frame) are kept and the
@@ -52,8 +70,22 @@ class Media:
         ffmpeg = shutil.which("ffmpeg")
         assert ffmpeg, "ffmpeg is needed to make the MP3 (scripts/setup --test installs it)"
         good = self.folder / f"good-{name}"
-        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=3",
-                        "-b:a", "128k", str(good)], check=True)
+        subprocess.run(
+            [
+                ffmpeg,
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=f=440:d=3",
+                "-b:a",
+                "128k",
+                str(good),
+            ],
+            check=True,
+        )
         data = good.read_bytes()
         noise = np.random.default_rng(11).integers(0, 256, len(data) - 1000, dtype=np.uint8)
         return self.file(name, data[:1000] + noise.tobytes())
@@ -74,8 +106,9 @@ def db(value: float) -> float:
     return 20 * math.log10(max(value, 1e-12))
 
 
-def tone_level_db(output: np.ndarray, freq: float, start: float, seconds: float = 0.1,
-                  *, reference: float = 0.5) -> float:
+def tone_level_db(
+    output: np.ndarray, freq: float, start: float, seconds: float = 0.1, *, reference: float = 0.5
+) -> float:
     """The level of the ``freq`` component around ``start``, in dB relative to a sine of
     amplitude ``reference`` (so a tone file of amplitude 0.5 playing untouched reads 0 dB)."""
     part = segment(output, start, seconds).astype(np.float64)

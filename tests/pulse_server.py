@@ -72,13 +72,18 @@ class SinkInput:
 class PulseServer:
     """A private PulseAudio daemon in a temporary directory (see the module docstring)."""
 
-    def __init__(self, sinks: dict[str, dict[str, str]] | None = None,
-                 null_source: bool = False) -> None:
+    def __init__(
+        self, sinks: dict[str, dict[str, str]] | None = None, null_source: bool = False
+    ) -> None:
         """``sinks``: name -> sink properties, in order (the first is the default sink)."""
-        self.sinks = sinks if sinks is not None else {
-            "speakers": {"device.description": "Speakers"},
-            "headset": {"device.description": "Headset", "device.intended_roles": "phone"},
-        }
+        self.sinks = (
+            sinks
+            if sinks is not None
+            else {
+                "speakers": {"device.description": "Speakers"},
+                "headset": {"device.description": "Headset", "device.intended_roles": "phone"},
+            }
+        )
         self.null_source = null_source
         self.dir: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -123,17 +128,25 @@ class PulseServer:
             for sub in ("runtime", "home", "state"):
                 os.makedirs(os.path.join(self.dir, sub), mode=0o700)
         env = dict(os.environ)
-        env.update({
-            "XDG_RUNTIME_DIR": os.path.join(self.dir, "runtime"),
-            "PULSE_RUNTIME_PATH": os.path.join(self.dir, "runtime"),
-            "PULSE_STATE_PATH": os.path.join(self.dir, "state"),
-            "HOME": os.path.join(self.dir, "home"),
-        })
+        env.update(
+            {
+                "XDG_RUNTIME_DIR": os.path.join(self.dir, "runtime"),
+                "PULSE_RUNTIME_PATH": os.path.join(self.dir, "runtime"),
+                "PULSE_STATE_PATH": os.path.join(self.dir, "state"),
+                "HOME": os.path.join(self.dir, "home"),
+            }
+        )
         for name in ("PULSE_SERVER", "PULSE_SINK", "PULSE_SOURCE", "DBUS_SESSION_BUS_ADDRESS"):
             env.pop(name, None)
         args = [
-            "pulseaudio", "-n", "--daemonize=no", "--system=false", "--use-pid-file=no",
-            "--exit-idle-time=-1", "--disallow-module-loading=false", "--log-target=stderr",
+            "pulseaudio",
+            "-n",
+            "--daemonize=no",
+            "--system=false",
+            "--use-pid-file=no",
+            "--exit-idle-time=-1",
+            "--disallow-module-loading=false",
+            "--log-target=stderr",
             "--log-level=warning",
             f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1",
         ]
@@ -145,9 +158,14 @@ class PulseServer:
         if self.null_source:
             args.append(f"--load=module-null-source source_name=mic rate={RATE} channels=2")
         self._log = open(os.path.join(self.dir, "pulseaudio.log"), "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=self._log, stderr=subprocess.STDOUT,
-                                        preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -155,8 +173,9 @@ class PulseServer:
                 self.stop()
                 raise PulseServerError(f"pulseaudio exited at start-up:\n{log}")
             if os.path.exists(self.socket):
-                result = subprocess.run(["pactl", "info"], env=self.env, capture_output=True,
-                                        timeout=5)
+                result = subprocess.run(
+                    ["pactl", "info"], env=self.env, capture_output=True, timeout=5
+                )
                 if result.returncode == 0:
                     break
             if time.monotonic() > deadline:
@@ -313,8 +332,9 @@ class PulseServer:
 class Recorder:
     """``parec`` of one source into memory on a background thread."""
 
-    def __init__(self, server: PulseServer, device: str, *, rate: int = RATE,
-                 channels: int = CHANNELS) -> None:
+    def __init__(
+        self, server: PulseServer, device: str, *, rate: int = RATE, channels: int = CHANNELS
+    ) -> None:
         self.server, self.device, self.rate, self.channels = server, device, rate, channels
         self._chunks: list[bytes] = []
         self._process: subprocess.Popen[bytes] | None = None
@@ -323,10 +343,19 @@ class Recorder:
     def start(self) -> Recorder:
         """Start ``parec``; returns once the recording stream exists on the server."""
         self._process = subprocess.Popen(
-            ["parec", f"--device={self.device}", "--format=float32le", f"--rate={self.rate}",
-             f"--channels={self.channels}", "--latency-msec=20", "--raw",
-             "--client-name=test-recorder"],
-            env=self.server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                "parec",
+                f"--device={self.device}",
+                "--format=float32le",
+                f"--rate={self.rate}",
+                f"--channels={self.channels}",
+                "--latency-msec=20",
+                "--raw",
+                "--client-name=test-recorder",
+            ],
+            env=self.server.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()

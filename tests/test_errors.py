@@ -10,9 +10,9 @@ import pytest
 
 import audiosession
 from audiosession.errors import AudioSessionError
-from audiosession.platform.client import DaemonLostError, DaemonUnavailableError
-from audiosession.platform.policy import ConfigError
-from audiosession.platform.protocol import ProtocolError
+from audiosession.platforms.client import DaemonLostError, DaemonUnavailableError
+from audiosession.platforms.policy import ConfigError
+from audiosession.platforms.protocol import ProtocolError
 
 NOT_YET: set[str] = set()  # every error class follows the rule
 

@@ -27,13 +27,26 @@ def test_the_readme_example_plays_its_track_to_the_end(media, tmp_path):
     example = section_example("Example")
     ffmpeg = shutil.which("ffmpeg")
     assert ffmpeg, "ffmpeg is needed to make track.mp3 (scripts/setup --test installs it)"
-    subprocess.run([ffmpeg, "-v", "error", "-i", media.tone(440, 1.0, subtype="PCM_16"),
-                    str(tmp_path / "track.mp3")], check=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-i",
+            media.tone(440, 1.0, subtype="PCM_16"),
+            str(tmp_path / "track.mp3"),
+        ],
+        check=True,
+    )
     script = example + '\nprint("ended", track.ended, navigator.audio_session.state)\n'
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
-        timeout=60, env={**os.environ, "AUDIOSESSION_BACKEND": "null",
-                         "AUDIOSESSION_DAEMON": "off"})
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "AUDIOSESSION_BACKEND": "null", "AUDIOSESSION_DAEMON": "off"},
+    )
     assert result.returncode == 0, result.stderr
     word, ended, state = result.stdout.split()
     assert (word, ended) == ("ended", "True")
@@ -42,12 +55,22 @@ def test_the_readme_example_plays_its_track_to_the_end(media, tmp_path):
 
 def test_the_readme_voice_assistant_speaks_its_sentence_to_the_end(tmp_path):
     recording = tmp_path / "speakers.wav"
-    script = (section_example("Audio the program makes")
-              + '\nprint("ended", assistant.ended, voice.underruns)\n')
+    script = (
+        section_example("Audio the program makes")
+        + '\nprint("ended", assistant.ended, voice.underruns)\n'
+    )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
-        timeout=60, env={**os.environ, "AUDIOSESSION_BACKEND": f"wav:{recording}",
-                         "AUDIOSESSION_DAEMON": "off"})
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "AUDIOSESSION_BACKEND": f"wav:{recording}",
+            "AUDIOSESSION_DAEMON": "off",
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ended", "True", "0"]
     # The whole sentence was heard: 41 letters of 20 ms, at the level written.

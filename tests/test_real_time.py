@@ -29,10 +29,14 @@ def test_a_notification_ducks_music_in_real_time(media, tmp_path):
         audiosession.run(until=track)
         print(music.navigator.audio_session.state)
     """)
-    environment = {**os.environ, "AUDIOSESSION_BACKEND": f"wav:{recording}",
-                   "AUDIOSESSION_DAEMON": "off"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=60, env=environment)
+    environment = {
+        **os.environ,
+        "AUDIOSESSION_BACKEND": f"wav:{recording}",
+        "AUDIOSESSION_DAEMON": "off",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=environment
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["inactive"]
     output, rate = sf.read(recording, dtype="float32", always_2d=True)

@@ -48,8 +48,12 @@ def test_a_plain_script_plays_a_file_to_its_end_in_real_time(media):
               round(time.monotonic() - start, 1))
     """)
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-        env={"AUDIOSESSION_BACKEND": "null", "PATH": "/usr/bin:/bin"})
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"AUDIOSESSION_BACKEND": "null", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     reason, state, seconds = result.stdout.split()
     assert reason == "done" and state in ("active", "inactive")

@@ -17,16 +17,16 @@ def test_video_conferencing_session(env, media, monkeypatch):
     remoteMediaStream = MediaStream.from_file(media.tone(550, 1.0, name="remote.wav"))  # noqa: N806
 
     # Declare play-and-record intent before starting media streams
-    navigator.audioSession.type = 'play-and-record'
+    navigator.audioSession.type = "play-and-record"
 
     # Start playing remote participant audio/video
     remoteVideo.srcObject = remoteMediaStream
     remoteVideo.play()
 
     # Capture local audio and video
-    navigator.mediaDevices \
-        .getUserMedia({"audio": True, "video": True}) \
-        .then(lambda stream: setattr(localVideo, "srcObject", stream))
+    navigator.mediaDevices.getUserMedia({"audio": True, "video": True}).then(
+        lambda stream: setattr(localVideo, "srcObject", stream)
+    )
 
     env.advance(1.0)
     assert navigator.audioSession.state == "active"
@@ -43,19 +43,19 @@ def test_music_playback_reacting_to_interruptions(env, media):
     navigator = env.navigator
     track_mp3 = media.tone(440, 10.0, name="track.wav")
 
-    navigator.audioSession.type = 'playback'
+    navigator.audioSession.type = "playback"
 
     audio = Audio(track_mp3)
     audio.play()
 
     # React to platform-level interruptions (e.g. incoming call)
     def on_statechange(event):
-        if navigator.audioSession.state == 'interrupted':
+        if navigator.audioSession.state == "interrupted":
             audio.pause()
-        elif navigator.audioSession.state == 'active':
+        elif navigator.audioSession.state == "active":
             audio.play()
 
-    navigator.audioSession.addEventListener('statechange', on_statechange)
+    navigator.audioSession.addEventListener("statechange", on_statechange)
 
     env.advance(1.0)
     env.platform.interrupt("transient", reason="incoming call")

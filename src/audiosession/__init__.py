@@ -1,15 +1,12 @@
 """audiosession: the W3C Audio Session API for Python, with a real audio engine and policy.
 
-    from audiosession import navigator, Audio
-    navigator.audio_session.type = "playback"
+from audiosession import navigator, Audio
+navigator.audio_session.type = "playback"
 """
 
 from __future__ import annotations
 
 import importlib
-
-# The subpackage first: importing it later would replace the ``platform()`` defined below.
-import audiosession.platform  # noqa: F401
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (slow to import)
 if TYPE_CHECKING:
@@ -44,7 +41,7 @@ if TYPE_CHECKING:
         NotSupportedError,
     )
     from audiosession.events import Event, EventTarget
-    from audiosession.platform.base import Platform, SessionInfo
+    from audiosession.platforms.base import Platform, SessionInfo
     from audiosession.running import run, stop
     from audiosession.session import AudioSession, Navigator, SessionElement, Window
     from audiosession.types import AudioSessionState, AudioSessionType
@@ -56,19 +53,45 @@ __version__ = "0.1.0"
 # does not load NumPy and the engine.
 _EXPORTS = {
     **dict.fromkeys(
-        ("Audio", "AudioContext", "AudioWorkletNode", "ErrorEvent", "MediaDeviceInfo",
-         "MediaDevices", "MediaElement", "MediaError", "MediaMetadata", "MediaSession",
-         "MediaStream", "MediaStreamTrack", "MediaStreamTrackGenerator", "Playback", "Promise",
-         "UserMediaRequest"), "audiosession.elements"),
+        (
+            "Audio",
+            "AudioContext",
+            "AudioWorkletNode",
+            "ErrorEvent",
+            "MediaDeviceInfo",
+            "MediaDevices",
+            "MediaElement",
+            "MediaError",
+            "MediaMetadata",
+            "MediaSession",
+            "MediaStream",
+            "MediaStreamTrack",
+            "MediaStreamTrackGenerator",
+            "Playback",
+            "Promise",
+            "UserMediaRequest",
+        ),
+        "audiosession.elements",
+    ),
     **dict.fromkeys(
-        ("AbortError", "AudioSessionError", "InvalidStateError", "MissingDependencyError",
-         "NetworkError", "NotAllowedError", "NotFoundError", "NotSupportedError"),
-        "audiosession.errors"),
+        (
+            "AbortError",
+            "AudioSessionError",
+            "InvalidStateError",
+            "MissingDependencyError",
+            "NetworkError",
+            "NotAllowedError",
+            "NotFoundError",
+            "NotSupportedError",
+        ),
+        "audiosession.errors",
+    ),
     **dict.fromkeys(("Event", "EventTarget"), "audiosession.events"),
-    **dict.fromkeys(("Platform", "SessionInfo"), "audiosession.platform.base"),
+    **dict.fromkeys(("Platform", "SessionInfo"), "audiosession.platforms.base"),
     **dict.fromkeys(("run", "stop"), "audiosession.running"),
-    **dict.fromkeys(("AudioSession", "Navigator", "SessionElement", "Window"),
-                    "audiosession.session"),
+    **dict.fromkeys(
+        ("AudioSession", "Navigator", "SessionElement", "Window"), "audiosession.session"
+    ),
     **dict.fromkeys(("AudioSessionState", "AudioSessionType"), "audiosession.types"),
 }
 

@@ -13,16 +13,17 @@ CLI_EXTRA = "pip install 'audiosession[cli]'"
 """How to install what the ``audiosession`` command needs beyond the library (rich, matplotlib)."""
 
 
-def missing_dependency(error: ModuleNotFoundError, package: str, *, needed_for: str,
-                       install: str) -> ModuleNotFoundError:
+def missing_dependency(
+    error: ModuleNotFoundError, package: str, *, needed_for: str, install: str
+) -> ModuleNotFoundError:
     """The error to raise for ``error``, met while importing ``package``: a
     ``MissingDependencyError`` when ``package`` itself is missing, else ``error`` unchanged (a
     package that is there but broken is not a missing one)."""
     if (error.name or "").split(".")[0] != package:
         return error
     return MissingDependencyError(
-        f"{needed_for} needs the Python package {package!r}, which is not installed; "
-        f"{install}")
+        f"{needed_for} needs the Python package {package!r}, which is not installed; {install}"
+    )
 
 
 def require(package: str, *, needed_for: str, install: str) -> ModuleType:
@@ -31,5 +32,4 @@ def require(package: str, *, needed_for: str, install: str) -> ModuleType:
     try:
         return importlib.import_module(package)
     except ModuleNotFoundError as error:
-        raise missing_dependency(error, package, needed_for=needed_for,
-                                 install=install) from None
+        raise missing_dependency(error, package, needed_for=needed_for, install=install) from None

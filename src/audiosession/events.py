@@ -4,8 +4,9 @@ Listeners run in registration order; an identical second registration is ignored
 removed during a dispatch is not called; an exception in one listener is logged with its
 traceback and the others still run. ``on<type>`` handler attributes take their place among the
 listeners when first set, as in the DOM. A listener may be a coroutine function: it runs on the
-asyncio loop that was running when it was added (DESIGN §4), else on one background asyncio
-loop of this module's own (a thread), so that awaiting never holds up the other tasks.
+asyncio loop that was running when it was added (docs/design.md, *Time and threads*), else on
+one background asyncio loop of this module's own (a thread), so that awaiting never holds up
+the other tasks.
 
 This module is the bottom floor: a target reports its events to an ``EventRecorder`` (the
 runtime above, which stamps them and keeps ``env.events``) and knows nothing more of it.

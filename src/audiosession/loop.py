@@ -1,7 +1,8 @@
 """The spec's task queue: one loop per process (or virtual environment) that runs tasks in order.
 
 Every event fires from a task on this loop, never on an audio thread and never synchronously
-inside a setter (DESIGN §4). Two loops share one interface: ``ThreadedLoop`` runs tasks on a
+inside a setter (docs/design.md, *Time and threads*). Two loops share one interface:
+``ThreadedLoop`` runs tasks on a
 dispatcher thread against the real clock; ``ManualLoop`` runs them only when a test asks, against
 a clock that moves only when told (``audiosession.testing``).
 
@@ -175,8 +176,12 @@ class ManualLoop(TaskLoop):
             finished = self.wait_for_io()
             if not self._tasks:  # nothing came of the wait
                 if not finished and len(self._io_started) > self._io_hung_reported:
-                    log.warning("%d I/O operation(s) still running after %g s; virtual time "
-                                "goes on without them", len(self._io_started), IO_WAIT)
+                    log.warning(
+                        "%d I/O operation(s) still running after %g s; virtual time "
+                        "goes on without them",
+                        len(self._io_started),
+                        IO_WAIT,
+                    )
                 self._io_hung_reported = len(self._io_started)
                 return ran
 

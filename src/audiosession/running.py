@@ -74,12 +74,11 @@ def _done_condition(until: Any, runtime: Runtime) -> Any:
         return lambda: runtime.loop.now() >= end
     raise TypeError(
         "run(until=...) takes an element, an AudioContext, a future, a number of seconds or "
-        f"None, not {until!r}")
+        f"None, not {until!r}"
+    )
 
 
-def _run_virtually(
-    runtime: Runtime, clock: VirtualClock, done: Any, timeout: float | None
-) -> str:
+def _run_virtually(runtime: Runtime, clock: VirtualClock, done: Any, timeout: float | None) -> str:
     limit = runtime.loop.now() + (VIRTUAL_RUN_LIMIT if timeout is None else timeout)
     while runtime.loop.now() < limit:
         if done():

@@ -1,4 +1,6 @@
-"""Virtual time: the same engine and policy, driven by a manual clock (DESIGN §4).
+"""Virtual time: the same engine and policy, driven by a manual clock.
+
+See docs/design.md, *Time and threads*.
 
     with VirtualEnvironment() as env:
         env.navigator.audio_session.type = "playback"
@@ -44,9 +46,9 @@ import numpy as np
 from audiosession.engine.devices import DeviceInfo
 from audiosession.engine.virtual import VirtualBackend
 from audiosession.loop import ManualLoop, TaskLoop
-from audiosession.platform.base import Platform
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.base import Platform
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import EventRecord, Runtime, pop_runtime, push_runtime
 from audiosession.session.window import Navigator, Window
 
@@ -90,8 +92,13 @@ class VirtualEnvironment:
 
     def _make_platform(self, loop: TaskLoop) -> Platform:
         return EmbeddedPlatform(
-            loop, backend_factory=lambda: self.backend, config=self.config, rate=self.rate,
-            channels=self.channels, blocksize=self.blocksize)
+            loop,
+            backend_factory=lambda: self.backend,
+            config=self.config,
+            rate=self.rate,
+            channels=self.channels,
+            blocksize=self.blocksize,
+        )
 
     @property
     def block_duration(self) -> float:
@@ -186,6 +193,7 @@ class VirtualEnvironment:
         self.loop.run_until_idle()
 
     def remove_device(self, device_id: str) -> None:
-        """Unplug a device: its streams move to the default output (DESIGN §6)."""
+        """Unplug a device: its streams move to the default output (docs/design.md,
+        *Platform policy*)."""
         self.backend.remove_device(device_id)
         self.loop.run_until_idle()

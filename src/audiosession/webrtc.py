@@ -70,10 +70,11 @@ def from_aiortc(track: Any, *, window: Window | None = None) -> MediaStreamTrack
     except RuntimeError:
         raise RuntimeError(
             "from_aiortc() must be called on the asyncio loop that runs the "
-            "RTCPeerConnection (for example in its 'track' event handler)") from None
+            "RTCPeerConnection (for example in its 'track' event handler)"
+        ) from None
     generator = MediaStreamTrackGenerator(
-        kind="audio", rate=RECEIVED_RATE, channels=2, max_queued=LIVE_QUEUED_SECONDS,
-        window=window)
+        kind="audio", rate=RECEIVED_RATE, channels=2, max_queued=LIVE_QUEUED_SECONDS, window=window
+    )
     generator._drop_when_full = True
     generator.label = f"WebRTC audio {track.id}"
     loop.create_task(_receive(track, generator), name=f"receive {generator.label}")
@@ -104,7 +105,8 @@ def to_aiortc(track: MediaStreamTrack) -> AiortcTrack:
     program's to stop."""
     if not isinstance(track, MediaStreamTrack):
         raise TypeError(
-            f"to_aiortc() sends a microphone track (from get_user_media), not {track!r}")
+            f"to_aiortc() sends a microphone track (from get_user_media), not {track!r}"
+        )
     return _SentAudio(track)
 
 
@@ -138,11 +140,13 @@ class _SentAudio(AiortcTrack):  # type: ignore[misc]
                 await asyncio.sleep(delay)
         block = self.track.read(self._frames)[:, : min(self.channels, 2)]
         if len(block) < self._frames:  # a real microphone that delivered less so far
-            block = np.concatenate([np.zeros((self._frames - len(block), block.shape[1]),
-                                             np.float32), block])
+            block = np.concatenate(
+                [np.zeros((self._frames - len(block), block.shape[1]), np.float32), block]
+            )
         samples = (np.clip(block, -1.0, 1.0) * 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16",
-                                           layout=self._layout)
+        frame = av.AudioFrame.from_ndarray(
+            samples.reshape(1, -1), format="s16", layout=self._layout
+        )
         frame.sample_rate = self.rate
         frame.pts = self._timestamp
         frame.time_base = fractions.Fraction(1, self.rate)

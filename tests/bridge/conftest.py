@@ -53,8 +53,11 @@ class Bridged(Processes):
         """A client player on the private server (the ``pulse`` backend): its streams are
         ours (``application.name=audiosession``), not foreign."""
         env = base_env(self.runtime_dir, self.config_home)
-        env.update(AUDIOSESSION_BACKEND="pulse", AUDIOSESSION_DAEMON="required",
-                   PULSE_SERVER=self.server.server_string)
+        env.update(
+            AUDIOSESSION_BACKEND="pulse",
+            AUDIOSESSION_DAEMON="required",
+            PULSE_SERVER=self.server.server_string,
+        )
         args = ["--type", type, "--src", src, *(["--loop"] if loop else [])]
         player = Player(name, args, env, self.tmp / f"{name}.wav", self.tmp / f"{name}.stderr")
         self.players.append(player)
@@ -65,8 +68,9 @@ class Bridged(Processes):
         session."""
         mark = len(self.daemon.log())
         args = ["paplay", *([f"--property=media.role={role}"] if role else []), path]
-        proc = subprocess.Popen(args, env=self.server.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            args, env=self.server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.foreign.append(proc)
         self.wait_log(f"(pid {proc.pid})", since=mark)
         return proc, self.stream_of(proc)

@@ -79,15 +79,23 @@ class PipeWireServer:
         os.makedirs(run, mode=0o700)
         os.makedirs(home, mode=0o700)
         bus = f"unix:path={run}/bus"
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("PULSE_SERVER", "PULSE_SINK", "PIPEWIRE_REMOTE", "DISPLAY")}
-        env.update(XDG_RUNTIME_DIR=run, HOME=home, DBUS_SESSION_BUS_ADDRESS=bus,
-                   XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   XDG_STATE_HOME=os.path.join(home, ".state"))
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PULSE_SERVER", "PULSE_SINK", "PIPEWIRE_REMOTE", "DISPLAY")
+        }
+        env.update(
+            XDG_RUNTIME_DIR=run,
+            HOME=home,
+            DBUS_SESSION_BUS_ADDRESS=bus,
+            XDG_CONFIG_HOME=os.path.join(home, ".config"),
+            XDG_STATE_HOME=os.path.join(home, ".state"),
+        )
         self._log = open(os.path.join(self.dir, "log"), "wb")  # noqa: SIM115
         try:
-            self._spawn(["dbus-daemon", "--session", f"--address={bus}", "--nofork",
-                         "--nopidfile"], env)
+            self._spawn(
+                ["dbus-daemon", "--session", f"--address={bus}", "--nofork", "--nopidfile"], env
+            )
             self._wait(lambda: os.path.exists(f"{run}/bus"), timeout, "dbus-daemon")
             self._spawn(["pipewire"], env)
             self._wait(lambda: os.path.exists(f"{run}/pipewire-0"), timeout, "pipewire")
@@ -95,8 +103,9 @@ class PipeWireServer:
             self._spawn(["pipewire-pulse"], env)
             self._wait(self._answers, timeout, "pipewire-pulse")
             self.pactl("load-module", "module-null-sink", "sink_name=speakers")
-            self._wait(lambda: "speakers" in self.pactl("list", "short", "sinks"), timeout,
-                       "the null sink")
+            self._wait(
+                lambda: "speakers" in self.pactl("list", "short", "sinks"), timeout, "the null sink"
+            )
             self.pactl("set-default-sink", "speakers")
         except BaseException:
             self.stop()
@@ -104,9 +113,16 @@ class PipeWireServer:
         return self
 
     def _spawn(self, args: list[str], env: dict[str, str]) -> None:
-        self.processes.append(subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
-                                               stdout=self._log, stderr=subprocess.STDOUT,
-                                               preexec_fn=_die_with_parent))
+        self.processes.append(
+            subprocess.Popen(
+                args,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        )
 
     def _wait(self, condition: object, timeout: float, what: str) -> None:
         assert callable(condition)
@@ -114,25 +130,24 @@ class PipeWireServer:
         while not condition():
             for process in self.processes:
                 if process.poll() is not None:
-                    raise PipeWireServerError(f"{process.args[0]} exited while starting "
-                                              f"{what}:\n{self.log()}")
+                    raise PipeWireServerError(
+                        f"{process.args[0]} exited while starting {what}:\n{self.log()}"
+                    )
             if time.monotonic() > deadline:
-                raise PipeWireServerError(f"{what} did not start within {timeout} s:\n"
-                                          f"{self.log()}")
+                raise PipeWireServerError(f"{what} did not start within {timeout} s:\n{self.log()}")
             time.sleep(0.05)
 
     def _answers(self) -> bool:
-        result = subprocess.run(["pactl", "info"], env=self.env, capture_output=True,
-                                timeout=5)
+        result = subprocess.run(["pactl", "info"], env=self.env, capture_output=True, timeout=5)
         return result.returncode == 0
 
     def pactl(self, *args: str) -> str:
         """Run ``pactl args...`` against this server and return its output."""
-        result = subprocess.run(["pactl", *args], env=self.env, capture_output=True,
-                                timeout=10)
+        result = subprocess.run(["pactl", *args], env=self.env, capture_output=True, timeout=10)
         if result.returncode != 0:
-            raise PipeWireServerError(f"pactl {' '.join(args)} failed: "
-                                      f"{result.stderr.decode(errors='replace')}")
+            raise PipeWireServerError(
+                f"pactl {' '.join(args)} failed: {result.stderr.decode(errors='replace')}"
+            )
         return result.stdout.decode(errors="replace")
 
     def log(self) -> str:
@@ -166,10 +181,12 @@ def pipewire_server() -> Iterator[PipeWireServer]:
     ci = os.environ.get("CI", "").lower() == "true"
     missing = missing_packages()
     if missing:
-        message = (f"a private PipeWire needs the Debian packages {' '.join(missing)} "
-                   f"(apt-get install {' '.join(missing)}, or AUDIOSESSION_TEST_PIPEWIRE=1 "
-                   "scripts/setup --test; note that Debian's pipewire-pulse enables its "
-                   "socket for every user)")
+        message = (
+            f"a private PipeWire needs the Debian packages {' '.join(missing)} "
+            f"(apt-get install {' '.join(missing)}, or AUDIOSESSION_TEST_PIPEWIRE=1 "
+            "scripts/setup --test; note that Debian's pipewire-pulse enables its "
+            "socket for every user)"
+        )
         if ci:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)

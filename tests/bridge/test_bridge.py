@@ -35,8 +35,9 @@ def media(tmp_path: Path) -> Media:
 def levels(recorded: np.ndarray, step: float = 0.05) -> np.ndarray:
     """The 440 Hz level of a monitor recording every ``step`` s, in dB re amplitude 0.5."""
     duration = len(recorded) / RATE
-    return np.array([tone_level_db(recorded, 440, t, step)
-                     for t in np.arange(0.0, duration - step, step)])
+    return np.array(
+        [tone_level_db(recorded, 440, t, step) for t in np.arange(0.0, duration - step, step)]
+    )
 
 
 def stretch(db: np.ndarray, low: float, high: float) -> int:
@@ -58,7 +59,8 @@ def wait_until(condition, timeout: float = 5.0) -> bool:  # type: ignore[no-unty
 
 
 def test_foreign_music_is_ducked_by_our_notification_and_its_volume_restored_exactly(
-        bridged: Bridged, media: Media) -> None:
+    bridged: Bridged, media: Media
+) -> None:
     _, music = bridged.paplay(media.tone(440, 30.0), "music")
     bridged.server.pactl("set-sink-input-volume", str(music.index), "70%")
     assert bridged.volume(music.index) == ([SEVENTY_PERCENT], False)
@@ -90,11 +92,15 @@ def test_foreign_music_is_ducked_by_our_notification_and_its_volume_restored_exa
     pid = music.properties["application.process.id"]
     assert foreign[0]["owner"] == f"pulse: paplay (pid {pid})"
     assert (foreign[0]["type"], foreign[0]["state"], foreign[0]["gain"]) == (
-        "playback", "active", pytest.approx(0.2))
+        "playback",
+        "active",
+        pytest.approx(0.2),
+    )
 
 
-def test_our_prompt_silences_foreign_music_and_gives_it_back(bridged: Bridged,
-                                                             media: Media) -> None:
+def test_our_prompt_silences_foreign_music_and_gives_it_back(
+    bridged: Bridged, media: Media
+) -> None:
     _, music = bridged.paplay(media.tone(440, 30.0), "music")
     recorder = bridged.server.record("speakers.monitor")
     time.sleep(0.5)
@@ -112,8 +118,9 @@ def test_our_prompt_silences_foreign_music_and_gives_it_back(bridged: Bridged,
     assert bridged.volume(music.index) == ([65536], False)
 
 
-def test_a_foreign_phone_stream_interrupts_our_playback_until_it_ends(bridged: Bridged,
-                                                                      media: Media) -> None:
+def test_a_foreign_phone_stream_interrupts_our_playback_until_it_ends(
+    bridged: Bridged, media: Media
+) -> None:
     music = bridged.player("music", "playback", media.tone(440, 1.0), loop=True)
     music.wait_for("state", state="active")
     call, stream = bridged.paplay(media.tone(300, 1.5), "phone")
@@ -135,7 +142,8 @@ def test_a_foreign_phone_stream_interrupts_our_playback_until_it_ends(bridged: B
 
 
 def test_a_daemon_killed_mid_duck_restores_the_volume_at_its_next_start(
-        bridged: Bridged, media: Media) -> None:
+    bridged: Bridged, media: Media
+) -> None:
     _, music = bridged.paplay(media.tone(440, 30.0), "music")
     bridged.server.pactl("set-sink-input-volume", str(music.index), "70%")
     ping = bridged.player("ping", "transient", media.tone(1000, 1.0), loop=True)
@@ -155,8 +163,7 @@ def test_a_daemon_killed_mid_duck_restores_the_volume_at_its_next_start(
     assert wait_until(lambda: not bridged.journal.exists())
 
 
-def test_a_daemon_stopped_cleanly_gives_the_streams_back(bridged: Bridged,
-                                                         media: Media) -> None:
+def test_a_daemon_stopped_cleanly_gives_the_streams_back(bridged: Bridged, media: Media) -> None:
     _, music = bridged.paplay(media.tone(440, 30.0), "music")
     prompt = bridged.player("prompt", "transient-solo", media.tone(1000, 1.0), loop=True)
     prompt.wait_for("playing")
@@ -175,7 +182,8 @@ def test_our_own_streams_are_not_foreign(bridged: Bridged, media: Media) -> None
     _, foreign = bridged.paplay(media.tone(300, 5.0), None)
     rows = player.ask("sessions")["sessions"]
     assert [row["id"] for row in rows if row["id"].startswith("pulse/")] == [
-        f"pulse/{foreign.index}"], rows
+        f"pulse/{foreign.index}"
+    ], rows
     assert bridged.daemon.log().count("foreign stream #") == 1
 
 
@@ -206,14 +214,16 @@ def test_without_a_server_the_bridge_is_off_in_one_line(tmp_path: Path, media: M
     assert len(lines) == 1 and "PulseAudio bridge off: cannot reach unix:" in lines[0], lines
 
 
-def test_no_pulse_bridge_leaves_foreign_streams_alone(tmp_path: Path, media: Media,
-                                                      pulse_server: PulseServer) -> None:
+def test_no_pulse_bridge_leaves_foreign_streams_alone(
+    tmp_path: Path, media: Media, pulse_server: PulseServer
+) -> None:
     processes = Bridged(tmp_path, pulse_server)
     processes.daemon.args = ["--no-pulse-bridge"]
     processes.daemon.start()
     try:
-        paplay = subprocess.Popen(["paplay", "--property=media.role=music",
-                                   media.tone(440, 5.0)], env=pulse_server.env)
+        paplay = subprocess.Popen(
+            ["paplay", "--property=media.role=music", media.tone(440, 5.0)], env=pulse_server.env
+        )
         processes.foreign.append(paplay)
         assert wait_until(lambda: len(pulse_server.sink_inputs()) == 1)
         music = processes.stream_of(paplay)

@@ -28,16 +28,26 @@ STEP = 0.05  # seconds per level in ``levels``
 def status(processes: Bridged) -> str:
     """What ``audiosession status`` prints, asked of the test's daemon."""
     env = base_env(processes.runtime_dir, processes.config_home)
-    env.update(AUDIOSESSION_DAEMON="required", AUDIOSESSION_BACKEND="null", COLUMNS="300",
-               AUDIOSESSION_DAEMON_SOCKET=str(processes.daemon.socket))
-    result = subprocess.run([sys.executable, "-m", "audiosession", "status"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    env.update(
+        AUDIOSESSION_DAEMON="required",
+        AUDIOSESSION_BACKEND="null",
+        COLUMNS="300",
+        AUDIOSESSION_DAEMON_SOCKET=str(processes.daemon.socket),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "audiosession", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 def test_a_stopped_prompt_gives_foreign_music_back_after_the_deadline_and_takes_it_again(
-        bridged: Bridged, media: Media) -> None:
+    bridged: Bridged, media: Media
+) -> None:
     _, music = bridged.paplay(media.tone(440, 60.0), "music")
     recorder = bridged.server.record("speakers.monitor")
     recording_since = time.monotonic()
@@ -67,16 +77,22 @@ def test_a_stopped_prompt_gives_foreign_music_back_after_the_deadline_and_takes_
     assert len(runs) == 3, np.round(db, 1)  # before the prompt, while stopped, after it
     back = recording_since + runs[1][0] * STEP
     muted_again = recording_since + (runs[1][-1] + 1) * STEP
-    print(f"foreign music back {back - stopped_at:.2f} s after SIGSTOP, muted again "
-          f"{(muted_again - continued_at) * 1000:.0f} ms after SIGCONT")
+    print(
+        f"foreign music back {back - stopped_at:.2f} s after SIGSTOP, muted again "
+        f"{(muted_again - continued_at) * 1000:.0f} ms after SIGCONT"
+    )
     assert start < stopped_at
-    assert (ANSWER_DEADLINE - STEP <= back - stopped_at
-            <= PING_INTERVAL + ANSWER_DEADLINE + LIVENESS_TICK + 0.15)
+    assert (
+        ANSWER_DEADLINE - STEP
+        <= back - stopped_at
+        <= PING_INTERVAL + ANSWER_DEADLINE + LIVENESS_TICK + 0.15
+    )
     assert muted_again - continued_at < 0.3
 
 
 def test_a_journal_that_cannot_be_written_turns_the_bridge_off_in_one_line(
-        tmp_path: Path, pulse_server: PulseServer, media: Media) -> None:
+    tmp_path: Path, pulse_server: PulseServer, media: Media
+) -> None:
     processes = Bridged(tmp_path, pulse_server)
     processes.journal.parent.mkdir(mode=0o700)
     processes.journal.mkdir()  # a directory where the file goes: every write of it fails
@@ -98,8 +114,10 @@ def test_a_journal_that_cannot_be_written_turns_the_bridge_off_in_one_line(
 
     assert f"PulseAudio bridge on: {pulse_server.server_string} (pulseaudio " in before
     assert "pulse: paplay" in before
-    assert (f"PulseAudio bridge off: cannot write its journal {processes.journal} (Is a "
-            "directory); foreign streams are left alone until the daemon restarts") in after
+    assert (
+        f"PulseAudio bridge off: cannot write its journal {processes.journal} (Is a "
+        "directory); foreign streams are left alone until the daemon restarts"
+    ) in after
     assert "pulse: paplay" not in after  # no longer a session
     assert volume == ([SEVENTY_PERCENT], False)  # never ducked without a journal
     log = processes.daemon.log()
@@ -109,7 +127,8 @@ def test_a_journal_that_cannot_be_written_turns_the_bridge_off_in_one_line(
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user (nobody)")
 def test_a_link_planted_where_the_journal_was_written_is_neither_followed_nor_a_hindrance(
-        tmp_path: Path, shared_tmp: Path, pulse_server: PulseServer, media: Media) -> None:
+    tmp_path: Path, shared_tmp: Path, pulse_server: PulseServer, media: Media
+) -> None:
     secret = tmp_path / "root-only"
     secret.write_text("precious\n")
     secret.chmod(0o600)

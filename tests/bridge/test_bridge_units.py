@@ -16,7 +16,7 @@ from audiosession.daemon.bridge import (
     _Stream,
     type_for_role,
 )
-from audiosession.platform.policy import Arbiter
+from audiosession.platforms.policy import Arbiter
 from audiosession.types import AudioSessionType as T
 
 
@@ -30,10 +30,20 @@ class Host:
         return set()
 
 
-@pytest.mark.parametrize(("role", "expected"), [
-    ("music", T.PLAYBACK), ("video", T.PLAYBACK), ("event", T.TRANSIENT),
-    ("phone", T.PLAY_AND_RECORD), ("a11y", T.TRANSIENT_SOLO), ("game", T.AMBIENT),
-    ("animation", T.AMBIENT), (None, T.AMBIENT), ("", T.AMBIENT)])
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("music", T.PLAYBACK),
+        ("video", T.PLAYBACK),
+        ("event", T.TRANSIENT),
+        ("phone", T.PLAY_AND_RECORD),
+        ("a11y", T.TRANSIENT_SOLO),
+        ("game", T.AMBIENT),
+        ("animation", T.AMBIENT),
+        (None, T.AMBIENT),
+        ("", T.AMBIENT),
+    ],
+)
 def test_media_role_gives_the_session_type(role: str | None, expected: T) -> None:
     assert type_for_role(role) is expected
 
@@ -52,9 +62,18 @@ def test_the_journal_is_written_atomically_and_removed_when_empty(tmp_path: Path
     bridge._streams[7] = stream
     bridge._write_journal()
     saved = json.loads(journal.read_text())
-    assert saved == {"server": "unix:/nowhere", "streams": {"7": {
-        "pid": 4242, "program": "paplay", "original": [45875], "ducked_to": [26828],
-        "muted": False}}}
+    assert saved == {
+        "server": "unix:/nowhere",
+        "streams": {
+            "7": {
+                "pid": 4242,
+                "program": "paplay",
+                "original": [45875],
+                "ducked_to": [26828],
+                "muted": False,
+            }
+        },
+    }
     assert journal.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["volumes.json"]  # no temporary left
     stream.original = stream.ducked_to = None
@@ -62,8 +81,9 @@ def test_the_journal_is_written_atomically_and_removed_when_empty(tmp_path: Path
     assert not journal.exists()
 
 
-def test_a_journal_of_another_server_is_left_alone(tmp_path: Path,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_a_journal_of_another_server_is_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     journal = tmp_path / "volumes.json"
     journal.write_text(json.dumps({"server": "unix:/elsewhere", "streams": {"3": {}}}))
     bridge = PulseBridge(Host(), journal, "unix:/nowhere")
@@ -73,8 +93,9 @@ def test_a_journal_of_another_server_is_left_alone(tmp_path: Path,
     assert "is for server 'unix:/elsewhere'" in caplog.text
 
 
-def test_an_unreadable_journal_is_reported_not_fatal(tmp_path: Path,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unreadable_journal_is_reported_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     journal = tmp_path / "volumes.json"
     journal.write_text("{not json")
     bridge = PulseBridge(Host(), journal, "unix:/nowhere")

@@ -36,7 +36,8 @@ def bridged_pw(tmp_path: Path, pipewire_server: PipeWireServer) -> Iterator[Brid
 
 
 def test_pipewire_foreign_music_is_ducked_muted_and_restored_exactly(
-        bridged_pw: Bridged, media: Media) -> None:
+    bridged_pw: Bridged, media: Media
+) -> None:
     bridged = bridged_pw
     assert "on PipeWire" in bridged.daemon.log()
     _, music = bridged.paplay(media.tone(440, 30.0), "music")
@@ -48,8 +49,11 @@ def test_pipewire_foreign_music_is_ducked_muted_and_restored_exactly(
     assert wait_until(lambda: bridged.volume(music.index)[0] != [SEVENTY_PERCENT])
     assert bridged.volume(music.index) == ([round(SEVENTY_PERCENT * 0.2 ** (1 / 3))], False)
     rows = ping.ask("sessions")["sessions"]
-    assert [(r["owner"].split(" (")[0], r["type"], r["gain"]) for r in rows
-            if r["id"] == f"pulse/{music.index}"] == [("pulse: paplay", "playback", 0.2)]
+    assert [
+        (r["owner"].split(" (")[0], r["type"], r["gain"])
+        for r in rows
+        if r["id"] == f"pulse/{music.index}"
+    ] == [("pulse: paplay", "playback", 0.2)]
     ping.wait_for("ended")
     assert wait_until(lambda: bridged.volume(music.index) == ([SEVENTY_PERCENT], False))
 
@@ -61,8 +65,9 @@ def test_pipewire_foreign_music_is_ducked_muted_and_restored_exactly(
     assert not bridged.journal.exists()
 
 
-def test_pipewire_foreign_phone_stream_interrupts_our_playback(bridged_pw: Bridged,
-                                                               media: Media) -> None:
+def test_pipewire_foreign_phone_stream_interrupts_our_playback(
+    bridged_pw: Bridged, media: Media
+) -> None:
     bridged = bridged_pw
     music = bridged.player("music", "playback", media.tone(440, 1.0), loop=True)
     music.wait_for("state", state="active")
@@ -72,8 +77,9 @@ def test_pipewire_foreign_phone_stream_interrupts_our_playback(bridged_pw: Bridg
     music.wait_for("state", state="active", timeout=3)
 
 
-def test_pipewire_daemon_killed_mid_duck_restores_at_next_start(bridged_pw: Bridged,
-                                                                media: Media) -> None:
+def test_pipewire_daemon_killed_mid_duck_restores_at_next_start(
+    bridged_pw: Bridged, media: Media
+) -> None:
     bridged = bridged_pw
     _, music = bridged.paplay(media.tone(440, 30.0), "music")
     bridged.server.pactl("set-sink-input-volume", str(music.index), "70%")

@@ -55,7 +55,8 @@ def next_music_stream(bridged: Bridged, media: Media) -> tuple[tuple[list[int], 
 
 
 def test_a_stream_that_ends_while_ducked_leaves_the_users_volume_remembered(
-        bridged: Bridged, media: Media) -> None:
+    bridged: Bridged, media: Media
+) -> None:
     end_while_held(bridged, media, "transient", "ducked #{index} to")
     volume, level = next_music_stream(bridged, media)
     assert volume == ([SEVENTY_PERCENT], False)  # the user's 70 %, not the duck's 41 %
@@ -63,7 +64,8 @@ def test_a_stream_that_ends_while_ducked_leaves_the_users_volume_remembered(
 
 
 def test_a_stream_that_ends_while_muted_by_a_prompt_is_not_remembered_muted(
-        bridged: Bridged, media: Media) -> None:
+    bridged: Bridged, media: Media
+) -> None:
     end_while_held(bridged, media, "transient-solo", "muted #{index} (held by the policy)")
     volume, level = next_music_stream(bridged, media)
     assert volume == ([SEVENTY_PERCENT], False)  # not muted
@@ -71,7 +73,8 @@ def test_a_stream_that_ends_while_muted_by_a_prompt_is_not_remembered_muted(
 
 
 def test_a_volume_the_user_sets_during_a_duck_is_what_is_remembered(
-        bridged: Bridged, media: Media) -> None:
+    bridged: Bridged, media: Media
+) -> None:
     player, music = bridged.paplay(media.tone(440, 30.0), "music")
     ping = bridged.player("ping", "transient", media.tone(1000, 3.0))
     bridged.wait_log(f"ducked #{music.index} to")
@@ -90,7 +93,8 @@ def test_a_volume_the_user_sets_during_a_duck_is_what_is_remembered(
 
 
 def test_a_duck_that_ends_normally_leaves_the_volume_remembered_as_it_was(
-        bridged: Bridged, media: Media) -> None:
+    bridged: Bridged, media: Media
+) -> None:
     _, music = bridged.paplay(media.tone(440, 30.0), "music")
     bridged.server.pactl("set-sink-input-volume", str(music.index), "70%")
     ping = bridged.player("ping", "transient", media.tone(1000, 0.5))

@@ -18,18 +18,28 @@ def command_env(**extra: str) -> dict[str, str]:
     """The environment the command runs in: no sound device, no user config."""
     env = dict(os.environ)
     env.pop("AUDIOSESSION_FAKE_MIC", None)
-    env.update(AUDIOSESSION_BACKEND="null", AUDIOSESSION_CONFIG=os.devnull,
-               AUDIOSESSION_DAEMON="off", COLUMNS="120")
+    env.update(
+        AUDIOSESSION_BACKEND="null",
+        AUDIOSESSION_CONFIG=os.devnull,
+        AUDIOSESSION_DAEMON="off",
+        COLUMNS="120",
+    )
     env.update(extra)
     return env
 
 
-def run_command(*args: str, cwd: Path | None = None, timeout: float = 60,
-                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_command(
+    *args: str, cwd: Path | None = None, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m audiosession ARGS`` (the console script's code path), captured."""
     return subprocess.run(
-        [sys.executable, "-m", "audiosession", *args], cwd=cwd, env=env or command_env(),
-        capture_output=True, text=True, timeout=timeout)
+        [sys.executable, "-m", "audiosession", *args],
+        cwd=cwd,
+        env=env or command_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -42,8 +52,9 @@ def cli(tmp_path: Path) -> Run:
 
 
 @pytest.fixture(scope="module")
-def virtual_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[
-        subprocess.CompletedProcess[str], Path]:
+def virtual_demo(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     """One ``audiosession demo --virtual`` run, shared by the module's tests."""
     out = tmp_path_factory.mktemp("demo") / "out"
     result = run_command("demo", "--virtual", "--out", str(out))

@@ -45,29 +45,42 @@ def test_play_shows_progress_and_ends_with_the_file(cli, tone):
     assert result.stderr.count("no sound device found") == 1
 
 
-@pytest.mark.parametrize("command,session_type", [
-    ("notify", "transient"), ("prompt", "transient-solo"), ("ambient", "ambient")])
+@pytest.mark.parametrize(
+    "command,session_type",
+    [("notify", "transient"), ("prompt", "transient-solo"), ("ambient", "ambient")],
+)
 def test_typed_players_declare_their_type(cli, tone, command, session_type):
     result = cli(command, tone)
     assert result.returncode == 0, result.stderr
     assert f"session active ({session_type})" in result.stdout
 
 
-@pytest.mark.parametrize("args,message", [
-    (["play", "missing.wav"], "audiosession play: no such file: missing.wav"),
-    (["play", "{bad}"], "audiosession play: cannot play '{bad}': not a decodable audio file"),
-    (["play", "{tone}", "--type", "music"],
-     "audiosession play: error: argument --type: invalid choice: 'music'"),
-    (["play", "{tone}", "--device", "speakers"],
-     "audiosession play: no output device 'speakers'; available: null"),
-    (["play", "{tone}", "--volume", "2"],
-     "audiosession play: error: argument --volume: volume must be from 0 to 1, not 2"),
-    (["notify", "{tone}", "{tone}"], "audiosession: error: unrecognized arguments"),
-    (["call", "--mic", "nope", "--seconds", "1"],
-     "audiosession call: no audio input device 'nope'; available: null"),
-    (["call", "--remote", "missing.wav"], "audiosession call: no such file: missing.wav"),
-    (["dance"], "audiosession: error: argument COMMAND: invalid choice: 'dance'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["play", "missing.wav"], "audiosession play: no such file: missing.wav"),
+        (["play", "{bad}"], "audiosession play: cannot play '{bad}': not a decodable audio file"),
+        (
+            ["play", "{tone}", "--type", "music"],
+            "audiosession play: error: argument --type: invalid choice: 'music'",
+        ),
+        (
+            ["play", "{tone}", "--device", "speakers"],
+            "audiosession play: no output device 'speakers'; available: null",
+        ),
+        (
+            ["play", "{tone}", "--volume", "2"],
+            "audiosession play: error: argument --volume: volume must be from 0 to 1, not 2",
+        ),
+        (["notify", "{tone}", "{tone}"], "audiosession: error: unrecognized arguments"),
+        (
+            ["call", "--mic", "nope", "--seconds", "1"],
+            "audiosession call: no audio input device 'nope'; available: null",
+        ),
+        (["call", "--remote", "missing.wav"], "audiosession call: no such file: missing.wav"),
+        (["dance"], "audiosession: error: argument COMMAND: invalid choice: 'dance'"),
+    ],
+)
 def test_a_mistake_is_one_line_on_stderr_and_exit_status_2(cli, media, tone, args, message):
     bad = media.file("bad.wav", b"this is not audio")
     args = [a.format(tone=tone, bad=bad) for a in args]
@@ -84,9 +97,14 @@ def test_ctrl_c_stops_playback_cleanly_with_exit_status_130(tmp_path, media):
     # SIGINT as a terminal delivers it, even when the suite itself runs where SIGINT is
     # ignored (a background job of a script), which the command would inherit.
     process = subprocess.Popen(
-        [sys.executable, "-m", "audiosession", "play", looped, "--loop"], cwd=tmp_path,
-        env=command_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [sys.executable, "-m", "audiosession", "play", looped, "--loop"],
+        cwd=tmp_path,
+        env=command_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()  # the progress line: it is playing
@@ -104,8 +122,9 @@ def test_ctrl_c_stops_playback_cleanly_with_exit_status_130(tmp_path, media):
 def test_call_prints_the_microphone_input_level(cli, media):
     mic = media.tone(300, 1.0, name="mic.wav")  # amplitude 0.5: RMS -9 dBFS
     remote = media.tone(550, 1.0, name="remote.wav")
-    result = cli("call", "--remote", remote, "--seconds", "1.2",
-                 env=command_env(AUDIOSESSION_FAKE_MIC=mic))
+    result = cli(
+        "call", "--remote", remote, "--seconds", "1.2", env=command_env(AUDIOSESSION_FAKE_MIC=mic)
+    )
     assert result.returncode == 0, result.stderr
     assert "microphone Fake microphone" in result.stdout and "far end remote.wav" in result.stdout
     levels = [line for line in result.stdout.splitlines() if line.startswith("input")]
@@ -131,8 +150,13 @@ def test_status_prints_the_sessions_table(cli):
 
 
 def test_python_dash_m_audiosession_cli_also_works(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "audiosession.cli", "--version"],
-                            env=command_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "audiosession.cli", "--version"],
+        env=command_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and result.stdout.startswith("audiosession ")
 
 
@@ -145,7 +169,8 @@ def test_the_installed_console_script_runs(tmp_path):
         if os.environ.get("CI") == "true":
             pytest.fail("the audiosession console script is not installed (pip install -e .)")
         pytest.skip("the audiosession console script is not installed here")
-    result = subprocess.run([script, "--version"], env=command_env(), capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [script, "--version"], env=command_env(), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "audiosession 0.1.0"

@@ -124,7 +124,8 @@ def test_demo_without_a_sound_device_says_so_in_one_line_and_renders_virtually(t
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines() == [
         "No sound device found: rendering the demo in virtual time instead (nothing to hear; "
-        "see demo.wav)."]
+        "see demo.wav)."
+    ]
     assert "virtual time" in result.stdout.splitlines()[0]
     assert (tmp_path / "demo.wav").exists()
     assert png_size(tmp_path / "demo.png")[0] > 1000
@@ -135,5 +136,5 @@ def test_demo_out_must_be_a_directory(tmp_path, cli):
     result = cli("demo", "--virtual", "--out", str(tmp_path / "file"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"audiosession demo: --out {tmp_path / 'file'} is a file, not a directory; "
-        "name a directory"]
+        f"audiosession demo: --out {tmp_path / 'file'} is a file, not a directory; name a directory"
+    ]

@@ -25,20 +25,29 @@ def without(module: str, code: str, cwd: Path) -> subprocess.CompletedProcess[st
     it is not installed (``sys.modules[module] = None`` makes its import raise
     ``ModuleNotFoundError``)."""
     program = f"import sys\nsys.modules[{module!r}] = None\n{code}"
-    return subprocess.run([sys.executable, "-c", program], env=command_env(), cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", program],
+        env=command_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-@pytest.mark.parametrize("command", [["play", "{tone}"], ["devices"],
-                                     ["call", "--seconds", "1"], ["demo", "--out", "{out}"]])
+@pytest.mark.parametrize(
+    "command",
+    [["play", "{tone}"], ["devices"], ["call", "--seconds", "1"], ["demo", "--out", "{out}"]],
+)
 def test_an_unknown_backend_is_one_line_and_exit_status_2(cli, media, tmp_path, command):
     args = [a.format(tone=media.tone(440, 0.2), out=tmp_path / "out") for a in command]
     result = cli(*args, env=command_env(AUDIOSESSION_BACKEND="bogus"))
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"audiosession {command[0]}: unknown audio backend 'bogus'; "
-                               "use one of "), lines[0]
+    assert lines[0].startswith(
+        f"audiosession {command[0]}: unknown audio backend 'bogus'; use one of "
+    ), lines[0]
 
 
 @pytest.mark.parametrize("command", [["status"], ["devices"]])
@@ -47,39 +56,50 @@ def test_an_unknown_daemon_mode_is_one_line_and_exit_status_2(cli, command):
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
         f"audiosession {command[0]}: AUDIOSESSION_DAEMON='sometimes' is not a valid value; "
-        "use off, auto or required"]
+        "use off, auto or required"
+    ]
 
 
 def test_the_default_install_has_what_urls_need() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    default = {requirement.split(">")[0].split(";")[0].strip()
-               for requirement in project["dependencies"]}
+    default = {
+        requirement.split(">")[0].split(";")[0].strip() for requirement in project["dependencies"]
+    }
     assert "httpx" in default  # URLs are the seed's first example: no extra needed
 
 
 def test_a_url_without_httpx_is_one_clear_error_naming_what_to_install(tmp_path) -> None:
-    result = without("httpx", "from audiosession import Audio\n"
-                              "try:\n"
-                              "    Audio('http://127.0.0.1:9/tone.wav')\n"
-                              "except ImportError as error:\n"
-                              "    print(type(error).__name__, error, sep=': ')\n",
-                     tmp_path)
+    result = without(
+        "httpx",
+        "from audiosession import Audio\n"
+        "try:\n"
+        "    Audio('http://127.0.0.1:9/tone.wav')\n"
+        "except ImportError as error:\n"
+        "    print(type(error).__name__, error, sep=': ')\n",
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         "MissingDependencyError: playing http: and https: URLs needs the Python package 'httpx', "
         "which is not installed; pip install httpx (a default install of audiosession has "
-        "it)")
+        "it)"
+    )
 
 
-@pytest.mark.parametrize(("module", "args", "needed_for"), [
-    ("rich", ["status"], "this command"),
-    ("rich", ["devices"], "this command"),
-    ("matplotlib", ["demo", "--virtual", "--out", "out"], "the demo's picture (demo.png)"),
-])
+@pytest.mark.parametrize(
+    ("module", "args", "needed_for"),
+    [
+        ("rich", ["status"], "this command"),
+        ("rich", ["devices"], "this command"),
+        ("matplotlib", ["demo", "--virtual", "--out", "out"], "the demo's picture (demo.png)"),
+    ],
+)
 def test_a_command_without_its_extra_is_one_line_naming_it(tmp_path, module, args, needed_for):
-    result = without(module, f"from audiosession.cli import main\nsys.exit(main({args!r}))",
-                     tmp_path)
+    result = without(
+        module, f"from audiosession.cli import main\nsys.exit(main({args!r}))", tmp_path
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
         f"audiosession {args[0]}: {needed_for} needs the Python package {module!r}, which is "
-        "not installed; pip install 'audiosession[cli]'"]
+        "not installed; pip install 'audiosession[cli]'"
+    ]

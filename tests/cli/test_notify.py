@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from audiosession.cli import notify_fast
-from audiosession.platform import protocol
+from audiosession.platforms import protocol
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -43,15 +43,22 @@ class Notifying(Processes):
         self.daemon.args = ["--no-pulse-bridge"]
 
     def env(self) -> dict[str, str]:
-        return {**base_env(self.runtime_dir, self.config_home),
-                "PULSE_SERVER": self.server.server_string}
+        return {
+            **base_env(self.runtime_dir, self.config_home),
+            "PULSE_SERVER": self.server.server_string,
+        }
 
     def music(self, src: str) -> Player:
         """A ``playback`` player on the private server, through the daemon."""
         env = self.env()
         env.update(AUDIOSESSION_BACKEND="pulse", AUDIOSESSION_DAEMON="required")
-        player = Player("music", ["--type", "playback", "--src", src, "--loop"], env,
-                        self.tmp / "music.wav", self.tmp / "music.stderr")
+        player = Player(
+            "music",
+            ["--type", "playback", "--src", src, "--loop"],
+            env,
+            self.tmp / "music.wav",
+            self.tmp / "music.stderr",
+        )
         self.players.append(player)
         return player
 
@@ -60,8 +67,12 @@ class Notifying(Processes):
         which modules the process loaded (on its stderr)."""
         return subprocess.Popen(
             [sys.executable, "-X", "importtime", "-m", "audiosession", "notify", *args],
-            env={**self.env(), **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            env={**self.env(), **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
 
 
 @pytest.fixture
@@ -76,8 +87,11 @@ def procs(tmp_path: Path, pulse_server: PulseServer) -> Iterator[Notifying]:
 
 def imported(importtime: str) -> set[str]:
     """The modules ``-X importtime`` says a process imported."""
-    return {line.rsplit("|", 1)[1].strip() for line in importtime.splitlines()
-            if line.startswith("import time:") and line.count("|") == 2}
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in importtime.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
 
 
 def pcm_tone(folder: Path, freq: float, seconds: float, name: str) -> str:
@@ -95,7 +109,8 @@ def finish(process: subprocess.Popen[str], timeout: float = 20.0) -> tuple[int, 
 
 
 def test_notify_through_the_daemon_loads_no_numpy_and_ducks_the_music_by_14_db(
-        procs: Notifying, media, tmp_path: Path) -> None:
+    procs: Notifying, media, tmp_path: Path
+) -> None:
     music = procs.music(media.tone(MUSIC_HZ, 30.0, name="music.wav"))
     music.wait_for("playing")
     ping = pcm_tone(tmp_path, PING_HZ, 1.0, "ping.wav")
@@ -107,13 +122,19 @@ def test_notify_through_the_daemon_loads_no_numpy_and_ducks_the_music_by_14_db(
     assert status == 0, stderr
     modules = imported(stderr)
     assert "audiosession.cli.notify_fast" in modules
-    assert not {m for m in modules if m == "numpy" or m.startswith(("numpy.", "audiosession.engine",
-                                                                      "audiosession.elements"))}
+    assert not {
+        m
+        for m in modules
+        if m == "numpy" or m.startswith(("numpy.", "audiosession.engine", "audiosession.elements"))
+    }
     assert "ping.wav  0:00.0 / 0:01.0  playing  session active (transient)" in stdout
     procs.daemon.wait_log(f"(pid {process.pid}, audiosession notify): playing {ping}")
     # Where the ping is in the recording, then the levels (0 dB = a sine at 0.5).
-    starts = [i / 10 for i in range(len(heard) * 10 // RATE - 1)
-              if tone_level_db(heard, PING_HZ, i / 10) > -6]
+    starts = [
+        i / 10
+        for i in range(len(heard) * 10 // RATE - 1)
+        if tone_level_db(heard, PING_HZ, i / 10) > -6
+    ]
     assert starts, "the notification was not heard"
     ping_at = starts[0]
     assert tone_level_db(heard, PING_HZ, ping_at + 0.4, 0.3) == pytest.approx(0.0, abs=0.5)
@@ -123,14 +144,15 @@ def test_notify_through_the_daemon_loads_no_numpy_and_ducks_the_music_by_14_db(
     assert during - before == pytest.approx(-14.0, abs=1.0)
 
 
-def test_a_file_the_daemon_cannot_decode_is_one_line_and_status_2(
-        procs: Notifying, media) -> None:
+def test_a_file_the_daemon_cannot_decode_is_one_line_and_status_2(procs: Notifying, media) -> None:
     bad = media.file("bad.wav", b"this is not audio")
     status, _, stderr = finish(procs.notify(bad))
     assert status == 2
     errors = [line for line in stderr.splitlines() if not line.startswith("import time:")]
-    assert errors == [f"audiosession notify: cannot play {bad!r}: not a decodable audio file "
-                      "(Format not recognised)"], errors
+    assert errors == [
+        f"audiosession notify: cannot play {bad!r}: not a decodable audio file "
+        "(Format not recognised)"
+    ], errors
 
 
 def test_ctrl_c_stops_the_daemons_sound_with_status_130(procs: Notifying, media) -> None:
@@ -146,37 +168,54 @@ def test_ctrl_c_stops_the_daemons_sound_with_status_130(procs: Notifying, media)
 
 
 def test_without_a_daemon_a_wav_goes_straight_to_the_server_as_an_event(
-        pulse_server: PulseServer, tmp_path: Path) -> None:
+    pulse_server: PulseServer, tmp_path: Path
+) -> None:
     ping = pcm_tone(tmp_path, PING_HZ, 1.5, "ping.wav")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOSESSION_")}
-    env.update(PULSE_SERVER=pulse_server.server_string, XDG_CONFIG_HOME=str(tmp_path),
-               AUDIOSESSION_DAEMON_SOCKET=str(tmp_path / "no-daemon.sock"))
+    env.update(
+        PULSE_SERVER=pulse_server.server_string,
+        XDG_CONFIG_HOME=str(tmp_path),
+        AUDIOSESSION_DAEMON_SOCKET=str(tmp_path / "no-daemon.sock"),
+    )
     recorder = pulse_server.record("speakers.monitor")
     process = subprocess.Popen(
-        [sys.executable, "-X", "importtime", "-m", "audiosession", "notify", ping], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-X", "importtime", "-m", "audiosession", "notify", ping],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     assert "playing  session active (transient)" in process.stdout.readline()
-    streams = [s for s in pulse_server.sink_inputs()
-               if s.properties.get("application.process.id") == str(process.pid)]
+    streams = [
+        s
+        for s in pulse_server.sink_inputs()
+        if s.properties.get("application.process.id") == str(process.pid)
+    ]
     status, _, stderr = finish(process)
     heard = recorder.stop()
     assert status == 0, stderr
     assert [(s.role, s.sink, s.properties.get("application.name")) for s in streams] == [
-        ("event", "speakers", "audiosession")]
+        ("event", "speakers", "audiosession")
+    ]
     assert "numpy" not in imported(stderr)
     loud = np.flatnonzero(np.abs(heard[:, 0]) > 0.05)
-    assert len(loud) and tone_level_db(heard, PING_HZ, loud[0] / RATE + 0.5, 0.5) == \
-        pytest.approx(0.0, abs=0.5)
+    assert len(loud) and tone_level_db(heard, PING_HZ, loud[0] / RATE + 0.5, 0.5) == pytest.approx(
+        0.0, abs=0.5
+    )
 
 
-@pytest.mark.parametrize("environ", [
-    {"AUDIOSESSION_DAEMON_SOCKET": "~/as.sock", "XDG_RUNTIME_DIR": "/run/user/7"},
-    {"XDG_RUNTIME_DIR": "/run/user/7"},
-    {"XDG_RUNTIME_DIR": "relative/dir"},
-    {},
-])
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"AUDIOSESSION_DAEMON_SOCKET": "~/as.sock", "XDG_RUNTIME_DIR": "/run/user/7"},
+        {"XDG_RUNTIME_DIR": "/run/user/7"},
+        {"XDG_RUNTIME_DIR": "relative/dir"},
+        {},
+    ],
+)
 def test_the_short_way_finds_the_daemon_where_the_client_platform_does(
-        environ: dict[str, str]) -> None:
+    environ: dict[str, str],
+) -> None:
     assert notify_fast.socket_path(environ) == str(protocol.default_socket_path(environ))
     assert notify_fast.PROTOCOL_VERSION == protocol.PROTOCOL_VERSION

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from audiosession.platform.protocol import encode_message
+from audiosession.platforms.protocol import encode_message
 
 PLAYER = Path(__file__).with_name("player.py")
 
@@ -44,9 +44,12 @@ class DaemonProcess:
 
     def start(self) -> DaemonProcess:
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "audiosession.daemon", "-v",
-                                      *self.args],
-                                     env=self.env, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "audiosession.daemon", "-v", *self.args],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
         log.close()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -92,15 +95,20 @@ class DaemonProcess:
 class Player:
     """One ``player.py`` client process; its stdout events are collected as they come."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], wav: Path,
-                 stderr_path: Path) -> None:
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], wav: Path, stderr_path: Path
+    ) -> None:
         self.name = name
         self.wav = wav
         self.stderr_path = stderr_path
         err = open(stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, str(PLAYER), *args], env=env, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=err)
+            [sys.executable, str(PLAYER), *args],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
         err.close()
         self.events: list[dict[str, Any]] = []
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -131,15 +139,19 @@ class Player:
                     return item
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"{self.name}: no {event} {fields} within {timeout} s; "
-                                     f"events: {self.events}\nstderr:\n{self.stderr()}")
+                raise AssertionError(
+                    f"{self.name}: no {event} {fields} within {timeout} s; "
+                    f"events: {self.events}\nstderr:\n{self.stderr()}"
+                )
             try:
                 got = self._queue.get(timeout=left)
             except queue.Empty:
                 continue
             if got is None:
-                raise AssertionError(f"{self.name} exited before {event} {fields}; events: "
-                                     f"{self.events}\nstderr:\n{self.stderr()}")
+                raise AssertionError(
+                    f"{self.name} exited before {event} {fields}; events: "
+                    f"{self.events}\nstderr:\n{self.stderr()}"
+                )
             self._seen.append(got)
 
     def wait_log(self, pattern: str, timeout: float = 10.0) -> str:
@@ -152,8 +164,10 @@ class Player:
                 if re.search(pattern, line):
                     return line
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: no line matching {pattern!r} within "
-                                     f"{timeout} s; stderr:\n{self.stderr()}")
+                raise AssertionError(
+                    f"{self.name}: no line matching {pattern!r} within "
+                    f"{timeout} s; stderr:\n{self.stderr()}"
+                )
             time.sleep(0.01)
 
     def send(self, command: str) -> None:
@@ -199,8 +213,9 @@ class Processes:
         self.players: list[Player] = []
         self.client_env: dict[str, str] = {}  # more environment for the players
 
-    def player(self, name: str, type: str, src: str, *, loop: bool = False,
-               play: bool = True) -> Player:
+    def player(
+        self, name: str, type: str, src: str, *, loop: bool = False, play: bool = True
+    ) -> Player:
         wav = self.tmp / f"{name}.wav"
         env = base_env(self.runtime_dir, self.config_home)
         env["AUDIOSESSION_BACKEND"] = f"wav:{wav}"

@@ -53,8 +53,11 @@ def main() -> None:
     parser.add_argument("--loop", action="store_true")
     parser.add_argument("--no-play", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(relativeCreated)d %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(relativeCreated)d %(levelname)s %(name)s: %(message)s",
+    )
 
     session = navigator.audio_session
     session.type = args.type
@@ -81,8 +84,13 @@ def main() -> None:
             say("pause", asked=asked)
         elif command == "sessions":
             rows = [
-                {"id": s.id, "owner": s.owner, "type": str(s.computed_type),
-                 "state": str(s.state), "gain": s.gain}
+                {
+                    "id": s.id,
+                    "owner": s.owner,
+                    "type": str(s.computed_type),
+                    "state": str(s.state),
+                    "gain": s.gain,
+                }
                 for s in audiosession.platform().sessions()
             ]
             say("sessions", sessions=rows, connected=getattr(platform, "connected", None))

@@ -12,8 +12,8 @@ import pytest
 from audiosession.daemon import Daemon, DaemonThread
 from audiosession.engine.null import NullBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.client import DaemonClientPlatform, DaemonConnection
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.client import DaemonClientPlatform, DaemonConnection
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.types import AudioSessionState, AudioSessionType
 
 ACTIVE = AudioSessionState.ACTIVE
@@ -30,8 +30,9 @@ class Handle:
         self.type = AudioSessionType(type)
         self.told: list[AudioSessionState] = []
 
-    def platform_state_changed(self, state: AudioSessionState,
-                               then: Callable[[], None] | None = None) -> None:
+    def platform_state_changed(
+        self, state: AudioSessionState, then: Callable[[], None] | None = None
+    ) -> None:
         self.told.append(state)
         if then is not None:
             then()
@@ -43,8 +44,12 @@ class Process:
     def __init__(self, path: Path) -> None:
         self.loop = ThreadedLoop()
         self.platform = DaemonClientPlatform(
-            self.loop, DaemonConnection.open(path), backend_factory=NullBackend,
-            config=PolicyConfig(), reconnect_interval=0.05)
+            self.loop,
+            DaemonConnection.open(path),
+            backend_factory=NullBackend,
+            config=PolicyConfig(),
+            reconnect_interval=0.05,
+        )
 
     def play(self, handle: Handle) -> AudioSessionState:
         got: list[AudioSessionState] = []
@@ -84,7 +89,8 @@ def processes(path: Path) -> Iterator[list[Process]]:
 
 
 def test_a_prompt_in_one_client_pauses_the_other_and_releases_it(
-        path: Path, processes: list[Process]) -> None:
+    path: Path, processes: list[Process]
+) -> None:
     with DaemonThread(Daemon(path, PolicyConfig())):
         a, b = Process(path), Process(path)
         processes += [a, b]
@@ -100,7 +106,8 @@ def test_a_prompt_in_one_client_pauses_the_other_and_releases_it(
 
 
 def test_without_the_daemon_clients_decide_alone_and_register_anew_when_it_is_back(
-        path: Path, processes: list[Process]) -> None:
+    path: Path, processes: list[Process]
+) -> None:
     thread = DaemonThread(Daemon(path, PolicyConfig())).start()
     a, b = Process(path), Process(path)
     processes += [a, b]
@@ -121,8 +128,11 @@ def test_without_the_daemon_clients_decide_alone_and_register_anew_when_it_is_ba
         # Registered anew: the prompt (active) and the music (held) both asked to play; the
         # policy leaves the prompt playing and the music paused, whoever came back first.
         eventually(lambda: a.state(music) is INTERRUPTED and b.state(prompt) is ACTIVE)
-        eventually(lambda: sorted(row["state"] for row in back.daemon.sessions()) == [
-            "active", "interrupted"])
+        eventually(
+            lambda: (
+                sorted(row["state"] for row in back.daemon.sessions()) == ["active", "interrupted"]
+            )
+        )
         # and the prompt's end resumes the music through the new daemon
         with b.loop.lock:
             b.platform.unregister(prompt)

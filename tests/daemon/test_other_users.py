@@ -20,8 +20,9 @@ from ..audio import Media
 from .conftest import Player, base_env
 from .test_system import NOBODY, _python_for
 
-pytestmark = pytest.mark.skipif(os.getuid() != 0,
-                                reason="needs root to act as another user (nobody)")
+pytestmark = pytest.mark.skipif(
+    os.getuid() != 0, reason="needs root to act as another user (nobody)"
+)
 
 SQUATTER = textwrap.dedent("""
     import json, os, socket, sys
@@ -55,8 +56,12 @@ class Squatter:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.socket = directory / "daemon.sock"
-        self.proc = subprocess.Popen([_python_for(NOBODY), "-c", SQUATTER, str(directory)],
-                                     user=NOBODY, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [_python_for(NOBODY), "-c", SQUATTER, str(directory)],
+            user=NOBODY,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         assert self.proc.stdout.readline().strip() == "listening"
 
@@ -76,14 +81,20 @@ def fallback_env(tmp_path: Path, shared: Path) -> dict[str, str]:
 
 
 def test_a_squatted_tmp_fallback_is_refused_by_the_client_and_the_daemon(
-        tmp_path: Path, shared_tmp: Path, media: Media) -> None:
+    tmp_path: Path, shared_tmp: Path, media: Media
+) -> None:
     squatter = Squatter(shared_tmp / f"audiosession-{os.getuid()}")
     env = fallback_env(tmp_path, shared_tmp)
 
     # A program in the default mode decides for itself, and says why, in one line.
     env.update(AUDIOSESSION_DAEMON="auto", AUDIOSESSION_BACKEND=f"wav:{tmp_path}/music.wav")
-    music = Player("music", ["--type", "playback", "--src", media.tone(440, 0.3)], env,
-                   tmp_path / "music.wav", tmp_path / "music.stderr")
+    music = Player(
+        "music",
+        ["--type", "playback", "--src", media.tone(440, 0.3)],
+        env,
+        tmp_path / "music.wav",
+        tmp_path / "music.stderr",
+    )
     try:
         ready = music.wait_for("ready")
         music.wait_for("ended")
@@ -98,15 +109,25 @@ def test_a_squatted_tmp_fallback_is_refused_by_the_client_and_the_daemon(
 
     # Asked for the daemon, the command says so and exits 2, without a traceback.
     env["AUDIOSESSION_DAEMON"] = "required"
-    status = subprocess.run([sys.executable, "-m", "audiosession", "status"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    status = subprocess.run(
+        [sys.executable, "-m", "audiosession", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert status.returncode == 2, status.stderr
     assert "Traceback" not in status.stderr and len(status.stderr.splitlines()) == 1
     assert f"belongs to uid {NOBODY}" in status.stderr
 
     # Our daemon does not start there either, in one line.
-    daemon = subprocess.run([sys.executable, "-m", "audiosession.daemon"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    daemon = subprocess.run(
+        [sys.executable, "-m", "audiosession.daemon"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert daemon.returncode == 1, daemon.stderr
     assert daemon.stderr.count("\n") == 1 and "Traceback" not in daemon.stderr
     assert f"of uid {NOBODY}" in daemon.stderr and "set XDG_RUNTIME_DIR" in daemon.stderr
@@ -115,7 +136,8 @@ def test_a_squatted_tmp_fallback_is_refused_by_the_client_and_the_daemon(
 
 
 def test_a_socket_of_ours_served_by_another_uid_is_refused_before_saying_anything(
-        tmp_path: Path, shared_tmp: Path) -> None:
+    tmp_path: Path, shared_tmp: Path
+) -> None:
     # The socket and its directory look like ours, but the process listening is nobody's:
     # only its peer credentials (SO_PEERCRED) tell.
     squatter = Squatter(shared_tmp / "disguised")
@@ -124,19 +146,28 @@ def test_a_socket_of_ours_served_by_another_uid_is_refused_before_saying_anythin
     os.chown(squatter.socket, 0, 0)
     env = base_env(tmp_path, tmp_path)
     env.update(AUDIOSESSION_DAEMON="required", AUDIOSESSION_DAEMON_SOCKET=str(squatter.socket))
-    status = subprocess.run([sys.executable, "-m", "audiosession", "status"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    status = subprocess.run(
+        [sys.executable, "-m", "audiosession", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert status.returncode == 2, status.stderr
     assert f"is served by a process of uid {NOBODY}, not by you (uid 0)" in status.stderr
     assert squatter.received() == [""]  # connected, then left without a word
 
 
-@pytest.mark.parametrize(("mode", "refusal"), [
-    (0o777, "other users may write to its directory"),
-    (0o1777, "the lock file {socket}.lock is a symbolic link; refusing"),  # sticky, as /tmp
-])
+@pytest.mark.parametrize(
+    ("mode", "refusal"),
+    [
+        (0o777, "other users may write to its directory"),
+        (0o1777, "the lock file {socket}.lock is a symbolic link; refusing"),  # sticky, as /tmp
+    ],
+)
 def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_left_alone(
-        tmp_path: Path, shared_tmp: Path, mode: int, refusal: str) -> None:
+    tmp_path: Path, shared_tmp: Path, mode: int, refusal: str
+) -> None:
     shared_tmp.chmod(mode)
     secret = tmp_path / "root-only"
     secret.write_text("precious\n")
@@ -145,9 +176,20 @@ def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_left_alone(
     subprocess.run(["ln", "-s", str(secret), f"{socket_path}.lock"], user=NOBODY, check=True)
 
     result = subprocess.run(
-        [sys.executable, "-m", "audiosession", "daemon", "--socket", str(socket_path),
-         "--no-pulse-bridge"], env=base_env(tmp_path, tmp_path), capture_output=True,
-        text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "audiosession",
+            "daemon",
+            "--socket",
+            str(socket_path),
+            "--no-pulse-bridge",
+        ],
+        env=base_env(tmp_path, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert refusal.format(socket=socket_path) in result.stderr
@@ -159,9 +201,20 @@ def test_a_lock_file_of_another_user_is_refused(tmp_path: Path, shared_tmp: Path
     socket_path = shared_tmp / "x.sock"
     subprocess.run(["touch", f"{socket_path}.lock"], user=NOBODY, check=True)
     result = subprocess.run(
-        [sys.executable, "-m", "audiosession", "daemon", "--socket", str(socket_path),
-         "--no-pulse-bridge"], env=base_env(tmp_path, tmp_path), capture_output=True,
-        text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "audiosession",
+            "daemon",
+            "--socket",
+            str(socket_path),
+            "--no-pulse-bridge",
+        ],
+        env=base_env(tmp_path, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1, result.stderr
     assert f"is not a file of yours alone (uid {NOBODY}, 1 link(s))" in result.stderr
     assert Path(f"{socket_path}.lock").stat().st_size == 0
@@ -172,17 +225,25 @@ def python_for_nobody() -> tuple[str, dict[str, str]]:
     its dependencies (from this checkout and its virtual environment)."""
     python = _python_for(NOBODY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOSESSION_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(audiosession.__file__).parents[1]),
-                                         *site.getsitepackages()])
-    check = subprocess.run([python, "-c", "import audiosession.daemon"], user=NOBODY, env=env,
-                           capture_output=True, text=True, timeout=60)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(audiosession.__file__).parents[1]), *site.getsitepackages()]
+    )
+    check = subprocess.run(
+        [python, "-c", "import audiosession.daemon"],
+        user=NOBODY,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if check.returncode != 0:
         pytest.fail(f"nobody cannot import audiosession with {python}: {check.stderr}")
     return python, env
 
 
 def test_a_daemon_whose_config_directory_cannot_be_read_says_so_in_one_line(
-        shared_tmp: Path) -> None:
+    shared_tmp: Path,
+) -> None:
     python, env = python_for_nobody()
     config_home = shared_tmp / "config"
     (config_home / "audiosession").mkdir(parents=True)
@@ -192,10 +253,17 @@ def test_a_daemon_whose_config_directory_cannot_be_read_says_so_in_one_line(
     os.chown(runtime, NOBODY, -1)
     runtime.chmod(0o700)
     env.update(XDG_CONFIG_HOME=str(config_home), XDG_RUNTIME_DIR=str(runtime))
-    result = subprocess.run([python, "-m", "audiosession.daemon", "--no-pulse-bridge"],
-                            user=NOBODY, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [python, "-m", "audiosession.daemon", "--no-pulse-bridge"],
+        user=NOBODY,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
-    assert (f"{config_home}/audiosession/audiosession.toml: (file): cannot be read: "
-            "Permission denied") in result.stderr
+    assert (
+        f"{config_home}/audiosession/audiosession.toml: (file): cannot be read: Permission denied"
+    ) in result.stderr
     assert not (runtime / "audiosession" / "daemon.sock").exists()

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.client import DaemonUnavailableError
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.peercred import PeerCredentials, peer_credentials
-from audiosession.platform.select import default_platform_factory
+from audiosession.platforms.client import DaemonUnavailableError
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.peercred import PeerCredentials, peer_credentials
+from audiosession.platforms.select import default_platform_factory
 
 CONNECT = """
 import socket, sys
@@ -52,12 +52,12 @@ def loop() -> Iterator[ThreadedLoop]:
 
 
 def test_on_windows_programs_are_embedded_and_one_line_says_why(
-        loop: ThreadedLoop, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    loop: ThreadedLoop, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("AUDIOSESSION_BACKEND", "null")
     monkeypatch.setenv("AUDIOSESSION_DAEMON", "auto")
     monkeypatch.setattr(sys, "platform", "win32")
-    with caplog.at_level(logging.INFO, logger="audiosession.platform.select"):
+    with caplog.at_level(logging.INFO, logger="audiosession.platforms.select"):
         platform = default_platform_factory(loop)
     monkeypatch.undo()
     assert isinstance(platform, EmbeddedPlatform)
@@ -68,7 +68,8 @@ def test_on_windows_programs_are_embedded_and_one_line_says_why(
 
 
 def test_on_windows_a_required_daemon_fails_saying_so(
-        loop: ThreadedLoop, monkeypatch: pytest.MonkeyPatch) -> None:
+    loop: ThreadedLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AUDIOSESSION_DAEMON", "required")
     monkeypatch.setattr(sys, "platform", "win32")
     with pytest.raises(DaemonUnavailableError, match="does not run on Windows"):

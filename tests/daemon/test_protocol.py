@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiosession.engine.devices import DeviceInfo
-from audiosession.platform.client import encode_args
-from audiosession.platform.policy import SetGain, SetRoute, SetState
-from audiosession.platform.protocol import (
+from audiosession.platforms.client import encode_args
+from audiosession.platforms.policy import SetGain, SetRoute, SetState
+from audiosession.platforms.protocol import (
     MAX_MESSAGE,
     OVERSIZED,
     LineDecoder,
@@ -50,8 +50,7 @@ def test_a_line_of_exactly_the_limit_passes_and_one_more_byte_does_not() -> None
 
 
 @given(st.lists(st.binary(max_size=40), max_size=20), st.integers(1, 30))
-def test_how_a_stream_is_chunked_does_not_change_its_lines(parts: list[bytes],
-                                                           limit: int) -> None:
+def test_how_a_stream_is_chunked_does_not_change_its_lines(parts: list[bytes], limit: int) -> None:
     stream = b"".join(parts)
     whole = LineDecoder(limit).feed(stream)
     chunked: list[object] = []
@@ -75,27 +74,34 @@ def test_a_message_over_the_limit_is_not_encoded() -> None:
         encode_message({"blob": "x" * MAX_MESSAGE})
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    (b"not json", "malformed JSON"),
-    (b"[1, 2]", "must be a JSON object, not list"),
-    (b"\xff\xfe", "not UTF-8"),
-    (b"   ", "empty message"),
-    (b"[" * 60000, "malformed JSON|nests too deeply"),
-    (b'{"n": ' + b"9" * 5000 + b"}", "malformed JSON"),
-])
-def test_bad_messages_raise_protocol_errors_that_say_what_is_right(line: bytes,
-                                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"not json", "malformed JSON"),
+        (b"[1, 2]", "must be a JSON object, not list"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"   ", "empty message"),
+        (b"[" * 60000, "malformed JSON|nests too deeply"),
+        (b'{"n": ' + b"9" * 5000 + b"}", "malformed JSON"),
+    ],
+)
+def test_bad_messages_raise_protocol_errors_that_say_what_is_right(
+    line: bytes, message: str
+) -> None:
     with pytest.raises(ProtocolError, match=message):
         decode_message(line)
 
 
-@pytest.mark.parametrize("action", [
-    SetState("window-1", AudioSessionState.INTERRUPTED),
-    SetState("window-1", AudioSessionState.INACTIVE, 0.3),
-    SetGain("window-2", 0.2, 0.1),
-    SetRoute("window-3", "headset"),
-    SetRoute("window-3", None),
-])
+@pytest.mark.parametrize(
+    "action",
+    [
+        SetState("window-1", AudioSessionState.INTERRUPTED),
+        SetState("window-1", AudioSessionState.INACTIVE, 0.3),
+        SetGain("window-2", 0.2, 0.1),
+        SetRoute("window-3", "headset"),
+        SetRoute("window-3", None),
+    ],
+)
 def test_actions_round_trip(action: SetState | SetGain | SetRoute) -> None:
     assert decode_action(encode_action(action)) == action
 
@@ -105,13 +111,16 @@ def test_an_action_can_be_sent_under_the_clients_own_session_id() -> None:
     assert encoded == {"do": "gain", "session": "window-1", "gain": 0.2, "ramp": 0.1}
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"do": "explode", "session": "w"}, "unknown action 'explode'"),
-    ({"do": "state", "session": "w", "state": "sleepy"}, "bad state action"),
-    ({"do": "gain", "session": "w"}, "without 'gain'"),
-    ({"do": "route", "session": "", "device": None}, "non-empty string"),
-    ([1], "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"do": "explode", "session": "w"}, "unknown action 'explode'"),
+        ({"do": "state", "session": "w", "state": "sleepy"}, "bad state action"),
+        ({"do": "gain", "session": "w"}, "without 'gain'"),
+        ({"do": "route", "session": "", "device": None}, "non-empty string"),
+        ([1], "must be a JSON object"),
+    ],
+)
 def test_bad_actions_are_refused(data: object, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         decode_action(data)
@@ -126,23 +135,33 @@ def test_devices_round_trip() -> None:
 
 def test_arbiter_calls_become_wire_arguments() -> None:
     assert encode_args("add", ("window-1", "window-1", "me")) == {
-        "session": "window-1", "context": "window-1", "owner": "me"}
+        "session": "window-1",
+        "context": "window-1",
+        "owner": "me",
+    }
     assert encode_args("request_active", ("window-1", "transient-solo")) == {
-        "session": "window-1", "type": "transient-solo"}
+        "session": "window-1",
+        "type": "transient-solo",
+    }
     assert encode_args("end_interruption", (None,)) == {}
     assert encode_args("device_removed", ("usb", {"window-1"})) == {
-        "device": "usb", "sessions": ["window-1"]}
+        "device": "usb",
+        "sessions": ["window-1"],
+    }
     with pytest.raises(ValueError, match="not an Arbiter operation: 'explode'"):
         encode_args("explode", ())
 
 
 def test_the_socket_lives_in_xdg_runtime_dir_else_a_private_tmp_folder() -> None:
     assert default_socket_path({"XDG_RUNTIME_DIR": "/run/user/1000"}) == Path(
-        "/run/user/1000/audiosession/daemon.sock")
+        "/run/user/1000/audiosession/daemon.sock"
+    )
     import os
 
     assert default_socket_path({}) == Path(f"/tmp/audiosession-{os.getuid()}/daemon.sock")
     assert default_socket_path({"TMPDIR": "/var/tmp/me"}) == Path(
-        f"/var/tmp/me/audiosession-{os.getuid()}/daemon.sock")
-    assert default_socket_path({"AUDIOSESSION_DAEMON_SOCKET": "/x/y.sock",
-                                "XDG_RUNTIME_DIR": "/run/user/1"}) == Path("/x/y.sock")
+        f"/var/tmp/me/audiosession-{os.getuid()}/daemon.sock"
+    )
+    assert default_socket_path(
+        {"AUDIOSESSION_DAEMON_SOCKET": "/x/y.sock", "XDG_RUNTIME_DIR": "/run/user/1"}
+    ) == Path("/x/y.sock")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audiosession.daemon.server import LOGGED_ERRORS_PER_CLIENT, MAX_ERRORS_IN_A_ROW
+from audiosession.daemon.service import LOGGED_ERRORS_PER_CLIENT, MAX_ERRORS_IN_A_ROW
 
 from .conftest import DaemonProcess
 from .test_server import Raw
@@ -66,7 +66,8 @@ def still_serving(daemon: DaemonProcess, good: Raw) -> None:
 
 
 def test_ten_thousand_malformed_or_oversized_messages_leave_the_daemon_serving(
-        daemon: DaemonProcess, good: Raw) -> None:
+    daemon: DaemonProcess, good: Raw
+) -> None:
     sent = 0
     batch = MAX_ERRORS_IN_A_ROW - 1
     # Clients that mix bad messages with good ones stay connected and get every error.
@@ -93,11 +94,13 @@ def test_ten_thousand_malformed_or_oversized_messages_leave_the_daemon_serving(
     daemon.wait_log("in a row: disconnecting it", since=mark)
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(hello=st.booleans(), chunks=st.lists(st.binary(max_size=3000), max_size=8))
-def test_random_byte_streams_leave_the_daemon_serving(daemon: DaemonProcess, good: Raw,
-                                                      hello: bool, chunks: list[bytes]) -> None:
+def test_random_byte_streams_leave_the_daemon_serving(
+    daemon: DaemonProcess, good: Raw, hello: bool, chunks: list[bytes]
+) -> None:
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(2)
         sock.connect(str(daemon.socket))
@@ -112,7 +115,8 @@ def test_random_byte_streams_leave_the_daemon_serving(daemon: DaemonProcess, goo
 
 
 def test_a_client_that_never_reads_its_replies_is_dropped_not_buffered(
-        daemon: DaemonProcess, good: Raw) -> None:
+    daemon: DaemonProcess, good: Raw
+) -> None:
     mark = len(daemon.log())
     raw = Raw(daemon.socket)
     raw.sock.settimeout(10)
@@ -134,9 +138,7 @@ def test_the_log_counts_rather_than_floods(daemon: DaemonProcess) -> None:
         raw.send_bytes(b"garbage\n")
         assert raw.next_reply()["ok"] is False  # each error is logged before it is answered
     raw.close()
-    lines = [line for line in daemon.log()[mark:].splitlines()
-             if f"client {raw.client} (" in line]
+    lines = [line for line in daemon.log()[mark:].splitlines() if f"client {raw.client} (" in line]
     assert sum("malformed JSON" in line for line in lines) == LOGGED_ERRORS_PER_CLIENT
     assert sum("further errors are counted, not logged" in line for line in lines) == 1
     assert daemon.log().count("\n") < 20_000  # after the floods of the tests before
-

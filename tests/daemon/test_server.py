@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from audiosession.daemon import Daemon, DaemonStartError, DaemonThread
-from audiosession.daemon.server import MAX_ERRORS_IN_A_ROW
-from audiosession.platform.policy import PolicyConfig
-from audiosession.platform.protocol import LineDecoder
+from audiosession.daemon.service import MAX_ERRORS_IN_A_ROW
+from audiosession.platforms.policy import PolicyConfig
+from audiosession.platforms.protocol import LineDecoder
 
 
 class Raw:
@@ -123,24 +123,35 @@ def test_hello_comes_first_and_names_the_version(daemon: Daemon) -> None:
 def test_an_unsupported_version_gets_an_error_and_the_connection_closes(daemon: Daemon) -> None:
     raw = Raw(daemon.socket_path, hello=False)
     reply = raw.send({"op": "hello", "version": 99})
-    assert reply == {"id": None, "ok": False, "error": "protocol version 99 is not supported; "
-                     "this daemon speaks version 1"}
+    assert reply == {
+        "id": None,
+        "ok": False,
+        "error": "protocol version 99 is not supported; this daemon speaks version 1",
+    }
     assert raw.closed()
 
 
-@pytest.mark.parametrize(("message", "error"), [
-    ({"id": 1, "op": "explode"}, "unknown op 'explode'; expected one of add, remove"),
-    ({"id": 2, "op": "add", "args": {"session": "w"}}, "add: missing context, owner"),
-    ({"id": 3, "op": "ping", "args": {"x": 1}}, "ping: unknown argument(s) 'x'"),
-    ({"id": 4, "op": "release", "args": {"session": "nobody"}},
-     "release: no session 'nobody' of this client"),
-    ({"id": 5, "op": "interrupt", "args": {"kind": "forever"}},
-     "kind must be 'transient' or 'permanent', not 'forever'"),
-    ({"id": [1], "op": "ping"}, "id must be an integer or a short string"),
-    ({"id": 6, "op": "ping", "args": [1]}, "args must be a JSON object"),
-])
-def test_bad_requests_get_an_error_reply(daemon: Daemon, message: dict[str, Any],
-                                         error: str) -> None:
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ({"id": 1, "op": "explode"}, "unknown op 'explode'; expected one of add, remove"),
+        ({"id": 2, "op": "add", "args": {"session": "w"}}, "add: missing context, owner"),
+        ({"id": 3, "op": "ping", "args": {"x": 1}}, "ping: unknown argument(s) 'x'"),
+        (
+            {"id": 4, "op": "release", "args": {"session": "nobody"}},
+            "release: no session 'nobody' of this client",
+        ),
+        (
+            {"id": 5, "op": "interrupt", "args": {"kind": "forever"}},
+            "kind must be 'transient' or 'permanent', not 'forever'",
+        ),
+        ({"id": [1], "op": "ping"}, "id must be an integer or a short string"),
+        ({"id": 6, "op": "ping", "args": [1]}, "args must be a JSON object"),
+    ],
+)
+def test_bad_requests_get_an_error_reply(
+    daemon: Daemon, message: dict[str, Any], error: str
+) -> None:
     raw = Raw(daemon.socket_path)
     reply = raw.send(message)
     assert reply["ok"] is False and error in reply["error"], reply
@@ -152,8 +163,9 @@ def test_a_client_cannot_touch_another_clients_session(daemon: Daemon) -> None:
     music, other = Raw(daemon.socket_path), Raw(daemon.socket_path)
     music.request("add", session="w1", context="w1", owner="music")
     for name in ("w1", f"{music.client}/w1"):
-        reply = other.send({"id": 9, "op": "request_active",
-                            "args": {"session": name, "type": "transient-solo"}})
+        reply = other.send(
+            {"id": 9, "op": "request_active", "args": {"session": name, "type": "transient-solo"}}
+        )
         assert reply["ok"] is False and "of this client" in reply["error"]
     assert [s["state"] for s in music.request("sessions")["sessions"]] == ["inactive"]
 
@@ -174,8 +186,7 @@ def test_an_oversized_message_gets_an_error_and_the_next_one_is_read(daemon: Dae
     raw = Raw(daemon.socket_path)
     raw.send_bytes(b'{"id": 1, "op": "ping", "pad": "' + b"x" * 200_000 + b'"}\n')
     reply = raw.next_reply()
-    assert reply == {"id": None, "ok": False,
-                     "error": "message longer than 65536 bytes; discarded"}
+    assert reply == {"id": None, "ok": False, "error": "message longer than 65536 bytes; discarded"}
     assert raw.request("ping")["ok"]
 
 
@@ -183,14 +194,14 @@ def test_actions_for_other_clients_are_pushed_to_them(daemon: Daemon) -> None:
     music, ping = Raw(daemon.socket_path), Raw(daemon.socket_path)
     music.request("add", session="w1", context="w1", owner="music")
     reply = music.request("request_active", session="w1", type="playback")
-    assert reply["actions"] == [{"do": "state", "session": "w1", "state": "active",
-                                 "fade": 0.0}]
+    assert reply["actions"] == [{"do": "state", "session": "w1", "state": "active", "fade": 0.0}]
     ping.request("add", session="w1", context="w1", owner="ping")
     reply = ping.request("request_active", session="w1", type="transient")
-    assert reply["actions"] == [{"do": "state", "session": "w1", "state": "active",
-                                 "fade": 0.0}]
-    assert music.next_push() == {"push": "actions", "actions": [
-        {"do": "gain", "session": "w1", "gain": 0.2, "ramp": 0.1}]}
+    assert reply["actions"] == [{"do": "state", "session": "w1", "state": "active", "fade": 0.0}]
+    assert music.next_push() == {
+        "push": "actions",
+        "actions": [{"do": "gain", "session": "w1", "gain": 0.2, "ramp": 0.1}],
+    }
     rows = ping.request("sessions")["sessions"]
     assert [(r["id"], r["state"], r["gain"], r["causes"]) for r in rows] == [
         (f"{music.client}/w1", "active", 0.2, ["ducked by ping"]),
@@ -219,9 +230,11 @@ def test_routes_follow_each_clients_own_devices(daemon: Daemon) -> None:
     a.request("set_devices", devices=[speakers, headset])
     b.request("set_devices", devices=[{"id": "wav", "label": "WAV", "kind": "audiooutput"}])
     assert a.request("add", session="w", context="w", owner="a")["actions"] == [
-        {"do": "route", "session": "w", "device": "spk"}]
+        {"do": "route", "session": "w", "device": "spk"}
+    ]
     assert b.request("add", session="w", context="w", owner="b")["actions"] == [
-        {"do": "route", "session": "w", "device": "wav"}]
+        {"do": "route", "session": "w", "device": "wav"}
+    ]
     actions = a.request("request_active", session="w", type="play-and-record")["actions"]
     assert actions[0] == {"do": "route", "session": "w", "device": "hs"}
     actions = a.request("device_removed", device="hs", sessions=["w"])["actions"]

@@ -39,8 +39,9 @@ def levels(wav: Path, freq: float, step: float = 0.05) -> tuple[np.ndarray, np.n
     return times, np.array([tone_level_db(data, freq, t, step) for t in times])
 
 
-def silent_spans(wav: Path, threshold: float = 1e-4, min_gap: float = 0.05) -> list[tuple[float,
-                                                                                          float]]:
+def silent_spans(
+    wav: Path, threshold: float = 1e-4, min_gap: float = 0.05
+) -> list[tuple[float, float]]:
     """(start, end) seconds of the silent stretches of ``wav`` between sound, longer than
     ``min_gap``."""
     data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
@@ -56,8 +57,9 @@ def media(tmp_path: Path) -> Media:
     return Media(tmp_path)
 
 
-def test_a_notification_in_one_process_ducks_music_in_another_by_14_db(procs: Processes,
-                                                                        media: Media) -> None:
+def test_a_notification_in_one_process_ducks_music_in_another_by_14_db(
+    procs: Processes, media: Media
+) -> None:
     music = procs.player("music", "playback", media.tone(440, 1.0), loop=True)
     music.wait_for("playing")
     time.sleep(0.4)
@@ -72,14 +74,16 @@ def test_a_notification_in_one_process_ducks_music_in_another_by_14_db(procs: Pr
     # One stretch, about as long as the notification, with full level before and after.
     assert ducked[-1] - ducked[0] == pytest.approx(0.75, abs=0.25)
     assert np.median(db[(times >= ducked[0]) & (times <= ducked[-1])]) == pytest.approx(
-        -14, abs=0.5)
+        -14, abs=0.5
+    )
     assert db[(times > 0.1) & (times < ducked[0] - 0.2)].min() > -1
     assert db[times > ducked[-1] + 0.7].min() > -1
     assert db.min() > -16  # ducked, never paused
 
 
-def test_a_prompt_in_one_process_pauses_music_in_another_and_it_resumes(procs: Processes,
-                                                                         media: Media) -> None:
+def test_a_prompt_in_one_process_pauses_music_in_another_and_it_resumes(
+    procs: Processes, media: Media
+) -> None:
     music = procs.player("music", "playback", media.tone(440, 1.0), loop=True)
     music.wait_for("playing")
     time.sleep(0.3)
@@ -99,8 +103,9 @@ def test_a_prompt_in_one_process_pauses_music_in_another_and_it_resumes(procs: P
     assert db[times > end + 0.05].min() > -1  # resumed at full level
 
 
-def test_a_call_in_one_process_delays_a_player_in_another_until_it_ends(procs: Processes,
-                                                                        media: Media) -> None:
+def test_a_call_in_one_process_delays_a_player_in_another_until_it_ends(
+    procs: Processes, media: Media
+) -> None:
     call = procs.player("call", "play-and-record", media.tone(600, 1.0), loop=True)
     call.wait_for("playing")
     player = procs.player("player", "playback", media.tone(440, 0.5))
@@ -117,7 +122,8 @@ def test_a_call_in_one_process_delays_a_player_in_another_until_it_ends(procs: P
 
 
 def test_kill_9_of_the_process_holding_a_prompt_resumes_the_music_when_its_socket_closes(
-        procs: Processes, media: Media) -> None:
+    procs: Processes, media: Media
+) -> None:
     music = procs.player("music", "playback", media.tone(440, 1.0), loop=True)
     music.wait_for("playing")
     prompt = procs.player("prompt", "transient-solo", media.tone(1000, 5.0))
@@ -142,8 +148,9 @@ def test_kill_9_of_the_process_holding_a_prompt_resumes_the_music_when_its_socke
     procs.daemon.wait_log("1 session(s) removed, 1 other client(s) told", since=mark)
 
 
-def test_a_restarted_daemon_is_found_again_and_clients_register_anew(procs: Processes,
-                                                                     media: Media) -> None:
+def test_a_restarted_daemon_is_found_again_and_clients_register_anew(
+    procs: Processes, media: Media
+) -> None:
     music = procs.player("music", "playback", media.tone(440, 1.0), loop=True)
     music.wait_for("playing")
     idle = procs.player("idle", "ambient", media.tone(300, 0.2), play=False)
@@ -198,8 +205,9 @@ RAW_CLIENT = textwrap.dedent("""
 def _python_for(uid: int) -> str:
     for candidate in (sys.executable, "/usr/bin/python3"):
         try:
-            result = subprocess.run([candidate, "-c", "pass"], user=uid, capture_output=True,
-                                    timeout=20)
+            result = subprocess.run(
+                [candidate, "-c", "pass"], user=uid, capture_output=True, timeout=20
+            )
         except (OSError, subprocess.SubprocessError):
             continue
         if result.returncode == 0:
@@ -219,8 +227,13 @@ def test_a_client_of_another_uid_is_refused() -> None:
             os.chmod(procs.runtime_dir, 0o755)
             os.chmod(procs.daemon.socket.parent, 0o777)
             os.chmod(procs.daemon.socket, 0o777)
-            result = subprocess.run([python, "-c", RAW_CLIENT, str(procs.daemon.socket)],
-                                    user=NOBODY, capture_output=True, text=True, timeout=20)
+            result = subprocess.run(
+                [python, "-c", RAW_CLIENT, str(procs.daemon.socket)],
+                user=NOBODY,
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
             assert result.returncode == 0, result.stderr
             assert '"ok":false' in result.stdout
             assert f"uid {NOBODY} is not this daemon's user" in result.stdout
@@ -245,7 +258,8 @@ def all_session_rows(client: Raw) -> list[dict[str, object]]:
 
 
 def test_status_shows_every_session_of_a_crowded_daemon_and_asking_costs_nothing(
-        procs: Processes) -> None:
+    procs: Processes,
+) -> None:
     # 2 x 200 sessions whose owners are 256 characters long: their rows are ~300 KB of JSON,
     # several times the 64 KiB a message may carry.
     clients = [Raw(procs.daemon.socket) for _ in range(2)]
@@ -256,12 +270,21 @@ def test_status_shows_every_session_of_a_crowded_daemon_and_asking_costs_nothing
 
     env = base_env(procs.runtime_dir, procs.config_home)
     env.update(AUDIOSESSION_DAEMON="required", AUDIOSESSION_BACKEND="null", COLUMNS="400")
-    result = subprocess.run([sys.executable, "-m", "audiosession", "status"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "audiosession", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "400 session(s) on the daemon platform" in result.stdout
-    shown = {f"client {n} session {i:03d} " for n in range(2) for i in range(200)
-             if f"client {n} session {i:03d} " in result.stdout}
+    shown = {
+        f"client {n} session {i:03d} "
+        for n in range(2)
+        for i in range(200)
+        if f"client {n} session {i:03d} " in result.stdout
+    }
     assert len(shown) == 400
 
     # A client holding sessions asks for all of them: it gets them all and keeps its own.
@@ -273,7 +296,8 @@ def test_status_shows_every_session_of_a_crowded_daemon_and_asking_costs_nothing
 
 
 def test_a_stopped_prompt_lets_the_music_play_after_the_answer_deadline_and_holds_it_again(
-        procs: Processes, media: Media) -> None:
+    procs: Processes, media: Media
+) -> None:
     music = procs.player("music", "playback", media.tone(440, 1.0), loop=True)
     music.wait_for("playing")
     prompt = procs.player("prompt", "transient-solo", media.tone(1000, 60.0))
@@ -298,8 +322,10 @@ def test_a_stopped_prompt_lets_the_music_play_after_the_answer_deadline_and_hold
     # Released after the prompt missed a ping's answer deadline (2 s): between 2 s and
     # 3 s (a ping goes every second) after it stopped, plus the daemon's 0.1 s check.
     waited = released["t"] - stopped_at
-    print(f"music released {waited:.2f} s after SIGSTOP, held again "
-          f"{(held_again['t'] - continued_at) * 1000:.0f} ms after SIGCONT")
+    print(
+        f"music released {waited:.2f} s after SIGSTOP, held again "
+        f"{(held_again['t'] - continued_at) * 1000:.0f} ms after SIGCONT"
+    )
     assert ANSWER_DEADLINE <= waited <= PING_INTERVAL + ANSWER_DEADLINE + 0.25
     assert held_again["t"] - continued_at < 0.5
     # What the music really played: silent while the prompt held it, sound while it was

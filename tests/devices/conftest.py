@@ -11,9 +11,13 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from audiosession.engine.pulse import PulseBackend  # noqa: E402
+from audiosession.loop import ThreadedLoop  # noqa: E402
+from audiosession.platforms.embedded import EmbeddedPlatform  # noqa: E402
+from audiosession.platforms.policy import PolicyConfig  # noqa: E402
+from audiosession.session.runtime import Runtime  # noqa: E402
 from pulse_server import PulseServer, pulse_server  # noqa: E402
 
-__all__ = ["backend", "pulse_server"]
+__all__ = ["backend", "pulse_server", "runtime"]
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +28,23 @@ def backend(pulse_server: PulseServer) -> Iterator[PulseBackend]:
         yield b
     finally:
         b.close()
+
+
+@pytest.fixture
+def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
+    """A process-like runtime (real clock, dispatcher thread) on the private server."""
+    loop = ThreadedLoop(name="pulse-test-loop")
+
+    def platform(task_loop):
+        return EmbeddedPlatform(
+            task_loop,
+            config=PolicyConfig(),
+            backend_factory=lambda: PulseBackend(server=pulse_server.server_string),
+        )
+
+    runtime = Runtime(loop, platform)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+        loop.close()

@@ -18,8 +18,9 @@ from tests.audio import tone_level_db  # noqa: E402
 from tests.cli.conftest import command_env, run_command  # noqa: E402
 
 
-def test_the_live_demo_records_what_the_speakers_received(pulse_server: PulseServer,
-                                                          tmp_path) -> None:
+def test_the_live_demo_records_what_the_speakers_received(
+    pulse_server: PulseServer, tmp_path
+) -> None:
     env = command_env(PULSE_SERVER=pulse_server.server_string)
     env.pop("AUDIOSESSION_BACKEND")  # the real device: the private server
     result = run_command("demo", "--out", str(tmp_path), timeout=120, env=env)
@@ -29,8 +30,7 @@ def test_the_live_demo_records_what_the_speakers_received(pulse_server: PulseSer
     start = int(np.argmax(np.abs(output[:, 0]) > 1e-4)) / rate  # when the music began
 
     def music_db(at: float) -> float:
-        return tone_level_db(output, MUSIC_DRONE_HZ, start + at,
-                             reference=MUSIC_DRONE_AMPLITUDE)
+        return tone_level_db(output, MUSIC_DRONE_HZ, start + at, reference=MUSIC_DRONE_AMPLITUDE)
 
     assert music_db(1.0) == pytest.approx(0, abs=0.5)
     assert music_db(2.6) == pytest.approx(-14, abs=1.0)  # ducked by the notification

@@ -16,12 +16,12 @@ from test_pulse_sessions import level_db, wait_for
 
 from alsa_config import AlsaConfig, alsa_config, require_alsa_pulse_plugin
 from audiosession import Audio, Window
-from audiosession.engine.devices import select_backend
+from audiosession.engine.backends import select_backend
 from audiosession.engine.null import NullBackend
 from audiosession.engine.portaudio import PortAudioBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer
 
@@ -36,8 +36,7 @@ SILENT = 1e-4
 
 
 @pytest.fixture
-def alsa(pulse_server: PulseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-         ) -> AlsaConfig:
+def alsa(pulse_server: PulseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AlsaConfig:
     return alsa_config(pulse_server, tmp_path, monkeypatch)
 
 
@@ -45,8 +44,11 @@ def make_runtime(config: PolicyConfig | None = None) -> tuple[Runtime, ThreadedL
     loop = ThreadedLoop(name="portaudio-test-loop")
 
     def platform(task_loop):
-        return EmbeddedPlatform(task_loop, config=config or PolicyConfig(),
-                                backend_factory=lambda: PortAudioBackend(poll_interval=0.2))
+        return EmbeddedPlatform(
+            task_loop,
+            config=config or PolicyConfig(),
+            backend_factory=lambda: PortAudioBackend(poll_interval=0.2),
+        )
 
     return Runtime(loop, platform), loop
 
@@ -86,7 +88,8 @@ def test_the_backend_lists_the_pcms_with_the_default(alsa: AlsaConfig) -> None:
 
 
 def test_a_played_file_reaches_the_default_sink_at_its_level(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "playback"
     Audio(media.tone(440, 5.0), window=window).play().result(5)
@@ -97,7 +100,8 @@ def test_a_played_file_reaches_the_default_sink_at_its_level(
 
 
 def test_a_notification_ducks_the_music_by_14_db_and_pause_is_silence(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     music_window, ping_window = Window(runtime=runtime), Window(runtime=runtime)
     music_window.navigator.audio_session.type = "playback"
     ping_window.navigator.audio_session.type = "transient"
@@ -122,7 +126,8 @@ def test_a_notification_ducks_the_music_by_14_db_and_pause_is_silence(
 
 
 def test_set_sink_id_moves_an_element_to_the_second_pcm(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "playback"
     audio = Audio(media.tone(660, 6.0), window=window)
@@ -135,7 +140,8 @@ def test_set_sink_id_moves_an_element_to_the_second_pcm(
 
 
 def test_a_call_goes_to_the_communications_device_of_audiosession_toml(
-        alsa: AlsaConfig, pulse_server: PulseServer, media) -> None:
+    alsa: AlsaConfig, pulse_server: PulseServer, media
+) -> None:
     runtime, loop = make_runtime(PolicyConfig(communications_device="headset"))
     try:
         window = Window(runtime=runtime)
@@ -149,7 +155,8 @@ def test_a_call_goes_to_the_communications_device_of_audiosession_toml(
 
 
 def test_capture_from_a_monitor_backed_pcm_delivers_what_was_played(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "play-and-record"
     Audio(media.tone(440, 6.0), window=window).play().result(5)
@@ -165,7 +172,8 @@ def test_capture_from_a_monitor_backed_pcm_delivers_what_was_played(
 
 
 def test_a_new_pcm_appears_and_removing_it_pauses_the_music_on_it(
-        runtime: Runtime, alsa: AlsaConfig, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, alsa: AlsaConfig, pulse_server: PulseServer, media
+) -> None:
     window, ambient_window = Window(runtime=runtime), Window(runtime=runtime)
     window.navigator.audio_session.type = "playback"
     ambient_window.navigator.audio_session.type = "ambient"
@@ -176,8 +184,14 @@ def test_a_new_pcm_appears_and_removing_it_pauses_the_music_on_it(
     changes: list[object] = []
     window.navigator.media_devices.add_event_listener("devicechange", changes.append)
     # Plug in: a new PCM (on the headset sink) appears and fires devicechange.
-    alsa.write({"speakers": "speakers", "headset": "headset", "mic": "speakers.monitor",
-                "usbphones": "headset"})
+    alsa.write(
+        {
+            "speakers": "speakers",
+            "headset": "headset",
+            "mic": "speakers.monitor",
+            "usbphones": "headset",
+        }
+    )
     assert wait_for(lambda: changes)
     ids = [d.device_id for d in window.navigator.media_devices.enumerate_devices()]
     assert "usbphones" in ids
@@ -196,18 +210,25 @@ def test_a_new_pcm_appears_and_removing_it_pauses_the_music_on_it(
     speakers = recorder.stop()
     assert level_db(speakers, 440) < -80  # not a block of music burst out of the speakers
     assert level_db(speakers, 660) == pytest.approx(FULL, abs=1.0)  # the ambient sound plays on
-    assert "usbphones" not in [d.device_id for d in
-                               window.navigator.media_devices.enumerate_devices()]
+    assert "usbphones" not in [
+        d.device_id for d in window.navigator.media_devices.enumerate_devices()
+    ]
 
 
 def backend_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == "audiosession.engine.devices" and r.levelno >= logging.INFO]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "audiosession.engine.backends" and r.levelno >= logging.INFO
+    ]
 
 
 def test_auto_takes_portaudio_when_no_pulseaudio_answers_but_alsa_has_a_device(
-        alsa: AlsaConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+    alsa: AlsaConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/no-such-socket")
     with caplog.at_level(logging.INFO, logger="audiosession.engine"):
         backend = select_backend("auto")
@@ -222,8 +243,8 @@ def test_auto_takes_portaudio_when_no_pulseaudio_answers_but_alsa_has_a_device(
 
 
 def test_auto_takes_null_with_neither_pulseaudio_nor_an_alsa_device(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     require_alsa_pulse_plugin()
     dead = f"unix:{tmp_path}/no-such-socket"
     monkeypatch.setenv("PULSE_SERVER", dead)
@@ -241,7 +262,8 @@ def test_auto_takes_null_with_neither_pulseaudio_nor_an_alsa_device(
 
 
 def test_backend_environment_variable_forces_portaudio(
-        alsa: AlsaConfig, pulse_server: PulseServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    alsa: AlsaConfig, pulse_server: PulseServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AUDIOSESSION_BACKEND", "portaudio")  # though PulseAudio answers
     backend = select_backend()
     try:
@@ -254,8 +276,14 @@ def test_an_unknown_device_is_not_found_naming_the_known_ones(alsa: AlsaConfig) 
     from audiosession.errors import NotFoundError
 
     with PortAudioBackend() as backend, pytest.raises(NotFoundError, match="'nowhere'.*speakers"):
-        backend.open_output("nowhere", "music", rate=RATE, channels=2, blocksize=480,
-                            render=lambda frames: np.zeros((frames, 2), np.float32))
+        backend.open_output(
+            "nowhere",
+            "music",
+            rate=RATE,
+            channels=2,
+            blocksize=480,
+            render=lambda frames: np.zeros((frames, 2), np.float32),
+        )
 
 
 def test_an_underrun_is_counted_from_the_callback_flags(alsa: AlsaConfig) -> None:
@@ -268,8 +296,9 @@ def test_an_underrun_is_counted_from_the_callback_flags(alsa: AlsaConfig) -> Non
         return np.full((frames, 2), 0.1, np.float32)
 
     with PortAudioBackend() as backend:
-        stream = backend.open_output("speakers", "music", rate=RATE, channels=2, blocksize=480,
-                                     render=render)
+        stream = backend.open_output(
+            "speakers", "music", rate=RATE, channels=2, blocksize=480, render=render
+        )
         assert wait_for(lambda: stream.blocks_rendered >= 300)  # 3 s: running steadily
         assert stream.underflows == 0
         stall.set()
@@ -280,8 +309,10 @@ def test_an_underrun_is_counted_from_the_callback_flags(alsa: AlsaConfig) -> Non
 def test_the_devices_command_shows_the_portaudio_backend_and_its_pcms(alsa: AlsaConfig) -> None:
     from tests.cli.conftest import command_env, run_command
 
-    result = run_command("devices", env=command_env(AUDIOSESSION_BACKEND="portaudio",
-                                                    ALSA_CONFIG_PATH=alsa.config_path))
+    result = run_command(
+        "devices",
+        env=command_env(AUDIOSESSION_BACKEND="portaudio", ALSA_CONFIG_PATH=alsa.config_path),
+    )
     assert result.returncode == 0, result.stderr
     assert "devices of the portaudio (ALSA) backend" in result.stdout
     assert "headset" in result.stdout and "no sound device" not in result.stdout

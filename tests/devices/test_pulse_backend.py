@@ -46,8 +46,14 @@ def level_at(signal: np.ndarray, freq: float) -> float:
     over 100 ms windows, so one scheduling hiccup of this shared VM does not decide it."""
     window = RATE // 10
     if len(signal) >= 3 * window:
-        return float(np.median([level_at(signal[i : i + window], freq)
-                                for i in range(0, len(signal) - window + 1, window)]))
+        return float(
+            np.median(
+                [
+                    level_at(signal[i : i + window], freq)
+                    for i in range(0, len(signal) - window + 1, window)
+                ]
+            )
+        )
     x = signal[:, 0].astype(np.float64)
     spectrum = np.fft.rfft(x)
     bins = np.fft.rfftfreq(len(x), 1 / RATE)
@@ -61,33 +67,40 @@ def db(x: float) -> float:
 
 def ours(server: PulseServer) -> list[SinkInput]:
     """The playback streams this process has on the server."""
-    return [s for s in server.sink_inputs()
-            if s.properties.get("application.process.id") == str(os.getpid())]
+    return [
+        s
+        for s in server.sink_inputs()
+        if s.properties.get("application.process.id") == str(os.getpid())
+    ]
 
 
 def record(server: PulseServer, sinks: list[str], seconds: float) -> dict[str, np.ndarray]:
     """Record several sinks' monitors over the same interval; drop the first 0.1 s."""
     recorders = {sink: server.record(f"{sink}.monitor") for sink in sinks}
     time.sleep(seconds)
-    return {sink: rec.stop()[RATE // 10:] for sink, rec in recorders.items()}
+    return {sink: rec.stop()[RATE // 10 :] for sink, rec in recorders.items()}
 
 
 def test_lists_both_null_sinks_with_default_and_intended_roles(backend: PulseBackend) -> None:
     devices = {d.id: d for d in backend.list_devices()}
-    assert devices["speakers"] == DeviceInfo("speakers", "Speakers", "audiooutput",
-                                             frozenset(), True)
-    assert devices["headset"] == DeviceInfo("headset", "Headset", "audiooutput",
-                                            frozenset({"phone"}), False)
+    assert devices["speakers"] == DeviceInfo(
+        "speakers", "Speakers", "audiooutput", frozenset(), True
+    )
+    assert devices["headset"] == DeviceInfo(
+        "headset", "Headset", "audiooutput", frozenset({"phone"}), False
+    )
     assert devices["speakers.monitor"].kind == "audioinput"
     assert devices["speakers.monitor"].label == "Monitor of Speakers"
     assert backend.default_output() == "speakers"
     assert backend.default_input() == "speakers.monitor"
 
 
-def test_tone_reaches_the_default_sink_at_its_level(pulse_server: PulseServer,
-                                                    backend: PulseBackend) -> None:
-    stream = backend.open_output("speakers", "music", rate=RATE, channels=2, blocksize=BLOCK,
-                                 render=tone(440))
+def test_tone_reaches_the_default_sink_at_its_level(
+    pulse_server: PulseServer, backend: PulseBackend
+) -> None:
+    stream = backend.open_output(
+        "speakers", "music", rate=RATE, channels=2, blocksize=BLOCK, render=tone(440)
+    )
     try:
         time.sleep(0.1)
         got = record(pulse_server, ["speakers"], 1.0)["speakers"]
@@ -99,10 +112,12 @@ def test_tone_reaches_the_default_sink_at_its_level(pulse_server: PulseServer,
     assert stream.underflows == 0
 
 
-def test_stream_on_headset_is_heard_there_and_not_on_speakers(pulse_server: PulseServer,
-                                                              backend: PulseBackend) -> None:
-    stream = backend.open_output("headset", "phone", rate=RATE, channels=2, blocksize=BLOCK,
-                                 render=tone(1000))
+def test_stream_on_headset_is_heard_there_and_not_on_speakers(
+    pulse_server: PulseServer, backend: PulseBackend
+) -> None:
+    stream = backend.open_output(
+        "headset", "phone", rate=RATE, channels=2, blocksize=BLOCK, render=tone(1000)
+    )
     try:
         time.sleep(0.1)
         got = record(pulse_server, ["headset", "speakers"], 1.0)
@@ -117,10 +132,12 @@ def test_stream_on_headset_is_heard_there_and_not_on_speakers(pulse_server: Puls
 
 
 @pytest.mark.parametrize("role", ["music", "phone", "event", "a11y", "animation"])
-def test_stream_carries_the_media_role_asked(pulse_server: PulseServer, backend: PulseBackend,
-                                             role: str) -> None:
-    stream = backend.open_output("speakers", role, rate=RATE, channels=2, blocksize=BLOCK,
-                                 render=tone(440))
+def test_stream_carries_the_media_role_asked(
+    pulse_server: PulseServer, backend: PulseBackend, role: str
+) -> None:
+    stream = backend.open_output(
+        "speakers", role, rate=RATE, channels=2, blocksize=BLOCK, render=tone(440)
+    )
     try:
         inputs = ours(pulse_server)
         index = stream.index
@@ -131,11 +148,14 @@ def test_stream_carries_the_media_role_asked(pulse_server: PulseServer, backend:
 
 
 def test_two_streams_of_one_process_with_different_roles_coexist(
-        pulse_server: PulseServer, backend: PulseBackend) -> None:
-    music = backend.open_output("speakers", "music", rate=RATE, channels=2, blocksize=BLOCK,
-                                render=tone(440, 0.25))
-    call = backend.open_output("speakers", "phone", rate=RATE, channels=2, blocksize=BLOCK,
-                               render=tone(1000, 0.25))
+    pulse_server: PulseServer, backend: PulseBackend
+) -> None:
+    music = backend.open_output(
+        "speakers", "music", rate=RATE, channels=2, blocksize=BLOCK, render=tone(440, 0.25)
+    )
+    call = backend.open_output(
+        "speakers", "phone", rate=RATE, channels=2, blocksize=BLOCK, render=tone(1000, 0.25)
+    )
     try:
         roles = sorted((s.role or "", s.sink) for s in ours(pulse_server))
         time.sleep(0.1)
@@ -149,7 +169,8 @@ def test_two_streams_of_one_process_with_different_roles_coexist(
 
 
 def test_removing_a_sink_reports_the_new_list_and_silences_its_stream(
-        pulse_server: PulseServer, backend: PulseBackend) -> None:
+    pulse_server: PulseServer, backend: PulseBackend
+) -> None:
     lists: list[list[str]] = []
     changed = threading.Event()
 
@@ -162,34 +183,41 @@ def test_removing_a_sink_reports_the_new_list_and_silences_its_stream(
     module = pulse_server.load_null_sink("usb", **{"device.description": "USB headphones"})
     assert changed.wait(5), "no callback after a sink was added"
     assert "usb" in lists[-1]
-    stream = backend.open_output("usb", "music", rate=RATE, channels=2, blocksize=BLOCK,
-                                 render=tone(440))
+    stream = backend.open_output(
+        "usb", "music", rate=RATE, channels=2, blocksize=BLOCK, render=tone(440)
+    )
     changed.clear()
     pulse_server.unload_module(module)
     assert changed.wait(5), "no callback after a sink was removed"
     assert "usb" not in lists[-1] and "usb.monitor" not in lists[-1]
     assert "speakers" in lists[-1]
-    # The stream is not moved to the speakers by the server: the engine decides (DESIGN §6).
+    # The stream is not moved to the speakers by the server: the engine decides
+    # (docs/design.md, *Platform policy*).
     got = record(pulse_server, ["speakers"], 0.5)["speakers"]
     stream.close()
     assert np.max(np.abs(got)) < 1e-4
     assert ours(pulse_server) == []
 
 
-def test_capture_from_a_sink_monitor_delivers_the_played_samples(
-        backend: PulseBackend) -> None:
+def test_capture_from_a_sink_monitor_delivers_the_played_samples(backend: PulseBackend) -> None:
     blocks: list[np.ndarray] = []
-    out = backend.open_output("speakers", "music", rate=RATE, channels=2, blocksize=BLOCK,
-                              render=tone(660))
-    inp = backend.open_input("speakers.monitor", rate=RATE, channels=2, blocksize=BLOCK,
-                             deliver=lambda block: blocks.append(block.copy()))
+    out = backend.open_output(
+        "speakers", "music", rate=RATE, channels=2, blocksize=BLOCK, render=tone(660)
+    )
+    inp = backend.open_input(
+        "speakers.monitor",
+        rate=RATE,
+        channels=2,
+        blocksize=BLOCK,
+        deliver=lambda block: blocks.append(block.copy()),
+    )
     try:
         time.sleep(1.2)
     finally:
         inp.close()
         out.close()
     assert all(b.shape == (BLOCK, 2) and b.dtype == np.float32 for b in blocks)
-    got = np.concatenate(blocks)[RATE // 5:]
+    got = np.concatenate(blocks)[RATE // 5 :]
     assert len(got) > 0.8 * RATE
     assert peak_hz(got) == pytest.approx(660, abs=2)
     assert db(level_at(got, 660)) == pytest.approx(db(AMP / np.sqrt(2)), abs=0.2)
@@ -207,14 +235,16 @@ def test_capture_from_a_sink_monitor_delivers_the_played_samples(
 
 def test_unknown_sink_raises_not_found_naming_it(backend: PulseBackend) -> None:
     with pytest.raises(NotFoundError, match="'no-such-sink'.*speakers"):
-        backend.open_output("no-such-sink", "music", rate=RATE, channels=2, blocksize=BLOCK,
-                            render=tone(440))
+        backend.open_output(
+            "no-such-sink", "music", rate=RATE, channels=2, blocksize=BLOCK, render=tone(440)
+        )
 
 
 def test_bad_format_is_refused_with_the_value(backend: PulseBackend) -> None:
     with pytest.raises(ValueError, match="channels.*0"):
-        backend.open_output("speakers", "music", rate=RATE, channels=0, blocksize=BLOCK,
-                            render=tone(440))
+        backend.open_output(
+            "speakers", "music", rate=RATE, channels=0, blocksize=BLOCK, render=tone(440)
+        )
 
 
 def test_no_server_fails_fast_with_a_clear_error(tmp_path: object) -> None:
@@ -224,13 +254,21 @@ def test_no_server_fails_fast_with_a_clear_error(tmp_path: object) -> None:
     assert time.monotonic() - start < 1.0
 
 
+def test_a_refused_connection_gives_libpulses_reason(tmp_path: object) -> None:
+    server = f"unix:{tmp_path}/no-such-socket"
+    with pytest.raises(BackendUnavailableError) as caught:
+        PulseBackend(server=server)
+    assert str(caught.value) == f"cannot connect to {server}: Connection refused"
+
+
 def test_server_going_away_ends_streams_without_crashing() -> None:
     require_pulse_tools()
     server = PulseServer({"speakers": {}}).start()
     try:
         backend = PulseBackend(server=server.server_string)
-        stream = backend.open_output("speakers", "music", rate=RATE, channels=2,
-                                     blocksize=BLOCK, render=tone(440))
+        stream = backend.open_output(
+            "speakers", "music", rate=RATE, channels=2, blocksize=BLOCK, render=tone(440)
+        )
         time.sleep(0.2)
         assert stream.blocks_rendered > 0
         assert server.process is not None
@@ -241,8 +279,9 @@ def test_server_going_away_ends_streams_without_crashing() -> None:
             time.sleep(0.02)
         assert stream.failed
         # While the server is away a new stream waits for it (it opens when it is back).
-        waiting = backend.open_output("speakers", "music", rate=RATE, channels=2,
-                                      blocksize=BLOCK, render=tone(440))
+        waiting = backend.open_output(
+            "speakers", "music", rate=RATE, channels=2, blocksize=BLOCK, render=tone(440)
+        )
         assert waiting.failed and waiting.index is None
         waiting.close()
         stream.close()

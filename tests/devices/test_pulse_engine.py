@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from audiosession.engine.devices import select_backend
+from audiosession.engine.backends import select_backend
 from audiosession.engine.engine import DeviceRemoved, Engine
 from pulse_server import PulseServer
 
@@ -54,9 +54,10 @@ def test_engine_voices_play_on_their_device_with_their_role(pulse_server: PulseS
         time.sleep(0.2)
         recorders = {s: pulse_server.record(f"{s}.monitor") for s in ("speakers", "headset")}
         time.sleep(1.0)
-        got = {s: r.stop()[RATE // 10:] for s, r in recorders.items()}
+        got = {s: r.stop()[RATE // 10 :] for s, r in recorders.items()}
         streams = sorted(
-            (s.sink, s.role or "") for s in pulse_server.sink_inputs()
+            (s.sink, s.role or "")
+            for s in pulse_server.sink_inputs()
             if s.properties.get("application.process.id") == str(os.getpid())
         )
     finally:
@@ -89,7 +90,7 @@ def test_unplugging_a_sink_moves_its_voices_to_the_default(pulse_server: PulseSe
         held = pulse_server.record_monitor("speakers", 0.4)
         voice.playing = True  # what the platform does for a session that may play on
         time.sleep(0.3)
-        got = pulse_server.record_monitor("speakers", 0.8)[RATE // 10:]
+        got = pulse_server.record_monitor("speakers", 0.8)[RATE // 10 :]
     finally:
         engine.close()
     event = next(e for e in events if isinstance(e, DeviceRemoved))

@@ -11,38 +11,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from audiosession import Audio, Window
 from audiosession.engine.pulse import PulseBackend
-from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import RATE, PulseServer, SinkInput, level_db
 
 TONE_DB = 20 * np.log10(0.5 / np.sqrt(2))  # a sine at 0.5
-
-
-@pytest.fixture
-def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
-    """A process-like runtime (real clock, dispatcher thread) on the private server."""
-    loop = ThreadedLoop(name="pulse-idle-test-loop")
-
-    def platform(task_loop: ThreadedLoop) -> EmbeddedPlatform:
-        return EmbeddedPlatform(
-            task_loop, config=PolicyConfig(),
-            backend_factory=lambda: PulseBackend(server=pulse_server.server_string))
-
-    runtime = Runtime(loop, platform)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        loop.close()
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
@@ -55,16 +34,18 @@ def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
 
 
 def our_streams(pulse_server: PulseServer) -> list[SinkInput]:
-    return [s for s in pulse_server.sink_inputs()
-            if s.properties.get("application.process.id") == str(os.getpid())]
+    return [
+        s
+        for s in pulse_server.sink_inputs()
+        if s.properties.get("application.process.id") == str(os.getpid())
+    ]
 
 
 def corked(pulse_server: PulseServer) -> list[bool]:
     return [s.corked for s in our_streams(pulse_server)]
 
 
-def test_an_idle_backend_stream_rests_and_wakes_with_its_sound(
-        pulse_server: PulseServer) -> None:
+def test_an_idle_backend_stream_rests_and_wakes_with_its_sound(pulse_server: PulseServer) -> None:
     sound = {"on": False}
 
     def render(frames: int) -> np.ndarray:
@@ -75,8 +56,9 @@ def test_an_idle_backend_stream_rests_and_wakes_with_its_sound(
 
     backend = PulseBackend(server=pulse_server.server_string)
     try:
-        stream = backend.open_output("speakers", "event", rate=RATE, channels=2,
-                                     blocksize=480, render=render)
+        stream = backend.open_output(
+            "speakers", "event", rate=RATE, channels=2, blocksize=480, render=render
+        )
         stream.set_idle(True)
         assert wait_for(lambda: corked(pulse_server) == [True]), corked(pulse_server)
         rendered = stream.blocks_rendered
@@ -86,14 +68,16 @@ def test_an_idle_backend_stream_rests_and_wakes_with_its_sound(
         stream.set_idle(False)
         assert not stream.corked
         assert wait_for(lambda: corked(pulse_server) == [False])
-        assert level_db(pulse_server.record_monitor("speakers", 0.5), 1000) == \
-            pytest.approx(TONE_DB, abs=1.0)
+        assert level_db(pulse_server.record_monitor("speakers", 0.5), 1000) == pytest.approx(
+            TONE_DB, abs=1.0
+        )
     finally:
         backend.close()
 
 
 def test_a_paused_element_fades_out_rests_and_resumes_where_it_paused(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "playback"
     music = Audio(media.tone(2000, 30.0), window=window)
@@ -113,13 +97,15 @@ def test_a_paused_element_fades_out_rests_and_resumes_where_it_paused(
     resumed_at = time.monotonic()
     music.play().result(5)
     assert wait_for(lambda: corked(pulse_server) == [False])
-    assert level_db(pulse_server.record_monitor("speakers", 0.5), 2000) == \
-        pytest.approx(TONE_DB, abs=1.0)
+    assert level_db(pulse_server.record_monitor("speakers", 0.5), 2000) == pytest.approx(
+        TONE_DB, abs=1.0
+    )
     assert position <= music.current_time <= position + time.monotonic() - resumed_at + 0.1
 
 
 def test_a_new_element_joins_a_resting_stream(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "transient"
     first = Audio(media.tone(440, 30.0), window=window)

@@ -14,8 +14,8 @@ import pytest
 from audiosession import Audio, MediaError, NetworkError, Window
 from audiosession.engine.pulse import PulseBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer, level_db, start_or_skip
 
@@ -35,9 +35,16 @@ def server() -> Iterator[PulseServer]:
 def runtime_on(server: PulseServer, reconnect_timeout: float) -> Runtime:
     """A process-like runtime (real clock, dispatcher thread) on ``server``."""
     loop = ThreadedLoop(name="pulse-restart-loop")
-    return Runtime(loop, lambda task_loop: EmbeddedPlatform(
-        task_loop, config=PolicyConfig(), backend_factory=lambda: PulseBackend(
-            server=server.server_string, reconnect_timeout=reconnect_timeout)))
+    return Runtime(
+        loop,
+        lambda task_loop: EmbeddedPlatform(
+            task_loop,
+            config=PolicyConfig(),
+            backend_factory=lambda: PulseBackend(
+                server=server.server_string, reconnect_timeout=reconnect_timeout
+            ),
+        ),
+    )
 
 
 @pytest.fixture
@@ -72,8 +79,9 @@ class Heard:
     def wait(self, kind: str, count: int = 1, seconds: float = 15.0) -> float:
         """The element's time at the ``count``-th ``kind`` event, once it has fired."""
         with self._changed:
-            assert self._changed.wait_for(lambda: self.types().count(kind) >= count, seconds), \
+            assert self._changed.wait_for(lambda: self.types().count(kind) >= count, seconds), (
                 f"no {kind} #{count} within {seconds} s; heard {self.events}"
+            )
             return [at for k, at in self.events if k == kind][count - 1]
 
 
@@ -85,12 +93,16 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
 
 
 def our_streams(server: PulseServer) -> list[tuple[str | None, str]]:
-    return [(s.role, s.sink) for s in server.sink_inputs()
-            if s.properties.get("application.process.id") == str(os.getpid())]
+    return [
+        (s.role, s.sink)
+        for s in server.sink_inputs()
+        if s.properties.get("application.process.id") == str(os.getpid())
+    ]
 
 
 def test_a_restarted_server_gets_the_players_back_where_they_were(
-        server: PulseServer, runtimes: list[Runtime], media) -> None:
+    server: PulseServer, runtimes: list[Runtime], media
+) -> None:
     # Before: after the restart no stream of ours existed on the new server, current_time
     # stood still with paused False, and no event told the program.
     runtime = runtime_on(server, reconnect_timeout=10.0)
@@ -100,8 +112,7 @@ def test_a_restarted_server_gets_the_players_back_where_they_were(
     heard = Heard(music)
     music.play().result(5)
     wait_for(lambda: music.current_time >= 1.0)
-    assert level_db(server.record_monitor("speakers", 0.5), 440) == pytest.approx(TONE_DB,
-                                                                                   abs=0.5)
+    assert level_db(server.record_monitor("speakers", 0.5), 440) == pytest.approx(TONE_DB, abs=0.5)
 
     server.kill()
     lost_at = heard.wait("waiting")
@@ -124,7 +135,8 @@ def test_a_restarted_server_gets_the_players_back_where_they_were(
 
 
 def test_when_no_server_returns_players_fail_visibly_and_can_play_once_one_does(
-        server: PulseServer, runtimes: list[Runtime], media) -> None:
+    server: PulseServer, runtimes: list[Runtime], media
+) -> None:
     runtime = runtime_on(server, reconnect_timeout=1.0)
     runtimes.append(runtime)
     window = Window(runtime=runtime)
@@ -152,5 +164,4 @@ def test_when_no_server_returns_players_fail_visibly_and_can_play_once_one_does(
     music.load()
     music.play().result(5)
     wait_for(lambda: our_streams(server) == [("music", "speakers")])
-    assert level_db(server.record_monitor("speakers", 1.0), 440) == pytest.approx(TONE_DB,
-                                                                                   abs=0.5)
+    assert level_db(server.record_monitor("speakers", 1.0), 440) == pytest.approx(TONE_DB, abs=0.5)

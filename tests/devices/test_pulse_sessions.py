@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from audiosession import Audio, Window
-from audiosession.engine.pulse import PulseBackend
-from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer, level_db
-
-
-@pytest.fixture
-def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
-    """A process-like runtime (real clock, dispatcher thread) on the private server."""
-    loop = ThreadedLoop(name="pulse-test-loop")
-
-    def platform(task_loop):
-        return EmbeddedPlatform(
-            task_loop, config=PolicyConfig(),
-            backend_factory=lambda: PulseBackend(server=pulse_server.server_string))
-
-    runtime = Runtime(loop, platform)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        loop.close()
 
 
 def wait_for(condition, seconds: float = 5.0) -> bool:
@@ -45,27 +22,34 @@ def wait_for(condition, seconds: float = 5.0) -> bool:
 
 
 def our_roles(pulse_server: PulseServer) -> list[tuple[str | None, str]]:
-    return sorted((s.role, s.sink) for s in pulse_server.sink_inputs()
-                  if s.properties.get("application.name") == "audiosession")
+    return sorted(
+        (s.role, s.sink)
+        for s in pulse_server.sink_inputs()
+        if s.properties.get("application.name") == "audiosession"
+    )
 
 
 def test_a_played_file_reaches_the_default_sink_in_its_sessions_role(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "transient"
     Audio(media.tone(440, 5.0), window=window).play().result(5)
-    assert wait_for(lambda: our_roles(pulse_server) == [("event", "speakers")]), \
-        our_roles(pulse_server)
+    assert wait_for(lambda: our_roles(pulse_server) == [("event", "speakers")]), our_roles(
+        pulse_server
+    )
     heard = pulse_server.record_monitor("speakers", 1.0)
     assert level_db(heard, 440) == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.5)
     # The role follows the type.
     window.navigator.audio_session.type = "ambient"
-    assert wait_for(lambda: our_roles(pulse_server) == [("animation", "speakers")]), \
-        our_roles(pulse_server)
+    assert wait_for(lambda: our_roles(pulse_server) == [("animation", "speakers")]), our_roles(
+        pulse_server
+    )
 
 
 def test_set_sink_id_sends_an_element_to_the_other_sink(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "playback"
     audio = Audio(media.tone(660, 5.0), window=window)
@@ -79,17 +63,20 @@ def test_set_sink_id_sends_an_element_to_the_other_sink(
 
 
 def test_a_call_goes_to_the_communications_sink_with_the_phone_role(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "play-and-record"
     Audio(media.tone(550, 5.0), window=window).play().result(5)
-    assert wait_for(lambda: our_roles(pulse_server) == [("phone", "headset")]), \
-        our_roles(pulse_server)
+    assert wait_for(lambda: our_roles(pulse_server) == [("phone", "headset")]), our_roles(
+        pulse_server
+    )
     assert level_db(pulse_server.record_monitor("headset", 1.0), 550) > -12
 
 
 def test_unplugging_the_sink_music_plays_on_pauses_it_and_nothing_bursts_out(
-        runtime: Runtime, pulse_server: PulseServer, media) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
     module = pulse_server.load_null_sink("usbphones", **{"device.description": "USB phones"})
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "playback"

@@ -4,7 +4,7 @@ dropout, and a seek and a pause/play in the middle land within one block."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +12,6 @@ import pytest
 import soundfile as sf
 
 from audiosession import Audio, Window
-from audiosession.engine.pulse import PulseBackend
-from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer
 
@@ -24,24 +20,6 @@ FILE_RATE = 44100
 BLOCK = 480 / RATE
 WINDOW = 240  # 5 ms: the unit of the dropout count
 LOW, HIGH = 6000.0, 9000.0  # the marker file's two tones (the noise stays below 2 kHz)
-
-
-@pytest.fixture
-def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
-    """A process-like runtime (real clock, dispatcher thread) on the private server."""
-    loop = ThreadedLoop(name="realtime-test-loop")
-
-    def platform(task_loop):
-        return EmbeddedPlatform(
-            task_loop, config=PolicyConfig(),
-            backend_factory=lambda: PulseBackend(server=pulse_server.server_string))
-
-    runtime = Runtime(loop, platform)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        loop.close()
 
 
 def low_noise_mp3(path: Path, seconds: float, seed: int) -> str:
@@ -76,8 +54,11 @@ def window_levels(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Per 5 ms window: the RMS of everything, and of the 6 kHz and the 9 kHz tone."""
     count = len(signal) // WINDOW
     windows = signal[: count * WINDOW, 0].astype(np.float64).reshape(count, WINDOW)
-    total = np.sqrt(np.mean(signal[: count * WINDOW].astype(np.float64).reshape(
-        count, WINDOW, -1) ** 2, axis=(1, 2)))
+    total = np.sqrt(
+        np.mean(
+            signal[: count * WINDOW].astype(np.float64).reshape(count, WINDOW, -1) ** 2, axis=(1, 2)
+        )
+    )
     spectrum = np.abs(np.fft.rfft(windows * np.hanning(WINDOW), axis=1))
     bins = np.fft.rfftfreq(WINDOW, 1 / RATE)
 
@@ -94,11 +75,13 @@ def runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def test_eight_looping_mp3s_play_without_a_dropout_and_seek_and_pause_land_in_a_block(
-        runtime: Runtime, pulse_server: PulseServer, tmp_path: Path) -> None:
+    runtime: Runtime, pulse_server: PulseServer, tmp_path: Path
+) -> None:
     window = Window(runtime=runtime)
     window.navigator.audio_session.type = "playback"
-    noises = [Audio(low_noise_mp3(tmp_path / f"noise{i}.mp3", 3.0, i), window=window)
-              for i in range(7)]
+    noises = [
+        Audio(low_noise_mp3(tmp_path / f"noise{i}.mp3", 3.0, i), window=window) for i in range(7)
+    ]
     marker = Audio(marker_mp3(tmp_path / "marker.mp3"), window=window)
     elements = [*noises, marker]
     recorder = pulse_server.record("speakers.monitor")
@@ -127,7 +110,8 @@ def test_eight_looping_mp3s_play_without_a_dropout_and_seek_and_pause_land_in_a_
     level = total[start:end]
     # No dropout: every 5 ms window of the mix is at least 30 % of the median level.
     assert level.min() >= 0.3 * np.median(level), (
-        f"{np.count_nonzero(level < 0.3 * np.median(level))} dropout windows")
+        f"{np.count_nonzero(level < 0.3 * np.median(level))} dropout windows"
+    )
     assert underruns == [0] * 8
 
     tone = 0.3 * np.median(np.maximum(low, high)[start:end])
@@ -143,7 +127,5 @@ def test_eight_looping_mp3s_play_without_a_dropout_and_seek_and_pause_land_in_a_
     seconds = WINDOW / RATE
     # Each change is heard one output latency after it was asked for, the same latency every
     # time, so the stretches between them last as long as between the calls, within a block.
-    assert (pause_at - seek_start) * seconds == pytest.approx(paused - seeked,
-                                                             abs=BLOCK + seconds)
-    assert (resume_at - pause_at) * seconds == pytest.approx(resumed - paused,
-                                                            abs=BLOCK + seconds)
+    assert (pause_at - seek_start) * seconds == pytest.approx(paused - seeked, abs=BLOCK + seconds)
+    assert (resume_at - pause_at) * seconds == pytest.approx(resumed - paused, abs=BLOCK + seconds)

@@ -23,8 +23,8 @@ from test_pulse_sessions import level_db
 from audiosession import Audio, MediaStream, Window
 from audiosession.engine.pulse import PulseBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from audiosession.webrtc import to_aiortc
 from pulse_server import PulseServer
@@ -39,9 +39,14 @@ LEVEL = 20 * math.log10(AMPLITUDE / math.sqrt(2))  # what level_db reads for the
 def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
     """A process-like runtime (real clock, dispatcher thread) on the private server."""
     loop = ThreadedLoop(name="webrtc-test-loop")
-    runtime = Runtime(loop, lambda task_loop: EmbeddedPlatform(
-        task_loop, config=PolicyConfig(),
-        backend_factory=lambda: PulseBackend(server=pulse_server.server_string)))
+    runtime = Runtime(
+        loop,
+        lambda task_loop: EmbeddedPlatform(
+            task_loop,
+            config=PolicyConfig(),
+            backend_factory=lambda: PulseBackend(server=pulse_server.server_string),
+        ),
+    )
     try:
         yield runtime
     finally:
@@ -85,8 +90,9 @@ class Voice(MediaStreamTrack):
         t = (self.pts + np.arange(960)) / RATE
         samples = (AMPLITUDE * 32767 * np.sin(2 * np.pi * VOICE * t)).astype(np.int16)
         # Stereo: a mono frame would be upmixed by the encoder's resampler at -3 dB a side.
-        frame = av.AudioFrame.from_ndarray(np.repeat(samples, 2)[None, :], format="s16",
-                                           layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.repeat(samples, 2)[None, :], format="s16", layout="stereo"
+        )
         frame.sample_rate, frame.pts = RATE, self.pts
         frame.time_base = fractions.Fraction(1, RATE)
         return frame
@@ -124,11 +130,13 @@ async def until(condition, timeout: float = 15.0) -> None:
 
 async def record(pulse_server: PulseServer, seconds: float) -> dict[str, np.ndarray]:
     """What the headset and the speakers play during the next ``seconds``."""
-    recorders = await asyncio.to_thread(lambda: {
-        sink: pulse_server.record(f"{sink}.monitor") for sink in ("headset", "speakers")})
+    recorders = await asyncio.to_thread(
+        lambda: {sink: pulse_server.record(f"{sink}.monitor") for sink in ("headset", "speakers")}
+    )
     await asyncio.sleep(seconds)
-    return await asyncio.to_thread(lambda: {
-        sink: recorder.stop() for sink, recorder in recorders.items()})
+    return await asyncio.to_thread(
+        lambda: {sink: recorder.stop() for sink, recorder in recorders.items()}
+    )
 
 
 async def connect(caller: RTCPeerConnection, callee: RTCPeerConnection) -> None:
@@ -140,7 +148,8 @@ async def connect(caller: RTCPeerConnection, callee: RTCPeerConnection) -> None:
 
 
 async def test_a_webrtc_call_is_a_play_and_record_session_heard_on_the_headset(
-        runtime: Runtime, pulse_server: PulseServer, media, fake_mic) -> None:
+    runtime: Runtime, pulse_server: PulseServer, media, fake_mic
+) -> None:
     music_window, call_window = Window(runtime=runtime), Window(runtime=runtime)
     music_window.navigator.audio_session.type = "playback"
     music = Audio(media.tone(MUSIC, 2.0, amplitude=AMPLITUDE), window=music_window)
@@ -168,8 +177,7 @@ async def test_a_webrtc_call_is_a_play_and_record_session_heard_on_the_headset(
 
     try:
         await connect(ours, far)
-        await until(lambda: heard.seconds() > 1.0 and call.state == "active"
-                    and not far_end.paused)
+        await until(lambda: heard.seconds() > 1.0 and call.state == "active" and not far_end.paused)
         # The far end's voice is heard on the headset at the level it was sent (Opus keeps
         # it within a dB); the music is paused by the call: nothing on the speakers.
         played = await record(pulse_server, 1.5)
@@ -194,7 +202,8 @@ async def test_a_webrtc_call_is_a_play_and_record_session_heard_on_the_headset(
         resumed = time.monotonic()
         await asyncio.sleep(1.2)
         assert level_db(heard.between(resumed + 0.2, time.monotonic()), MIC) == pytest.approx(
-            LEVEL, abs=1.0)
+            LEVEL, abs=1.0
+        )
         played = await record(pulse_server, 1.0)
         assert level_db(played["headset"], VOICE) == pytest.approx(LEVEL, abs=1.0)
 

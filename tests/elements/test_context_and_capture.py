@@ -221,4 +221,7 @@ def test_without_a_fake_microphone_the_virtual_input_is_captured(env, monkeypatc
 def test_enumerate_devices_lists_outputs_and_inputs(env):
     devices = env.navigator.media_devices.enumerate_devices()
     assert [(d.kind, d.device_id) for d in devices] == [
-        ("audiooutput", "default"), ("audiooutput", "headset"), ("audioinput", "default")]
+        ("audiooutput", "default"),
+        ("audiooutput", "headset"),
+        ("audioinput", "default"),
+    ]

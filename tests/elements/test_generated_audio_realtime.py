@@ -22,8 +22,8 @@ from audiosession import (
 )
 from audiosession.engine.null import NullBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 
 from ..audio import RATE, tone_level_db
@@ -38,8 +38,12 @@ BURST = 0.04  # soxr hands back its output in bursts of up to ~37 ms for 20 ms w
 def runtime() -> Iterator[Runtime]:
     """A process-like runtime (real clock, dispatcher thread) playing on the null backend."""
     loop = ThreadedLoop(name="generated-audio-test-loop")
-    runtime = Runtime(loop, lambda task_loop: EmbeddedPlatform(
-        task_loop, config=PolicyConfig(), backend_factory=NullBackend))
+    runtime = Runtime(
+        loop,
+        lambda task_loop: EmbeddedPlatform(
+            task_loop, config=PolicyConfig(), backend_factory=NullBackend
+        ),
+    )
     try:
         yield runtime
     finally:
@@ -78,8 +82,9 @@ def play(runtime: Runtime) -> tuple[MediaStreamTrackGenerator, Audio]:
     return track, element
 
 
-def check_heard_whole(output: np.ndarray, track: MediaStreamTrackGenerator,
-                      progress: Progress) -> None:
+def check_heard_whole(
+    output: np.ndarray, track: MediaStreamTrackGenerator, progress: Progress
+) -> None:
     # Held back: it could have written everything at once; it wrote only as fast as it
     # was heard, never more than max_queued ahead.
     assert progress.most_queued <= track.max_queued + BURST
@@ -161,8 +166,12 @@ class Tone:
 
 def windowed_levels(output: np.ndarray, freq: float, start: float, end: float) -> np.ndarray:
     """The level (dB, re amplitude 0.3) of ``freq`` in each 50 ms window from start to end."""
-    return np.array([tone_level_db(output, freq, at, 0.05, reference=0.3)
-                     for at in np.arange(start, end - 0.05, 0.05)])
+    return np.array(
+        [
+            tone_level_db(output, freq, at, 0.05, reference=0.3)
+            for at in np.arange(start, end - 0.05, 0.05)
+        ]
+    )
 
 
 def test_a_slow_processor_runs_dry_alone_and_every_other_voice_plays_on(runtime, media):

@@ -17,8 +17,8 @@ import pytest
 from audiosession import Audio, MediaError, NotSupportedError, Window
 from audiosession.engine.null import NullBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.policy import PolicyConfig
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 
 
@@ -26,8 +26,12 @@ from audiosession.session.runtime import Runtime
 def real_time_runtime() -> Iterator[Runtime]:
     """A process-like runtime: dispatcher thread, and a null sink rendering in real time."""
     loop = ThreadedLoop(name="hostile-input-loop")
-    runtime = Runtime(loop, lambda task_loop: EmbeddedPlatform(
-        task_loop, config=PolicyConfig(), backend_factory=NullBackend))
+    runtime = Runtime(
+        loop,
+        lambda task_loop: EmbeddedPlatform(
+            task_loop, config=PolicyConfig(), backend_factory=NullBackend
+        ),
+    )
     try:
         yield runtime
     finally:

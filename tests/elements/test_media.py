@@ -50,7 +50,13 @@ def test_a_tone_file_plays_at_its_level(env, media):
     assert env.navigator.audio_session.state == "active"
     # As in HTML: the load runs in parallel, so play() (called at once) fires first.
     assert element_events(env, audio) == [
-        "loadstart", "play", "durationchange", "loadedmetadata", "canplay", "playing"]
+        "loadstart",
+        "play",
+        "durationchange",
+        "loadedmetadata",
+        "canplay",
+        "playing",
+    ]
 
 
 def test_pause_gives_silence_within_one_block_and_play_resumes_where_it_was(env, media):
@@ -256,15 +262,26 @@ def test_a_six_channel_file_is_downmixed_and_plays(env, media):
         (lambda m: str(m.folder), "directory"),
         # Before: decoding its first block took 770 ms on the audio thread, then it ended
         # silently.
-        (lambda m: m.wav_claiming("absurd.wav", 2**31 - 1),
-         f"declares 2147483647 Hz; the engine plays files from 1000 to {MAX_RATE} Hz"),
-        (lambda m: m.wav_claiming("crowd.wav", 48000, channels=1000, frames=48),
-         f"declares 1000 channels; the engine plays files of 1 to {MAX_CHANNELS} channels"),
+        (
+            lambda m: m.wav_claiming("absurd.wav", 2**31 - 1),
+            f"declares 2147483647 Hz; the engine plays files from 1000 to {MAX_RATE} Hz",
+        ),
+        (
+            lambda m: m.wav_claiming("crowd.wav", 48000, channels=1000, frames=48),
+            f"declares 1000 channels; the engine plays files of 1 to {MAX_CHANNELS} channels",
+        ),
         # Before: play() resolved and the element ended at 0.0 s without an error.
         (lambda m: m.damaged_mp3("damaged.mp3"), "its data is damaged"),
     ],
-    ids=["missing", "text-named-wav", "zero-length", "directory", "absurd-rate",
-         "absurd-channels", "noise-after-mp3-header"],
+    ids=[
+        "missing",
+        "text-named-wav",
+        "zero-length",
+        "directory",
+        "absurd-rate",
+        "absurd-channels",
+        "noise-after-mp3-header",
+    ],
 )
 def test_a_bad_source_fails_clearly_and_others_keep_playing(env, media, make, reason):
     other = Audio(media.tone(440, 5.0), window=env.window())

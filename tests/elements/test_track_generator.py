@@ -23,8 +23,9 @@ STEP = 480 / RATE  # the virtual clock's step: one device block
 BLOCK_SECONDS = 0.02  # what the TTS-like writer hands over at a time
 
 
-def sine(freq: float, seconds: float, rate: int, channels: int = 1,
-         amplitude: float = 0.5) -> np.ndarray:
+def sine(
+    freq: float, seconds: float, rate: int, channels: int = 1, amplitude: float = 0.5
+) -> np.ndarray:
     t = np.arange(int(round(seconds * rate))) / rate
     wave = (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     return np.repeat(wave[:, None], channels, axis=1)
@@ -42,11 +43,11 @@ class Writer:
     the virtual clock), then closes the track; when faster than real time, only as far as
     ``write`` would not wait (the virtual clock cannot move while a write waits)."""
 
-    def __init__(self, track: MediaStreamTrackGenerator, signal: np.ndarray, speed: float
-                 ) -> None:
+    def __init__(self, track: MediaStreamTrackGenerator, signal: np.ndarray, speed: float) -> None:
         self.track = track
-        self.blocks = np.array_split(signal, max(1, round(len(signal) / (BLOCK_SECONDS
-                                                                          * track.rate))))
+        self.blocks = np.array_split(
+            signal, max(1, round(len(signal) / (BLOCK_SECONDS * track.rate)))
+        )
         self.speed = speed
         self.written = 0
         self.most_queued = 0.0
@@ -187,8 +188,9 @@ def test_a_voice_prompt_pauses_generated_audio_and_it_resumes_where_it_was(env, 
     Audio(media.tone(3000, 0.5), window=prompt).play()
     writer.run(env, 2.0)
     output = env.output()[:, 0]
-    events = [(r.type, r.time) for r in env.events
-              if r.target is element and r.type in ("pause", "play")]
+    events = [
+        (r.type, r.time) for r in env.events if r.target is element and r.type in ("pause", "play")
+    ]
     assert [kind for kind, _ in events] == ["play", "pause", "play"]
     paused_at, resumed_at = events[1][1], events[2][1]
     assert resumed_at == pytest.approx(1.5, abs=STEP)
@@ -207,8 +209,7 @@ def test_a_voice_prompt_pauses_generated_audio_and_it_resumes_where_it_was(env, 
     assert writer.most_queued <= track.max_queued and track.underruns == 0
 
 
-def band_level_db(output: np.ndarray, low: float, high: float, start: float, end: float
-                  ) -> float:
+def band_level_db(output: np.ndarray, low: float, high: float, start: float, end: float) -> float:
     """The level of what lies between ``low`` and ``high`` Hz in [start, end), in dB relative
     to a full-scale sine."""
     part = output[int(start * RATE) : int(end * RATE)].astype(np.float64)
@@ -278,11 +279,14 @@ def test_a_disabled_track_is_silent_and_its_audio_still_goes_by(env):
     assert element.ended and element.current_time == pytest.approx(0.9, abs=0.01)
 
 
-@pytest.mark.parametrize(("block", "error", "message"), [
-    (np.zeros((480, 2), np.float32), ValueError, r"\(frames, 1\) array.*shape \(480, 2\)"),
-    (np.zeros(480, np.int32), TypeError, "float32 \\(or int16\\)"),
-    (np.full((480, 1), np.nan, np.float32), ValueError, "NaN"),
-])
+@pytest.mark.parametrize(
+    ("block", "error", "message"),
+    [
+        (np.zeros((480, 2), np.float32), ValueError, r"\(frames, 1\) array.*shape \(480, 2\)"),
+        (np.zeros(480, np.int32), TypeError, "float32 \\(or int16\\)"),
+        (np.full((480, 1), np.nan, np.float32), ValueError, "NaN"),
+    ],
+)
 def test_a_bad_block_is_refused_and_nothing_of_it_is_queued(env, block, error, message):
     track = MediaStreamTrackGenerator(kind="audio", rate=RATE, channels=1)
     with pytest.raises(error, match=message):
@@ -298,12 +302,15 @@ def test_int16_blocks_are_scaled_from_their_full_range(env):
     assert tone_level_db(env.output(), 440, 0.2, 0.1) == pytest.approx(0, abs=0.1)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"kind": "video"}, "only audio"),
-    ({"rate": 0}, "rate must be a positive whole number"),
-    ({"channels": 1.5}, "channels must be a positive whole number"),
-    ({"max_queued": 0.05}, "max_queued must be a number of seconds"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kind": "video"}, "only audio"),
+        ({"rate": 0}, "rate must be a positive whole number"),
+        ({"channels": 1.5}, "channels must be a positive whole number"),
+        ({"max_queued": 0.05}, "max_queued must be a number of seconds"),
+    ],
+)
 def test_a_generator_with_bad_settings_is_refused(env, kwargs, message):
     with pytest.raises(ValueError, match=message):
         MediaStreamTrackGenerator(**kwargs)

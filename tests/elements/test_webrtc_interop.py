@@ -14,16 +14,20 @@ from audiosession.webrtc import from_aiortc, to_aiortc
 
 
 def test_without_aiortc_importing_webrtc_says_which_extra_to_install():
-    script = ("import sys; sys.modules['aiortc'] = None\n"
-              "import audiosession\n"
-              "from audiosession import Audio, MediaStream  # the rest works without it\n"
-              "import audiosession.webrtc\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=60)
+    script = (
+        "import sys; sys.modules['aiortc'] = None\n"
+        "import audiosession\n"
+        "from audiosession import Audio, MediaStream  # the rest works without it\n"
+        "import audiosession.webrtc\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "audiosession.errors.MissingDependencyError: WebRTC support needs aiortc, an "
-        "optional extra: pip install audiosession[webrtc]")
+        "optional extra: pip install audiosession[webrtc]"
+    )
     assert "ModuleNotFoundError" not in result.stderr and "ImportError" not in result.stderr
 
 

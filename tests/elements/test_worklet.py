@@ -82,7 +82,8 @@ def test_a_plain_function_can_be_the_processor(env):
     sine = Sine(660)
     context = AudioContext()
     AudioWorkletNode(context, lambda outputs, frames: sine.process(outputs, frames)).connect(
-        context.destination)
+        context.destination
+    )
     env.advance(0.5)
     assert tone_level_db(env.output(), 660, 0.3) == pytest.approx(0, abs=0.1)
 
@@ -99,16 +100,20 @@ def test_a_failing_processor_falls_silent_with_an_event_and_the_others_play_on(e
     output = env.output()
     # The processor failed at its first call past 0.5 s (calls are 4096 frames long).
     failed_at = int(np.ceil(0.5 * RATE / 4096)) * 4096 / RATE
-    (message, when), = errors
-    assert message == ("ZeroDivisionError: the synthesizer divided by zero" if how == "raise"
-                       else "ValueError: process() gave samples that are NaN or infinite")
+    ((message, when),) = errors
+    assert message == (
+        "ZeroDivisionError: the synthesizer divided by zero"
+        if how == "raise"
+        else "ValueError: process() gave samples that are NaN or infinite"
+    )
     assert when <= failed_at + 0.02
     assert tone_level_db(output, 1000, 0.3) == pytest.approx(0, abs=0.1)
     assert tone_level_db(output, 1000, failed_at + 0.05, 0.5) < -100
     # After it the other node is heard alone, its sine sample for sample.
     heard = output[int(failed_at * RATE) + 480 :, 0]
     np.testing.assert_allclose(
-        heard, expected_sine(440, 0.5, len(output))[int(failed_at * RATE) + 480 :], atol=1e-6)
+        heard, expected_sine(440, 0.5, len(output))[int(failed_at * RATE) + 480 :], atol=1e-6
+    )
     assert [r.type for r in env.events if r.target is failing] == ["processorerror"]
 
 
@@ -138,10 +143,13 @@ def test_closing_the_context_stops_calling_the_processor(env):
     assert sine.calls == calls and silent(env.output(), 0.52, 0.4)
 
 
-@pytest.mark.parametrize(("processor", "message"), [
-    (42, "an object with a process method, a class or a function"),
-    (lambda outputs: None, r"\(outputs, frames\) or the web's \(inputs, outputs, parameters\)"),
-])
+@pytest.mark.parametrize(
+    ("processor", "message"),
+    [
+        (42, "an object with a process method, a class or a function"),
+        (lambda outputs: None, r"\(outputs, frames\) or the web's \(inputs, outputs, parameters\)"),
+    ],
+)
 def test_a_processor_of_the_wrong_shape_is_refused(env, processor, message):
     with pytest.raises(TypeError, match=message):
         AudioWorkletNode(AudioContext(), processor)

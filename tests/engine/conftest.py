@@ -18,8 +18,9 @@ RATE = 48000
 BLOCK = 480
 
 
-def sine(freq: float, seconds: float, rate: int = RATE, amplitude: float = 0.5,
-         channels: int = 1) -> np.ndarray:
+def sine(
+    freq: float, seconds: float, rate: int = RATE, amplitude: float = 0.5, channels: int = 1
+) -> np.ndarray:
     """A sine tone as (frames, channels) float32."""
     t = np.arange(int(round(seconds * rate))) / rate
     wave = (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
@@ -83,8 +84,9 @@ def mp3_of(tmp_path: Path) -> Callable[[np.ndarray, int], Path]:
         wav = tmp_path / "for-mp3.wav"
         sf.write(wav, data, rate)
         out = tmp_path / "tone.mp3"
-        subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(wav), "-b:a", "192k", str(out)],
-                       check=True)
+        subprocess.run(
+            [ffmpeg, "-v", "error", "-y", "-i", str(wav), "-b:a", "192k", str(out)], check=True
+        )
         return out
 
     return encode

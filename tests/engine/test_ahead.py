@@ -28,8 +28,14 @@ class Counting:
     """A producer whose every sample is its frame number (so the ear can tell where it is),
     ``length`` frames long, optionally sleeping ``delay`` seconds per call (a slow decoder)."""
 
-    def __init__(self, length: int = 10 * RATE, *, delay: float = 0.0, channels: int = 2,
-                 value: float | None = None) -> None:
+    def __init__(
+        self,
+        length: int = 10 * RATE,
+        *,
+        delay: float = 0.0,
+        channels: int = 2,
+        value: float | None = None,
+    ) -> None:
         self.length = length
         self.delay = delay
         self.channels = channels
@@ -108,8 +114,9 @@ def test_a_slow_producer_runs_dry_alone_while_another_voice_plays_on():
 
 def test_a_voice_ahead_plays_sample_for_sample_what_its_source_gives_then_ends(workers):
     producer = Counting(length=5 * BLOCK + 123)
-    buffer = AheadBuffer(producer.produce, rate=RATE, channels=2, workers=workers,
-                         tell=producer.tell)
+    buffer = AheadBuffer(
+        producer.produce, rate=RATE, channels=2, workers=workers, tell=producer.tell
+    )
     buffer.prime()
     wait_for(lambda: buffer.ended_in_ring)
     blocks = [buffer.read(BLOCK) for _ in range(6)]
@@ -121,8 +128,9 @@ def test_a_voice_ahead_plays_sample_for_sample_what_its_source_gives_then_ends(w
 
 def test_flush_seeks_and_the_next_block_comes_from_there(workers):
     producer = Counting()
-    buffer = AheadBuffer(producer.produce, rate=RATE, channels=2, workers=workers,
-                         tell=producer.tell)
+    buffer = AheadBuffer(
+        producer.produce, rate=RATE, channels=2, workers=workers, tell=producer.tell
+    )
     buffer.prime()
     buffer.read(BLOCK)
     buffer.read(BLOCK)
@@ -137,8 +145,9 @@ def test_flush_seeks_and_the_next_block_comes_from_there(workers):
 
 def test_a_failed_reposition_keeps_what_was_buffered(workers):
     producer = Counting()
-    buffer = AheadBuffer(producer.produce, rate=RATE, channels=2, workers=workers,
-                         tell=producer.tell)
+    buffer = AheadBuffer(
+        producer.produce, rate=RATE, channels=2, workers=workers, tell=producer.tell
+    )
     buffer.prime()
 
     def refuse() -> None:
@@ -151,8 +160,9 @@ def test_a_failed_reposition_keeps_what_was_buffered(workers):
 
 def test_the_buffer_holds_no_more_than_its_bound(workers):
     producer = Counting(length=100 * RATE)
-    buffer = AheadBuffer(producer.produce, rate=RATE, channels=2, workers=workers,
-                         seconds=0.4, chunk=4096)
+    buffer = AheadBuffer(
+        producer.produce, rate=RATE, channels=2, workers=workers, seconds=0.4, chunk=4096
+    )
     buffer.prime()
     wait_for(lambda: buffer.room() < buffer.chunk)
     time.sleep(0.05)  # the worker had every chance to overfill; it must not
@@ -188,13 +198,24 @@ def test_close_ends_reads_and_the_workers_stop():
 
 def test_a_stuck_producer_gets_a_thread_of_its_own_and_the_others_play_on(workers):
     release = threading.Event()
-    stuck = AheadBuffer(lambda n: (release.wait(), np.zeros((n, 2), np.float32))[1],
-                        rate=RATE, channels=2, workers=workers, name="stuck")
+    stuck = AheadBuffer(
+        lambda n: (release.wait(), np.zeros((n, 2), np.float32))[1],
+        rate=RATE,
+        channels=2,
+        workers=workers,
+        name="stuck",
+    )
     fine = Counting()
     buffer = AheadBuffer(fine.produce, rate=RATE, channels=2, workers=workers, name="fine")
     try:
-        wait_for(lambda: "stuck" in " ".join(t.name for t in threading.enumerate()
-                                             if t.name.startswith("audiosession-ahead")))
+        wait_for(
+            lambda: (
+                "stuck"
+                in " ".join(
+                    t.name for t in threading.enumerate() if t.name.startswith("audiosession-ahead")
+                )
+            )
+        )
         heard = []
         for _ in range(100):  # 1 s of the other voice while the first one hangs
             wait_for(lambda: buffer.ready >= BLOCK)
@@ -291,7 +312,8 @@ def test_a_push_style_producer_with_nothing_queued_is_late_not_ended(workers, mo
     buffer.wake()
     wait_for(lambda: buffer.ready == 3 * BLOCK, timeout=2.0)
     np.testing.assert_array_equal(
-        np.concatenate([buffer.read(BLOCK) for _ in range(3)])[:, 0], np.arange(3 * BLOCK))
+        np.concatenate([buffer.read(BLOCK) for _ in range(3)])[:, 0], np.arange(3 * BLOCK)
+    )
     assert buffer.underruns == 1
     # Closed by the writer: what is left plays, then the end.
     pushed.write(counting(3 * BLOCK, 100))

@@ -49,8 +49,9 @@ def test_wav_backend_writes_what_was_played_in_real_time(tmp_path: Path) -> None
     written, rate = sf.read(path, dtype="float32")
     assert rate == RATE and written.shape[1] == 2
     assert len(written) / RATE == pytest.approx(elapsed, abs=0.06)
-    np.testing.assert_allclose(written[: len(written) // 2], Tone().data[: len(written) // 2],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        written[: len(written) // 2], Tone().data[: len(written) // 2], atol=1e-6
+    )
     assert dominant_frequency(written) == pytest.approx(440, abs=1)
 
 
@@ -70,7 +71,9 @@ def test_environment_variable_chooses_when_the_program_does_not(
 
 
 def test_without_a_sound_device_falls_back_to_null_with_one_warning(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/no-such-socket")
     monkeypatch.delenv("AUDIOSESSION_BACKEND", raising=False)

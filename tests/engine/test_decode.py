@@ -50,8 +50,7 @@ def test_mono_8_khz_file_is_resampled_to_the_right_pitch_and_length(
 
 def test_stereo_is_averaged_to_mono(write_audio: Callable) -> None:
     data = np.stack([np.full(4800, 0.2), np.full(4800, 0.6)], axis=1).astype(np.float32)
-    out = open_audio(write_audio("lr.wav", data, subtype="FLOAT"), rate=RATE, channels=1).read(
-        4800)
+    out = open_audio(write_audio("lr.wav", data, subtype="FLOAT"), rate=RATE, channels=1).read(4800)
     assert out.shape == (4800, 1)
     np.testing.assert_allclose(out, 0.4, atol=1e-6)
 
@@ -63,7 +62,8 @@ def test_six_channel_file_downmixes_itu_style(write_audio: Callable) -> None:
     data[:, 3] = 0.9  # LFE: dropped
     data[:, 5] = 0.3  # right surround
     out = open_audio(write_audio("51.wav", data, subtype="FLOAT"), rate=RATE, channels=2).read(
-        frames)
+        frames
+    )
     minus3 = 10 ** (-3 / 20)
     np.testing.assert_allclose(out[:, 0], 0.5 * minus3, atol=1e-6)
     np.testing.assert_allclose(out[:, 1], (0.5 + 0.3) * minus3, atol=1e-6)
@@ -89,8 +89,9 @@ def test_seek_lands_on_the_sample(write_audio: Callable) -> None:
 def test_a_closed_reader_reads_nothing_and_seeks_nowhere(write_audio: Callable, rate) -> None:
     # A looping voice whose element took another source reads, finds the end, seeks to 0:
     # that used to raise "I/O operation on closed file" on the audio thread.
-    reader = open_audio(write_audio("short.wav", sine(440, 0.01, rate=rate), rate=rate),
-                        rate=RATE, channels=1)
+    reader = open_audio(
+        write_audio("short.wav", sine(440, 0.01, rate=rate), rate=rate), rate=RATE, channels=1
+    )
     reader.close()
     assert len(reader.read(480)) == 0
     reader.seek(0.0)
@@ -100,8 +101,9 @@ def test_a_closed_reader_reads_nothing_and_seeks_nowhere(write_audio: Callable, 
 def test_seek_with_resampling_lands_within_one_block(write_audio: Callable) -> None:
     rate = 44100
     ramp = (np.arange(rate * 2) / (rate * 2)).astype(np.float32)
-    reader = open_audio(write_audio("ramp44.wav", ramp, rate=rate, subtype="FLOAT"),
-                        rate=RATE, channels=1)
+    reader = open_audio(
+        write_audio("ramp44.wav", ramp, rate=rate, subtype="FLOAT"), rate=RATE, channels=1
+    )
     reader.seek(1.0)
     block = reader.read(4800)
     expected = 0.5 + np.arange(4800) / (RATE * 2)
@@ -123,6 +125,15 @@ def test_missing_file_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.wav"
     with pytest.raises(DecodeError, match=r"nowhere\.wav.*no such file"):
         open_audio(path, rate=RATE, channels=2)
+
+
+def test_a_decode_error_keeps_its_dom_style_name_and_names_the_file_apart(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.wav"
+    with pytest.raises(DecodeError) as caught:
+        open_audio(path, rate=RATE, channels=2)
+    assert caught.value.name == "DecodeError"  # as every AudioSessionError's (errors.py)
+    assert caught.value.file_name == repr(str(path))  # as the message quotes it
+    assert caught.value.reason == "no such file"
 
 
 def test_directory_is_refused(tmp_path: Path) -> None:
@@ -257,4 +268,3 @@ def test_hour_long_float_wav_maps_without_copying(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert total == 30 * RATE
     assert peak < 1_000_000
-

@@ -121,8 +121,9 @@ def test_capture_delivers_the_inputs_signal_in_order() -> None:
         rest = capture.read(RATE)
         assert np.all(rest[int(0.1 * RATE) :] == 0) and capture.read_available() == 0
         render(engine, 0.3)  # the signal loops
-        np.testing.assert_array_equal(capture.read(int(0.3 * RATE))[int(0.2 * RATE):, 0],
-                                      signal[: int(0.1 * RATE), 0])
+        np.testing.assert_array_equal(
+            capture.read(int(0.3 * RATE))[int(0.2 * RATE) :, 0], signal[: int(0.1 * RATE), 0]
+        )
         capture.close()
         render(engine, 0.1)
         assert capture.read_available() == 0

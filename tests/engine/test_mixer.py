@@ -41,13 +41,14 @@ def test_tone_file_plays_at_its_rms(engine: Engine, write_audio: Callable) -> No
     render(engine, 1.2)
     out = output(engine)
     assert rms(out[int(0.1 * RATE) : int(0.9 * RATE)]) == pytest.approx(0.5 / np.sqrt(2), rel=1e-3)
-    assert dominant_frequency(out[: RATE]) == pytest.approx(440, abs=0.5)
+    assert dominant_frequency(out[:RATE]) == pytest.approx(440, abs=0.5)
 
 
 def test_volume_half_is_minus_6_db(engine: Engine) -> None:
     full = engine.add_voice(ArraySource(sine(440, 1.0, channels=2)))
-    half = engine.add_voice(ArraySource(sine(440, 1.0, channels=2)), gains=[Gain(0.5)],
-                            device="headset")
+    half = engine.add_voice(
+        ArraySource(sine(440, 1.0, channels=2)), gains=[Gain(0.5)], device="headset"
+    )
     render(engine, 1.0)
     ratio = rms(output(engine, "headset")[4800:]) / rms(output(engine)[4800:])
     assert db(ratio) == pytest.approx(-6.02, abs=0.2)
@@ -62,8 +63,9 @@ def test_product_of_gains_applies(engine: Engine) -> None:
 
 @pytest.mark.parametrize("change_at", [0.25, 0.2537, 0.31])
 @pytest.mark.parametrize("target", [0.0, 0.2, 1.0])
-def test_gain_change_at_any_time_does_not_click(engine: Engine, change_at: float,
-                                                target: float) -> None:
+def test_gain_change_at_any_time_does_not_click(
+    engine: Engine, change_at: float, target: float
+) -> None:
     gain = Gain(0.6)
     engine.add_voice(ArraySource(sine(1000, 1.0, amplitude=0.9, channels=2)), gains=[gain])
     backend = engine.backend
@@ -167,15 +169,18 @@ def test_pausing_and_resuming_a_loud_tone_does_not_click(engine: Engine) -> None
 def test_audibility_follows_the_source_with_a_hold() -> None:
     events: list[object] = []
     mixer = Mixer(RATE, 2, on_event=events.append)
-    signal = np.concatenate([
-        np.zeros((4800, 2)),              # 0.0-0.1 s: silence
-        np.full((4800, 2), 0.3),          # 0.1-0.2 s: sound
-        np.zeros((960, 2)),               # 20 ms gap: shorter than the hold
-        np.full((4800, 2), 0.3),
-        np.zeros((RATE, 2)),              # then silence for good
-    ])
-    voice = mixer.add(Voice(ArraySource(signal), device="out", watch_audibility=True,
-                            gains=[Gain(0.0)]))
+    signal = np.concatenate(
+        [
+            np.zeros((4800, 2)),  # 0.0-0.1 s: silence
+            np.full((4800, 2), 0.3),  # 0.1-0.2 s: sound
+            np.zeros((960, 2)),  # 20 ms gap: shorter than the hold
+            np.full((4800, 2), 0.3),
+            np.zeros((RATE, 2)),  # then silence for good
+        ]
+    )
+    voice = mixer.add(
+        Voice(ArraySource(signal), device="out", watch_audibility=True, gains=[Gain(0.0)])
+    )
     changes = []
     for block in range(int(1.0 * RATE / BLOCK)):
         mixer.render("out", "music", BLOCK)
@@ -190,8 +195,9 @@ def test_audibility_follows_the_source_with_a_hold() -> None:
 
 def test_level_reports_the_peak_of_the_last_block() -> None:
     mixer = Mixer(RATE, 2)
-    voice = mixer.add(Voice(ArraySource(sine(100, 1.0, amplitude=0.7, channels=2)),
-                            device="out", meter=True))
+    voice = mixer.add(
+        Voice(ArraySource(sine(100, 1.0, amplitude=0.7, channels=2)), device="out", meter=True)
+    )
     mixer.render("out", "music", 4800)
     assert voice.level == pytest.approx(0.7, abs=1e-3)
 

@@ -28,8 +28,11 @@ def require(what: str, present: bool, install: str) -> None:
 def require_tools() -> None:
     require("dbus-daemon", shutil.which("dbus-daemon") is not None, "apt-get install dbus")
     require("playerctl", shutil.which("playerctl") is not None, "apt-get install playerctl")
-    require("the jeepney package", importlib.util.find_spec("jeepney") is not None,
-            "pip install 'jeepney>=0.9'")
+    require(
+        "the jeepney package",
+        importlib.util.find_spec("jeepney") is not None,
+        "pip install 'jeepney>=0.9'",
+    )
 
 
 @pytest.fixture
@@ -39,7 +42,10 @@ def session_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     require_tools()
     daemon = subprocess.Popen(
         ["dbus-daemon", "--session", "--print-address", "--nofork"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert daemon.stdout is not None
         address = daemon.stdout.readline().strip()
@@ -60,5 +66,4 @@ def session_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def playerctl(address: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``playerctl args`` against the bus at ``address``."""
     env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
-    return subprocess.run(["playerctl", *args], env=env, capture_output=True, text=True,
-                          timeout=10)
+    return subprocess.run(["playerctl", *args], env=env, capture_output=True, text=True, timeout=10)

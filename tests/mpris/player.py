@@ -29,10 +29,8 @@ def main() -> None:
     window = Window()
     window.navigator.audio_session.type = "playback"
     media_session = window.navigator.media_session
-    media_session.metadata = MediaMetadata(title="Test Tone", artist="The Testers",
-                                           album="MPRIS")
-    media_session.set_action_handler("nexttrack", lambda details: report("action",
-                                                                         details.action))
+    media_session.metadata = MediaMetadata(title="Test Tone", artist="The Testers", album="MPRIS")
+    media_session.set_action_handler("nexttrack", lambda details: report("action", details.action))
     track = Audio(sys.argv[1], window=window)
     track.loop = True
     track.add_event_listener("play", lambda event: report("paused", track.paused))

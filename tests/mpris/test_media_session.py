@@ -70,20 +70,24 @@ def test_metadata_holds_title_artist_and_album(media_session):
 
 def test_metadata_takes_keywords_or_mdns_dictionary():
     by_keywords = MediaMetadata(title="Song", album="LP")
-    by_dict = MediaMetadata({"title": "Song", "album": "LP",
-                             "artwork": [{"src": "cover.png", "sizes": "96x96"}]})
+    by_dict = MediaMetadata(
+        {"title": "Song", "album": "LP", "artwork": [{"src": "cover.png", "sizes": "96x96"}]}
+    )
     assert (by_keywords.title, by_keywords.artist, by_keywords.album) == ("Song", "", "LP")
     assert (by_dict.title, by_dict.album) == ("Song", "LP")
     assert by_dict.artwork == ({"src": "cover.png", "sizes": "96x96"},)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: MediaMetadata(title=3),
-    lambda: MediaMetadata("Song", artist=["Band"]),
-    lambda: MediaMetadata({"title": "Song", "composer": "Bach"}),
-    lambda: MediaMetadata(artwork="cover.png"),
-    lambda: MediaMetadata(artwork=[{"url": "cover.png"}]),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MediaMetadata(title=3),
+        lambda: MediaMetadata("Song", artist=["Band"]),
+        lambda: MediaMetadata({"title": "Song", "composer": "Bach"}),
+        lambda: MediaMetadata(artwork="cover.png"),
+        lambda: MediaMetadata(artwork=[{"url": "cover.png"}]),
+    ],
+)
 def test_metadata_of_the_wrong_type_is_a_type_error(make):
     with pytest.raises(TypeError):
         make()
@@ -105,8 +109,11 @@ def test_metadata_must_be_a_media_metadata_or_none(media_session):
 
 
 def test_an_unknown_action_is_a_type_error_naming_the_valid_ones(media_session):
-    with pytest.raises(TypeError, match="'fastforward' is not a media session action; "
-                       "expected one of 'play', 'pause'.*'nexttrack'"):
+    with pytest.raises(
+        TypeError,
+        match="'fastforward' is not a media session action; "
+        "expected one of 'play', 'pause'.*'nexttrack'",
+    ):
         media_session.set_action_handler("fastforward", lambda details: None)
     with pytest.raises(TypeError, match="not a media session action"):
         media_session.set_action_handler(None, lambda details: None)  # type: ignore[arg-type]
@@ -120,8 +127,7 @@ def test_a_handler_must_be_callable_or_none(media_session):
 # -- the actions ---------------------------------------------------------------------------------
 
 
-def test_default_pause_pauses_the_playing_elements_and_play_resumes_them(env, media,
-                                                                         media_session):
+def test_default_pause_pauses_the_playing_elements_and_play_resumes_them(env, media, media_session):
     first, second = playing_track(env, media, 440), playing_track(env, media, 660)
     assert media_session.perform_action("pause")
     env.advance(0.1)
@@ -142,8 +148,9 @@ def test_default_play_resumes_the_element_paused_last(env, media, media_session)
     assert not second.paused and first.paused
 
 
-def test_default_stop_pauses_and_other_actions_do_nothing_without_a_handler(env, media,
-                                                                             media_session):
+def test_default_stop_pauses_and_other_actions_do_nothing_without_a_handler(
+    env, media, media_session
+):
     track = playing_track(env, media)
     assert not media_session.perform_action("nexttrack")
     env.advance(0.1)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from audiosession import Audio, MediaMetadata, Window
-from audiosession.platform import mpris
+from audiosession.platforms import mpris
 from audiosession.testing import VirtualEnvironment
 
 PLAYER = "org.mpris.MediaPlayer2.Player"
@@ -25,8 +25,12 @@ class BusClient:
         from jeepney.io.blocking import open_dbus_connection
 
         self.connection = open_dbus_connection(bus=address)
-        rule = MatchRule(type="signal", interface="org.freedesktop.DBus.Properties",
-                         member="PropertiesChanged", path=mpris.OBJECT_PATH)
+        rule = MatchRule(
+            type="signal",
+            interface="org.freedesktop.DBus.Properties",
+            member="PropertiesChanged",
+            path=mpris.OBJECT_PATH,
+        )
         self.connection.bus_proxy.AddMatch(rule)
         self.signals = self.connection.filter(rule, bufsize=100).queue
 
@@ -42,24 +46,33 @@ class BusClient:
             time.sleep(0.02)
         return players
 
-    def call(self, name: str, interface: str, method: str, signature: str | None = None,
-             body: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+    def call(
+        self,
+        name: str,
+        interface: str,
+        method: str,
+        signature: str | None = None,
+        body: tuple[Any, ...] = (),
+    ) -> tuple[Any, ...]:
         from jeepney import DBusAddress, new_method_call
         from jeepney.wrappers import unwrap_msg
 
         address = DBusAddress(mpris.OBJECT_PATH, bus_name=name, interface=interface)
         reply = self.connection.send_and_get_reply(
-            new_method_call(address, method, signature, body), timeout=3)
+            new_method_call(address, method, signature, body), timeout=3
+        )
         return unwrap_msg(reply)  # type: ignore[no-any-return]
 
     def get_all(self, name: str, interface: str = PLAYER) -> dict[str, Any]:
-        (properties,) = self.call(name, "org.freedesktop.DBus.Properties", "GetAll", "s",
-                                  (interface,))
+        (properties,) = self.call(
+            name, "org.freedesktop.DBus.Properties", "GetAll", "s", (interface,)
+        )
         return {key: value for key, (_, value) in properties.items()}
 
     def get(self, name: str, prop: str, interface: str = PLAYER) -> Any:
-        (value,) = self.call(name, "org.freedesktop.DBus.Properties", "Get", "ss",
-                             (interface, prop))
+        (value,) = self.call(
+            name, "org.freedesktop.DBus.Properties", "Get", "ss", (interface, prop)
+        )
         return value[1]
 
     def next_change(self, prop: str, timeout: float = 3.0) -> Any:
@@ -67,7 +80,8 @@ class BusClient:
         deadline = time.monotonic() + timeout
         while True:
             message = self.connection.recv_until_filtered(
-                self.signals, timeout=max(0.0, deadline - time.monotonic()))
+                self.signals, timeout=max(0.0, deadline - time.monotonic())
+            )
             interface, changed, _ = message.body
             if interface == PLAYER and prop in changed:
                 return changed[prop][1]
@@ -98,8 +112,9 @@ def mpris_thread_caught_up(timeout: float = 5.0) -> None:
     assert done.wait(timeout), "the MPRIS thread did not catch up"
 
 
-def play(env: VirtualEnvironment, media: Any, seconds: float = 5.0,
-         window: Window | None = None) -> Audio:
+def play(
+    env: VirtualEnvironment, media: Any, seconds: float = 5.0, window: Window | None = None
+) -> Audio:
     """A track playing in ``window`` (the default one if None), whose program uses
     ``navigator.media_session`` (as every program with media keys does)."""
     window = window if window is not None else env.default_window
@@ -110,8 +125,7 @@ def play(env: VirtualEnvironment, media: Any, seconds: float = 5.0,
     return track
 
 
-def test_a_playing_window_is_published_with_its_status_and_metadata(published_env, bus,
-                                                                    media):
+def test_a_playing_window_is_published_with_its_status_and_metadata(published_env, bus, media):
     env = published_env
     env.navigator.media_session.metadata = MediaMetadata("Song", "Band", "LP")
     play(env, media)
@@ -139,8 +153,9 @@ def test_a_window_that_plays_nothing_is_not_published(published_env, bus, media)
     assert bus.players() == []
 
 
-def test_pause_and_play_methods_act_on_the_elements_and_signal_the_status(published_env, bus,
-                                                                         media):
+def test_pause_and_play_methods_act_on_the_elements_and_signal_the_status(
+    published_env, bus, media
+):
     env = published_env
     track = play(env, media)
     (name,) = bus.wait_for_players(1)
@@ -169,8 +184,7 @@ def test_next_previous_and_set_position_call_the_handlers(published_env, bus, me
     bus.call(name, PLAYER, "SetPosition", "ox", ("/org/audiosession/track/1", 2_500_000))
     bus.call(name, PLAYER, "Stop")
     env.advance(0.1)
-    assert calls == [("nexttrack", None), ("previoustrack", None), ("seekto", 2.5),
-                     ("stop", None)]
+    assert calls == [("nexttrack", None), ("previoustrack", None), ("seekto", 2.5), ("stop", None)]
 
 
 def test_seek_moves_by_the_offset_through_the_seek_handlers(published_env, bus, media):
@@ -178,8 +192,7 @@ def test_seek_moves_by_the_offset_through_the_seek_handlers(published_env, bus, 
     offsets: list[tuple[str, float | None]] = []
     session = env.navigator.media_session
     for action in ("seekforward", "seekbackward"):
-        session.set_action_handler(action, lambda d: offsets.append((str(d.action),
-                                                                     d.seek_offset)))
+        session.set_action_handler(action, lambda d: offsets.append((str(d.action), d.seek_offset)))
     play(env, media)
     (name,) = bus.wait_for_players(1)
     bus.call(name, PLAYER, "Seek", "x", (5_000_000,))
@@ -230,8 +243,7 @@ def test_a_paused_player_stays_published(published_env, bus, media):
     assert bus.get(name, "PlaybackStatus") == "Paused"
 
 
-def test_without_a_session_bus_nothing_is_published_and_nothing_fails(monkeypatch, media,
-                                                                       caplog):
+def test_without_a_session_bus_nothing_is_published_and_nothing_fails(monkeypatch, media, caplog):
     monkeypatch.setenv(mpris.ENABLE_ENV, "on")
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     monkeypatch.setattr(mpris.MprisService, "_shared", None)

@@ -22,12 +22,21 @@ class PlayerProcess:
     """``player.py`` running on the private bus; its stdout lines arrive in a queue."""
 
     def __init__(self, address: str, tone: str) -> None:
-        env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address,
-               "AUDIOSESSION_BACKEND": "null", "AUDIOSESSION_DAEMON": "off"}
+        env = {
+            **os.environ,
+            "DBUS_SESSION_BUS_ADDRESS": address,
+            "AUDIOSESSION_BACKEND": "null",
+            "AUDIOSESSION_DAEMON": "off",
+        }
         env.pop("AUDIOSESSION_MPRIS", None)
         self.process = subprocess.Popen(
-            [sys.executable, str(PLAYER), tone], env=env, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [sys.executable, str(PLAYER), tone],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -79,23 +88,31 @@ def test_playerctl_lists_controls_and_reads_a_playing_process(session_bus, media
         name = f"audiosession.instance{player.process.pid}_1"
 
         # playerctl -l lists the player.
-        wait_for(lambda: name in playerctl(session_bus, "-l").stdout.split(),
-                 f"playerctl -l to list {name}")
+        wait_for(
+            lambda: name in playerctl(session_bus, "-l").stdout.split(),
+            f"playerctl -l to list {name}",
+        )
         assert playerctl(session_bus, "-p", name, "status").stdout.strip() == "Playing"
         assert playerctl(session_bus, "-p", name, "metadata", "title").stdout.strip() == (
-            "Test Tone")
+            "Test Tone"
+        )
         assert playerctl(session_bus, "-p", name, "metadata", "artist").stdout.strip() == (
-            "The Testers")
+            "The Testers"
+        )
 
         # play-pause pauses it, and again resumes it: the script sees element.paused change.
         playerctl(session_bus, "-p", name, "play-pause")
         player.expect("paused True")
-        wait_for(lambda: playerctl(session_bus, "-p", name, "status").stdout.strip()
-                 == "Paused", "playerctl status to say Paused")
+        wait_for(
+            lambda: playerctl(session_bus, "-p", name, "status").stdout.strip() == "Paused",
+            "playerctl status to say Paused",
+        )
         playerctl(session_bus, "-p", name, "play-pause")
         player.expect("paused False")
-        wait_for(lambda: playerctl(session_bus, "-p", name, "status").stdout.strip()
-                 == "Playing", "playerctl status to say Playing")
+        wait_for(
+            lambda: playerctl(session_bus, "-p", name, "status").stdout.strip() == "Playing",
+            "playerctl status to say Playing",
+        )
 
         # next calls the script's nexttrack handler.
         playerctl(session_bus, "-p", name, "next")
@@ -104,8 +121,10 @@ def test_playerctl_lists_controls_and_reads_a_playing_process(session_bus, media
         # Closing the window unpublishes it.
         player.send("close")
         player.expect("closed")
-        wait_for(lambda: name not in playerctl(session_bus, "-l").stdout.split(),
-                 f"{name} to disappear from playerctl -l")
+        wait_for(
+            lambda: name not in playerctl(session_bus, "-l").stdout.split(),
+            f"{name} to disappear from playerctl -l",
+        )
         player.send("exit")
         assert player.process.wait(timeout=5) == 0
     finally:

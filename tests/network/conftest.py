@@ -35,10 +35,23 @@ def mp3_tone(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """60 s of a 440 Hz sine at amplitude 0.5, 48 kHz mono MP3 at 64 kbit/s."""
     path = Path(tmp_path_factory.mktemp("mp3")) / "tone-60s.mp3"
     subprocess.run(
-        [_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi",
-         "-i", "aevalsrc=0.5*sin(2*PI*440*t):s=48000:d=60", "-ac", "1", "-b:a", "64k",
-         str(path)],
-        check=True)
+        [
+            _ffmpeg(),
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=0.5*sin(2*PI*440*t):s=48000:d=60",
+            "-ac",
+            "1",
+            "-b:a",
+            "64k",
+            str(path),
+        ],
+        check=True,
+    )
     return path.read_bytes()
 
 
@@ -47,8 +60,21 @@ def mp3_onset(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """60 s MP3: silence, then from exactly 37 s a 440 Hz sine at amplitude 0.5."""
     path = Path(tmp_path_factory.mktemp("mp3")) / "onset-37s.mp3"
     subprocess.run(
-        [_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi",
-         "-i", "aevalsrc=if(gte(t\\,37)\\,0.5*sin(2*PI*440*t)\\,0):s=48000:d=60",
-         "-ac", "1", "-b:a", "64k", str(path)],
-        check=True)
+        [
+            _ffmpeg(),
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=if(gte(t\\,37)\\,0.5*sin(2*PI*440*t)\\,0):s=48000:d=60",
+            "-ac",
+            "1",
+            "-b:a",
+            "64k",
+            str(path),
+        ],
+        check=True,
+    )
     return path.read_bytes()

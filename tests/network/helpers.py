@@ -19,8 +19,9 @@ def network_source(audio: Audio) -> NetworkSource:
     return source
 
 
-def advance_fed(env: VirtualEnvironment, audio: Audio, seconds: float,
-                timeout: float = 10.0) -> None:
+def advance_fed(
+    env: VirtualEnvironment, audio: Audio, seconds: float, timeout: float = 10.0
+) -> None:
     """Advance virtual time block by block, first waiting (in real time) before each block
     until the element's source has that block decoded: rendering never outruns the network."""
     step = env.block_duration
@@ -42,8 +43,9 @@ def advance_realtime(env: VirtualEnvironment, seconds: float) -> None:
         env.advance(step)
 
 
-def run_until(env: VirtualEnvironment, predicate: Callable[[], bool],
-              timeout: float = 10.0) -> None:
+def run_until(
+    env: VirtualEnvironment, predicate: Callable[[], bool], timeout: float = 10.0
+) -> None:
     """Run the loop's tasks (virtual time stands still) until ``predicate()`` holds."""
     deadline = time.monotonic() + timeout
     while True:

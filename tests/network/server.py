@@ -34,13 +34,19 @@ class SineWav(Body):
     The frequency is a whole number of hertz, so one second of samples repeats exactly.
     """
 
-    def __init__(self, seconds: float, freq: int = 440, amplitude: float = 0.5,
-                 rate: int = 48000) -> None:
+    def __init__(
+        self, seconds: float, freq: int = 440, amplitude: float = 0.5, rate: int = 48000
+    ) -> None:
         frames = int(seconds * rate)
         data_bytes = frames * 4
-        self.header = (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
-                       + struct.pack("<IHHIIHH", 16, 1, 2, rate, rate * 4, 4, 16)
-                       + b"data" + struct.pack("<I", data_bytes))
+        self.header = (
+            b"RIFF"
+            + struct.pack("<I", 36 + data_bytes)
+            + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, 2, rate, rate * 4, 4, 16)
+            + b"data"
+            + struct.pack("<I", data_bytes)
+        )
         self.size = len(self.header) + data_bytes
         t = np.arange(rate) / rate
         mono = np.round(amplitude * 32767 * np.sin(2 * np.pi * freq * t)).astype("<i2")
@@ -123,8 +129,7 @@ class AudioServer:
             context.load_cert_chain(*tls)
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def add(self, path: str, route: Route) -> str:
@@ -187,8 +192,9 @@ class AudioServer:
         handler.end_headers()
         self._send(handler, route, start, first=header is None or start == 0)
 
-    def _send(self, handler: http.server.BaseHTTPRequestHandler, route: Route, start: int,
-              first: bool) -> None:
+    def _send(
+        self, handler: http.server.BaseHTTPRequestHandler, route: Route, start: int, first: bool
+    ) -> None:
         body, pos = route.body, start
         assert body is not None
         piece = 64 << 10 if route.rate is None else max(256, int(route.rate / 50))
@@ -224,8 +230,10 @@ class AudioServer:
 
     def _drip(self, handler: http.server.BaseHTTPRequestHandler, route: Route) -> None:
         body = route.body.read(0, route.body.size) if route.body is not None else b""
-        response = (f"HTTP/1.1 200 OK\r\nContent-Type: {route.content_type}\r\n"
-                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        response = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: {route.content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
         try:
             for i in range(len(response)):
                 if self.closing.wait(route.drip):
@@ -242,4 +250,3 @@ def refused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/nothing.mp3"
-

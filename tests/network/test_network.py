@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from audiosession import Audio, NetworkError, NotSupportedError
-from audiosession.elements import network
+from audiosession.elements import http_download, network
 from audiosession.testing import VirtualEnvironment
 
 from ..audio import RATE, dominant_frequency, silent, tone_level_db
@@ -36,8 +36,9 @@ def ramp_wav(seconds: float) -> bytes:
 
     frames = int(seconds * RATE)
     buffer = io.BytesIO()
-    sf.write(buffer, np.arange(frames, dtype=np.float64) / 2**22, RATE, subtype="FLOAT",
-             format="WAV")
+    sf.write(
+        buffer, np.arange(frames, dtype=np.float64) / 2**22, RATE, subtype="FLOAT", format="WAV"
+    )
     return buffer.getvalue()
 
 
@@ -47,6 +48,7 @@ def frame_at(output: np.ndarray, t: float) -> int:
 
 
 # -- progressive playback ---------------------------------------------------------------------
+
 
 def test_a_trickled_mp3_plays_from_the_first_block_in_virtual_time(env, server, mp3_tone):
     # 64 kbit/s MP3 sent at 16 kB/s (twice real time): the whole body takes 30 s to arrive.
@@ -89,8 +91,7 @@ def test_virtual_time_renders_a_url_the_same_whatever_the_network_speed(server):
         assert tone_level_db(slow, 440, start) == pytest.approx(0, abs=0.2)
 
 
-def test_a_stall_gives_silence_and_waiting_then_playing_when_data_returns(
-        env, server, monkeypatch):
+def test_a_stall_gives_silence_and_waiting_then_playing_when_data_returns(env, server, monkeypatch):
     monkeypatch.setattr(network, "STALLED_AFTER", 0.3)
     body = SineWav(10.0)
     route = Route(body, content_type="audio/wav", stall_at=len(body.header) + RATE * 4)
@@ -169,8 +170,9 @@ class _RssPeak:
 
 
 def test_a_stream_of_unknown_length_plays_to_its_end(env, server, mp3_tone):
-    url = server.add("/live.mp3", Route(Body(mp3_tone[: len(mp3_tone) // 20]), length=False,
-                                        ranges=False))
+    url = server.add(
+        "/live.mp3", Route(Body(mp3_tone[: len(mp3_tone) // 20]), length=False, ranges=False)
+    )
     audio = Audio(url)
     audio.play()
     advance_fed(env, audio, 1.0)
@@ -182,6 +184,7 @@ def test_a_stream_of_unknown_length_plays_to_its_end(env, server, mp3_tone):
 
 
 # -- seeking ----------------------------------------------------------------------------------
+
 
 def test_an_mp3_seek_lands_within_one_block(env, server, mp3_onset):
     audio = Audio(server.add("/onset.mp3", Route(Body(mp3_onset))))
@@ -230,8 +233,9 @@ def test_a_seek_during_a_stall_requests_the_new_place_and_plays(env, server):
 
 def test_without_ranges_a_seek_outside_the_buffer_is_refused(env, server, monkeypatch):
     monkeypatch.setattr(network, "BUFFER_BYTES", 1 << 20)
-    url = server.add("/ramp.wav", Route(Body(ramp_wav(60.0)), content_type="audio/wav",
-                                        ranges=False))
+    url = server.add(
+        "/ramp.wav", Route(Body(ramp_wav(60.0)), content_type="audio/wav", ranges=False)
+    )
     audio = Audio(url)
     audio.play()
     advance_fed(env, audio, 0.5)
@@ -253,6 +257,7 @@ def test_without_ranges_a_seek_outside_the_buffer_is_refused(env, server, monkey
 
 # -- failures ---------------------------------------------------------------------------------
 
+
 def _undecodable() -> Route:
     return Route(Body(b"this is not audio at all\n" * 4000), content_type="audio/mpeg")
 
@@ -260,31 +265,49 @@ def _undecodable() -> Route:
 FAILURES = {
     # mode: (route or None for a refused connection, code, words in the message, play error)
     "404": (Route(status=404), 4, ["HTTP 404"], NotSupportedError),
-    "text body": (Route(Body(b"hello\n" * 100), content_type="text/plain"), 4,
-                  ["text/plain", "not audio"], NotSupportedError),
+    "text body": (
+        Route(Body(b"hello\n" * 100), content_type="text/plain"),
+        4,
+        ["text/plain", "not audio"],
+        NotSupportedError,
+    ),
     "undecodable": (_undecodable(), 4, ["not decodable"], NotSupportedError),
     "refused": (None, 2, ["cannot connect"], NetworkError),
     "timeout": (Route(hang=True), 2, ["timed out"], NetworkError),
-    "cut, no ranges": (Route(SineWav(10.0), content_type="audio/wav", ranges=False,
-                             cut_at=300_000), 2, ["cut after 300000 of 1920044 bytes"],
-                       NetworkError),
-    "cut, resumes fail": (Route(SineWav(10.0), content_type="audio/wav", cut_at=300_000), 2,
-                          ["cut after 300000 of 1920044 bytes"], NetworkError),
+    "cut, no ranges": (
+        Route(SineWav(10.0), content_type="audio/wav", ranges=False, cut_at=300_000),
+        2,
+        ["cut after 300000 of 1920044 bytes"],
+        NetworkError,
+    ),
+    "cut, resumes fail": (
+        Route(SineWav(10.0), content_type="audio/wav", cut_at=300_000),
+        2,
+        ["cut after 300000 of 1920044 bytes"],
+        NetworkError,
+    ),
     # Before: "the connection was cut after 0 bytes".
-    "oversized headers": (Route(SineWav(1.0), content_type="audio/wav",
-                                headers={"X-Padding": "a" * 200_000}), 2,
-                          ["response headers are larger than 100 kB"], NetworkError),
+    "oversized headers": (
+        Route(SineWav(1.0), content_type="audio/wav", headers={"X-Padding": "a" * 200_000}),
+        2,
+        ["response headers are larger than 100 kB"],
+        NetworkError,
+    ),
     # Before: a NetworkError ("try again"), though it will never play.
-    "redirect to file:": (Route(redirect="file:///etc/passwd"), 4,
-                          ["redirected to a file: URL", "only http: and https:"],
-                          NotSupportedError),
+    "redirect to file:": (
+        Route(redirect="file:///etc/passwd"),
+        4,
+        ["redirected to a file: URL", "only http: and https:"],
+        NotSupportedError,
+    ),
 }
 
 
 @pytest.mark.parametrize("mode", list(FAILURES))
 def test_each_failure_gives_its_error_and_the_other_window_keeps_playing(
-        env, server, media, monkeypatch, mode):
-    monkeypatch.setattr(network, "READ_TIMEOUT", 0.5)
+    env, server, media, monkeypatch, mode
+):
+    monkeypatch.setattr(http_download, "READ_TIMEOUT", 0.5)
     route, code, words, play_error = FAILURES[mode]
     url = refused_url() if route is None else server.add("/media", route)
     other = env.window()
@@ -317,9 +340,26 @@ def test_https_verifies_the_certificate(env, tmp_path, mp3_tone):
             pytest.fail("openssl is needed to make a test certificate (apt-get install openssl)")
         pytest.skip("openssl is not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     server = AudioServer(tls=(str(cert), str(key)))
     try:
         url = server.add("/tone.mp3", Route(Body(mp3_tone)))
@@ -355,7 +395,8 @@ def test_a_new_src_stops_the_old_download(env, server, mp3_tone):
 
 
 def test_a_slowloris_server_fails_the_load_at_its_deadline_and_is_dropped(
-        env, server, monkeypatch, mp3_tone):
+    env, server, monkeypatch, mp3_tone
+):
     # One byte every 50 ms, headers included: no read ever times out. Before, play() stayed
     # pending for as long as the server kept dripping.
     monkeypatch.setattr(network, "LOAD_DEADLINE", 1.0)

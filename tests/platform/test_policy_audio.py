@@ -1,11 +1,12 @@
-"""The policy of DESIGN §6 heard in the output: every cell, the seed's day, stacked causes."""
+"""The policy (docs/design.md, *Platform policy*) heard in the output: every cell, the seed's
+day, stacked causes."""
 
 from __future__ import annotations
 
 import pytest
 
 from audiosession import Audio
-from audiosession.platform.policy import DEFAULT_TABLE, Effect, PolicyConfig
+from audiosession.platforms.policy import DEFAULT_TABLE, Effect, PolicyConfig
 from audiosession.testing import VirtualEnvironment
 from audiosession.types import AudioSessionType
 
@@ -234,9 +235,10 @@ def test_a_configured_table_replaces_the_defaults(media):
         assert level(env, 300, 0.8) == pytest.approx(-6.02, abs=0.5)  # ducked to 0.5
 
 
-def test_a_bad_configuration_file_is_reported_and_the_defaults_stay(media, tmp_path,
-                                                                    monkeypatch, caplog):
-    from audiosession.platform.policy import find_config
+def test_a_bad_configuration_file_is_reported_and_the_defaults_stay(
+    media, tmp_path, monkeypatch, caplog
+):
+    from audiosession.platforms.policy import find_config
 
     bad = tmp_path / "audiosession.toml"
     bad.write_text('[table.transient]\nplayback = "shout"\n')

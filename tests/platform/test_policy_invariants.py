@@ -116,6 +116,3 @@ TestRandomDay.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-
-
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from audiosession.platform.policy import (
+from audiosession.platforms.policy import (
     Action,
     Arbiter,
     PolicyConfig,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audiosession.engine.devices import DeviceInfo
-from audiosession.platform.policy import (
+from audiosession.platforms.policy import (
     Arbiter,
     Effect,
     PolicyConfig,

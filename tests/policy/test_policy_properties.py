@@ -12,7 +12,7 @@ from hypothesis.stateful import (
 )
 
 from audiosession.engine.devices import DeviceInfo
-from audiosession.platform.policy import (
+from audiosession.platforms.policy import (
     CONCRETE_TYPES,
     Action,
     Arbiter,

@@ -1,10 +1,11 @@
-"""Every cell of DESIGN §6's table, applied by the arbiter, in both directions."""
+"""Every cell of the policy table (docs/design.md, *Platform policy*), applied by the arbiter,
+in both directions."""
 
 from __future__ import annotations
 
 import pytest
 
-from audiosession.platform.policy import (
+from audiosession.platforms.policy import (
     CONCRETE_TYPES,
     DEFAULT_TABLE,
     Effect,
@@ -15,7 +16,7 @@ from audiosession.types import AudioSessionType
 
 from .helpers import ACTIVE, INACTIVE, INTERRUPTED, arbiter, by_session
 
-# DESIGN §6, copied as written there (rows: new; columns: existing).
+# docs/design.md, *Platform policy*, copied as written there (rows: new; columns: existing).
 DESIGN_TABLE = """
                  ambient  transient  playback  transient-solo  play-and-record
 ambient          mix      mix        mix       delay           mix

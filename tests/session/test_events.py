@@ -10,7 +10,7 @@ import pytest
 
 from audiosession import Event, EventTarget, Window
 from audiosession.loop import ThreadedLoop
-from audiosession.platform.embedded import EmbeddedPlatform
+from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.session.runtime import Runtime
 
 from .toy import ToyElement

@@ -38,7 +38,8 @@ def _volume(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"volume must be a number from 0 to 1, not {text!r}") from None
+            f"volume must be a number from 0 to 1, not {text!r}"
+        ) from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"volume must be from 0 to 1, not {text}")
     return value
@@ -54,21 +55,32 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _command(subparsers: argparse._SubParsersAction[Parser], name: str, summary: str,
-             example: str) -> Parser:
+def _command(
+    subparsers: argparse._SubParsersAction[Parser], name: str, summary: str, example: str
+) -> Parser:
     parser: Parser = subparsers.add_parser(
-        name, help=summary, description=summary,
+        name,
+        help=summary,
+        description=summary,
         epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return parser
 
 
 def _player_options(parser: Parser) -> None:
-    parser.add_argument("--volume", type=_volume, default=1.0, metavar="V",
-                        help="element volume, 0 to 1 (default 1)")
-    parser.add_argument("--device", metavar="ID",
-                        help="output device id (see `audiosession devices`; default: the "
-                             "session's route)")
+    parser.add_argument(
+        "--volume",
+        type=_volume,
+        default=1.0,
+        metavar="V",
+        help="element volume, 0 to 1 (default 1)",
+    )
+    parser.add_argument(
+        "--device",
+        metavar="ID",
+        help="output device id (see `audiosession devices`; default: the session's route)",
+    )
 
 
 def build_parser() -> Parser:
@@ -79,46 +91,80 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="audiosession",
         description="The W3C Audio Session API with a real audio engine: play audio as a "
-                    "session of a given type and watch the platform policy duck, pause, "
-                    "delay and route it.",
+        "session of a given type and watch the platform policy duck, pause, "
+        "delay and route it.",
         epilog="example:\n  audiosession demo --virtual --out /tmp/demo\n\n"
-               "docs/cli.md describes every command.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version",
-                        version=f"audiosession {audiosession.__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log what the library does (to stderr)")
+        "docs/cli.md describes every command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"audiosession {audiosession.__version__}"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log what the library does (to stderr)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    demo = _command(subparsers, "demo",
-                    "play five programs on one policy (music, ducked by a notification and "
-                    "paused by a voice prompt and a call; a second player, delayed until the "
-                    "call ends) and write demo.wav and demo.png",
-                    "audiosession demo --virtual --out /tmp/demo")
-    demo.add_argument("--virtual", action="store_true",
-                      help="render in virtual time (a second or two) instead of real time")
-    demo.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
-                      help="where demo.wav and demo.png go (default: the current directory)")
+    demo = _command(
+        subparsers,
+        "demo",
+        "play five programs on one policy (music, ducked by a notification and "
+        "paused by a voice prompt and a call; a second player, delayed until the "
+        "call ends) and write demo.wav and demo.png",
+        "audiosession demo --virtual --out /tmp/demo",
+    )
+    demo.add_argument(
+        "--virtual",
+        action="store_true",
+        help="render in virtual time (a second or two) instead of real time",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="where demo.wav and demo.png go (default: the current directory)",
+    )
     demo.add_argument("--force", action="store_true", help="overwrite an earlier demo's files")
 
-    play = _command(subparsers, "play",
-                    "play audio files as one session that obeys the policy (pauses when "
-                    "interrupted, resumes when allowed)",
-                    "audiosession play song.flac --type playback --volume 0.5")
-    play.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, Ogg, "
-                      "MP3), played one after the other")
-    play.add_argument("--type", choices=TYPES, default="playback",
-                      help="the session's type (default playback)")
+    play = _command(
+        subparsers,
+        "play",
+        "play audio files as one session that obeys the policy (pauses when "
+        "interrupted, resumes when allowed)",
+        "audiosession play song.flac --type playback --volume 0.5",
+    )
+    play.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="audio files (WAV, FLAC, Ogg, MP3), played one after the other",
+    )
+    play.add_argument(
+        "--type", choices=TYPES, default="playback", help="the session's type (default playback)"
+    )
     play.add_argument("--loop", action="store_true", help="start again after the last file")
     _player_options(play)
 
     for name, type_, summary, example in (
-        ("notify", "transient", "play a notification sound (transient: ducks music)",
-         "audiosession notify ping.wav"),
-        ("prompt", "transient-solo", "play a voice prompt (transient-solo: pauses other "
-         "audio until it ends)", "audiosession prompt announcement.wav"),
-        ("ambient", "ambient", "play background audio (ambient: mixes with everything)",
-         "audiosession ambient rain.ogg --volume 0.3"),
+        (
+            "notify",
+            "transient",
+            "play a notification sound (transient: ducks music)",
+            "audiosession notify ping.wav",
+        ),
+        (
+            "prompt",
+            "transient-solo",
+            "play a voice prompt (transient-solo: pauses other audio until it ends)",
+            "audiosession prompt announcement.wav",
+        ),
+        (
+            "ambient",
+            "ambient",
+            "play background audio (ambient: mixes with everything)",
+            "audiosession ambient rain.ogg --volume 0.3",
+        ),
     ):
         sub = _command(subparsers, name, summary, example)
         sub.add_argument("files", nargs=1, metavar="FILE", help="the audio file to play")
@@ -126,30 +172,48 @@ def build_parser() -> Parser:
         sub.set_defaults(type=type_)
         _player_options(sub)
 
-    call = _command(subparsers, "call",
-                    "a call (play-and-record): play the far end, capture the microphone and "
-                    "print its input level",
-                    "audiosession call --remote caller.wav --seconds 30")
-    call.add_argument("--mic", metavar="ID", help="input device id (default: the default "
-                      "input; AUDIOSESSION_FAKE_MIC=file.wav replaces the microphone)")
-    call.add_argument("--remote", metavar="FILE", help="audio file standing in for the far end "
-                      "(looped)")
-    call.add_argument("--seconds", type=_seconds, metavar="N",
-                      help="hang up after N seconds (default: at Ctrl-C)")
+    call = _command(
+        subparsers,
+        "call",
+        "a call (play-and-record): play the far end, capture the microphone and "
+        "print its input level",
+        "audiosession call --remote caller.wav --seconds 30",
+    )
+    call.add_argument(
+        "--mic",
+        metavar="ID",
+        help="input device id (default: the default "
+        "input; AUDIOSESSION_FAKE_MIC=file.wav replaces the microphone)",
+    )
+    call.add_argument(
+        "--remote", metavar="FILE", help="audio file standing in for the far end (looped)"
+    )
+    call.add_argument(
+        "--seconds", type=_seconds, metavar="N", help="hang up after N seconds (default: at Ctrl-C)"
+    )
 
-    _command(subparsers, "devices",
-             "list output and input devices, the default and the communications device",
-             "audiosession devices")
+    _command(
+        subparsers,
+        "devices",
+        "list output and input devices, the default and the communications device",
+        "audiosession devices",
+    )
 
-    daemon = _command(subparsers, "daemon",
-                      "run the system daemon in the foreground: one policy for every "
-                      "audiosession program of this user",
-                      "audiosession daemon --config ~/.config/audiosession/audiosession.toml")
+    daemon = _command(
+        subparsers,
+        "daemon",
+        "run the system daemon in the foreground: one policy for every "
+        "audiosession program of this user",
+        "audiosession daemon --config ~/.config/audiosession/audiosession.toml",
+    )
     daemon_options(daemon)
 
-    status = _command(subparsers, "status",
-                      "the sessions, states, gains, causes and routes the platform reports",
-                      "audiosession status --watch")
+    status = _command(
+        subparsers,
+        "status",
+        "the sessions, states, gains, causes and routes the platform reports",
+        "audiosession status --watch",
+    )
     status.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
     return parser
 
@@ -166,10 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "daemon":  # it parses its own options and sets up its own logging
         from audiosession.daemon import main as daemon_main
 
-        return daemon_main(raw[raw.index("daemon") + 1:])
+        return daemon_main(raw[raw.index("daemon") + 1 :])
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR,
-        format="audiosession: %(levelname)s: %(name)s: %(message)s")
+        format="audiosession: %(levelname)s: %(name)s: %(message)s",
+    )
     from audiosession.cli.common import CommandError, open_platform
     from audiosession.errors import MissingDependencyError
 
@@ -213,8 +278,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     from audiosession.cli import commands as commands_module
 
     if args.command in ("play", "notify", "prompt", "ambient"):
-        return commands_module.play(args.files, type_=args.type, volume=args.volume,
-                             loop=args.loop, device=args.device)
+        return commands_module.play(
+            args.files, type_=args.type, volume=args.volume, loop=args.loop, device=args.device
+        )
     if args.command == "call":
         return commands_module.call(mic=args.mic, remote=args.remote, seconds=args.seconds)
     if args.command == "devices":

@@ -24,7 +24,7 @@ from audiosession.cli.common import (
     session_table,
 )
 from audiosession.cli.progress import ProgressLine, clock, player_line
-from audiosession.platform.policy import find_config, route_for
+from audiosession.platforms.policy import find_config, route_for
 
 EXIT_INTERRUPTED = 130
 PROGRESS_INTERVAL = 0.25
@@ -33,8 +33,10 @@ PROGRESS_INTERVAL = 0.25
 def warn_if_silent() -> None:
     """One line when there is no sound device (the engine plays to the null sink)."""
     if is_null_sink(audiosession.platform().devices()):
-        Printer().note("audiosession: no sound device found; playing to the null sink "
-                       "(silent). Run with -v for why.")
+        Printer().note(
+            "audiosession: no sound device found; playing to the null sink "
+            "(silent). Run with -v for why."
+        )
 
 
 def _check_files(files: list[str]) -> None:
@@ -51,12 +53,13 @@ def _check_output(device: str | None) -> None:
         return
     outputs = [d.id for d in audiosession.platform().devices() if d.kind == "audiooutput"]
     if device not in outputs:
-        raise CommandError(f"no output device {device!r}; available: {', '.join(outputs)} "
-                           "(see `audiosession devices`)")
+        raise CommandError(
+            f"no output device {device!r}; available: {', '.join(outputs)} "
+            "(see `audiosession devices`)"
+        )
 
 
-def play(files: list[str], *, type_: str, volume: float, loop: bool,
-         device: str | None) -> int:
+def play(files: list[str], *, type_: str, volume: float, loop: bool, device: str | None) -> int:
     """Play ``files`` one after the other in a session of ``type_``."""
     _check_files(files)
     _check_output(device)
@@ -66,8 +69,16 @@ def play(files: list[str], *, type_: str, volume: float, loop: bool,
     try:
         while True:
             for name in files:
-                if _play_one(name, volume=volume, loop=loop and len(files) == 1,
-                             device=device, progress=progress) == "interrupted":
+                if (
+                    _play_one(
+                        name,
+                        volume=volume,
+                        loop=loop and len(files) == 1,
+                        device=device,
+                        progress=progress,
+                    )
+                    == "interrupted"
+                ):
                     return EXIT_INTERRUPTED
             if not loop:
                 return 0
@@ -78,8 +89,9 @@ def play(files: list[str], *, type_: str, volume: float, loop: bool,
 _warned: list[bool] = []
 
 
-def _play_one(name: str, *, volume: float, loop: bool, device: str | None,
-              progress: ProgressLine) -> str:
+def _play_one(
+    name: str, *, volume: float, loop: bool, device: str | None, progress: ProgressLine
+) -> str:
     session = audiosession.navigator.audio_session
     audio = Audio(name)  # it loads in the background: a bad file shows in the loop below
     audio.volume = volume
@@ -104,17 +116,18 @@ def _play_one(name: str, *, volume: float, loop: bool, device: str | None,
             _warned.append(True)
             warn_if_silent()
         progress.show(
-            player_line(title, audio.current_time, audio.duration, playing, state,
-                        str(session.type)),
-            key=f"{playing} {state}")
+            player_line(
+                title, audio.current_time, audio.duration, playing, state, str(session.type)
+            ),
+            key=f"{playing} {state}",
+        )
         if audio.ended:
             progress.end()
             return "done"
         if state == "inactive" and audio.paused and not audio.ended and not audio.pending_play:
             # Stopped by the platform for good (a newer player took over).
             progress.end()
-            print(f"{title}: stopped by the platform "
-                  f"(see `audiosession status`)", file=sys.stderr)
+            print(f"{title}: stopped by the platform (see `audiosession status`)", file=sys.stderr)
             return "done"
 
 
@@ -129,15 +142,19 @@ def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
         far_end.src_object = MediaStream.from_file(remote)
         far_end.play()
     request = navigator.media_devices.get_user_media(
-        audio={"device_id": mic} if mic is not None else True)
+        audio={"device_id": mic} if mic is not None else True
+    )
     try:
         stream = request.result(timeout=5.0)
     except NotFoundError as error:
         raise CommandError(str(error)) from None
     (track,) = stream.get_audio_tracks()
     warn_if_silent()
-    print(f"call: microphone {track.label}" +
-          (f", far end {Path(remote).name}" if remote else "") + " (Ctrl-C hangs up)")
+    print(
+        f"call: microphone {track.label}"
+        + (f", far end {Path(remote).name}" if remote else "")
+        + " (Ctrl-C hangs up)"
+    )
     progress = ProgressLine()
     start = time.monotonic()
     try:
@@ -152,7 +169,8 @@ def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
             progress.show(
                 f"input {format_db(level)} [{'#' * bars:<30}]  session {state}  "
                 f"{clock(time.monotonic() - start)}",
-                key=f"{state} {int(time.monotonic() - start)}")
+                key=f"{state} {int(time.monotonic() - start)}",
+            )
     finally:
         progress.end()
     track.stop()
@@ -200,22 +218,27 @@ def status(*, watch: bool) -> int:
 
     def table() -> Any:
         infos = platform.sessions()
-        shown = session_table(infos, title=f"{len(infos)} session(s) on the {platform.name} "
-                                           "platform")
+        shown = session_table(
+            infos, title=f"{len(infos)} session(s) on the {platform.name} platform"
+        )
         daemon_status = getattr(platform, "daemon_status", None)
         report = daemon_status() if daemon_status is not None else None
         if report is None:
             return shown
         notes = [f"PulseAudio bridge {report.get('bridge')}"]
         if report.get("not_answering"):
-            notes.append(f"{report['not_answering']} client(s) not answering: their sessions "
-                         "are set aside until they do")
+            notes.append(
+                f"{report['not_answering']} client(s) not answering: their sessions "
+                "are set aside until they do"
+            )
         return Group(shown, *(Text(note) for note in notes))
 
     if platform.name == "embedded":
-        console.print("[dim]The embedded platform arbitrates one process: this command sees "
-                      "only its own sessions. The system daemon (`audiosession daemon`) "
-                      "shares every process's.[/]")
+        console.print(
+            "[dim]The embedded platform arbitrates one process: this command sees "
+            "only its own sessions. The system daemon (`audiosession daemon`) "
+            "shares every process's.[/]"
+        )
     if not watch:
         console.print(table())
         return 0

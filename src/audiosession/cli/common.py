@@ -32,7 +32,7 @@ def open_platform(*, audio: bool) -> Platform:
     line, exit status 2): an unknown ``AUDIOSESSION_BACKEND`` or ``AUDIOSESSION_DAEMON``, a
     daemon that is required but does not answer or cannot be trusted. ``audio``: also open
     the sound device (the backend is chosen then), as every command that plays does."""
-    from audiosession.platform.client import DaemonUnavailableError
+    from audiosession.platforms.client import DaemonUnavailableError
 
     try:
         platform = audiosession.platform()
@@ -63,8 +63,9 @@ def format_db(value: float) -> str:
     return "  -inf dB" if not math.isfinite(value) else f"{value:6.1f} dB"
 
 
-def session_table(infos: Sequence[SessionInfo], labels: Mapping[str, str] | None = None,
-                  title: str | None = None) -> Any:
+def session_table(
+    infos: Sequence[SessionInfo], labels: Mapping[str, str] | None = None, title: str | None = None
+) -> Any:
     """A rich table of ``platform().sessions()``: who, type, state, gain, causes, route."""
     from rich.table import Table
 
@@ -137,17 +138,18 @@ class Printer:
             text = f"[magenta]{text}[/]"
         self.print(f"{now:6.2f}s  {label:<14} {text}")
 
-    def sessions(self, now: float, infos: Sequence[SessionInfo], labels: Mapping[str, str],
-                 mic_level: float) -> None:
+    def sessions(
+        self, now: float, infos: Sequence[SessionInfo], labels: Mapping[str, str], mic_level: float
+    ) -> None:
         if not self.enabled or not self.use_live:
             return
         from rich.live import Live
 
         table = session_table(
-            infos, labels, title=f"t = {now:5.2f} s   microphone {format_db(mic_level)}")
+            infos, labels, title=f"t = {now:5.2f} s   microphone {format_db(mic_level)}"
+        )
         if self._live is None:
-            self._live = Live(table, console=self.console, refresh_per_second=12,
-                              transient=True)
+            self._live = Live(table, console=self.console, refresh_per_second=12, transient=True)
             self._live.start()
         else:
             self._live.update(table)

@@ -95,8 +95,13 @@ class Party:
 class Scenario:
     """The cues of the demo, run against whatever clock ``audiosession.run`` moves."""
 
-    def __init__(self, media: dict[str, str], clock: Callable[[], float], printer: Printer,
-                 timeline: Timeline) -> None:
+    def __init__(
+        self,
+        media: dict[str, str],
+        clock: Callable[[], float],
+        printer: Printer,
+        timeline: Timeline,
+    ) -> None:
         self.media = media
         self.clock = clock
         self.printer = printer
@@ -119,7 +124,8 @@ class Scenario:
         self.announced: dict[str, str] = {}
         devices = audiosession.platform().devices()
         self.default_device = next(
-            (d.id for d in devices if d.kind == "audiooutput" and d.is_default), None)
+            (d.id for d in devices if d.kind == "audiooutput" and d.is_default), None
+        )
         self.remote: Audio | None = None
         self.microphone: MediaStreamTrack | None = None
         self.radio: Audio | None = None
@@ -132,8 +138,7 @@ class Scenario:
             ("music", "music", "plays music.wav", self.start_music),
             ("notification", "notification", "a message arrives: chime", self.notify),
             ("voice prompt", "voice prompt", "the assistant speaks", self.prompt),
-            ("call", "call", "incoming call answered: caller + microphone",
-             self.answer_call),
+            ("call", "call", "incoming call answered: caller + microphone", self.answer_call),
             ("second player", "second player", "play() during the call", self.start_radio),
             ("hang up", "call", "hangs up", self.hang_up),
         ]
@@ -215,8 +220,11 @@ class Scenario:
             except queue.Empty:
                 break
             self.report(now, label, text)
-        infos = {self.labels[i.owner]: i for i in audiosession.platform().sessions()
-                 if i.owner in self.labels}
+        infos = {
+            self.labels[i.owner]: i
+            for i in audiosession.platform().sessions()
+            if i.owner in self.labels
+        }
         for label, info in infos.items():
             self.decisions(now, label, self.previous.get(label), info)
         self.previous = infos
@@ -226,8 +234,14 @@ class Scenario:
             if found is None:
                 lane.append(LaneSample("inactive", "inactive", 1.0))
                 continue
-            lane.append(LaneSample(str(found.state), lane_detail(found), found.gain,
-                                   label_causes(found.causes, self.labels)))
+            lane.append(
+                LaneSample(
+                    str(found.state),
+                    lane_detail(found),
+                    found.gain,
+                    label_causes(found.causes, self.labels),
+                )
+            )
             if str(found.state) == "active" and found.route:
                 self.timeline.routes[label] = found.route
         level = -math.inf
@@ -236,8 +250,9 @@ class Scenario:
         self.timeline.mic_levels.append(level)
         self.printer.sessions(now, list(infos.values()), self.labels, level)
 
-    def decisions(self, now: float, label: str, before: SessionInfo | None,
-                  after: SessionInfo) -> None:
+    def decisions(
+        self, now: float, label: str, before: SessionInfo | None, after: SessionInfo
+    ) -> None:
         """Report what the policy did to ``label`` since the previous sample."""
         old = set(before.causes) if before is not None else set()
         for cause in after.causes:
@@ -245,10 +260,13 @@ class Scenario:
                 self.report(now, label, f"policy: {label_causes((cause,), self.labels)}")
         for cause in before.causes if before is not None else ():
             if cause not in after.causes and str(after.state) != "inactive":
-                self.report(now, label,
-                            f"policy: no longer {label_causes((cause,), self.labels)}")
-        if str(after.state) == "active" and after.route and after.route != self.default_device \
-                and self.announced.get(label) != after.route:
+                self.report(now, label, f"policy: no longer {label_causes((cause,), self.labels)}")
+        if (
+            str(after.state) == "active"
+            and after.route
+            and after.route != self.default_device
+            and self.announced.get(label) != after.route
+        ):
             self.announced[label] = after.route
             why = " (communications device)" if str(after.type) == "play-and-record" else ""
             self.report(now, label, f"policy: routed to {after.route}{why}")
@@ -276,7 +294,8 @@ def check_outputs(out: Path, force: bool) -> None:
     for name in OUTPUT_NAMES:
         if (out / name).exists():
             raise CommandError(
-                f"{out / name} already exists; pass --force to overwrite it, or --out DIR")
+                f"{out / name} already exists; pass --force to overwrite it, or --out DIR"
+            )
 
 
 def real_outputs() -> list[DeviceInfo] | None:
@@ -301,20 +320,23 @@ def render(media: dict[str, str], printer: Printer) -> Rendering | None:
         default = next(d.id for d in devices if d.kind == "audiooutput" and d.is_default)
         call_route = timeline.routes.get("call")
         return Rendering(
-            timeline, env.rate, env.output(default), default,
+            timeline,
+            env.rate,
+            env.output(default),
+            default,
             env.output(call_route) if call_route and call_route != default else None,
             call_route if call_route != default else None,
         )
 
 
-def run_live(media: dict[str, str], printer: Printer,
-             devices: list[DeviceInfo]) -> Rendering | None:
+def run_live(
+    media: dict[str, str], printer: Printer, devices: list[DeviceInfo]
+) -> Rendering | None:
     """Play the scenario in real time on this machine's devices, recording what each output
     device receives (``platform().record``); None if interrupted."""
     platform = audiosession.platform()
     outputs = [d.id for d in devices if d.kind == "audiooutput"]
-    default = next((d.id for d in devices if d.kind == "audiooutput" and d.is_default),
-                   outputs[0])
+    default = next((d.id for d in devices if d.kind == "audiooutput" and d.is_default), outputs[0])
     recordings = {device: platform.record(device) for device in outputs}
     timeline = Timeline()
     start = time.monotonic()
@@ -328,19 +350,25 @@ def run_live(media: dict[str, str], printer: Printer,
         return None
     call_route = timeline.routes.get("call")
     other = call_route if call_route and call_route != default else None
-    return Rendering(timeline, platform.audio.rate, received[default], default,
-                     received.get(other) if other else None, other)
+    return Rendering(
+        timeline,
+        platform.audio.rate,
+        received[default],
+        default,
+        received.get(other) if other else None,
+        other,
+    )
 
 
 def write_outputs(rendering: Rendering, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "demo.wav"]
-    sf.write(written[0], np.clip(rendering.default_output, -1, 1), rendering.rate,
-             subtype="PCM_16")
+    sf.write(written[0], np.clip(rendering.default_output, -1, 1), rendering.rate, subtype="PCM_16")
     if rendering.communications_output is not None:
         path = out / "demo-communications.wav"
-        sf.write(path, np.clip(rendering.communications_output, -1, 1), rendering.rate,
-                 subtype="PCM_16")
+        sf.write(
+            path, np.clip(rendering.communications_output, -1, 1), rendering.rate, subtype="PCM_16"
+        )
         written.append(path)
     written.append(out / "demo.png")
     plot_timeline(rendering, written[-1])
@@ -356,8 +384,10 @@ def demo(out: Path, *, virtual: bool, force: bool, printer: Printer) -> int:
         devices = None if virtual else real_outputs()
         if devices is None:
             if not virtual:
-                printer.note("No sound device found: rendering the demo in virtual time "
-                             "instead (nothing to hear; see demo.wav).")
+                printer.note(
+                    "No sound device found: rendering the demo in virtual time "
+                    "instead (nothing to hear; see demo.wav)."
+                )
             printer.heading("virtual time: speakers 'default', headset 'headset' (phone role)")
             rendering = render(media, printer)
             if rendering is None:

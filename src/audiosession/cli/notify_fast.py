@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 PROTOCOL_VERSION = 1
-"""``platform.protocol.PROTOCOL_VERSION``: that module loads the engine's device types, so the
+"""``platforms.protocol.PROTOCOL_VERSION``: that module loads the engine's device types, so the
 few things needed here are repeated (tests/cli/test_notify.py keeps them the same)."""
 
 SOCKET_ENV = "AUDIOSESSION_DAEMON_SOCKET"
@@ -119,7 +119,7 @@ def parse(argv: list[str]) -> Notification | None:
 
 
 def socket_path(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
-    """Where the daemon listens: ``platform.protocol.default_socket_path``, as a string."""
+    """Where the daemon listens: ``platforms.protocol.default_socket_path``, as a string."""
     env = os.environ if environ is None else environ
     explicit = env.get(SOCKET_ENV)
     if explicit:
@@ -142,8 +142,12 @@ def through_the_daemon(request: Notification) -> int | None:
         args["loop"] = True
     if request.device is not None:
         args["device"] = request.device
-    hello = {"op": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid(),
-             "program": "audiosession notify"}
+    hello = {
+        "op": "hello",
+        "version": PROTOCOL_VERSION,
+        "pid": os.getpid(),
+        "program": "audiosession notify",
+    }
     play = {"id": 1, "op": "play_file", "args": args}
     try:
         sock.connect(socket_path())
@@ -186,16 +190,22 @@ def _follow(request: Notification, session: str, messages: Iterator[dict[str, An
                 if event == "started" and message.get("duration") is not None:
                     duration = float(message["duration"])
                 state = str(message.get("state"))
-                progress.show(player_line(request.title, 0.0, duration, "playing", state,
-                                          SESSION_TYPE), key=state)
+                progress.show(
+                    player_line(request.title, 0.0, duration, "playing", state, SESSION_TYPE),
+                    key=state,
+                )
             elif event == "ended":
-                progress.show(player_line(request.title, duration, duration, "ended",
-                                          "active", SESSION_TYPE), key="ended")
+                progress.show(
+                    player_line(request.title, duration, duration, "ended", "active", SESSION_TYPE),
+                    key="ended",
+                )
                 return EXIT_OK
             elif event == "stopped":
                 progress.end()
-                print(f"{request.title}: stopped by the platform (see `audiosession status`)",
-                      file=sys.stderr)
+                print(
+                    f"{request.title}: stopped by the platform (see `audiosession status`)",
+                    file=sys.stderr,
+                )
                 return EXIT_OK
             elif event == "failed":
                 progress.end()
@@ -203,8 +213,10 @@ def _follow(request: Notification, session: str, messages: Iterator[dict[str, An
                 return EXIT_USAGE
     finally:
         progress.end()
-    print(f"audiosession notify: the audiosession daemon went away while it played "
-          f"{request.path}", file=sys.stderr)
+    print(
+        f"audiosession notify: the audiosession daemon went away while it played {request.path}",
+        file=sys.stderr,
+    )
     return EXIT_USAGE
 
 
@@ -242,16 +254,19 @@ def through_pulseaudio(request: Notification) -> int | None:
         sample_format = _PULSE_FORMATS.get(wav.getsampwidth())
         if sample_format is None:
             return None
-        stream = _SimpleStream.open(wav.getframerate(), wav.getnchannels(), sample_format,
-                                    request.device, _transient_role())
+        stream = _SimpleStream.open(
+            wav.getframerate(), wav.getnchannels(), sample_format, request.device, _transient_role()
+        )
         if stream is None:
             return None
         frames = max(1, wav.getframerate() // 10)
         duration = wav.getnframes() / wav.getframerate()
         progress = ProgressLine()
         try:
-            progress.show(player_line(request.title, 0.0, duration, "playing", "active",
-                                      SESSION_TYPE), key="playing")
+            progress.show(
+                player_line(request.title, 0.0, duration, "playing", "active", SESSION_TYPE),
+                key="playing",
+            )
             while True:
                 data = wav.readframes(frames)
                 if data:
@@ -261,8 +276,10 @@ def through_pulseaudio(request: Notification) -> int | None:
                 else:
                     break
             stream.drain()
-            progress.show(player_line(request.title, duration, duration, "ended", "active",
-                                      SESSION_TYPE), key="ended")
+            progress.show(
+                player_line(request.title, duration, duration, "ended", "active", SESSION_TYPE),
+                key="ended",
+            )
             return EXIT_OK
         except OSError as error:
             progress.end()
@@ -280,7 +297,7 @@ def through_pulseaudio(request: Notification) -> int | None:
 def _transient_role() -> str:
     """The stream role the policy gives ``transient`` sessions (``event`` unless
     ``audiosession.toml`` says otherwise)."""
-    from audiosession.platform.policy import find_config
+    from audiosession.platforms.policy import find_config
 
     return find_config().role(SESSION_TYPE)
 
@@ -301,8 +318,9 @@ class _SimpleStream:
         self._error = error  # a pointer to an int libpulse sets
 
     @classmethod
-    def open(cls, rate: int, channels: int, sample_format: int, device: str | None,
-             role: str) -> _SimpleStream | None:
+    def open(
+        cls, rate: int, channels: int, sample_format: int, device: str | None, role: str
+    ) -> _SimpleStream | None:
         """A connected stream, or None (no library, no server, an unknown device...)."""
         import ctypes
 
@@ -312,20 +330,36 @@ class _SimpleStream:
             return None
 
         class SampleSpec(ctypes.Structure):
-            _fields_ = [("format", ctypes.c_int), ("rate", ctypes.c_uint32),
-                        ("channels", ctypes.c_uint8)]
+            _fields_ = [
+                ("format", ctypes.c_int),
+                ("rate", ctypes.c_uint32),
+                ("channels", ctypes.c_uint8),
+            ]
 
         class BufferAttr(ctypes.Structure):
-            _fields_ = [(name, ctypes.c_uint32)
-                        for name in ("maxlength", "tlength", "prebuf", "minreq", "fragsize")]
+            _fields_ = [
+                (name, ctypes.c_uint32)
+                for name in ("maxlength", "tlength", "prebuf", "minreq", "fragsize")
+            ]
 
         lib.pa_simple_new.restype = ctypes.c_void_p
         lib.pa_simple_new.argtypes = [
-            ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
-            ctypes.POINTER(SampleSpec), ctypes.c_void_p, ctypes.POINTER(BufferAttr),
-            ctypes.POINTER(ctypes.c_int)]
-        lib.pa_simple_write.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
-                                        ctypes.POINTER(ctypes.c_int)]
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.POINTER(SampleSpec),
+            ctypes.c_void_p,
+            ctypes.POINTER(BufferAttr),
+            ctypes.POINTER(ctypes.c_int),
+        ]
+        lib.pa_simple_write.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_int),
+        ]
         lib.pa_simple_drain.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
         lib.pa_simple_free.argtypes = [ctypes.c_void_p]
         if not (0 < channels <= 32 and 0 < rate <= 384000):
@@ -337,10 +371,16 @@ class _SimpleStream:
         os.environ["PULSE_PROP_media.role"] = role
         error = ctypes.c_int(0)
         handle = lib.pa_simple_new(
-            None, b"audiosession", 1, device.encode() if device else None,
-            f"audiosession {role}".encode(), ctypes.byref(SampleSpec(sample_format, rate,
-                                                                      channels)),
-            None, ctypes.byref(attr), ctypes.byref(error))
+            None,
+            b"audiosession",
+            1,
+            device.encode() if device else None,
+            f"audiosession {role}".encode(),
+            ctypes.byref(SampleSpec(sample_format, rate, channels)),
+            None,
+            ctypes.byref(attr),
+            ctypes.byref(error),
+        )
         if not handle:
             return None
         return cls(lib, handle, ctypes.byref(error))

@@ -37,8 +37,11 @@ def clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
-def player_line(title: str, position: float, duration: float, playing: str, state: str,
-                session_type: str) -> str:
+def player_line(
+    title: str, position: float, duration: float, playing: str, state: str, session_type: str
+) -> str:
     """What a player shows: the file, where it is, whether it plays, and its session."""
-    return (f"{title}  {clock(position)} / {clock(duration)}  {playing}  "
-            f"session {state} ({session_type}){HELD if state == 'interrupted' else ''}")
+    return (
+        f"{title}  {clock(position)} / {clock(duration)}  {playing}  "
+        f"session {state} ({session_type}){HELD if state == 'interrupted' else ''}"
+    )

@@ -92,8 +92,9 @@ def notification(seconds: float = 1.0) -> np.ndarray:
     return _fade(out.astype(np.float32), 0.01)
 
 
-def voice(seconds: float, *, pitch: float, syllables: int, amplitude: float = 0.3,
-          seed: int = 1) -> np.ndarray:
+def voice(
+    seconds: float, *, pitch: float, syllables: int, amplitude: float = 0.3, seed: int = 1
+) -> np.ndarray:
     """A speech-like babble: syllables of a glottal buzz at ``pitch`` (gliding a little, as
     intonation does) shaped by vowel formants. Not words, but it reads as a voice."""
     rng = np.random.default_rng(seed)
@@ -136,8 +137,11 @@ def microphone(seconds: float = 6.0) -> np.ndarray:
     """What the fake microphone hears: the user answering."""
     out = np.zeros(int(round(seconds * RATE)))
     for index, start in enumerate((0.6, 2.3, 4.2)):
-        _add(out, start, voice(0.8, pitch=120.0 + 5 * index, syllables=3, seed=7 + index,
-                               amplitude=0.25))
+        _add(
+            out,
+            start,
+            voice(0.8, pitch=120.0 + 5 * index, syllables=3, seed=7 + index, amplitude=0.25),
+        )
     return out.astype(np.float32)
 
 

@@ -1,8 +1,9 @@
-"""The system daemon (DESIGN §1 "System"): one policy for every audiosession process of the user.
+"""The system daemon: one policy for every audiosession process of the user (docs/design.md,
+*What it is*, system mode).
 
 ``audiosession daemon`` (or ``python -m audiosession.daemon``) runs ``serve()``; clients find it
-through ``platform.select`` and talk to it with ``platform.client``. The wire format is
-``platform.protocol`` (docs/protocol.md).
+through ``platforms.select`` and talk to it with ``platforms.client``. The wire format is
+``platforms.protocol`` (docs/protocol.md).
 """
 
 from __future__ import annotations

@@ -7,23 +7,35 @@ import logging
 import sys
 
 from audiosession.daemon.server import DaemonStartError, serve
-from audiosession.platform.policy import ConfigError, find_config, load_config
-from audiosession.platform.protocol import default_socket_path
+from audiosession.platforms.policy import ConfigError, find_config, load_config
+from audiosession.platforms.protocol import default_socket_path
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The daemon's options (the CLI's ``audiosession daemon`` may reuse them)."""
     parser = parser or argparse.ArgumentParser(
         prog="python -m audiosession.daemon",
-        description="Arbitrate the audio sessions of every audiosession program of this user.")
-    parser.add_argument("--socket", metavar="PATH", default=None,
-                        help=f"Unix socket to listen on (default: {default_socket_path()})")
-    parser.add_argument("--config", metavar="FILE", default=None,
-                        help="policy file (default: $AUDIOSESSION_CONFIG, else "
-                             "~/.config/audiosession/audiosession.toml, else the defaults)")
-    parser.add_argument("--no-pulse-bridge", action="store_true",
-                        help="do not bridge the streams of other programs on the PulseAudio / "
-                             "PipeWire server into the policy (docs/bridge.md)")
+        description="Arbitrate the audio sessions of every audiosession program of this user.",
+    )
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        default=None,
+        help=f"Unix socket to listen on (default: {default_socket_path()})",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="policy file (default: $AUDIOSESSION_CONFIG, else "
+        "~/.config/audiosession/audiosession.toml, else the defaults)",
+    )
+    parser.add_argument(
+        "--no-pulse-bridge",
+        action="store_true",
+        help="do not bridge the streams of other programs on the PulseAudio / "
+        "PipeWire server into the policy (docs/bridge.md)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     return parser
 

@@ -43,13 +43,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from audiosession.errors import AudioSessionError
-from audiosession.platform.policy import Action, Arbiter, SetGain, SetState
+from audiosession.platforms.policy import Action, Arbiter, SetGain, SetState
 from audiosession.types import AudioSessionState, AudioSessionType
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BRIDGE_CLIENT", "OUR_APPLICATION", "ROLE_TYPES", "BridgeHost", "JournalError",
-           "PulseBridge", "type_for_role"]
+__all__ = [
+    "BRIDGE_CLIENT",
+    "OUR_APPLICATION",
+    "ROLE_TYPES",
+    "BridgeHost",
+    "JournalError",
+    "PulseBridge",
+    "type_for_role",
+]
 
 BRIDGE_CLIENT = "pulse"
 """The client id of the bridge's pseudo-client: its sessions are ``pulse/<sink-input>``."""
@@ -161,8 +168,9 @@ class _StreamMemory:
         if not self.available:
             return
         if entry is not None and stream.original is not None:
-            entry.volume = self._pulsectl.PulseVolumeInfo([v / _VOLUME_NORM
-                                                           for v in stream.original])
+            entry.volume = self._pulsectl.PulseVolumeInfo(
+                [v / _VOLUME_NORM for v in stream.original]
+            )
             entry.channel_list = stream.channels
         if entry is not None and stream.we_muted:
             entry.mute = False
@@ -177,9 +185,11 @@ class _StreamMemory:
         if entry is None:
             user_volume = stream.original or stream.volume or []
             entry = self._pulsectl.PulseExtStreamRestoreInfo(
-                name, volume=self._pulsectl.PulseVolumeInfo([v / _VOLUME_NORM
-                                                             for v in user_volume]),
-                channel_list=stream.channels, mute=stream.muted and not stream.we_muted)
+                name,
+                volume=self._pulsectl.PulseVolumeInfo([v / _VOLUME_NORM for v in user_volume]),
+                channel_list=stream.channels,
+                mute=stream.muted and not stream.we_muted,
+            )
         try:
             self._pulse.stream_restore_write(entry, mode="replace", apply_immediately=False)
         except self._pulsectl.PulseOperationFailed as error:
@@ -195,8 +205,11 @@ class _StreamMemory:
 
     def _give_up(self, error: Exception) -> None:
         """The extension fails: one line, then its memory is left alone."""
-        log.warning("PulseAudio bridge: module-stream-restore's extension failed (%s); "
-                    "leaving what it remembers alone from now on", error)
+        log.warning(
+            "PulseAudio bridge: module-stream-restore's extension failed (%s); "
+            "leaving what it remembers alone from now on",
+            error,
+        )
         self.available = False
         self.kept.clear()
 
@@ -217,8 +230,14 @@ class PulseBridge:
     takes the policy's actions for ``pulse/…`` sessions; ``close()`` restores every stream
     it changed and stops (blocking: call it from an executor or at exit)."""
 
-    def __init__(self, host: BridgeHost, journal: str | os.PathLike[str],
-                 server: str | None = None, *, retry_interval: float = RETRY_INTERVAL) -> None:
+    def __init__(
+        self,
+        host: BridgeHost,
+        journal: str | os.PathLike[str],
+        server: str | None = None,
+        *,
+        retry_interval: float = RETRY_INTERVAL,
+    ) -> None:
         """``server``: a PulseAudio server string (default: ``$PULSE_SERVER``, else libpulse's
         default); ``journal``: the file saved volumes are kept in."""
         import pulsectl  # a core dependency; imported here so that the daemon runs without it
@@ -259,8 +278,9 @@ class PulseBridge:
         """Start the event and worker threads; the connection is made by them."""
         self._loop = loop
         for name, target in (("events", self._events_main), ("worker", self._worker_main)):
-            thread = threading.Thread(target=target, name=f"audiosession-bridge-{name}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=target, name=f"audiosession-bridge-{name}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -310,8 +330,10 @@ class PulseBridge:
             try:
                 pulse = self._connect("audiosession-bridge-events")
             except pulsectl.PulseError as error:
-                self.status = (f"off: cannot reach {self.where} ({error}); trying again every "
-                               f"{self.retry_interval:g} s")
+                self.status = (
+                    f"off: cannot reach {self.where} ({error}); trying again every "
+                    f"{self.retry_interval:g} s"
+                )
                 if not said_off:
                     log.info("PulseAudio bridge %s", self.status)
                     said_off = True
@@ -326,10 +348,12 @@ class PulseBridge:
                 while self._running():
                     pulse.event_listen(timeout=1.0)
             except pulsectl.PulseDisconnected:
-                log.warning("PulseAudio bridge: lost %s; its streams are no longer sessions",
-                            self.where)
-                self.status = (f"off: lost {self.where}; trying again every "
-                               f"{self.retry_interval:g} s")
+                log.warning(
+                    "PulseAudio bridge: lost %s; its streams are no longer sessions", self.where
+                )
+                self.status = (
+                    f"off: lost {self.where}; trying again every {self.retry_interval:g} s"
+                )
                 self._work.put(("disconnected",))
             except Exception:  # never die: log and start over
                 log.exception("PulseAudio bridge: event listener failed")
@@ -356,8 +380,9 @@ class PulseBridge:
                     try:
                         self._restore_all()
                     except Exception as error:  # noqa: BLE001 - stopping anyway
-                        log.warning("PulseAudio bridge: could not give every stream back "
-                                    "(%s)", error)
+                        log.warning(
+                            "PulseAudio bridge: could not give every stream back (%s)", error
+                        )
                     finally:
                         with contextlib.suppress(Exception):
                             self._disconnect()
@@ -394,8 +419,9 @@ class PulseBridge:
         self._memory = _StreamMemory(self._pulse, self._pulsectl)
         self.connected = True
         self.status = f"on: {self.where} ({info.server_name} {info.server_version})"
-        log.info("PulseAudio bridge %s; foreign streams are sessions of %r", self.status,
-                 BRIDGE_CLIENT)
+        log.info(
+            "PulseAudio bridge %s; foreign streams are sessions of %r", self.status, BRIDGE_CLIENT
+        )
         self._restore_journal()
         for sink_input in self._pulse.sink_input_list():
             self._observe(sink_input)
@@ -455,20 +481,41 @@ class PulseBridge:
                 self._ignored.add(info.index)
                 return
             stream = _Stream(
-                info.index, _pid(props),
-                props.get("application.name") or props.get("application.process.binary")
-                or info.name or "?",
-                props.get("media.role"), bool(info.corked), bool(info.mute),
-                volume=_raw(info.volume), channels=list(info.channel_list),
-                entry=_entry_name(props))
+                info.index,
+                _pid(props),
+                props.get("application.name")
+                or props.get("application.process.binary")
+                or info.name
+                or "?",
+                props.get("media.role"),
+                bool(info.corked),
+                bool(info.mute),
+                volume=_raw(info.volume),
+                channels=list(info.channel_list),
+                entry=_entry_name(props),
+            )
             self._streams[info.index] = stream
             owner = f"{BRIDGE_CLIENT}: {stream.program}" + (
-                f" (pid {stream.pid})" if stream.pid is not None else "")
+                f" (pid {stream.pid})" if stream.pid is not None else ""
+            )
             context = f"{stream.pid}" if stream.pid is not None else f"app-{stream.program}"
-            self._post(self._loop_add, stream.session, context, owner,
-                       type_for_role(stream.role), stream.pid, stream.program, not stream.corked)
-            log.info("PulseAudio bridge: foreign stream #%d of %s, media.role %r -> %s",
-                     info.index, owner, stream.role, type_for_role(stream.role))
+            self._post(
+                self._loop_add,
+                stream.session,
+                context,
+                owner,
+                type_for_role(stream.role),
+                stream.pid,
+                stream.program,
+                not stream.corked,
+            )
+            log.info(
+                "PulseAudio bridge: foreign stream #%d of %s, media.role %r -> %s",
+                info.index,
+                owner,
+                stream.role,
+                type_for_role(stream.role),
+            )
             return
         role = props.get("media.role")
         if role != stream.role:
@@ -500,15 +547,20 @@ class PulseBridge:
         volume, muted = _raw(info.volume), bool(info.mute)
         by_user = ours_forgotten = False
         if stream.ducked_to is not None and not _same(volume, stream.ducked_to):
-            log.info("PulseAudio bridge: the volume of stream #%d was changed during a duck; "
-                     "keeping the new one", stream.index)
+            log.info(
+                "PulseAudio bridge: the volume of stream #%d was changed during a duck; "
+                "keeping the new one",
+                stream.index,
+            )
             stream.original = stream.ducked_to = None
             by_user = ours_forgotten = True
         elif stream.volume is not None and not _same(volume, stream.volume):
             by_user = True
         if stream.we_muted and not muted:
-            log.info("PulseAudio bridge: stream #%d was unmuted by someone else; leaving it",
-                     stream.index)
+            log.info(
+                "PulseAudio bridge: stream #%d was unmuted by someone else; leaving it",
+                stream.index,
+            )
             stream.we_muted = False
             by_user = ours_forgotten = True
         elif not stream.we_muted and muted != stream.muted:
@@ -567,8 +619,9 @@ class PulseBridge:
                 stream.ducked_to = target
                 self._write_journal()
                 self._set_volume(stream, target)
-                log.debug("PulseAudio bridge: ducked #%d to %s (x%g)", stream.index, target,
-                          stream.gain)
+                log.debug(
+                    "PulseAudio bridge: ducked #%d to %s (x%g)", stream.index, target, stream.gain
+                )
         elif stream.original is not None:
             original = stream.original
             self._set_volume(stream, original)
@@ -618,14 +671,21 @@ class PulseBridge:
         try:
             self._replace_journal()
         except OSError as error:
-            raise JournalError(f"cannot write its journal {self.journal_path} "
-                               f"({error.strerror or error})") from None
+            raise JournalError(
+                f"cannot write its journal {self.journal_path} ({error.strerror or error})"
+            ) from None
 
     def _replace_journal(self) -> None:
         entries = {
-            str(s.index): {"pid": s.pid, "program": s.program, "original": s.original,
-                           "ducked_to": s.ducked_to, "muted": s.we_muted}
-            for s in self._streams.values() if s.original is not None or s.we_muted
+            str(s.index): {
+                "pid": s.pid,
+                "program": s.program,
+                "original": s.original,
+                "ducked_to": s.ducked_to,
+                "muted": s.we_muted,
+            }
+            for s in self._streams.values()
+            if s.original is not None or s.we_muted
         }
         path = self.journal_path
         if not entries:
@@ -637,8 +697,7 @@ class PulseBridge:
         # the daemon (kill -9), not the machine — the streams do not outlive a reboot either.
         # The temporary file gets a new name of its own (mkstemp: O_EXCL, 0600), so that
         # nothing another user put next to the socket is followed or written.
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=path.parent)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w") as file:
                 file.write(data)
@@ -659,12 +718,15 @@ class PulseBridge:
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError) as error:
-            log.warning("PulseAudio bridge: ignoring the unreadable journal %s (%s)", path,
-                        error)
+            log.warning("PulseAudio bridge: ignoring the unreadable journal %s (%s)", path, error)
             return
         if saved.get("server") != self.server:
-            log.warning("PulseAudio bridge: the journal %s is for server %r, not %r; ignoring "
-                        "it", path, saved.get("server"), self.server)
+            log.warning(
+                "PulseAudio bridge: the journal %s is for server %r, not %r; ignoring it",
+                path,
+                saved.get("server"),
+                self.server,
+            )
             return
         for key, entry in streams.items():
             try:
@@ -672,34 +734,48 @@ class PulseBridge:
             except self._pulsectl.PulseIndexError:
                 log.info("PulseAudio bridge: journaled stream #%s is gone", key)
             except (ValueError, KeyError, TypeError, self._pulsectl.PulseError) as error:
-                log.warning("PulseAudio bridge: cannot restore journaled stream #%s (%s)", key,
-                            error)
+                log.warning(
+                    "PulseAudio bridge: cannot restore journaled stream #%s (%s)", key, error
+                )
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
     def _restore_entry(self, index: int, entry: dict[str, Any]) -> None:
         info = self._pulse.sink_input_info(index)
         props = info.proplist
-        program = (props.get("application.name") or props.get("application.process.binary")
-                   or info.name or "?")
+        program = (
+            props.get("application.name")
+            or props.get("application.process.binary")
+            or info.name
+            or "?"
+        )
         if _pid(props) != entry["pid"] or program != entry["program"]:
-            log.info("PulseAudio bridge: journaled stream #%d is now another stream; leaving "
-                     "it", index)
+            log.info(
+                "PulseAudio bridge: journaled stream #%d is now another stream; leaving it", index
+            )
             return
         original, ducked_to = entry.get("original"), entry.get("ducked_to")
         if original is not None:
             current = _raw(info.volume)
             if ducked_to is not None and (_same(current, ducked_to) or _same(current, original)):
                 self._set_raw_volume(index, [int(v) for v in original])
-                log.info("PulseAudio bridge: restored the volume of stream #%d (%s) left "
-                         "ducked by a previous daemon", index, program)
+                log.info(
+                    "PulseAudio bridge: restored the volume of stream #%d (%s) left "
+                    "ducked by a previous daemon",
+                    index,
+                    program,
+                )
             else:
-                log.info("PulseAudio bridge: stream #%d's volume was changed since; leaving it",
-                         index)
+                log.info(
+                    "PulseAudio bridge: stream #%d's volume was changed since; leaving it", index
+                )
         if entry.get("muted") and info.mute:
             self._pulse.sink_input_mute(index, False)
-            log.info("PulseAudio bridge: unmuted stream #%d (%s) left muted by a previous "
-                     "daemon", index, program)
+            log.info(
+                "PulseAudio bridge: unmuted stream #%d (%s) left muted by a previous daemon",
+                index,
+                program,
+            )
 
     # -- the loop side ------------------------------------------------------------------
 
@@ -722,8 +798,16 @@ class PulseBridge:
     def _name(self, session: str) -> str:
         return f"{BRIDGE_CLIENT}/{session}"
 
-    def _loop_add(self, session: str, context: str, owner: str, type_: AudioSessionType,
-                  pid: int | None, program: str, active: bool) -> None:
+    def _loop_add(
+        self,
+        session: str,
+        context: str,
+        owner: str,
+        type_: AudioSessionType,
+        pid: int | None,
+        program: str,
+        active: bool,
+    ) -> None:
         arbiter = self.host.arbiter
         name = self._name(session)
         if name in arbiter:
@@ -767,8 +851,12 @@ def _entry_name(props: dict[str, str]) -> str | None:
     stream's properties; else it is made as the module makes it."""
     if props.get("module-stream-restore.id"):
         return props["module-stream-restore.id"]
-    for key, kind in (("media.role", "media-role"), ("application.id", "application-id"),
-                      ("application.name", "application-name"), ("media.name", "media-name")):
+    for key, kind in (
+        ("media.role", "media-role"),
+        ("application.id", "application-id"),
+        ("application.name", "application-name"),
+        ("media.name", "media-name"),
+    ):
         if props.get(key):
             return f"sink-input-by-{kind}:{props[key]}"
     return None

@@ -28,18 +28,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from audiosession.engine.backends import BACKEND_ENV, select_backend
 from audiosession.engine.decode import AudioReader, DecodeError, open_audio
-from audiosession.engine.devices import BACKEND_ENV, Backend, select_backend
+from audiosession.engine.devices import Backend
 from audiosession.engine.engine import DeviceRemoved, Engine, EngineEvent, OutputFailed
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import LoopingSource, Source, Voice, VoiceEnded
-from audiosession.errors import NotFoundError
-from audiosession.platform.policy import Action, SetGain, SetState
-from audiosession.platform.protocol import ProtocolError, check_string
+from audiosession.errors import AudioSessionError, NotFoundError
+from audiosession.platforms.policy import Action, SetGain, SetState
+from audiosession.platforms.protocol import ProtocolError, check_string
 from audiosession.types import AudioSessionState, AudioSessionType
 
 if TYPE_CHECKING:
-    from audiosession.daemon.server import Daemon, _Client
+    from audiosession.daemon.server import Daemon
+    from audiosession.daemon.service import Client
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ ACTIVE = AudioSessionState.ACTIVE
 INACTIVE = AudioSessionState.INACTIVE
 
 
-class SoundError(Exception):
+class SoundError(AudioSessionError):
     """A sound that cannot be played; the message says why, for the client to print."""
 
 
@@ -149,7 +151,7 @@ class SoundCache:
 class _Sound:
     """One ``play_file`` request of one client, from acceptance to its end."""
 
-    client: _Client
+    client: Client
     session: str  # the client's id for it ("sound-3")
     path: str
     volume: float
@@ -168,8 +170,9 @@ class _Sound:
 class DaemonPlayer:
     """The daemon's own engine and the sounds it plays for clients (see the module)."""
 
-    def __init__(self, daemon: Daemon,
-                 backend_factory: Callable[[], Backend] = select_backend) -> None:
+    def __init__(
+        self, daemon: Daemon, backend_factory: Callable[[], Backend] = select_backend
+    ) -> None:
         self._daemon = daemon
         self._backend_factory = backend_factory
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -216,19 +219,25 @@ class DaemonPlayer:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def play_file(self, client: _Client, args: dict[str, Any]) -> dict[str, Any]:
+    def play_file(self, client: Client, args: dict[str, Any]) -> dict[str, Any]:
         """The ``play_file`` request: check it, start preparing the sound, and answer with
         the session id the sound's pushes will name."""
         path = args["path"]
         if not isinstance(path, str) or not 0 < len(path) <= MAX_PATH or "\0" in path:
-            raise ProtocolError(f"path must be a file's path of 1 to {MAX_PATH} characters "
-                                f"(no NUL), not {path!r:.80}")
+            raise ProtocolError(
+                f"path must be a file's path of 1 to {MAX_PATH} characters "
+                f"(no NUL), not {path!r:.80}"
+            )
         if not os.path.isabs(path):
-            raise ProtocolError(f"path must be absolute (the daemon has its own working "
-                                f"directory), not {path!r}")
+            raise ProtocolError(
+                f"path must be absolute (the daemon has its own working directory), not {path!r}"
+            )
         volume = args.get("volume", 1.0)
-        if isinstance(volume, bool) or not isinstance(volume, (int, float)) \
-                or not 0.0 <= volume <= 1.0:
+        if (
+            isinstance(volume, bool)
+            or not isinstance(volume, (int, float))
+            or not 0.0 <= volume <= 1.0
+        ):
             raise ProtocolError(f"volume must be a number from 0 to 1, not {volume!r}")
         loop = args.get("loop", False)
         if not isinstance(loop, bool):
@@ -240,12 +249,14 @@ class DaemonPlayer:
         if mine >= MAX_SOUNDS_PER_CLIENT:
             raise ValueError(f"a client may play {MAX_SOUNDS_PER_CLIENT} sounds at once")
         if len(self._sounds) >= MAX_SOUNDS:
-            raise ValueError(f"the daemon plays {MAX_SOUNDS} sounds at once at most; try "
-                             "again when one has ended")
+            raise ValueError(
+                f"the daemon plays {MAX_SOUNDS} sounds at once at most; try "
+                "again when one has ended"
+            )
         if self._engine is None or self._loop is None:
             raise ValueError("this daemon plays no sounds (it was started without a player)")
         sound = _Sound(client, f"sound-{next(self._ids)}", path, float(volume), loop, device)
-        sound.name = client.ns(sound.session)
+        sound.name = client.namespaced(sound.session)
         self._sounds[sound.name] = sound
         task = asyncio.ensure_future(self._prepare(sound))
         self._preparing.add(task)
@@ -278,8 +289,12 @@ class DaemonPlayer:
         assert self._engine is not None
         loop = asyncio.get_running_loop()
         engine = await self._engine
-        if engine.backend.name != "null" or not self._may_look_again or self._voices \
-                or loop.time() - self._engine_opened < LOOK_AGAIN:
+        if (
+            engine.backend.name != "null"
+            or not self._may_look_again
+            or self._voices
+            or loop.time() - self._engine_opened < LOOK_AGAIN
+        ):
             return await self._engine  # (another sound may have replaced it meanwhile)
         log.info("sounds for clients: looking for a sound device again")
         self._engine_opened = loop.time()
@@ -295,10 +310,18 @@ class DaemonPlayer:
         except OSError as error:
             raise SoundError(f"cannot play {path!r}: {error.strerror}") from None
         if not stat.S_ISREG(info.st_mode):
-            raise SoundError(f"cannot play {path!r}: not a regular file (a FIFO, device or "
-                             "socket); give an audio file")
-        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
-               engine.rate, engine.channels)
+            raise SoundError(
+                f"cannot play {path!r}: not a regular file (a FIFO, device or "
+                "socket); give an audio file"
+            )
+        key = (
+            info.st_dev,
+            info.st_ino,
+            info.st_size,
+            info.st_mtime_ns,
+            engine.rate,
+            engine.channels,
+        )
         samples = self.cache.get(key)
         if samples is not None:
             return DecodedSound(samples, engine.rate)
@@ -319,12 +342,19 @@ class DaemonPlayer:
         source: Source = LoopingSource(sound.source) if sound.loop else sound.source
         try:
             sound.voice = engine.add_voice(
-                source, gains=(Gain(sound.volume), sound.gain), device=sound.device,
-                role=self._daemon.config.role(SOUND_TYPE), playing=False)
+                source,
+                gains=(Gain(sound.volume), sound.gain),
+                device=sound.device,
+                role=self._daemon.config.role(SOUND_TYPE),
+                playing=False,
+            )
         except NotFoundError:
             outputs = [d.id for d in engine.devices() if d.kind == "audiooutput"]
-            self._finish(sound, "failed", error=f"no output device {sound.device!r}; "
-                                                f"available: {', '.join(outputs)}")
+            self._finish(
+                sound,
+                "failed",
+                error=f"no output device {sound.device!r}; available: {', '.join(outputs)}",
+            )
             return
         self._voices[sound.voice] = sound
         client = sound.client
@@ -336,8 +366,12 @@ class DaemonPlayer:
         if sound.finished:
             return
         sound.announced = True
-        self._push(sound, "started", state=sound.state.value,
-                   duration=getattr(sound.source, "duration", None))
+        self._push(
+            sound,
+            "started",
+            state=sound.state.value,
+            duration=getattr(sound.source, "duration", None),
+        )
         log.info("%s: playing %s (%s)", client, sound.path, sound.state.value)
 
     # -- the daemon's hooks -------------------------------------------------------------------
@@ -370,7 +404,7 @@ class DaemonPlayer:
         if sound.announced:
             self._push(sound, "state", state=action.state.value)
 
-    def client_gone(self, client: _Client) -> None:
+    def client_gone(self, client: Client) -> None:
         """The client disconnected: its sounds stop."""
         for sound in [s for s in self._sounds.values() if s.client is client]:
             self._finish(sound, None)
@@ -379,8 +413,7 @@ class DaemonPlayer:
 
     def _engine_event(self, event: EngineEvent) -> None:
         # On the audio (or a watcher) thread: only post to the loop.
-        if isinstance(event, (VoiceEnded, DeviceRemoved, OutputFailed)) \
-                and self._loop is not None:
+        if isinstance(event, (VoiceEnded, DeviceRemoved, OutputFailed)) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._engine_said, event)
 
     def _engine_said(self, event: EngineEvent) -> None:
@@ -397,8 +430,7 @@ class DaemonPlayer:
                     voice.playing = moved.state is ACTIVE
         elif isinstance(event, OutputFailed):
             for sound in list(self._sounds.values()):
-                self._finish(sound, "failed", error=f"cannot play {sound.path!r}: "
-                                                    f"{event.reason}")
+                self._finish(sound, "failed", error=f"cannot play {sound.path!r}: {event.reason}")
 
     def _finish(self, sound: _Sound, outcome: str | None, error: str | None = None) -> None:
         """Remove the sound's voice and session (releasing whatever it ducked) and tell the
@@ -409,8 +441,7 @@ class DaemonPlayer:
         self._sounds.pop(sound.name, None)
         if sound.voice is not None:
             self._voices.pop(sound.voice, None)
-            if self._engine is not None and self._engine.done() \
-                    and not self._engine.exception():
+            if self._engine is not None and self._engine.done() and not self._engine.exception():
                 self._engine.result().remove_voice(sound.voice)
             sound.voice = None
         if sound.source is not None:

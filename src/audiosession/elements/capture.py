@@ -69,8 +69,9 @@ class MediaDevices(EventTarget):
         if not self.window.closed:
             self._fire("devicechange")
 
-    def get_user_media(self, constraints: dict[str, Any] | None = None, *,
-                       audio: Any = None, video: Any = None) -> UserMediaRequest:
+    def get_user_media(
+        self, constraints: dict[str, Any] | None = None, *, audio: Any = None, video: Any = None
+    ) -> UserMediaRequest:
         """A future of a ``MediaStream`` with one live microphone track.
 
         Takes MDN's dictionary (``get_user_media({"audio": True})``) or keywords
@@ -87,17 +88,22 @@ class MediaDevices(EventTarget):
         if not audio and not video:
             raise TypeError("get_user_media() needs audio=True (or a dict of audio constraints)")
         if not audio:
-            return UserMediaRequest.settled(loop, error=NotFoundError(
-                "video capture is not supported; ask for audio"))
+            return UserMediaRequest.settled(
+                loop, error=NotFoundError("video capture is not supported; ask for audio")
+            )
         if video:
             log.info("get_user_media: video was asked for too; only audio is captured")
         with loop.lock:
             session = self.window.navigator.audio_session
             session.check_open()
             if session.type not in RECORDING_TYPES:
-                return UserMediaRequest.settled(loop, error=NotAllowedError(
-                    f"cannot capture audio while the audio session type is {session.type!r}; "
-                    "set it to 'play-and-record' or 'auto' first"))
+                return UserMediaRequest.settled(
+                    loop,
+                    error=NotAllowedError(
+                        f"cannot capture audio while the audio session type is {session.type!r}; "
+                        "set it to 'play-and-record' or 'auto' first"
+                    ),
+                )
             device = audio.get("device_id") if isinstance(audio, dict) else None
             future = UserMediaRequest(loop, "get_user_media()")
             try:
@@ -166,7 +172,8 @@ class MediaStream:
             if len(tracks) > 1:
                 raise NotSupportedError(
                     f"{self!r} holds a MediaStreamTrackGenerator and other audio tracks; "
-                    "play a generated track in a MediaStream of its own")
+                    "play a generated track in a MediaStream of its own"
+                )
             return generated[0].open_source(engine_format, window)
         return _StreamSource(self)
 

@@ -297,8 +297,12 @@ class AudioContext(EventTarget, SessionElement):
         self._lock = threading.Lock()
         self._on_close: list[Callable[[], None]] = []  # what nodes hold (AudioWorkletNode)
         self._voice: Voice | None = audio.add_voice(
-            self.audio_session, self._source, gains=(self._gate,),
-            watch_audibility=True, on_event=self._on_engine_event)
+            self.audio_session,
+            self._source,
+            gains=(self._gate,),
+            watch_audibility=True,
+            on_event=self._on_engine_event,
+        )
         self._gate_follows_session()
 
     def _event_runtime(self) -> Runtime:
@@ -422,7 +426,8 @@ class AudioContext(EventTarget, SessionElement):
     def pending_play(self) -> bool:
         return self._state == "running" and any(
             isinstance(node, AudioScheduledSourceNode) and node.playing
-            for node in self.destination._upstream())
+            for node in self.destination._upstream()
+        )
 
     def update_steps(self) -> None:
         self._gate_follows_session()

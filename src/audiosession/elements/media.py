@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audiosession.elements.futures import Playback, settled
+from audiosession.elements.futures import Playback, Promise, settled
 from audiosession.elements.sources import MediaSourceError, check_can_open, open_media_source
 from audiosession.engine.engine import DeviceRemoved, OutputFailed, OutputLost, OutputRestored
 from audiosession.engine.gain import Gain
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from audiosession.elements.capture import MediaStream
     from audiosession.engine.ahead import AheadBuffer
     from audiosession.engine.mixer import Voice
-    from audiosession.platform.local_audio import LocalAudio
+    from audiosession.platforms.local_audio import LocalAudio
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,7 @@ class _PlayingSource:
         """What a voice of this element reads (the decode-ahead buffer, made and primed on
         the first call, for a file)."""
         if self._ahead is None and getattr(self.source, "decode_ahead", False):
-            self._ahead = audio.ahead(self._looping.produce, tell=self._looping_position,
-                                      name=name)
+            self._ahead = audio.ahead(self._looping.produce, tell=self._looping_position, name=name)
             self._ahead.prime()
         return self._ahead if self._ahead is not None else self
 
@@ -128,8 +127,11 @@ class _PlayingSource:
             # The passes decoded ahead of the one being heard are dropped, and the decoder
             # stands at its end again (so a loop turned back on goes on from there).
             points = ahead.positions_ahead()
-            wraps = [frames for (frames, at), (_, before) in zip(points[1:], points[:-1],
-                                                                  strict=True) if at <= before]
+            wraps = [
+                frames
+                for (frames, at), (_, before) in zip(points[1:], points[:-1], strict=True)
+                if at <= before
+            ]
             looping.loop_count -= len(wraps)
             looping.loops = looping.loop_count + 1
             if wraps:
@@ -180,8 +182,9 @@ class MediaElement(EventTarget, SessionElement):
     onwaiting = EventHandler["MediaElement"]("waiting")
     onstalled = EventHandler["MediaElement"]("stalled")
 
-    def __init__(self, src: str | os.PathLike[str] | None = None, *,
-                 window: Window | None = None) -> None:
+    def __init__(
+        self, src: str | os.PathLike[str] | None = None, *, window: Window | None = None
+    ) -> None:
         EventTarget.__init__(self)
         SessionElement.__init__(self, window)
         self._src = ""
@@ -299,11 +302,13 @@ class MediaElement(EventTarget, SessionElement):
                 return error
             except Exception as error:  # a bug or an OS surprise: still an element error
                 log.exception("opening %s failed", src)
-                return MediaSourceError(MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED,
-                                        f"{src}: cannot be opened ({error})")
+                return MediaSourceError(
+                    MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: cannot be opened ({error})"
+                )
 
         self.window.runtime.loop.run_io(
-            open_source, lambda result: self._opened(generation, result))
+            open_source, lambda result: self._opened(generation, result)
+        )
 
     def _opened(self, generation: int, result: Any) -> None:
         """The source of load ``generation`` opened (or failed), on the loop."""
@@ -329,8 +334,9 @@ class MediaElement(EventTarget, SessionElement):
             # A progressive source (HTTP): it reports from its own threads; each report
             # becomes a task, ignored once another load began.
             generation, loop = self._load_generation, self.window.runtime.loop
-            start_loading(lambda kind, *args: loop.queue_task(
-                self._source_event, generation, kind, *args))
+            start_loading(
+                lambda kind, *args: loop.queue_task(self._source_event, generation, kind, *args)
+            )
             return
         self._queue_event("durationchange")
         self._queue_event("loadedmetadata")
@@ -398,8 +404,12 @@ class MediaElement(EventTarget, SessionElement):
             if self._error is not None:
                 return settled(loop, error=_play_error(self._error.code, self._error.message))
             if self._source is None and not self._opening:
-                return settled(loop, error=NotSupportedError(
-                    "there is nothing to play: set src (a file or URL) or src_object first"))
+                return settled(
+                    loop,
+                    error=NotSupportedError(
+                        "there is nothing to play: set src (a file or URL) or src_object first"
+                    ),
+                )
             future: Playback[None] = Playback(loop, "play()")
             if self._ended:
                 self._seek(0.0)
@@ -495,15 +505,16 @@ class MediaElement(EventTarget, SessionElement):
 
     def _output_restored(self) -> None:
         """The sound server is back and the stream plays again: ``playing``."""
-        if self._waiting and not self._paused and self._source is not None \
-                and self._source.ready:
+        if self._waiting and not self._paused and self._source is not None and self._source.ready:
             pending, self._pending = self._pending, []
             self._started(pending)
 
     def _output_failed(self, event: OutputFailed) -> None:
         """The sound server did not come back: the element fails ("try again later")."""
-        self._fail(MediaError.MEDIA_ERR_NETWORK,
-                   f"{self._src or 'the stream'}: cannot play: {event.reason}")
+        self._fail(
+            MediaError.MEDIA_ERR_NETWORK,
+            f"{self._src or 'the stream'}: cannot play: {event.reason}",
+        )
 
     def _reached_the_end(self) -> None:
         # HTML "reaches the end": paused, then timeupdate, pause and ended fire.
@@ -577,9 +588,12 @@ class MediaElement(EventTarget, SessionElement):
         if self._paused:
             return
         self._internal_pause()
-        self._reject_pending(NotAllowedError(
-            f"the platform refused to play in {self.window.name} "
-            f"({self.audio_session.computed_type} session); see platform().sessions()"))
+        self._reject_pending(
+            NotAllowedError(
+                f"the platform refused to play in {self.window.name} "
+                f"({self.audio_session.computed_type} session); see platform().sessions()"
+            )
+        )
         self.refresh_audible()
         self._sync_voice()
 
@@ -709,7 +723,7 @@ class MediaElement(EventTarget, SessionElement):
 
     sinkId = sink_id  # noqa: N815
 
-    def set_sink_id(self, sink_id: str) -> Playback[None]:
+    def set_sink_id(self, sink_id: str) -> Promise[None]:
         """Route this element to the output device ``sink_id`` ("" = back to the session's
         route). An unknown id rejects the future with ``NotFoundError`` and changes nothing."""
         if not isinstance(sink_id, str):
@@ -719,12 +733,16 @@ class MediaElement(EventTarget, SessionElement):
             audio = self.audio_session.platform.audio
             outputs = [d.id for d in audio.devices() if d.kind == "audiooutput"]
             if sink_id and sink_id not in outputs:
-                return settled(self.window.runtime.loop, error=NotFoundError(
-                    f"no audio output device {sink_id!r}; available: {', '.join(outputs)}"))
+                return Promise.settled(
+                    self.window.runtime.loop,
+                    error=NotFoundError(
+                        f"no audio output device {sink_id!r}; available: {', '.join(outputs)}"
+                    ),
+                )
             self._sink_id = sink_id
             if self._voice is not None:
                 audio.set_sink(self._voice, sink_id or None)
-            return settled(self.window.runtime.loop)
+            return Promise.settled(self.window.runtime.loop)
 
     setSinkId = set_sink_id  # noqa: N815
 

@@ -4,7 +4,7 @@
     navigator.media_session.set_action_handler("nexttrack", lambda details: play_next())
 
 A window's ``MediaSession`` holds ``metadata``, ``playback_state`` and the action handlers.
-The user's media keys and ``playerctl`` act on it through MPRIS (``platform.mpris``): Play,
+The user's media keys and ``playerctl`` act on it through MPRIS (``platforms.mpris``): Play,
 Pause, PlayPause, Stop, Next, Previous, Seek and SetPosition become the actions ``play``,
 ``pause``, ``stop``, ``nexttrack``, ``previoustrack``, ``seekforward``/``seekbackward`` and
 ``seekto``. Without a handler, ``play`` and ``pause`` act on the window's media elements (pause
@@ -34,7 +34,7 @@ from typing import Any
 from audiosession.elements.media import MediaElement
 from audiosession.events import Event, run_awaitable, running_asyncio_loop
 from audiosession.loop import Timer
-from audiosession.platform import mpris
+from audiosession.platforms import mpris
 from audiosession.session.window import Window, register_navigator_extension
 from audiosession.types import AudioSessionState, AudioSessionType
 
@@ -103,14 +103,14 @@ class MediaSessionPlaybackState(str, Enum):
         if isinstance(value, cls):
             return value
         if not isinstance(value, str):
-            raise TypeError(
-                f"playback_state must be a str, not {type(value).__name__}: {value!r}")
+            raise TypeError(f"playback_state must be a str, not {type(value).__name__}: {value!r}")
         try:
             return cls(value)
         except ValueError:
             valid = ", ".join(repr(member.value) for member in cls)
             raise ValueError(
-                f"{value!r} is not a valid playback state; expected one of {valid}") from None
+                f"{value!r} is not a valid playback state; expected one of {valid}"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -137,31 +137,40 @@ class MediaSessionActionDetails:
 
     def __getitem__(self, key: str) -> Any:
         """MDN's dictionary access: ``details["seekTime"]``."""
-        names = {"action": "action", "seekOffset": "seek_offset", "seekTime": "seek_time",
-                 "fastSeek": "fast_seek"}
+        names = {
+            "action": "action",
+            "seekOffset": "seek_offset",
+            "seekTime": "seek_time",
+            "fastSeek": "fast_seek",
+        }
         return getattr(self, names.get(key, key))
 
 
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"MediaMetadata.{name} must be a str, not {type(value).__name__}: "
-                        f"{value!r}")
+        raise TypeError(
+            f"MediaMetadata.{name} must be a str, not {type(value).__name__}: {value!r}"
+        )
     return value
 
 
 def _artwork(value: object) -> tuple[dict[str, str], ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise TypeError("MediaMetadata.artwork must be a list of images like "
-                        f"{{'src': 'cover.png', 'sizes': '512x512', 'type': 'image/png'}}, "
-                        f"not {value!r}")
+        raise TypeError(
+            "MediaMetadata.artwork must be a list of images like "
+            f"{{'src': 'cover.png', 'sizes': '512x512', 'type': 'image/png'}}, "
+            f"not {value!r}"
+        )
     images = []
     for image in value:
         if not isinstance(image, Mapping) or not isinstance(image.get("src"), str):
             raise TypeError(f"each artwork image must be a dict with a 'src' str, not {image!r}")
         unknown = set(image) - {"src", "sizes", "type"}
         if unknown or not all(isinstance(v, str) for v in image.values()):
-            raise TypeError(f"an artwork image has the str keys 'src', 'sizes' and 'type'; "
-                            f"{image!r} does not fit")
+            raise TypeError(
+                f"an artwork image has the str keys 'src', 'sizes' and 'type'; "
+                f"{image!r} does not fit"
+            )
         images.append(dict(image))
     return tuple(images)
 
@@ -176,14 +185,21 @@ class MediaMetadata:
 
     _KEYS = ("title", "artist", "album", "artwork")
 
-    def __init__(self, title: str | Mapping[str, Any] = "", artist: str = "", album: str = "",
-                 artwork: Iterable[Mapping[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        title: str | Mapping[str, Any] = "",
+        artist: str = "",
+        album: str = "",
+        artwork: Iterable[Mapping[str, str]] = (),
+    ) -> None:
         if isinstance(title, Mapping):
             init = dict(title)
             unknown = sorted(set(init) - set(self._KEYS))
             if unknown:
-                raise TypeError(f"unknown MediaMetadata field(s) {', '.join(unknown)}; "
-                                f"expected {', '.join(self._KEYS)}")
+                raise TypeError(
+                    f"unknown MediaMetadata field(s) {', '.join(unknown)}; "
+                    f"expected {', '.join(self._KEYS)}"
+                )
             title = init.get("title", "")
             artist = init.get("artist", artist)
             album = init.get("album", album)
@@ -236,8 +252,9 @@ class MediaMetadata:
         self._changed()
 
     def __repr__(self) -> str:
-        return (f"MediaMetadata(title={self._title!r}, artist={self._artist!r}, "
-                f"album={self._album!r})")
+        return (
+            f"MediaMetadata(title={self._title!r}, artist={self._artist!r}, album={self._album!r})"
+        )
 
 
 ActionHandler = Callable[..., Any]
@@ -255,8 +272,9 @@ def _takes_an_argument(callback: ActionHandler) -> bool:
         parameters = inspect.signature(callback).parameters.values()
     except (TypeError, ValueError):
         return True
-    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-               for p in parameters)
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in parameters
+    )
 
 
 class MediaSession:
@@ -313,8 +331,9 @@ class MediaSession:
 
     playbackState = playback_state  # noqa: N815
 
-    def set_action_handler(self, action: MediaSessionAction | str,
-                           handler: ActionHandler | None) -> None:
+    def set_action_handler(
+        self, action: MediaSessionAction | str, handler: ActionHandler | None
+    ) -> None:
         """Call ``handler(details)`` (a ``MediaSessionActionDetails``; a handler taking no
         argument is called without) when the user asks for ``action``; None removes it.
         An unknown action raises ``TypeError`` naming the valid ones."""
@@ -325,16 +344,22 @@ class MediaSession:
             if handler is None:
                 self._handlers.pop(parsed, None)
             else:
-                self._handlers[parsed] = _Handler(handler, _takes_an_argument(handler),
-                                                  running_asyncio_loop())
+                self._handlers[parsed] = _Handler(
+                    handler, _takes_an_argument(handler), running_asyncio_loop()
+                )
             self._changed()
 
     setActionHandler = set_action_handler  # noqa: N815
 
     # -- what the user's media keys do --------------------------------------------------------
 
-    def perform_action(self, action: MediaSessionAction | str, *,
-                       seek_offset: float | None = None, seek_time: float | None = None) -> bool:
+    def perform_action(
+        self,
+        action: MediaSessionAction | str,
+        *,
+        seek_offset: float | None = None,
+        seek_time: float | None = None,
+    ) -> bool:
         """Do what pressing the media key for ``action`` does: call its handler, else the
         default (``play``, ``pause``, ``stop`` on the window's media elements). Returns
         whether anything handled it. Call it on the loop or from any thread."""
@@ -357,14 +382,18 @@ class MediaSession:
             if inspect.isawaitable(result):
                 run_awaitable(result, handler.asyncio_loop)
         except Exception:
-            log.exception("exception in the %r action handler %r", str(details.action),
-                          handler.callback)
+            log.exception(
+                "exception in the %r action handler %r", str(details.action), handler.callback
+            )
 
     def _default_action(self, action: MediaSessionAction) -> bool:
         elements = self._media_elements()
         if action is MediaSessionAction.PLAY:
-            wanted = [e for e in (ref() for ref in self._paused_by_default)
-                      if e is not None and e in elements and e.paused]
+            wanted = [
+                e
+                for e in (ref() for ref in self._paused_by_default)
+                if e is not None and e in elements and e.paused
+            ]
             last = self._last_paused() if self._last_paused is not None else None
             if not wanted and last is not None and last in elements and last.paused:
                 wanted = [last]
@@ -387,8 +416,11 @@ class MediaSession:
 
     def _media_elements(self) -> list[MediaElement]:
         """The window's media elements, each listened to once (play/pause show at once)."""
-        elements = [e for e in self.window.navigator.audio_session.elements
-                    if isinstance(e, MediaElement) and not e._released]
+        elements = [
+            e
+            for e in self.window.navigator.audio_session.elements
+            if isinstance(e, MediaElement) and not e._released
+        ]
         for element in elements:
             if element not in self._known:
                 self._known.add(element)
@@ -420,8 +452,10 @@ class MediaSession:
             return False
         if self._player is not None:
             return True
-        return (session.state is AudioSessionState.ACTIVE
-                and session.computed_type is AudioSessionType.PLAYBACK)
+        return (
+            session.state is AudioSessionState.ACTIVE
+            and session.computed_type is AudioSessionType.PLAYBACK
+        )
 
     def _refresh(self) -> None:
         elements = [] if self.window.closed else self._media_elements()
@@ -433,17 +467,20 @@ class MediaSession:
         if self._should_be_published(elements):
             if self._player is None:
                 self._player = mpris.MprisService.shared().player(
-                    self.window.runtime.loop, self._mpris_method)
+                    self.window.runtime.loop, self._mpris_method
+                )
                 if self._player is None:
                     self._publishing = False  # no session bus: logged once, never retried
                     return
-                log.debug("%s: published as the MPRIS player %s", self.window.name,
-                          self._player.bus_name)
+                log.debug(
+                    "%s: published as the MPRIS player %s", self.window.name, self._player.bus_name
+                )
                 self._schedule_check()
             self._show(elements)
         elif self._player is not None:
-            log.debug("%s: the MPRIS player %s is withdrawn", self.window.name,
-                      self._player.bus_name)
+            log.debug(
+                "%s: the MPRIS player %s is withdrawn", self.window.name, self._player.bus_name
+            )
             self._withdraw()
 
     def _withdraw(self) -> None:
@@ -488,8 +525,14 @@ class MediaSession:
         current = self._current(elements)
         status = self._status(elements)
         handlers = self._handlers
-        seekable = bool({MediaSessionAction.SEEKTO, MediaSessionAction.SEEKFORWARD,
-                         MediaSessionAction.SEEKBACKWARD} & set(handlers))
+        seekable = bool(
+            {
+                MediaSessionAction.SEEKTO,
+                MediaSessionAction.SEEKFORWARD,
+                MediaSessionAction.SEEKBACKWARD,
+            }
+            & set(handlers)
+        )
         volume = 0.0 if current is None or current.muted else current.volume
         root: mpris.Properties = {
             "CanQuit": ("b", False),

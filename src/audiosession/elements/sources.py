@@ -1,7 +1,6 @@
 """Where a media element's audio comes from: a file path, a ``file:``, ``data:`` or HTTP(S) URL.
 
-``open_media_source`` turns ``src`` into a source the mixer can read (``read``, ``seek``,
-``position``, ``duration``, ``has_audio``, ``seekable``, ``close``), or raises
+``open_media_source`` turns ``src`` into a ``MediaSource`` the mixer can read, or raises
 ``MediaSourceError`` with the ``MediaError`` code and a message naming the source and reason.
 """
 
@@ -13,24 +12,55 @@ import io
 import os
 import urllib.parse
 import urllib.request
-from typing import IO, Any
+from typing import IO, Protocol
 
 import numpy as np
 
+from audiosession.elements.media_errors import (
+    MEDIA_ERR_DECODE,
+    MEDIA_ERR_SRC_NOT_SUPPORTED,
+    MediaSourceError,
+)
 from audiosession.engine.decode import DecodeError, open_audio
-from audiosession.errors import AudioSessionError
-
-MEDIA_ERR_NETWORK = 2
-MEDIA_ERR_DECODE = 3
-MEDIA_ERR_SRC_NOT_SUPPORTED = 4
 
 
-class MediaSourceError(AudioSessionError):
-    """A source that cannot be played; ``code`` is a ``MediaError`` code."""
+class MediaSource(Protocol):
+    """What a media element plays: audio read block by block at the engine's format.
 
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    A source read from the network (``elements/network.py``) also offers ``start_loading``,
+    ``ready`` and ``wait_playable``; the element uses them where they are."""
+
+    @property
+    def seekable(self) -> bool:
+        """Whether ``seek`` works."""
+        ...
+
+    @property
+    def has_audio(self) -> bool:
+        """Whether there is audio to hear (a stream without tracks has none)."""
+        ...
+
+    @property
+    def position(self) -> float:
+        """Seconds of the media read so far (after a seek: from the sought position)."""
+        ...
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds; ``nan`` until known, None for a stream of unknown length."""
+        ...
+
+    def read(self, frames: int) -> np.ndarray:
+        """Up to ``frames`` frames (frames x channels, float32); fewer only at the end."""
+        ...
+
+    def seek(self, seconds: float) -> None:
+        """Continue from ``seconds``; ``MediaSourceError`` if that cannot be done."""
+        ...
+
+    def close(self) -> None:
+        """Release what the source holds (files, threads, connections)."""
+        ...
 
 
 class FileSource:
@@ -83,11 +113,12 @@ def check_can_open(src: str) -> None:
 
 
 def _scheme(src: str) -> str:
-    return urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith(
-        "data:") else ""
+    return (
+        urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith("data:") else ""
+    )
 
 
-def open_media_source(src: str, rate: int, channels: int) -> Any:
+def open_media_source(src: str, rate: int, channels: int) -> MediaSource:
     """A readable source for ``src`` at ``rate`` Hz and ``channels`` channels."""
     scheme = _scheme(src)
     if scheme in ("", "file"):
@@ -114,12 +145,13 @@ def _file_path(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise MediaSourceError(
-            MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: file URLs on another host are not supported")
+            MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: file URLs on another host are not supported"
+        )
     return urllib.request.url2pathname(parts.path)
 
 
 def _data_body(url: str) -> IO[bytes]:
-    header, comma, payload = url[len("data:"):].partition(",")
+    header, comma, payload = url[len("data:") :].partition(",")
     if not comma:
         raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: no ',' in data URL")
     if header.endswith(";base64"):
@@ -127,7 +159,8 @@ def _data_body(url: str) -> IO[bytes]:
             body = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError) as error:
             raise MediaSourceError(
-                MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: bad base64 ({error})") from None
+                MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: bad base64 ({error})"
+            ) from None
     else:
         body = urllib.parse.unquote_to_bytes(payload)
     return io.BytesIO(body)

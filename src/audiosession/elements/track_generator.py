@@ -59,7 +59,7 @@ from audiosession.session.runtime import Runtime, current_runtime
 
 if TYPE_CHECKING:
     from audiosession.engine.ahead import AheadBuffer
-    from audiosession.platform.local_audio import LocalAudio
+    from audiosession.platforms.local_audio import LocalAudio
     from audiosession.session.window import Window
 
 log = logging.getLogger(__name__)
@@ -87,18 +87,29 @@ class MediaStreamTrackGenerator(EventTarget):
 
     onended = EventHandler["MediaStreamTrackGenerator"]("ended")
 
-    def __init__(self, kind: str = "audio", *, rate: int = 48000, channels: int = 1,
-                 max_queued: float = MAX_QUEUED_SECONDS, window: Window | None = None) -> None:
+    def __init__(
+        self,
+        kind: str = "audio",
+        *,
+        rate: int = 48000,
+        channels: int = 1,
+        max_queued: float = MAX_QUEUED_SECONDS,
+        window: Window | None = None,
+    ) -> None:
         if kind != "audio":
             raise ValueError(f"only audio tracks can be generated (kind='audio'), not {kind!r}")
         for name, value in (("rate", rate), ("channels", channels)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive whole number, not {value!r}")
-        if (isinstance(max_queued, bool) or not isinstance(max_queued, (int, float))
-                or not math.isfinite(max_queued) or max_queued < 2 * START_SECONDS):
+        if (
+            isinstance(max_queued, bool)
+            or not isinstance(max_queued, (int, float))
+            or not math.isfinite(max_queued)
+            or max_queued < 2 * START_SECONDS
+        ):
             raise ValueError(
-                f"max_queued must be a number of seconds >= {2 * START_SECONDS}, "
-                f"not {max_queued!r}")
+                f"max_queued must be a number of seconds >= {2 * START_SECONDS}, not {max_queued!r}"
+            )
         super().__init__()
         self._window: Window | None = None
         self.kind = kind
@@ -130,8 +141,9 @@ class MediaStreamTrackGenerator(EventTarget):
         self._matrix = mix_matrix(self.channels, audio.channels)
         self._resampler: Any = None
         if self.rate != audio.rate:
-            self._resampler = soxr.ResampleStream(self.rate, audio.rate, self.channels,
-                                                  dtype="float32")
+            self._resampler = soxr.ResampleStream(
+                self.rate, audio.rate, self.channels, dtype="float32"
+            )
         self._end = np.zeros((0, audio.channels), dtype=np.float32)
 
     @property
@@ -151,8 +163,10 @@ class MediaStreamTrackGenerator(EventTarget):
 
     def __repr__(self) -> str:
         queued = f", {self.queued:.3f} s queued" if self._window is not None else ""
-        return (f"<MediaStreamTrackGenerator {self.id} {self.rate} Hz x{self.channels} "
-                f"{self._ready_state}{queued}>")
+        return (
+            f"<MediaStreamTrackGenerator {self.id} {self.rate} Hz x{self.channels} "
+            f"{self._ready_state}{queued}>"
+        )
 
     # -- attributes ---------------------------------------------------------------------------
 
@@ -220,7 +234,8 @@ class MediaStreamTrackGenerator(EventTarget):
             tail = None
             if self._resampler is not None:
                 tail = self._resampler.resample_chunk(
-                    np.zeros((0, self.channels), np.float32), last=True)
+                    np.zeros((0, self.channels), np.float32), last=True
+                )
             with self._lock:
                 if tail is not None and len(tail):
                     self._append(self._to_engine_channels(tail))
@@ -256,7 +271,8 @@ class MediaStreamTrackGenerator(EventTarget):
         if array.ndim != 2 or array.shape[1] != self.channels:
             raise ValueError(
                 f"a block must be a (frames, {self.channels}) array for this "
-                f"{self.channels}-channel track, not shape {array.shape}")
+                f"{self.channels}-channel track, not shape {array.shape}"
+            )
         array = np.ascontiguousarray(array, dtype=np.float32)
         if not np.isfinite(array).all():
             raise ValueError("a block must hold finite samples (it has NaN or infinity)")
@@ -326,15 +342,18 @@ class MediaStreamTrackGenerator(EventTarget):
         self._ensure_bound()
         frames = len(np.asarray(block)) * self._engine_rate / self.rate
         if frames > self._max_frames - self._queued_frames() + 1:
-            where = ("the virtual clock moves only in env.advance(): write at most "
-                     "max_queued - queued seconds between advances"
-                     if self.window.runtime.virtual_clock is not None else
-                     "this thread runs the audiosession loop: write from another thread, "
-                     "or use write_async in asyncio")
+            where = (
+                "the virtual clock moves only in env.advance(): write at most "
+                "max_queued - queued seconds between advances"
+                if self.window.runtime.virtual_clock is not None
+                else "this thread runs the audiosession loop: write from another thread, "
+                "or use write_async in asyncio"
+            )
             raise RuntimeError(
                 f"writing {frames / self._engine_rate:.3f} s here would wait: "
                 f"{self.queued:.3f} s of {self!r} are queued (at most {self.max_queued} s) "
-                f"and {where}")
+                f"and {where}"
+            )
         data = self._prepare(block)
         with self._lock:
             self._append(data)
@@ -363,8 +382,9 @@ class MediaStreamTrackGenerator(EventTarget):
             self._queued -= count
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def open_source(self, engine_format: tuple[int, int], window: Window | None = None
-                    ) -> _GeneratedSource:
+    def open_source(
+        self, engine_format: tuple[int, int], window: Window | None = None
+    ) -> _GeneratedSource:
         """What the media element of ``window`` plays (``MediaStream.open_source``); a track
         made without a window belongs to the first one. One element plays a track at a time:
         a new one takes it over, and the previous one ends."""
@@ -372,7 +392,8 @@ class MediaStreamTrackGenerator(EventTarget):
             self._bind(window)
         if window is not None and window.runtime is not self.window.runtime:
             raise InvalidStateError(
-                f"{self!r} belongs to {self.window.name} of another runtime than {window.name}")
+                f"{self!r} belongs to {self.window.name} of another runtime than {window.name}"
+            )
         audio = self.window.runtime.platform.audio
         if self._ready_state == "ended":
             raise InvalidStateError(f"{self!r} has ended: it has nothing more to play")

@@ -76,12 +76,12 @@ class AudioWorkletNode(AudioNode, EventTarget):
         context._check_open()
         if isinstance(processor, type):
             processor = processor()
-        process = processor if inspect.isroutine(processor) else getattr(
-            processor, "process", None)
+        process = processor if inspect.isroutine(processor) else getattr(processor, "process", None)
         if not callable(process):
             raise TypeError(
                 f"a processor is an object with a process method, a class or a function, "
-                f"not {processor!r}")
+                f"not {processor!r}"
+            )
         AudioNode.__init__(self, context)
         EventTarget.__init__(self)
         self.processor = processor
@@ -91,7 +91,8 @@ class AudioWorkletNode(AudioNode, EventTarget):
         self._finished = False  # process returned False, raised, or gave NaN
         audio = context.audio_session.platform.audio
         self._ahead: AheadBuffer = audio.ahead(
-            self._produce, name=f"worklet {type(processor).__name__}", channels=1)
+            self._produce, name=f"worklet {type(processor).__name__}", channels=1
+        )
         context._on_close.append(self._ahead.close)
         self._ahead.prime()
 
@@ -136,8 +137,12 @@ class AudioWorkletNode(AudioNode, EventTarget):
 
     def _processor_failed(self, error: BaseException) -> None:
         if self.context.state != "closed":
-            self._fire("processorerror", ErrorEvent(
-                "processorerror", message=f"{type(error).__name__}: {error}", error=error))
+            self._fire(
+                "processorerror",
+                ErrorEvent(
+                    "processorerror", message=f"{type(error).__name__}: {error}", error=error
+                ),
+            )
 
     # -- the audio thread's side --------------------------------------------------------------
 
@@ -151,17 +156,22 @@ class AudioWorkletNode(AudioNode, EventTarget):
 def _caller(process: Callable[..., Any]) -> Callable[[np.ndarray, int], Any]:
     """``process`` called as ``(outputs, frames)``, whichever of the two shapes it takes."""
     try:
-        parameters = [p for p in inspect.signature(process).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        parameters = [
+            p
+            for p in inspect.signature(process).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     except (TypeError, ValueError):
         parameters = []
     if len(parameters) == 2:
         return process
     if len(parameters) == 3:
+
         def web_shape(outputs: np.ndarray, frames: int) -> Any:
             return process([], [[outputs[:, 0]]], {})
 
         return web_shape
     raise TypeError(
         f"process must take (outputs, frames) or the web's (inputs, outputs, parameters); "
-        f"{process!r} takes {len(parameters)} arguments")
+        f"{process!r} takes {len(parameters)} arguments"
+    )

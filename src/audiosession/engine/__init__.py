@@ -1,8 +1,9 @@
 """The audio engine: decoding, mixing with gain ramps, and sound devices (knows no sessions)."""
 
 from .ahead import AHEAD_SECONDS, CHUNK_FRAMES, AheadBuffer, AheadWorkers
+from .backends import select_backend
 from .decode import AudioReader, DecodeError, mix_matrix, open_audio
-from .devices import Backend, DeviceInfo, Stream, select_backend
+from .devices import Backend, DeviceInfo, Stream
 from .engine import (
     Capture,
     DeviceRemoved,

@@ -9,7 +9,7 @@ thread that flushes) and one reader (the audio thread), each moving its own inde
 How much is buffered, and why (``AHEAD_SECONDS``, ``CHUNK_FRAMES``):
 
 - A worker makes ``CHUNK_FRAMES`` (4096, ~85 ms at 48 kHz) at a time: libsndfile decodes an
-  MP3 in such calls for a fifth of the CPU it takes in 10 ms calls (docs/decoding.md).
+  MP3 in such calls for a fifth of the CPU it takes in 10 ms calls (docs/realtime.md).
 - Each buffer holds at most ``AHEAD_SECONDS`` (0.4 s) and its worker tops it up as soon as a
   chunk fits, so it normally holds 0.3 to 0.4 s: the worker may be kept off the CPU (other
   programs' busy loops at the same priority, another Python thread holding the GIL, a page
@@ -57,8 +57,11 @@ AHEAD_SECONDS = 0.4
 CHUNK_FRAMES = 4096
 """Frames the worker asks a producer for at a time."""
 
-POLL_SECONDS = 0.02
-"""How long the shared worker sleeps when no buffer has room for a chunk."""
+POLL_SECONDS = 0.005
+"""The shortest a worker sleeps when no buffer has room for a chunk."""
+
+MAX_SLEEP = 0.1
+"""The longest: it sleeps until the first buffer will have room for a chunk, at most this."""
 
 STUCK_SECONDS = 0.1
 """A producer call longer than this gets a thread of its own (see ``AheadWorkers``)."""
@@ -99,8 +102,9 @@ class AheadBuffer:
     ``position`` exact across seeks and loops.
 
     The audio thread calls ``read(frames)`` or ``read_view(frames)`` (the mixer's ``Source``
-    protocol); any other thread may call ``flush``, ``reopen``, ``close`` and read the
-    counters. ``workers=None`` makes frames on demand inside ``read`` instead (virtual time).
+    protocol); any other thread may call ``prime``, ``flush``, ``reopen``, ``cut``,
+    ``exclusive``, ``positions_ahead`` and ``close``, and read ``position`` and the counters.
+    ``workers=None`` makes frames on demand inside ``read`` instead (virtual time).
     """
 
     def __init__(
@@ -121,7 +125,8 @@ class AheadBuffer:
             raise ValueError(f"chunk must be a positive number of frames, not {chunk!r}")
         if not math.isfinite(seconds) or seconds * rate < chunk:
             raise ValueError(
-                f"the buffer ({seconds!r} s) must hold at least one chunk ({chunk} frames)")
+                f"the buffer ({seconds!r} s) must hold at least one chunk ({chunk} frames)"
+            )
         self.rate = int(rate)
         self.channels = int(channels)
         self.chunk = int(chunk)
@@ -131,6 +136,7 @@ class AheadBuffer:
         self._tell = tell
         self._workers = workers
         self._lock = threading.RLock()  # held while producing: one producer call at a time
+        self._marks_lock = threading.Lock()  # the ring's marks, for ``position``
         self._ring = _Ring(self.capacity, self.channels)
         self._scratch = np.zeros((0, self.channels), dtype=np.float32)
         self._primed = False
@@ -144,8 +150,10 @@ class AheadBuffer:
 
     def __repr__(self) -> str:
         ring = self._ring
-        return (f"<AheadBuffer {self.name} {(ring.written - ring.taken) / self.rate:.3f} s "
-                f"ready, {self.underruns} underruns>")
+        return (
+            f"<AheadBuffer {self.name} {(ring.written - ring.taken) / self.rate:.3f} s "
+            f"ready, {self.underruns} underruns>"
+        )
 
     # -- the audio thread ---------------------------------------------------------------------
 
@@ -242,10 +250,10 @@ class AheadBuffer:
             ring.end = ring.written
             return True
         if self._tell is not None:
-            marks, taken = ring.marks, ring.taken + ring.held
-            while len(marks) > 1 and marks[1][0] <= taken:
-                marks.popleft()
-            marks.append((ring.written, self._tell() - count / self.rate))
+            at = self._tell() - count / self.rate
+            with self._marks_lock:
+                self._drop_marks_read(ring)
+                ring.marks.append((ring.written, at))
         start = ring.written % self.capacity
         first = min(count, self.capacity - start)
         ring.data[start : start + first] = block[:first]
@@ -305,7 +313,8 @@ class AheadBuffer:
             ring = self._ring
             taken = ring.taken + ring.held
             points = [(0, self.position)]
-            points += [(index - taken, at) for index, at in ring.marks if index > taken]
+            with self._marks_lock:
+                points += [(index - taken, at) for index, at in ring.marks if index > taken]
             return points
 
     def cut(self, frames: int) -> None:
@@ -317,8 +326,9 @@ class AheadBuffer:
             ring = self._ring
             end = min(ring.written, ring.taken + ring.held + frames)
             ring.end = ring.written = end
-            while ring.marks and ring.marks[-1][0] >= end:
-                ring.marks.pop()
+            with self._marks_lock:
+                while ring.marks and ring.marks[-1][0] >= end:
+                    ring.marks.pop()
 
     def reopen(self) -> None:
         """The producer has more after all (a loop turned on at the end): if the end is in
@@ -354,14 +364,20 @@ class AheadBuffer:
         taken = ring.taken + ring.held
         if self._tell is None:
             return taken / self.rate
-        with self._lock:
-            marks = ring.marks
-            while len(marks) > 1 and marks[1][0] <= taken:
-                marks.popleft()
-            if not marks:
-                return self._tell() - (ring.written - taken) / self.rate
-            index, seconds = marks[0]
+        with self._marks_lock:  # not the producer's lock: a slow producer must not hold us
+            self._drop_marks_read(ring)
+            first = ring.marks[0] if ring.marks else None
+        if first is None:  # nothing made since the last flush: where the producer is
+            return self._tell() - (ring.written - taken) / self.rate
+        index, seconds = first
         return seconds + (taken - index) / self.rate
+
+    @staticmethod
+    def _drop_marks_read(ring: _Ring) -> None:
+        """(Under the marks lock.) Forget the marks of chunks read to the end."""
+        marks, taken = ring.marks, ring.taken + ring.held
+        while len(marks) > 1 and marks[1][0] <= taken:
+            marks.popleft()
 
     def close(self) -> None:
         """Stop filling; reads give the end. The producer is the owner's to close."""
@@ -378,17 +394,16 @@ class AheadWorkers:
     """The threads that keep an engine's ``AheadBuffer``s filled.
 
     One shared thread fills every buffer a chunk at a time, the emptiest first, and sleeps
-    ``POLL_SECONDS`` when none has room for a chunk (one thread, not one per voice: at 64
+    until the first buffer will have room for a chunk (one thread, not one per voice: at 64
     voices that costs a quarter less CPU, mostly thread switches and GIL hand-overs). A
-    watchdog looks every ``STUCK_SECONDS / 2``: a producer call that has run longer than
+    watchdog looks every ``STUCK_SECONDS``: a producer call that has run longer than
     ``STUCK_SECONDS`` (a decoder stuck on a cold disk, a Python ``process`` that takes too
     long) keeps the thread it is on for its own buffer from then on, and a new shared thread
     takes over the others, so one slow producer makes only its own voice run dry. The audio
     thread never signals a worker: it takes no lock.
     """
 
-    def __init__(self, *, name: str = "audiosession-ahead",
-                 stuck: float = STUCK_SECONDS) -> None:
+    def __init__(self, *, name: str = "audiosession-ahead", stuck: float = STUCK_SECONDS) -> None:
         self.name = name
         self.stuck = float(stuck)
         self._lock = threading.Lock()
@@ -425,8 +440,9 @@ class AheadWorkers:
         (self._own.get(buffer) or self._wake_shared).set()
 
     def _start(self, target: Callable[..., None], label: str, *args: object) -> threading.Thread:
-        thread = threading.Thread(target=target, args=args, name=f"{self.name} {label}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=target, args=args, name=f"{self.name} {label}", daemon=True
+        )
         self._threads.append(thread)
         thread.start()
         return thread
@@ -463,11 +479,21 @@ class AheadWorkers:
                 if self._lead is not me:
                     break
             if not filled:
-                self._wake_shared.wait(POLL_SECONDS)
+                self._wake_shared.wait(self._next_room(self._shared))
                 self._wake_shared.clear()
 
+    @staticmethod
+    def _next_room(buffers: tuple[AheadBuffer, ...]) -> float:
+        """Seconds until the first of ``buffers`` will have room for a chunk (at the audio
+        thread's pace), at least ``POLL_SECONDS`` and at most ``MAX_SLEEP``."""
+        wait = MAX_SLEEP
+        for buffer in buffers:
+            if not (buffer.ended_in_ring or buffer.closed):
+                wait = min(wait, (buffer.chunk - buffer.room()) / buffer.rate)
+        return max(wait, POLL_SECONDS)
+
     def _watch(self) -> None:
-        while not self._closed.wait(self.stuck / 2):
+        while not self._closed.wait(self.stuck):
             current = self._current
             if current is None or time.monotonic() - current[1] < self.stuck:
                 continue
@@ -475,8 +501,11 @@ class AheadWorkers:
             with self._lock:
                 if self._lead is None or buffer not in self._shared:
                     continue
-                log.info("%r: producing took over %.0f ms; it gets a thread of its own",
-                         buffer, 1000 * self.stuck)
+                log.info(
+                    "%r: producing took over %.0f ms; it gets a thread of its own",
+                    buffer,
+                    1000 * self.stuck,
+                )
                 self._shared = tuple(b for b in self._shared if b is not buffer)
                 self._own[buffer] = threading.Event()
                 self._left_to[self._lead] = buffer
@@ -495,11 +524,8 @@ class AheadWorkers:
             except Exception:
                 log.exception("filling %r failed; its worker stops", buffer)
                 return
-            timeout = None
-            if not (buffer.ended_in_ring or buffer.closed):
-                timeout = min(max((buffer.chunk - buffer.room()) / buffer.rate, POLL_SECONDS),
-                              0.25)
-            wake.wait(timeout)
+            ended = buffer.ended_in_ring or buffer.closed
+            wake.wait(None if ended else self._next_room((buffer,)))
             wake.clear()
             wake = self._own.get(buffer)
 

@@ -52,9 +52,9 @@ for the next read), rather than the few frames soxr came short of the last time.
 class DecodeError(AudioSessionError):
     """A file that cannot be played: the message names the file and the reason."""
 
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"cannot play {name}: {reason}")
-        self.name = name
+    def __init__(self, file_name: str, reason: str) -> None:
+        super().__init__(f"cannot play {file_name}: {reason}")
+        self.file_name = file_name  # not ``name``: that is the error's class name (errors.py)
         self.reason = reason
 
 
@@ -224,8 +224,9 @@ class AudioReader:
             try:
                 self._file.seek(native - preroll)
                 if preroll:
-                    _read_float(self._file, np.empty((preroll, self.native_channels),
-                                                     dtype=np.float32))
+                    _read_float(
+                        self._file, np.empty((preroll, self.native_channels), dtype=np.float32)
+                    )
             except (sf.LibsndfileError, RuntimeError) as error:
                 raise DecodeError(self.name, f"cannot seek to {seconds} s ({error})") from None
         self._native_pos = native
@@ -287,8 +288,9 @@ class AudioReader:
         while have < frames and not self._eof:
             # soxr gives back a little less than it is given at first; reading only the
             # shortfall then costs a call per few frames. Read a whole slice at least.
-            need = max(math.ceil((frames - have) * self.native_rate / self.rate) + 16,
-                       _MIN_NATIVE_READ)
+            need = max(
+                math.ceil((frames - have) * self.native_rate / self.rate) + 16, _MIN_NATIVE_READ
+            )
             block = self._read_native(need)
             if self._mix_first and self._matrix is not None:
                 block = block @ self._matrix
@@ -334,8 +336,9 @@ class AudioReader:
             return
         available = (len(self._map) - offset) // self._frame_bytes
         frames = min(self._native_frames, available)
-        samples = np.frombuffer(self._map, dtype="<f4", count=frames * self.native_channels,
-                                offset=offset)
+        samples = np.frombuffer(
+            self._map, dtype="<f4", count=frames * self.native_channels, offset=offset
+        )
         self._mapped = samples.reshape(frames, self.native_channels)
         self._map_start = offset
         if hasattr(mmap, "MADV_SEQUENTIAL"):
@@ -366,7 +369,7 @@ def _read_float(file: sf.SoundFile, out: np.ndarray) -> int:
 
     One libsndfile call on soundfile's own handle. ``SoundFile.read`` also asks libsndfile
     for its position before and seeks there again after every call, to keep its own count,
-    and for an MP3 that seek costs more than decoding a thousand frames (docs/decoding.md);
+    and for an MP3 that seek costs more than decoding a thousand frames (docs/realtime.md);
     libsndfile keeps the position itself. Other soundfile versions get ``SoundFile.read``.
     """
     handle = getattr(file, "_file", None)
@@ -460,12 +463,16 @@ def _check_format(file: sf.SoundFile) -> None:
     """Refuse a header whose sample rate or channel count is outside what the engine plays."""
     if not MIN_RATE <= file.samplerate <= MAX_RATE:
         raise DecodeError(
-            "", f"its header declares {file.samplerate} Hz; the engine plays files from "
-            f"{MIN_RATE} to {MAX_RATE} Hz")
+            "",
+            f"its header declares {file.samplerate} Hz; the engine plays files from "
+            f"{MIN_RATE} to {MAX_RATE} Hz",
+        )
     if not 1 <= file.channels <= MAX_CHANNELS:
         raise DecodeError(
-            "", f"its header declares {file.channels} channels; the engine plays files of "
-            f"1 to {MAX_CHANNELS} channels")
+            "",
+            f"its header declares {file.channels} channels; the engine plays files of "
+            f"1 to {MAX_CHANNELS} channels",
+        )
 
 
 def _probe(file: sf.SoundFile) -> None:
@@ -479,12 +486,15 @@ def _probe(file: sf.SoundFile) -> None:
     except (sf.LibsndfileError, RuntimeError) as error:
         reason = str(getattr(error, "error_string", error)).strip().rstrip(".")
         raise DecodeError(
-            "", f"its data is damaged: decoding its start failed ({reason})") from None
+            "", f"its data is damaged: decoding its start failed ({reason})"
+        ) from None
     declared = file.frames
     if decoded == 0 or (decoded < PROBE_FRAMES and declared - decoded >= file.samplerate):
         raise DecodeError(
-            "", f"its data is damaged: {decoded / file.samplerate * 1000:.0f} ms of audio "
-            f"could be decoded, but its header declares {declared / file.samplerate:.3f} s")
+            "",
+            f"its data is damaged: {decoded / file.samplerate * 1000:.0f} ms of audio "
+            f"could be decoded, but its header declares {declared / file.samplerate:.3f} s",
+        )
     try:
         file.seek(0)
     except (sf.LibsndfileError, RuntimeError) as error:

@@ -153,8 +153,9 @@ class Recording:
     and stops taking blocks after ``limit`` seconds.
     """
 
-    def __init__(self, engine: Engine, device: str, clock: Callable[[], float],
-                 limit: float = 600.0) -> None:
+    def __init__(
+        self, engine: Engine, device: str, clock: Callable[[], float], limit: float = 600.0
+    ) -> None:
         self.device = device
         self.rate = engine.rate
         self.channels = engine.channels
@@ -220,8 +221,9 @@ class Engine:
         self.channels = int(channels)
         self.blocksize = int(blocksize)
         self.on_event = on_event
-        self.mixer = Mixer(self.rate, self.channels, on_event=self._post,
-                           audibility_hold=audibility_hold)
+        self.mixer = Mixer(
+            self.rate, self.channels, on_event=self._post, audibility_hold=audibility_hold
+        )
         self.mixer.default_device = backend.default_output()
         self.mixer.on_routes_changed = self._sync_streams
         self._lock = threading.RLock()
@@ -297,8 +299,14 @@ class Engine:
         Raises ``NotFoundError`` for an unknown device.
         """
         self._check_open()
-        voice = Voice(source, gains=gains, device=self._resolve(device, "audiooutput"),
-                      role=role, watch_audibility=watch_audibility, playing=playing)
+        voice = Voice(
+            source,
+            gains=gains,
+            device=self._resolve(device, "audiooutput"),
+            role=role,
+            watch_audibility=watch_audibility,
+            playing=playing,
+        )
         return self.mixer.add(voice)
 
     def remove_voice(self, voice: Voice) -> None:
@@ -312,8 +320,14 @@ class Engine:
             voice.role = role
         voice.device = target
 
-    def ahead(self, produce: Produce, *, tell: Callable[[], float] | None = None,
-              name: str = "", channels: int | None = None) -> AheadBuffer:
+    def ahead(
+        self,
+        produce: Produce,
+        *,
+        tell: Callable[[], float] | None = None,
+        name: str = "",
+        channels: int | None = None,
+    ) -> AheadBuffer:
         """A buffer that makes a voice's frames ahead of the audio thread (``engine.ahead``):
         ``produce(frames)`` is called by the engine's worker thread in large chunks, and the
         buffer (a voice's source) gives the audio thread only frames already made.
@@ -331,8 +345,15 @@ class Engine:
                 workers = self._workers
         # Room for a whole block on top of a whole chunk, whatever the blocksize.
         seconds = max(AHEAD_SECONDS, 2 * (self.blocksize + CHUNK_FRAMES) / self.rate)
-        return AheadBuffer(produce, rate=self.rate, channels=channels or self.channels,
-                           workers=workers, tell=tell, seconds=seconds, name=name)
+        return AheadBuffer(
+            produce,
+            rate=self.rate,
+            channels=channels or self.channels,
+            workers=workers,
+            tell=tell,
+            seconds=seconds,
+            name=name,
+        )
 
     def _sync_streams(self) -> None:
         """Open a stream for each (device, role) with voices; close the others; tell each
@@ -353,8 +374,12 @@ class Engine:
                 if device is None or device not in present:
                     continue  # e.g. voices of an unplugged device, about to move
                 self._streams[key] = self.backend.open_output(
-                    device, role, rate=self.rate, channels=self.channels,
-                    blocksize=self.blocksize, render=self._renderer(device, role),
+                    device,
+                    role,
+                    rate=self.rate,
+                    channels=self.channels,
+                    blocksize=self.blocksize,
+                    render=self._renderer(device, role),
                 )
             playing = self.mixer.playing_routes()
             for key, stream in self._streams.items():
@@ -381,8 +406,10 @@ class Engine:
         backend = self.backend
         clock: Callable[[], float] = time.monotonic
         if hasattr(backend, "time"):  # a virtual backend: its own clock
+
             def clock() -> float:
                 return float(getattr(backend, "time"))  # noqa: B009
+
         recording = Recording(self, target, clock)
         with self._lock:
             self._recordings[target] = (*self._recordings.get(target, ()), recording)
@@ -390,8 +417,9 @@ class Engine:
 
     def _stop_recording(self, recording: Recording) -> None:
         with self._lock:
-            kept = tuple(r for r in self._recordings.get(recording.device, ())
-                         if r is not recording)
+            kept = tuple(
+                r for r in self._recordings.get(recording.device, ()) if r is not recording
+            )
             if kept:
                 self._recordings[recording.device] = kept
             else:
@@ -403,8 +431,7 @@ class Engine:
 
     # -- captures ---------------------------------------------------------------------------
 
-    def open_input(self, device: str | None = None, *, seconds: float = CAPTURE_SECONDS
-                   ) -> Capture:
+    def open_input(self, device: str | None = None, *, seconds: float = CAPTURE_SECONDS) -> Capture:
         """Start capturing from ``device`` (default input); ``seconds``: the ring's length."""
         self._check_open()
         capture = Capture(self, self._resolve(device, "audioinput"), seconds=seconds)
@@ -415,7 +442,10 @@ class Engine:
 
     def _open_capture_stream(self, capture: Capture) -> None:
         capture._stream = self.backend.open_input(
-            capture.device, rate=self.rate, channels=self.channels, blocksize=self.blocksize,
+            capture.device,
+            rate=self.rate,
+            channels=self.channels,
+            blocksize=self.blocksize,
             deliver=capture.deliver,
         )
 

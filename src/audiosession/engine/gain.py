@@ -83,7 +83,14 @@ class GainFollower:
     """One consumer's position along a ``Gain``'s ramps (used by the audio side only)."""
 
     __slots__ = (
-        "_gain", "_seq", "_value", "_target", "_step", "_remaining", "ramp_frames", "__weakref__"
+        "_gain",
+        "_seq",
+        "_value",
+        "_target",
+        "_step",
+        "_remaining",
+        "ramp_frames",
+        "__weakref__",
     )
 
     def __init__(self, gain: Gain) -> None:

@@ -212,8 +212,11 @@ class Mixer:
 
     def playing_routes(self) -> set[tuple[str | None, str]]:
         """The (device, role) pairs with at least one voice playing (not paused or ended)."""
-        return {key for key, voices in self._routes.items()
-                if any(voice._playing and not voice.ended for voice in voices)}
+        return {
+            key
+            for key, voices in self._routes.items()
+            if any(voice._playing and not voice.ended for voice in voices)
+        }
 
     def add(self, voice: Voice) -> Voice:
         """Start mixing ``voice`` at the next block."""
@@ -312,8 +315,9 @@ class Mixer:
                 # Only the ramping head varies per frame; the tail holds the last value.
                 head = min(ramp, count)
                 self._mix_ramp(block[:head], gain[:head], out[:head], scratch[:head])
-                self._mix_steady(block[head:], float(gain[-1]), out[head:count],
-                                 scratch[head:count])
+                self._mix_steady(
+                    block[head:], float(gain[-1]), out[head:count], scratch[head:count]
+                )
             else:
                 self._mix_steady(block, float(gain), out[:count], scratch[:count])
         voice.frames_played += count
@@ -355,16 +359,18 @@ class Mixer:
         self._mix_ramp(block, envelope, out[:count], scratch[:count])
         voice.frames_played += count
 
-    def _mix_steady(self, block: np.ndarray, gain: float, out: np.ndarray,
-                    scratch: np.ndarray) -> None:
+    def _mix_steady(
+        self, block: np.ndarray, gain: float, out: np.ndarray, scratch: np.ndarray
+    ) -> None:
         if gain == 1.0:
             out += block
         elif gain != 0.0:
             np.multiply(block, gain, out=scratch)
             out += scratch
 
-    def _mix_ramp(self, block: np.ndarray, gain: np.ndarray, out: np.ndarray,
-                  scratch: np.ndarray) -> None:
+    def _mix_ramp(
+        self, block: np.ndarray, gain: np.ndarray, out: np.ndarray, scratch: np.ndarray
+    ) -> None:
         if not len(block):
             return
         if self.channels > 1:

@@ -38,8 +38,9 @@ class RealtimeBackend:
     """
 
     name = "realtime"
-    output_device = DeviceInfo("null", "Null output (discards audio)", "audiooutput",
-                               frozenset(), True)
+    output_device = DeviceInfo(
+        "null", "Null output (discards audio)", "audiooutput", frozenset(), True
+    )
     input_device = DeviceInfo("null", "Silent input", "audioinput", frozenset(), True)
 
     def __init__(self) -> None:
@@ -65,8 +66,16 @@ class RealtimeBackend:
         """The one input."""
         return self.input_device.id
 
-    def open_output(self, device_id: str, role: str, *, rate: int, channels: int,
-                    blocksize: int, render: RenderCallback) -> _Stream:
+    def open_output(
+        self,
+        device_id: str,
+        role: str,
+        *,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        render: RenderCallback,
+    ) -> _Stream:
         """A stream whose ``render`` is called once per block, in real time."""
         if device_id != self.output_device.id:
             raise NotFoundError(f"no output device {device_id!r}; have {self.output_device.id!r}")
@@ -74,8 +83,9 @@ class RealtimeBackend:
         self._start(stream, self._outputs, rate, channels, blocksize)
         return stream
 
-    def open_input(self, device_id: str, *, rate: int, channels: int, blocksize: int,
-                   deliver: DeliverCallback) -> _Stream:
+    def open_input(
+        self, device_id: str, *, rate: int, channels: int, blocksize: int, deliver: DeliverCallback
+    ) -> _Stream:
         """A capture stream that receives one block of silence per block, in real time."""
         if device_id != self.input_device.id:
             raise NotFoundError(f"no input device {device_id!r}; have {self.input_device.id!r}")
@@ -97,11 +107,13 @@ class RealtimeBackend:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2.0)
 
-    def _start(self, stream: _Stream, streams: list[_Stream], rate: int, channels: int,
-               blocksize: int) -> None:
+    def _start(
+        self, stream: _Stream, streams: list[_Stream], rate: int, channels: int, blocksize: int
+    ) -> None:
         if rate <= 0 or channels <= 0 or blocksize <= 0:
-            raise ValueError(f"rate, channels, blocksize must be positive: {rate}, {channels}, "
-                             f"{blocksize}")
+            raise ValueError(
+                f"rate, channels, blocksize must be positive: {rate}, {channels}, {blocksize}"
+            )
         with self._lock:
             if self._format is not None and self._format != (rate, channels, blocksize):
                 raise ValueError(
@@ -113,8 +125,10 @@ class RealtimeBackend:
             if self._thread is None:
                 self._stop = threading.Event()
                 self._thread = threading.Thread(
-                    target=self._run, args=(self._stop, rate, channels, blocksize),
-                    name=f"audiosession-{self.name}", daemon=True,
+                    target=self._run,
+                    args=(self._stop, rate, channels, blocksize),
+                    name=f"audiosession-{self.name}",
+                    daemon=True,
                 )
                 self._thread.start()
 

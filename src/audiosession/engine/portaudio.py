@@ -168,8 +168,7 @@ def _refresh_in_process(sd: ModuleType) -> None:
     reopen them (caller holds ``_PA_LOCK``). A stream whose device is gone is marked failed."""
     streams = list(_OPEN)
     if streams:
-        log.info("re-initialising PortAudio for a new device: reopening %d stream(s)",
-                 len(streams))
+        log.info("re-initialising PortAudio for a new device: reopening %d stream(s)", len(streams))
     for stream in streams:
         stream._close_portaudio()
     _reinitialise_portaudio(sd)
@@ -180,8 +179,11 @@ def _refresh_in_process(sd: ModuleType) -> None:
             stream._open_portaudio()
         except Exception as exc:  # noqa: BLE001 - the device went away meanwhile
             stream.failed = True
-            log.warning("could not reopen the stream on %r after re-initialising PortAudio: %s",
-                        stream.device_id, exc)
+            log.warning(
+                "could not reopen the stream on %r after re-initialising PortAudio: %s",
+                stream.device_id,
+                exc,
+            )
 
 
 # --- streams ----------------------------------------------------------------------------------
@@ -192,8 +194,9 @@ class _PaStream:
 
     kind: DeviceKind = "audiooutput"
 
-    def __init__(self, backend: PortAudioBackend, device_id: str, rate: int, channels: int,
-                 blocksize: int) -> None:
+    def __init__(
+        self, backend: PortAudioBackend, device_id: str, rate: int, channels: int, blocksize: int
+    ) -> None:
         self.backend = backend
         self.device_id = device_id
         self.format = (rate, channels, blocksize)
@@ -224,8 +227,9 @@ class _PaStream:
                 stream.abort()
                 stream.close()
             except Exception:  # noqa: BLE001 - closing a stream of a vanished device
-                log.debug("closing the PortAudio stream on %r failed", self.device_id,
-                          exc_info=True)
+                log.debug(
+                    "closing the PortAudio stream on %r failed", self.device_id, exc_info=True
+                )
             finally:
                 self._closing = False
 
@@ -250,8 +254,15 @@ class _PaStream:
 class _DeviceOutput(_PaStream):
     """The one PortAudio output stream of a device: it sums every role stream open on it."""
 
-    def __init__(self, backend: PortAudioBackend, device_id: str, rate: int, channels: int,
-                 blocksize: int, latency: float) -> None:
+    def __init__(
+        self,
+        backend: PortAudioBackend,
+        device_id: str,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        latency: float,
+    ) -> None:
         super().__init__(backend, device_id, rate, channels, blocksize)
         self.latency = latency
         self.roles: tuple[PortAudioOutputStream, ...] = ()
@@ -261,9 +272,15 @@ class _DeviceOutput(_PaStream):
     def _make(self, index: int) -> Any:
         rate, channels, blocksize = self.format
         return self.backend._sd.OutputStream(
-            device=index, samplerate=rate, channels=channels, dtype="float32",
-            blocksize=blocksize, latency=self.latency, callback=self._callback,
-            finished_callback=self._finished, extra_settings=self.backend._extra_settings(),
+            device=index,
+            samplerate=rate,
+            channels=channels,
+            dtype="float32",
+            blocksize=blocksize,
+            latency=self.latency,
+            callback=self._callback,
+            finished_callback=self._finished,
+            extra_settings=self.backend._extra_settings(),
         )
 
     def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
@@ -319,13 +336,17 @@ class PortAudioOutputStream:
             block = self._render(frames)
             expected = (frames, self._device.format[1])
             if block.shape != expected:
-                raise ValueError(f"render({frames}) returned shape {block.shape}; "
-                                 f"expected {expected}")
+                raise ValueError(
+                    f"render({frames}) returned shape {block.shape}; expected {expected}"
+                )
             return block
         except Exception:
             self._render_failed = True
-            log.exception("render callback of the %r output on %r failed; playing silence",
-                          self.role, self.device_id)
+            log.exception(
+                "render callback of the %r output on %r failed; playing silence",
+                self.role,
+                self.device_id,
+            )
             return None
 
     def close(self) -> None:
@@ -340,8 +361,15 @@ class PortAudioInputStream(_PaStream):
 
     kind: DeviceKind = "audioinput"
 
-    def __init__(self, backend: PortAudioBackend, device_id: str, rate: int, channels: int,
-                 blocksize: int, deliver: DeliverCallback) -> None:
+    def __init__(
+        self,
+        backend: PortAudioBackend,
+        device_id: str,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        deliver: DeliverCallback,
+    ) -> None:
         super().__init__(backend, device_id, rate, channels, blocksize)
         self._deliver = deliver
         self.overflows = 0
@@ -351,9 +379,14 @@ class PortAudioInputStream(_PaStream):
     def _make(self, index: int) -> Any:
         rate, channels, blocksize = self.format
         return self.backend._sd.InputStream(
-            device=index, samplerate=rate, channels=channels, dtype="float32",
-            blocksize=blocksize, latency=self.backend._latency(rate, blocksize),
-            callback=self._callback, finished_callback=self._finished,
+            device=index,
+            samplerate=rate,
+            channels=channels,
+            dtype="float32",
+            blocksize=blocksize,
+            latency=self.backend._latency(rate, blocksize),
+            callback=self._callback,
+            finished_callback=self._finished,
             extra_settings=self.backend._extra_settings(),
         )
 
@@ -388,13 +421,19 @@ class PortAudioBackend:
 
     name = "portaudio"
 
-    def __init__(self, host_api: str | None = None, *, latency_blocks: int | None = None,
-                 poll_interval: float = DEFAULT_POLL_INTERVAL) -> None:
+    def __init__(
+        self,
+        host_api: str | None = None,
+        *,
+        latency_blocks: int | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> None:
         if latency_blocks is not None and latency_blocks < 2:
             raise ValueError(f"latency_blocks must be at least 2, not {latency_blocks!r}")
         if not poll_interval > 0:
-            raise ValueError(f"poll_interval must be a positive number of seconds, "
-                             f"not {poll_interval!r}")
+            raise ValueError(
+                f"poll_interval must be a positive number of seconds, not {poll_interval!r}"
+            )
         already_loaded = "sounddevice" in sys.modules
         self._sd = _sounddevice()
         self.latency_blocks = latency_blocks
@@ -449,8 +488,9 @@ class PortAudioBackend:
             _refresh_in_process(self._sd)
         if device_id not in self._ids or (device_id, kind) not in known:
             names = [d.id for d in self._snapshot.devices if d.kind == kind]
-            raise NotFoundError(f"no PortAudio {kind} device {device_id!r} ({self.host_api}); "
-                                f"known: {names}")
+            raise NotFoundError(
+                f"no PortAudio {kind} device {device_id!r} ({self.host_api}); known: {names}"
+            )
         return self._ids[device_id]
 
     # -- streams --
@@ -464,8 +504,16 @@ class PortAudioBackend:
             return self._sd.WasapiSettings(auto_convert=True)
         return None
 
-    def open_output(self, device_id: str, role: str, *, rate: int, channels: int,
-                    blocksize: int, render: RenderCallback) -> PortAudioOutputStream:
+    def open_output(
+        self,
+        device_id: str,
+        role: str,
+        *,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        render: RenderCallback,
+    ) -> PortAudioOutputStream:
         """A stream whose ``render(blocksize)`` is called on PortAudio's thread for each block.
 
         Every role on one device shares that device's PortAudio stream (and its format).
@@ -475,13 +523,19 @@ class PortAudioBackend:
         self._check_open()
         with self._lock:
             device = self._outputs.get(device_id)
-            if device is not None and not device.failed and device.format != (
-                    rate, channels, blocksize):
-                raise ValueError(f"the streams of {device_id!r} run at rate, channels, blocksize"
-                                 f" = {device.format}, not {(rate, channels, blocksize)}")
+            if (
+                device is not None
+                and not device.failed
+                and device.format != (rate, channels, blocksize)
+            ):
+                raise ValueError(
+                    f"the streams of {device_id!r} run at rate, channels, blocksize"
+                    f" = {device.format}, not {(rate, channels, blocksize)}"
+                )
             if device is None or device.failed:
-                device = _DeviceOutput(self, device_id, rate, channels, blocksize,
-                                       self._latency(rate, blocksize))
+                device = _DeviceOutput(
+                    self, device_id, rate, channels, blocksize, self._latency(rate, blocksize)
+                )
                 device._open_portaudio()
                 self._outputs[device_id] = device
             stream = PortAudioOutputStream(device, role, render)
@@ -499,8 +553,9 @@ class PortAudioBackend:
                 del self._outputs[device.device_id]
         device._close_soon()
 
-    def open_input(self, device_id: str, *, rate: int, channels: int, blocksize: int,
-                   deliver: DeliverCallback) -> PortAudioInputStream:
+    def open_input(
+        self, device_id: str, *, rate: int, channels: int, blocksize: int, deliver: DeliverCallback
+    ) -> PortAudioInputStream:
         """A capture stream that calls ``deliver(block)`` on PortAudio's thread for each
         (blocksize, channels) float32 block. Raises ``NotFoundError`` for an unknown device."""
         _check_format(rate, channels, blocksize)
@@ -527,20 +582,22 @@ class PortAudioBackend:
         child process polling PortAudio every ``poll_interval`` seconds sees it."""
         self._watchers.append(callback)
         if self._watch_thread is None:
-            self._watch_thread = threading.Thread(target=self._watch, name="portaudio-watch",
-                                                  daemon=True)
+            self._watch_thread = threading.Thread(
+                target=self._watch, name="portaudio-watch", daemon=True
+            )
             self._watch_thread.start()
 
     def _start_probe(self) -> subprocess.Popen[str]:
         env = dict(os.environ)
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-            __file__))))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH"))
-                                            if p)
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         return subprocess.Popen(
             [sys.executable, "-m", __name__, self.host_api, str(self.poll_interval)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._probe_errors,
-            text=True, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._probe_errors,
+            text=True,
+            env=env,
         )
 
     def _watch(self) -> None:
@@ -562,8 +619,11 @@ class PortAudioBackend:
                 break
             self._probe_errors.seek(0)
             errors = self._probe_errors.read().decode(errors="replace").strip()[-2000:]
-            log.warning("the PortAudio device watcher exited with status %s; restarting it. %s",
-                        probe.returncode, errors)
+            log.warning(
+                "the PortAudio device watcher exited with status %s; restarting it. %s",
+                probe.returncode,
+                errors,
+            )
             self._stop.wait(1.0)
 
     def _update(self, snapshot: Snapshot) -> None:
@@ -588,10 +648,16 @@ class PortAudioBackend:
         if self.host_api != "ALSA":
             return []
         present = {(d.id, d.kind) for d in now.devices}
-        running = {(s.device_id, s.kind) for s in (*self._outputs.values(), *self._inputs)
-                   if not s.failed and s._stream is not None}
-        return [d for d in previous.devices if (d.id, d.kind) not in present
-                and (d.id, d.kind) in running and "(hw:" in d.id]
+        running = {
+            (s.device_id, s.kind)
+            for s in (*self._outputs.values(), *self._inputs)
+            if not s.failed and s._stream is not None
+        }
+        return [
+            d
+            for d in previous.devices
+            if (d.id, d.kind) not in present and (d.id, d.kind) in running and "(hw:" in d.id
+        ]
 
     def _poll_now(self) -> None:
         """Ask the watcher for an enumeration now (a stream of ours stopped on its own)."""
@@ -647,27 +713,39 @@ class PortAudioBackend:
 
 
 def _encode_snapshot(snapshot: Snapshot) -> str:
-    return json.dumps({
-        "devices": [[d.id, d.label, d.kind, sorted(d.intended_roles), d.is_default]
-                    for d in snapshot.devices],
-        "default_output": snapshot.default_output,
-        "default_input": snapshot.default_input,
-    })
+    return json.dumps(
+        {
+            "devices": [
+                [d.id, d.label, d.kind, sorted(d.intended_roles), d.is_default]
+                for d in snapshot.devices
+            ],
+            "default_output": snapshot.default_output,
+            "default_input": snapshot.default_input,
+        }
+    )
 
 
 def _decode_snapshot(line: str) -> Snapshot:
     data = json.loads(line)
     return Snapshot(
         tuple(DeviceInfo(d[0], d[1], d[2], frozenset(d[3]), bool(d[4])) for d in data["devices"]),
-        data["default_output"], data["default_input"],
+        data["default_output"],
+        data["default_input"],
     )
 
 
 FULL_ENUMERATION_EVERY = 10
 """Polls between two enumerations when nothing the cheap ALSA check looks at has changed."""
 
-_ALSA_FILES = ("/etc/asound.conf", "~/.asoundrc", "~/.config/alsa/asoundrc", "/etc/alsa/conf.d",
-               "/usr/share/alsa/alsa.conf.d", "/dev/snd", "/proc/asound/cards")
+_ALSA_FILES = (
+    "/etc/asound.conf",
+    "~/.asoundrc",
+    "~/.config/alsa/asoundrc",
+    "/etc/alsa/conf.d",
+    "/usr/share/alsa/alsa.conf.d",
+    "/dev/snd",
+    "/proc/asound/cards",
+)
 
 
 def alsa_signature() -> tuple[object, ...]:

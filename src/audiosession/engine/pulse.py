@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "BackendUnavailableError",
+    "PulseCallError",
     "PulseBackend",
     "PulseInputStream",
     "PulseOutputStream",
@@ -32,7 +33,7 @@ REALTIME_PRIORITY = 5
 
 DEFAULT_MIN_LATENCY = 0.064
 """Seconds of server-side buffer an output stream asks for at least (unless told otherwise).
-At 40 ms this 2-core machine saw 0-3 underruns a minute with 32 streams; at 64 ms none.
+Measured on a 2-core machine with 32 streams: 0-3 underruns a minute at 40 ms, none at 64 ms.
 A duck or pause still reaches the speakers well within 0.1 s."""
 
 RECONNECT_INTERVAL = 0.25
@@ -63,7 +64,6 @@ _PA_SAMPLE_FLOAT32LE = 5
 _PA_SEEK_RELATIVE = 0
 _PA_ERR_NOENTITY = 5
 _SIZE_MAX = 2 ** (8 * ctypes.sizeof(c_size_t)) - 1
-_STREAM_STATE_NAMES = {0: "unconnected", 1: "creating", 2: "ready", 3: "failed", 4: "terminated"}
 
 
 class _SampleSpec(Structure):
@@ -87,9 +87,72 @@ _NO_CONTEXT_NOTIFY = _ContextNotify()  # NULL function pointers, to detach callb
 _NO_STREAM_NOTIFY = _StreamNotify()
 _NO_STREAM_REQUEST = _StreamRequest()
 
-_SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
-    "pa_threaded_mainloop_new": (c_void_p, []),
-    "pa_threaded_mainloop_start": (c_int, [c_void_p]),
+
+class PulseCallError(AudioSessionError, OSError):
+    """A libpulse call failed: ``function`` names it, ``reason`` is libpulse's own words for
+    the error (``pa_strerror`` of its context's error code)."""
+
+    def __init__(self, function: str, reason: str) -> None:
+        super().__init__(f"{function} failed: {reason}")
+        self.function = function
+        self.reason = reason
+
+
+def _pulse_reason(context: int | None) -> str:
+    """libpulse's words for the last error of ``context`` (a call without one just failed)."""
+    if not context or _lib is None:
+        return "failed"
+    return _strerror(_lib, _lib.pa_context_errno(context))
+
+
+def _stream_context(stream: int) -> int | None:
+    return _lib.pa_stream_get_context(stream) if _lib is not None else None
+
+
+_ErrCheck = Callable[[Any, Any, tuple[Any, ...]], Any]
+
+
+def _fails_when(
+    failed: Callable[[Any], bool], context_of: Callable[[tuple[Any, ...]], int | None]
+) -> _ErrCheck:
+    """A ctypes ``errcheck`` raising ``PulseCallError`` when ``failed(result)``; the error's
+    reason comes from the context ``context_of(args)`` names."""
+
+    def errcheck(result: Any, func: Any, args: tuple[Any, ...]) -> Any:
+        if failed(result):
+            raise PulseCallError(func.__name__, _pulse_reason(context_of(args)))
+        return result
+
+    return errcheck
+
+
+def _no_context(args: tuple[Any, ...]) -> None:
+    return None
+
+
+def _first_argument(args: tuple[Any, ...]) -> int | None:
+    return args[0]
+
+
+def _context_of_stream(args: tuple[Any, ...]) -> int | None:
+    return _stream_context(args[0])
+
+
+_NULL = _fails_when(lambda result: not result, _no_context)
+"""A call returning a pointer, NULL on failure, with no context to ask why."""
+_NULL_IN_CONTEXT = _fails_when(lambda result: not result, _first_argument)
+"""A call on a context (its first argument) returning a pointer, NULL on failure."""
+_NEGATIVE = _fails_when(lambda result: result < 0, _no_context)
+"""A call returning a negative number on failure, with no context to ask why."""
+_NEGATIVE_IN_CONTEXT = _fails_when(lambda result: result < 0, _first_argument)
+"""A call on a context (its first argument) returning a negative number on failure."""
+_NEGATIVE_ON_STREAM = _fails_when(lambda result: result < 0, _context_of_stream)
+"""A call on a stream (its first argument) returning a negative number on failure."""
+
+_SIGNATURES: dict[str, tuple[Any, list[Any]] | tuple[Any, list[Any], _ErrCheck]] = {
+    # name: (restype, argtypes[, errcheck: how a failure shows; the call raises PulseCallError])
+    "pa_threaded_mainloop_new": (c_void_p, [], _NULL),
+    "pa_threaded_mainloop_start": (c_int, [c_void_p], _NEGATIVE),
     "pa_threaded_mainloop_stop": (None, [c_void_p]),
     "pa_threaded_mainloop_free": (None, [c_void_p]),
     "pa_threaded_mainloop_lock": (None, [c_void_p]),
@@ -100,8 +163,8 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "pa_proplist_new": (c_void_p, []),
     "pa_proplist_sets": (c_int, [c_void_p, c_char_p, c_char_p]),
     "pa_proplist_free": (None, [c_void_p]),
-    "pa_context_new_with_proplist": (c_void_p, [c_void_p, c_char_p, c_void_p]),
-    "pa_context_connect": (c_int, [c_void_p, c_char_p, c_int, c_void_p]),
+    "pa_context_new_with_proplist": (c_void_p, [c_void_p, c_char_p, c_void_p], _NULL),
+    "pa_context_connect": (c_int, [c_void_p, c_char_p, c_int, c_void_p], _NEGATIVE_IN_CONTEXT),
     "pa_context_disconnect": (None, [c_void_p]),
     "pa_context_unref": (None, [c_void_p]),
     "pa_context_get_state": (c_int, [c_void_p]),
@@ -111,6 +174,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "pa_stream_new_with_proplist": (
         c_void_p,
         [c_void_p, c_char_p, POINTER(_SampleSpec), c_void_p, c_void_p],
+        _NULL_IN_CONTEXT,
     ),
     "pa_stream_set_state_callback": (None, [c_void_p, _StreamNotify, c_void_p]),
     "pa_stream_set_write_callback": (None, [c_void_p, _StreamRequest, c_void_p]),
@@ -120,8 +184,14 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "pa_stream_connect_playback": (
         c_int,
         [c_void_p, c_char_p, POINTER(_BufferAttr), c_int, c_void_p, c_void_p],
+        _NEGATIVE_ON_STREAM,
     ),
-    "pa_stream_connect_record": (c_int, [c_void_p, c_char_p, POINTER(_BufferAttr), c_int]),
+    "pa_stream_connect_record": (
+        c_int,
+        [c_void_p, c_char_p, POINTER(_BufferAttr), c_int],
+        _NEGATIVE_ON_STREAM,
+    ),
+    "pa_stream_get_context": (c_void_p, [c_void_p]),
     "pa_stream_get_state": (c_int, [c_void_p]),
     "pa_stream_get_index": (c_uint32, [c_void_p]),
     "pa_stream_writable_size": (c_size_t, [c_void_p]),
@@ -153,10 +223,12 @@ def _libpulse() -> ctypes.CDLL:
                     f"libpulse.so.0 could not be loaded ({exc}); install the libpulse0 package "
                     "or use the 'null' backend"
                 ) from exc
-            for name, (restype, argtypes) in _SIGNATURES.items():
+            for name, (restype, argtypes, *errcheck) in _SIGNATURES.items():
                 func = getattr(lib, name)
                 func.restype = restype
                 func.argtypes = argtypes
+                if errcheck:
+                    func.errcheck = errcheck[0]
             _lib = lib
         return _lib
 
@@ -198,8 +270,9 @@ class _PulseStream:
 
     _kind = "stream"
 
-    def __init__(self, backend: PulseBackend, device_id: str, rate: int, channels: int,
-                 blocksize: int) -> None:
+    def __init__(
+        self, backend: PulseBackend, device_id: str, rate: int, channels: int, blocksize: int
+    ) -> None:
         self._backend = backend
         self._lib = backend._lib
         self.device_id = device_id
@@ -238,16 +311,19 @@ class _PulseStream:
         plist = _proplist(self._lib, props)
         try:
             stream = self._lib.pa_stream_new_with_proplist(
-                self._backend._context, props["media.name"].encode(), ctypes.byref(spec), None,
+                self._backend._context,
+                props["media.name"].encode(),
+                ctypes.byref(spec),
+                None,
                 plist,
             )
-        finally:
-            self._lib.pa_proplist_free(plist)
-        if not stream:
+        except PulseCallError as error:
             raise OSError(
                 f"PulseAudio refused a {self._kind} stream ({self.rate} Hz, {self.channels} ch): "
-                f"{_strerror(self._lib, self._lib.pa_context_errno(self._backend._context))}"
-            )
+                f"{error.reason}"
+            ) from None
+        finally:
+            self._lib.pa_proplist_free(plist)
         self._stream = int(stream)
         self._lib.pa_stream_set_state_callback(stream, self._on_state, None)
         return self._stream
@@ -292,8 +368,9 @@ class _PulseStream:
             elif state == _PA_STREAM_FAILED and self._was_ready and not self._closed:
                 self.failed = True
                 err = _strerror(self._lib, self._lib.pa_context_errno(self._backend._context))
-                log.warning("%s stream on %r ended by the server: %s", self._kind,
-                            self.device_id, err)
+                log.warning(
+                    "%s stream on %r ended by the server: %s", self._kind, self.device_id, err
+                )
         except Exception:  # never let an exception cross into C
             log.exception("error in PulseAudio stream state callback")
 
@@ -351,8 +428,16 @@ class PulseOutputStream(_PulseStream):
 
     _kind = "output"
 
-    def __init__(self, backend: PulseBackend, device_id: str, role: str, rate: int,
-                 channels: int, blocksize: int, render: RenderCallback) -> None:
+    def __init__(
+        self,
+        backend: PulseBackend,
+        device_id: str,
+        role: str,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        render: RenderCallback,
+    ) -> None:
         super().__init__(backend, device_id, rate, channels, blocksize)
         self.role = role
         self._render = render
@@ -376,11 +461,13 @@ class PulseOutputStream(_PulseStream):
         self.corked = False
         lib = self._lib
         with self._backend._locked():
-            stream = self._create({
-                "media.role": self.role,
-                "media.name": f"audiosession {self.role}",
-                "application.name": self._backend.app_name,
-            })
+            stream = self._create(
+                {
+                    "media.role": self.role,
+                    "media.name": f"audiosession {self.role}",
+                    "application.name": self._backend.app_name,
+                }
+            )
             lib.pa_stream_set_write_callback(stream, self._on_write, None)
             lib.pa_stream_set_underflow_callback(stream, self._on_underflow, None)
             attr = _BufferAttr(
@@ -395,15 +482,15 @@ class PulseOutputStream(_PulseStream):
             flags = _PA_STREAM_ADJUST_LATENCY | _PA_STREAM_START_CORKED
             if not allow_move:
                 flags |= _PA_STREAM_DONT_MOVE
-            rc = lib.pa_stream_connect_playback(
-                stream, self.device_id.encode(), ctypes.byref(attr), flags, None, None
-            )
-            if rc < 0:
+            try:
+                lib.pa_stream_connect_playback(
+                    stream, self.device_id.encode(), ctypes.byref(attr), flags, None, None
+                )
+            except PulseCallError as error:
                 self._release()
                 raise OSError(
-                    f"could not connect output stream to {self.device_id!r}: "
-                    f"{_strerror(lib, lib.pa_context_errno(self._backend._context))}"
-                )
+                    f"could not connect output stream to {self.device_id!r}: {error.reason}"
+                ) from None
         self._wait_ready(timeout)
         with self._backend._locked():
             if self._stream is not None:
@@ -439,9 +526,11 @@ class PulseOutputStream(_PulseStream):
             operations = [] if self.corked else [lib.pa_stream_cork(stream, 1, None, None)]
             # Drop the queued silence; uncork (the server rewinds the sink); and start at once
             # with what comes next rather than wait to have a buffer's worth again (prebuf).
-            operations += [lib.pa_stream_flush(stream, None, None),
-                           lib.pa_stream_cork(stream, 0, None, None),
-                           lib.pa_stream_trigger(stream, None, None)]
+            operations += [
+                lib.pa_stream_flush(stream, None, None),
+                lib.pa_stream_cork(stream, 0, None, None),
+                lib.pa_stream_trigger(stream, None, None),
+            ]
             self.corked = False
             for operation in operations:
                 if operation:
@@ -450,8 +539,10 @@ class PulseOutputStream(_PulseStream):
     def _queue_is_silent(self) -> bool:
         """Whether every block still queued in the server is silence: none was audible, or
         enough have been written since the last audible one to push it out of the buffer."""
-        return self._last_sound is None or \
-            self.blocks_rendered - self._last_sound > self._latency_blocks + 1
+        return (
+            self._last_sound is None
+            or self.blocks_rendered - self._last_sound > self._latency_blocks + 1
+        )
 
     def _cork_if_quiet(self, stream: int) -> None:
         """In the write callback: cork an idle stream once its queue is silence."""
@@ -469,8 +560,11 @@ class PulseOutputStream(_PulseStream):
             block = self._render(self.blocksize)
         except Exception:
             self._render_failed = True
-            log.exception("render callback of the %r output on %r failed; playing silence",
-                          self.role, self.device_id)
+            log.exception(
+                "render callback of the %r output on %r failed; playing silence",
+                self.role,
+                self.device_id,
+            )
             return self._silence
         block = np.ascontiguousarray(block, dtype=np.float32)
         if block.shape == (self.blocksize, self.channels):
@@ -480,8 +574,13 @@ class PulseOutputStream(_PulseStream):
             out[: block.shape[0]] = block
             return out
         self._render_failed = True
-        log.error("render(%d) returned shape %s; expected (%d, %d); playing silence",
-                  self.blocksize, block.shape, self.blocksize, self.channels)
+        log.error(
+            "render(%d) returned shape %s; expected (%d, %d); playing silence",
+            self.blocksize,
+            block.shape,
+            self.blocksize,
+            self.channels,
+        )
         return self._silence
 
     def _write_cb(self, stream: int, nbytes: int, userdata: int) -> None:
@@ -520,8 +619,15 @@ class PulseInputStream(_PulseStream):
 
     _kind = "input"
 
-    def __init__(self, backend: PulseBackend, device_id: str, rate: int, channels: int,
-                 blocksize: int, deliver: DeliverCallback) -> None:
+    def __init__(
+        self,
+        backend: PulseBackend,
+        device_id: str,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        deliver: DeliverCallback,
+    ) -> None:
         super().__init__(backend, device_id, rate, channels, blocksize)
         self._deliver = deliver
         self._pending = bytearray()
@@ -534,25 +640,31 @@ class PulseInputStream(_PulseStream):
         self._open_args = (timeout,)
         lib = self._lib
         with self._backend._locked():
-            stream = self._create({
-                "media.name": "audiosession capture",
-                "application.name": self._backend.app_name,
-            })
+            stream = self._create(
+                {
+                    "media.name": "audiosession capture",
+                    "application.name": self._backend.app_name,
+                }
+            )
             lib.pa_stream_set_read_callback(stream, self._on_read, None)
             lib.pa_stream_set_overflow_callback(stream, self._on_overflow, None)
             attr = _BufferAttr(
-                maxlength=0xFFFFFFFF, tlength=0xFFFFFFFF, prebuf=0xFFFFFFFF,
-                minreq=0xFFFFFFFF, fragsize=self._block_bytes,
+                maxlength=0xFFFFFFFF,
+                tlength=0xFFFFFFFF,
+                prebuf=0xFFFFFFFF,
+                minreq=0xFFFFFFFF,
+                fragsize=self._block_bytes,
             )
             flags = _PA_STREAM_ADJUST_LATENCY | _PA_STREAM_DONT_MOVE
-            rc = lib.pa_stream_connect_record(stream, self.device_id.encode(),
-                                              ctypes.byref(attr), flags)
-            if rc < 0:
+            try:
+                lib.pa_stream_connect_record(
+                    stream, self.device_id.encode(), ctypes.byref(attr), flags
+                )
+            except PulseCallError as error:
                 self._release()
                 raise OSError(
-                    f"could not connect input stream to {self.device_id!r}: "
-                    f"{_strerror(lib, lib.pa_context_errno(self._backend._context))}"
-                )
+                    f"could not connect input stream to {self.device_id!r}: {error.reason}"
+                ) from None
         self._wait_ready(timeout)
 
     def _detach_callbacks(self, stream: int) -> None:
@@ -607,15 +719,22 @@ class PulseBackend:
 
     name = "pulse"
 
-    def __init__(self, server: str | None = None, *, app_name: str = "audiosession",
-                 connect_timeout: float = 2.0, latency_blocks: int | None = None,
-                 allow_move: bool = False, realtime: bool = True,
-                 reconnect_timeout: float = RECONNECT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        server: str | None = None,
+        *,
+        app_name: str = "audiosession",
+        connect_timeout: float = 2.0,
+        latency_blocks: int | None = None,
+        allow_move: bool = False,
+        realtime: bool = True,
+        reconnect_timeout: float = RECONNECT_TIMEOUT,
+    ) -> None:
         """Connect to ``server`` (default: ``$PULSE_SERVER`` or the user's server).
 
         ``latency_blocks``: the server-side buffer of each output stream, in blocks
         (latency ~ ``latency_blocks * blocksize`` frames); default: 4 blocks, and at least
-        ``DEFAULT_MIN_LATENCY`` (40 ms: half of it is the margin against scheduling delays).
+        ``DEFAULT_MIN_LATENCY`` (64 ms: the margin against scheduling delays).
         ``allow_move``: let the server move our streams to another sink when theirs
         disappears (default False: the stream ends, and the engine decides where its voices
         go, so music never bursts out of speakers). ``realtime``: try to give the audio
@@ -657,12 +776,17 @@ class PulseBackend:
         self._reconnect_thread: threading.Thread | None = None
         self._closing = threading.Event()
         self._on_context_state = _ContextNotify(self._context_state_cb)
-        self._mainloop: int | None = int(self._lib.pa_threaded_mainloop_new())
+        try:
+            self._mainloop: int | None = int(self._lib.pa_threaded_mainloop_new())
+        except PulseCallError:
+            raise BackendUnavailableError("libpulse could not create a mainloop") from None
         self._lib.pa_threaded_mainloop_set_name(self._mainloop, b"pulse-audio")
-        if self._lib.pa_threaded_mainloop_start(self._mainloop) < 0:
+        try:
+            self._lib.pa_threaded_mainloop_start(self._mainloop)
+        except PulseCallError:
             self._lib.pa_threaded_mainloop_free(self._mainloop)
             self._mainloop = None
-            raise BackendUnavailableError("could not start the libpulse mainloop thread")
+            raise BackendUnavailableError("could not start the libpulse mainloop thread") from None
         try:
             self._connect()
         except BaseException:
@@ -695,18 +819,21 @@ class PulseBackend:
                 self._context = None
             api = lib.pa_threaded_mainloop_get_api(self._mainloop)
             plist = _proplist(lib, {"application.name": self.app_name})
-            ctx = lib.pa_context_new_with_proplist(api, self.app_name.encode(), plist)
-            lib.pa_proplist_free(plist)
-            if not ctx:
-                raise BackendUnavailableError("libpulse could not create a context")
+            try:
+                ctx = lib.pa_context_new_with_proplist(api, self.app_name.encode(), plist)
+            except PulseCallError:
+                raise BackendUnavailableError("libpulse could not create a context") from None
+            finally:
+                lib.pa_proplist_free(plist)
             self._context = int(ctx)
             lib.pa_context_set_state_callback(ctx, self._on_context_state, None)
             server = self.server.encode() if self.server else None
-            if lib.pa_context_connect(ctx, server, _PA_CONTEXT_NOAUTOSPAWN, None) < 0:
-                err = _strerror(lib, lib.pa_context_errno(ctx))
+            try:
+                lib.pa_context_connect(ctx, server, _PA_CONTEXT_NOAUTOSPAWN, None)
+            except PulseCallError as error:
                 raise BackendUnavailableError(
-                    f"cannot connect to {self._server_label()}: {err}"
-                )
+                    f"cannot connect to {self._server_label()}: {error.reason}"
+                ) from None
         deadline = time.monotonic() + self.connect_timeout
         while True:
             with self._locked():
@@ -732,14 +859,18 @@ class PulseBackend:
             if state in (_PA_CONTEXT_FAILED, _PA_CONTEXT_TERMINATED) and self._connected:
                 self._connected = False
                 reason = _strerror(self._lib, self._lib.pa_context_errno(ctx))
-                self.server_lost = f"the PulseAudio server {self._server_label()} went away " \
-                                   f"({reason})"
+                self.server_lost = (
+                    f"the PulseAudio server {self._server_label()} went away ({reason})"
+                )
                 log.warning("%s; reconnecting every %g s", self.server_lost, RECONNECT_INTERVAL)
                 # Watchers hear of it from the reconnecting thread, never from this one
                 # (they may take locks that an opener holds while it waits for this thread).
                 self._reconnect_thread = threading.Thread(
-                    target=self._reconnect, args=(self.server_lost,), name="pulse-reconnect",
-                    daemon=True)
+                    target=self._reconnect,
+                    args=(self.server_lost,),
+                    name="pulse-reconnect",
+                    daemon=True,
+                )
                 self._reconnect_thread.start()
         except Exception:
             log.exception("error in PulseAudio context state callback")
@@ -772,19 +903,28 @@ class PulseBackend:
                 if not gave_up and time.monotonic() - began >= self.reconnect_timeout:
                     gave_up = True
                     interval = RECONNECT_INTERVAL * 4
-                    log.warning("%s and did not come back within %g s; still trying every "
-                                "%g s", reason, self.reconnect_timeout, interval)
+                    log.warning(
+                        "%s and did not come back within %g s; still trying every %g s",
+                        reason,
+                        self.reconnect_timeout,
+                        interval,
+                    )
                     self._tell_watchers(
-                        "failed", f"{reason} and did not come back within "
-                                  f"{self.reconnect_timeout:g} s")
+                        "failed",
+                        f"{reason} and did not come back within {self.reconnect_timeout:g} s",
+                    )
                 continue
             except Exception:  # the backend closed meanwhile
                 if not self._closing.is_set():
                     log.exception("reconnecting to %s failed", self._server_label())
                 return
             self.server_lost = None
-            log.warning("the PulseAudio server %s is back after %.1f s; reopening %d stream(s)",
-                        self._server_label(), time.monotonic() - began, len(self._streams))
+            log.warning(
+                "the PulseAudio server %s is back after %.1f s; reopening %d stream(s)",
+                self._server_label(),
+                time.monotonic() - began,
+                len(self._streams),
+            )
             self._reopen_streams()
             self._tell_watchers("restored", "")
             return
@@ -802,8 +942,9 @@ class PulseBackend:
                 # list, and the engine moves the stream's voices.
                 log.info("not reopened: %s", error)
             except (OSError, BackendUnavailableError) as error:
-                log.warning("could not reopen a %s stream on %r: %s", stream._kind,
-                            stream.device_id, error)
+                log.warning(
+                    "could not reopen a %s stream on %r: %s", stream._kind, stream.device_id, error
+                )
 
     def _raise_priority(self) -> None:
         """On the mainloop thread: ask for real-time (SCHED_RR) or, failing that, nice -11
@@ -874,24 +1015,28 @@ class PulseBackend:
         info = pulse.server_info()
         devices: list[DeviceInfo] = []
         for sink in pulse.sink_list():
-            devices.append(DeviceInfo(
-                id=sink.name,
-                label=sink.description or sink.name,
-                kind="audiooutput",
-                intended_roles=_roles(sink.proplist),
-                is_default=sink.name == info.default_sink_name,
-            ))
+            devices.append(
+                DeviceInfo(
+                    id=sink.name,
+                    label=sink.description or sink.name,
+                    kind="audiooutput",
+                    intended_roles=_roles(sink.proplist),
+                    is_default=sink.name == info.default_sink_name,
+                )
+            )
         for source in pulse.source_list():
             label = source.description or source.name
             if source.monitor_of_sink != 0xFFFFFFFF and not label.lower().startswith("monitor"):
                 label = f"Monitor of {label}"
-            devices.append(DeviceInfo(
-                id=source.name,
-                label=label,
-                kind="audioinput",
-                intended_roles=_roles(source.proplist),
-                is_default=source.name == info.default_source_name,
-            ))
+            devices.append(
+                DeviceInfo(
+                    id=source.name,
+                    label=label,
+                    kind="audioinput",
+                    intended_roles=_roles(source.proplist),
+                    is_default=source.name == info.default_source_name,
+                )
+            )
         return devices
 
     def default_output(self) -> str | None:
@@ -908,25 +1053,39 @@ class PulseBackend:
 
     # -- streams --
 
-    def open_output(self, device_id: str, role: str, *, rate: int, channels: int,
-                    blocksize: int, render: RenderCallback) -> PulseOutputStream:
+    def open_output(
+        self,
+        device_id: str,
+        role: str,
+        *,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        render: RenderCallback,
+    ) -> PulseOutputStream:
         """Open a float32 playback stream on sink ``device_id`` with ``media.role=role``.
 
         ``render(blocksize)`` is called on the libpulse thread for each block; latency is about
-        ``latency_blocks * blocksize`` frames (default: 4 blocks and at least 40 ms).
+        ``latency_blocks * blocksize`` frames (default: 4 blocks and at least
+        ``DEFAULT_MIN_LATENCY``, 64 ms).
         Raises ``NotFoundError`` for an unknown sink.
         """
         _check_format(rate, channels, blocksize)
         if not isinstance(device_id, str) or not device_id:
             raise ValueError(f"device_id must be a sink name, not {device_id!r}")
         stream = PulseOutputStream(self, device_id, role, rate, channels, blocksize, render)
-        self._start(stream, self._latency_blocks(rate, blocksize), self.allow_move,
-                    self.connect_timeout + 3.0)
+        self._start(
+            stream,
+            self._latency_blocks(rate, blocksize),
+            self.allow_move,
+            self.connect_timeout + 3.0,
+        )
         log.debug("opened %r output on %r (sink input %s)", role, device_id, stream.index)
         return stream
 
-    def open_input(self, device_id: str, *, rate: int, channels: int, blocksize: int,
-                   deliver: DeliverCallback) -> PulseInputStream:
+    def open_input(
+        self, device_id: str, *, rate: int, channels: int, blocksize: int, deliver: DeliverCallback
+    ) -> PulseInputStream:
         """Open a float32 capture stream on source ``device_id`` (e.g. ``"speakers.monitor"``).
 
         ``deliver(block)`` is called on the libpulse thread with each (blocksize, channels)
@@ -946,8 +1105,9 @@ class PulseBackend:
         if self.server_lost is not None:
             stream._open_args = open_args
             stream.failed = True
-            log.info("%s stream on %r opens when the server is back", stream._kind,
-                     stream.device_id)
+            log.info(
+                "%s stream on %r opens when the server is back", stream._kind, stream.device_id
+            )
             return
         try:
             stream._open(*open_args)

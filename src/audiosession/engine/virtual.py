@@ -19,8 +19,9 @@ DEFAULT_INPUTS = (DeviceInfo("default", "Virtual microphone", "audioinput", froz
 
 
 class _VirtualOutput:
-    def __init__(self, backend: VirtualBackend, device_id: str, role: str,
-                 render: RenderCallback) -> None:
+    def __init__(
+        self, backend: VirtualBackend, device_id: str, role: str, render: RenderCallback
+    ) -> None:
         self.backend = backend
         self.device_id = device_id
         self.role = role
@@ -131,8 +132,16 @@ class VirtualBackend:
         """The input marked default, else the first input, else None."""
         return _default(self._inputs)
 
-    def open_output(self, device_id: str, role: str, *, rate: int, channels: int,
-                    blocksize: int, render: RenderCallback) -> _VirtualOutput:
+    def open_output(
+        self,
+        device_id: str,
+        role: str,
+        *,
+        rate: int,
+        channels: int,
+        blocksize: int,
+        render: RenderCallback,
+    ) -> _VirtualOutput:
         """A stream rendered once per ``render_block()`` (with this backend's blocksize)."""
         self._check_format(rate, channels)
         with self._lock:
@@ -142,8 +151,9 @@ class VirtualBackend:
             self._output_streams.append(stream)
         return stream
 
-    def open_input(self, device_id: str, *, rate: int, channels: int, blocksize: int,
-                   deliver: DeliverCallback) -> _VirtualInput:
+    def open_input(
+        self, device_id: str, *, rate: int, channels: int, blocksize: int, deliver: DeliverCallback
+    ) -> _VirtualInput:
         """A capture stream fed one block of the device's signal per ``render_block()``."""
         self._check_format(rate, channels)
         with self._lock:
@@ -161,7 +171,8 @@ class VirtualBackend:
         """Close every stream."""
         with self._lock:
             streams: list[_VirtualOutput | _VirtualInput] = [
-                *self._output_streams, *self._input_streams
+                *self._output_streams,
+                *self._input_streams,
             ]
         for stream in streams:
             stream.close()
@@ -227,8 +238,9 @@ class VirtualBackend:
 
     # -- hot-plug and inputs ----------------------------------------------------------------
 
-    def add_device(self, info: DeviceInfo,
-                   signal: np.ndarray | str | os.PathLike[str] | None = None) -> None:
+    def add_device(
+        self, info: DeviceInfo, signal: np.ndarray | str | os.PathLike[str] | None = None
+    ) -> None:
         """Plug in a device (an input may come with its signal); watchers are told."""
         with self._lock:
             table = self._outputs if info.kind == "audiooutput" else self._inputs
@@ -245,13 +257,11 @@ class VirtualBackend:
             removed = False
             if kind in (None, "audiooutput") and device_id in self._outputs:
                 del self._outputs[device_id]
-                self._output_streams = [s for s in self._output_streams
-                                        if s.device_id != device_id]
+                self._output_streams = [s for s in self._output_streams if s.device_id != device_id]
                 removed = True
             if kind in (None, "audioinput") and device_id in self._inputs:
                 del self._inputs[device_id]
-                self._input_streams = [s for s in self._input_streams
-                                       if s.device_id != device_id]
+                self._input_streams = [s for s in self._input_streams if s.device_id != device_id]
                 removed = True
         if not removed:
             raise NotFoundError(f"no device {device_id!r} to remove")

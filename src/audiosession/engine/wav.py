@@ -39,8 +39,9 @@ class WavBackend(RealtimeBackend):
             if self._file is None:
                 assert self._format is not None
                 rate, channels, _ = self._format
-                self._file = sf.SoundFile(self.path, "w", rate, channels, self.subtype,
-                                          format="WAV")
+                self._file = sf.SoundFile(
+                    self.path, "w", rate, channels, self.subtype, format="WAV"
+                )
             self._file.write(block)
 
     def _finish(self) -> None:

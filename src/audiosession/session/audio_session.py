@@ -1,7 +1,8 @@
 """``AudioSession`` and the spec's algorithms (W3C Audio Session, Editor's Draft), step by step.
 
 Each algorithm is one function named as the spec names it, with the spec's step numbers in
-comments. Decisions on the spec's gaps are DESIGN §5 and docs/spec-notes.md (cited as "note N").
+comments. Decisions on the spec's gaps are in docs/design.md (*Decisions on the spec's gaps*)
+and docs/spec-notes.md (cited as "note N").
 Policy questions are asked of the platform, never decided here.
 """
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from audiosession.errors import InvalidStateError
 from audiosession.events import EventHandler, EventTarget
-from audiosession.platform.base import Platform
+from audiosession.platforms.base import Platform
 from audiosession.session.runtime import Runtime
 from audiosession.types import AudioSessionState, AudioSessionType
 
@@ -161,7 +162,6 @@ class AudioSession(EventTarget):
 
     def __repr__(self) -> str:
         return f"<AudioSession of {self.window.name} type={self._type} state={self._state}>"
-
 
 
 # -- Update AudioSession's type -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from audiosession.loop import TaskLoop
-from audiosession.platform.base import Platform
+from audiosession.platforms.base import Platform
 
 if TYPE_CHECKING:
     from audiosession.events import Event, EventTarget
@@ -108,9 +108,7 @@ class Runtime:
             return
         window = getattr(target, "window", None)
         state = getattr(target, "state", None)
-        self.events.append(
-            EventRecord(self.loop.now(), window, target, event.type, _plain(state))
-        )
+        self.events.append(EventRecord(self.loop.now(), window, target, event.type, _plain(state)))
 
     def close(self) -> None:
         """Close every window (releasing what they hold) and the platform."""
@@ -138,7 +136,7 @@ def process_runtime() -> Runtime:
         with _process_lock:
             if _process_runtime is None:
                 from audiosession.loop import ThreadedLoop
-                from audiosession.platform.select import default_platform_factory
+                from audiosession.platforms.select import default_platform_factory
 
                 _process_runtime = Runtime(ThreadedLoop(), default_platform_factory)
     return _process_runtime

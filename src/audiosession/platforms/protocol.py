@@ -1,8 +1,9 @@
 """The daemon's wire format (docs/protocol.md): framing, messages, actions and devices as JSON.
 
 Both ends use this module: the daemon (``audiosession.daemon``) and its client platform
-(``platform.client``). It lives in the platform layer because the client needs it and layers
-point down (DESIGN §3). Pure functions and one small decoder class, no threads; the only
+(``platforms.client``). It lives in the platform layer because the client needs it and layers
+point down (docs/design.md, *Layers*). Pure functions and one small decoder class, no threads;
+the only
 system calls are the checks of where the daemon listens (whose directory and socket it is,
 who serves it), which both ends make.
 
@@ -23,7 +24,7 @@ from typing import Any, Final
 
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
-from audiosession.platform.policy import Action, SetGain, SetRoute, SetState
+from audiosession.platforms.policy import Action, SetGain, SetRoute, SetState
 from audiosession.types import AudioSessionState
 
 __all__ = [
@@ -163,8 +164,7 @@ def encode_message(message: Mapping[str, Any]) -> bytes:
     line = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     data = line.encode("utf-8")
     if len(data) > MAX_MESSAGE:
-        raise ProtocolError(
-            f"message of {len(data)} bytes is over the {MAX_MESSAGE}-byte limit")
+        raise ProtocolError(f"message of {len(data)} bytes is over the {MAX_MESSAGE}-byte limit")
     return data + b"\n"
 
 
@@ -173,9 +173,11 @@ def encode_in_parts(head: Mapping[str, Any], key: str, items: Sequence[Any]) -> 
     ``items`` under ``key`` and ``"more"`` (true on every part but the last), in order, each
     within ``MAX_MESSAGE``. One part (with ``"more": false``) when everything fits. An item
     too long for a message of its own raises ``ProtocolError``."""
+
     def dumps(value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False).encode("utf-8")
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+            "utf-8"
+        )
 
     opening = dumps(dict(head))[:-1] + (b"," if head else b"") + dumps(key) + b":["
     budget = MAX_MESSAGE - len(opening) - len(b'],"more":false}')
@@ -183,16 +185,22 @@ def encode_in_parts(head: Mapping[str, Any], key: str, items: Sequence[Any]) -> 
     size = 0
     for item in map(dumps, items):
         if len(item) > budget:
-            raise ProtocolError(f"one {key} item of {len(item)} bytes is over the "
-                                f"{MAX_MESSAGE}-byte limit")
+            raise ProtocolError(
+                f"one {key} item of {len(item)} bytes is over the {MAX_MESSAGE}-byte limit"
+            )
         if parts[-1] and size + 1 + len(item) > budget:
             parts.append([])
             size = 0
         size += len(item) + (1 if len(parts[-1]) else 0)
         parts[-1].append(item)
-    return [opening + b",".join(part) + b'],"more":'
-            + (b"true" if index < len(parts) - 1 else b"false") + b"}\n"
-            for index, part in enumerate(parts)]
+    return [
+        opening
+        + b",".join(part)
+        + b'],"more":'
+        + (b"true" if index < len(parts) - 1 else b"false")
+        + b"}\n"
+        for index, part in enumerate(parts)
+    ]
 
 
 def decode_message(line: bytes) -> dict[str, Any]:
@@ -212,7 +220,8 @@ def decode_message(line: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ProtocolError(
             f"message must be a JSON object, not {type(value).__name__}; "
-            'e.g. {"id": 1, "op": "ping", "args": {}}')
+            'e.g. {"id": 1, "op": "ping", "args": {}}'
+        )
     return value
 
 
@@ -224,8 +233,7 @@ def encode_action(action: Action, session_id: str | None = None) -> dict[str, An
     ``<client>/`` prefix)."""
     session = action.session_id if session_id is None else session_id
     if isinstance(action, SetState):
-        return {"do": "state", "session": session, "state": action.state.value,
-                "fade": action.fade}
+        return {"do": "state", "session": session, "state": action.state.value, "fade": action.fade}
     if isinstance(action, SetGain):
         return {"do": "gain", "session": session, "gain": action.gain, "ramp": action.ramp}
     if isinstance(action, SetRoute):
@@ -241,8 +249,9 @@ def decode_action(data: object) -> Action:
     session = _string(data.get("session"), "action session")
     try:
         if kind == "state":
-            return SetState(session, AudioSessionState(data["state"]),
-                            _number(data.get("fade", 0.0), "fade"))
+            return SetState(
+                session, AudioSessionState(data["state"]), _number(data.get("fade", 0.0), "fade")
+            )
         if kind == "gain":
             return SetGain(session, _number(data["gain"], "gain"), _number(data["ramp"], "ramp"))
         if kind == "route":
@@ -269,8 +278,13 @@ def decode_actions(data: object) -> list[Action]:
 
 def encode_device(device: DeviceInfo) -> dict[str, Any]:
     """``device`` as JSON."""
-    return {"id": device.id, "label": device.label, "kind": device.kind,
-            "roles": sorted(device.intended_roles), "default": device.is_default}
+    return {
+        "id": device.id,
+        "label": device.label,
+        "kind": device.kind,
+        "roles": sorted(device.intended_roles),
+        "default": device.is_default,
+    }
 
 
 def decode_device(data: object) -> DeviceInfo:
@@ -286,9 +300,13 @@ def decode_device(data: object) -> DeviceInfo:
     default = data.get("default", False)
     if not isinstance(default, bool):
         raise ProtocolError(f"device default must be true or false, not {default!r}")
-    return DeviceInfo(_string(data.get("id"), "device id"),
-                      _string(data.get("label", ""), "device label", empty=True),
-                      kind, frozenset(roles), default)
+    return DeviceInfo(
+        _string(data.get("id"), "device id"),
+        _string(data.get("label", ""), "device label", empty=True),
+        kind,
+        frozenset(roles),
+        default,
+    )
 
 
 def decode_devices(data: object) -> list[DeviceInfo]:
@@ -362,8 +380,10 @@ def directory_problem(directory: Path) -> str | None:
     if info.st_uid not in (uid, 0):
         return f"its directory {directory} belongs to uid {info.st_uid}, not to you (uid {uid})"
     if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
-        return (f"other users may write to its directory {directory} (mode "
-                f"{stat.S_IMODE(info.st_mode):o})")
+        return (
+            f"other users may write to its directory {directory} (mode "
+            f"{stat.S_IMODE(info.st_mode):o})"
+        )
     return None
 
 

@@ -80,8 +80,8 @@ DEFAULT_TABLE: Mapping[tuple[AudioSessionType, AudioSessionType], Effect] = Mapp
         (PLAY_AND_RECORD, PLAY_AND_RECORD): Effect.PAUSE,
     }
 )
-"""DESIGN §6: keyed ``(new, existing)``; the value is the effect on the existing session
-(``DELAY`` holds the new one instead)."""
+"""docs/design.md, *Platform policy*: keyed ``(new, existing)``; the value is the effect on
+the existing session (``DELAY`` holds the new one instead)."""
 
 DEFAULT_ROLES: Mapping[AudioSessionType, str] = MappingProxyType(
     {

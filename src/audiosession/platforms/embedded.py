@@ -1,11 +1,11 @@
 """Platforms that apply the policy's actions to this process's audio; the embedded one.
 
-The policy (``platform.policy.Arbiter``, DESIGN §6) decides; ``PolicyPlatform`` applies its
-actions: states reach the sessions as the spec's "the user agent observes a modification",
-gains ramp the sessions' voices (ducks, fades), routes move them between devices. Where the
-decisions come from is the subclass's business: the embedded platform runs the Arbiter in this
-process; the daemon client asks the system daemon, which runs the same Arbiter for every
-program of the user.
+The policy (``platforms.policy.Arbiter``, docs/design.md, *Platform policy*) decides;
+``PolicyPlatform`` applies its actions: states reach the sessions as the spec's "the user agent
+observes a modification", gains ramp the sessions' voices (ducks, fades), routes move them
+between devices. Where the decisions come from is the subclass's business: the embedded platform
+runs the Arbiter in this process; the daemon client asks the system daemon, which runs the same
+Arbiter for every program of the user.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from audiosession.engine.devices import Backend, DeviceInfo, select_backend
+from audiosession.engine.backends import select_backend
+from audiosession.engine.devices import Backend, DeviceInfo
 from audiosession.loop import TaskLoop, Timer
-from audiosession.platform.base import (
+from audiosession.platforms.base import (
     Platform,
     SessionHandle,
     SessionInfo,
     StateCallback,
 )
-from audiosession.platform.local_audio import LocalAudio
-from audiosession.platform.policy import (
+from audiosession.platforms.local_audio import LocalAudio
+from audiosession.platforms.policy import (
     Action,
     Arbiter,
     PolicyConfig,
@@ -61,8 +62,12 @@ class PolicyPlatform(Platform):
         super().__init__(loop)
         self.config = config if config is not None else find_config()
         self.audio = LocalAudio(
-            loop, backend_factory or select_backend, rate=rate, channels=channels,
-            blocksize=blocksize)
+            loop,
+            backend_factory or select_backend,
+            rate=rate,
+            channels=channels,
+            blocksize=blocksize,
+        )
         self.audio.on_device_removed = self._device_removed
         self.audio.on_devices_changed = self._devices_changed
         self._handles: dict[str, SessionHandle] = {}
@@ -191,7 +196,8 @@ class PolicyPlatform(Platform):
         if action.fade > 0:
             gain.set(0.0, action.fade)
             self._fades[session_id] = self.loop.call_later(
-                action.fade, self._report_inactive, session_id)
+                action.fade, self._report_inactive, session_id
+            )
         else:
             gain.set(0.0, CUT_RAMP)
             self._report_inactive(session_id)
@@ -232,12 +238,12 @@ class PolicyPlatform(Platform):
         known = sorted(s for s in sessions if s in self._handles)
         actions = self._decide("device_removed", device_id, known)
         self._apply(actions)
-        return {a.session_id for a in actions
-                if isinstance(a, SetState) and a.state is INACTIVE}
+        return {a.session_id for a in actions if isinstance(a, SetState) and a.state is INACTIVE}
 
 
 class EmbeddedPlatform(PolicyPlatform):
-    """The sessions of this process's windows, under the policy of DESIGN §6, decided here."""
+    """The sessions of this process's windows, under the policy (docs/design.md, *Platform
+    policy*), decided here."""
 
     name = "embedded"
 

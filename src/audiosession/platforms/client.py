@@ -29,11 +29,11 @@ from typing import Any
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
 from audiosession.loop import TaskLoop, Timer
-from audiosession.platform.base import SessionInfo
-from audiosession.platform.embedded import PolicyPlatform
-from audiosession.platform.peercred import peer_credentials
-from audiosession.platform.policy import Action, Arbiter
-from audiosession.platform.protocol import (
+from audiosession.platforms.base import SessionInfo
+from audiosession.platforms.embedded import PolicyPlatform
+from audiosession.platforms.peercred import peer_credentials
+from audiosession.platforms.policy import Action, Arbiter
+from audiosession.platforms.protocol import (
     OVERSIZED,
     PROTOCOL_VERSION,
     LineDecoder,
@@ -94,7 +94,8 @@ class UntrustedDaemonError(DaemonUnavailableError):
         super().__init__(
             f"not using the daemon socket {path}: {problem}. Another user may be posing as "
             "your audiosession daemon; remove it (or have root remove it), or set "
-            "XDG_RUNTIME_DIR or AUDIOSESSION_DAEMON_SOCKET to a directory of your own")
+            "XDG_RUNTIME_DIR or AUDIOSESSION_DAEMON_SOCKET to a directory of your own"
+        )
         self.path = path
 
 
@@ -119,8 +120,14 @@ class DaemonConnection:
     with the reason when no daemon answers.
     """
 
-    def __init__(self, sock: socket.socket, path: Path, client_id: str,
-                 decoder: LineDecoder, pending_lines: list[bytes]) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        path: Path,
+        client_id: str,
+        decoder: LineDecoder,
+        pending_lines: list[bytes],
+    ) -> None:
         self.path = path
         self.client_id = client_id
         self.on_push: PushCallback | None = None
@@ -164,11 +171,16 @@ class DaemonConnection:
             sock.connect(os.fspath(where))
             uid = peer_credentials(sock).uid
             if uid != os.getuid():
-                raise UntrustedDaemonError(where, f"it is served by a process of uid {uid}, not by "
-                                             f"you (uid {os.getuid()})")
+                raise UntrustedDaemonError(
+                    where, f"it is served by a process of uid {uid}, not by you (uid {os.getuid()})"
+                )
             hello: dict[str, Any] = {
-                "op": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid(),
-                "program": program or _program_name(), "features": list(CLIENT_FEATURES)}
+                "op": "hello",
+                "version": PROTOCOL_VERSION,
+                "pid": os.getpid(),
+                "program": program or _program_name(),
+                "features": list(CLIENT_FEATURES),
+            }
             if devices is not None:
                 hello["devices"] = encode_devices(devices)
             try:
@@ -180,21 +192,25 @@ class DaemonConnection:
                 data = sock.recv(65536)
                 if not data:
                     raise DaemonUnavailableError(
-                        f"the daemon at {where} closed the connection during hello")
+                        f"the daemon at {where} closed the connection during hello"
+                    )
                 for item in decoder.feed(data):
                     if item is OVERSIZED:
                         raise DaemonUnavailableError(
-                            f"the daemon at {where} sent an oversized reply")
+                            f"the daemon at {where} sent an oversized reply"
+                        )
                     assert isinstance(item, bytes)
                     lines.append(item)
             reply = decode_message(lines.pop(0))
             if not reply.get("ok"):
                 raise DaemonUnavailableError(
-                    f"the daemon at {where} refused this process: {reply.get('error')}")
+                    f"the daemon at {where} refused this process: {reply.get('error')}"
+                )
             if reply.get("version") != PROTOCOL_VERSION:
                 raise DaemonUnavailableError(
                     f"the daemon at {where} speaks protocol version {reply.get('version')!r}, "
-                    f"this client {PROTOCOL_VERSION}")
+                    f"this client {PROTOCOL_VERSION}"
+                )
             client_id = str(reply.get("client"))
         except DaemonUnavailableError:
             sock.close()
@@ -207,12 +223,14 @@ class DaemonConnection:
 
     def start(self) -> None:
         """Start the reader thread."""
-        self._reader = threading.Thread(target=self._read, name="audiosession-daemon-client",
-                                        daemon=True)
+        self._reader = threading.Thread(
+            target=self._read, name="audiosession-daemon-client", daemon=True
+        )
         self._reader.start()
 
-    def request(self, op: str, args: dict[str, Any] | None = None,
-                timeout: float = REQUEST_TIMEOUT) -> dict[str, Any]:
+    def request(
+        self, op: str, args: dict[str, Any] | None = None, timeout: float = REQUEST_TIMEOUT
+    ) -> dict[str, Any]:
         """Send one request and wait for its reply. Raises ``DaemonLostError`` if the connection
         closes, ``DaemonError`` for an error reply or no reply within ``timeout`` seconds."""
         slot = _Slot()
@@ -230,8 +248,9 @@ class DaemonConnection:
             raise DaemonLostError(f"cannot send to the daemon at {self.path}: {error}") from None
         if not slot.event.wait(timeout):
             self._pending.pop(request_id, None)
-            raise DaemonLostError(f"the daemon at {self.path} did not answer {op} within "
-                             f"{timeout:g} s")
+            raise DaemonLostError(
+                f"the daemon at {self.path} did not answer {op} within {timeout:g} s"
+            )
         reply = slot.reply
         if reply is None:
             raise DaemonLostError(f"the connection to the daemon at {self.path} closed during {op}")
@@ -348,7 +367,7 @@ def encode_args(operation: str, args: Sequence[Any]) -> dict[str, Any]:
 
 class DaemonClientPlatform(PolicyPlatform):
     """The sessions of this process's windows, decided by the system daemon together with
-    every other program of the user (DESIGN §1 "System")."""
+    every other program of the user (docs/design.md, *What it is*)."""
 
     name = "daemon"
 
@@ -363,9 +382,13 @@ class DaemonClientPlatform(PolicyPlatform):
         **options: Any,
     ) -> None:
         super().__init__(loop, **options)
-        self.socket_path = (Path(socket_path) if socket_path is not None
-                            else connection.path if connection is not None
-                            else default_socket_path())
+        self.socket_path = (
+            Path(socket_path)
+            if socket_path is not None
+            else connection.path
+            if connection is not None
+            else default_socket_path()
+        )
         self.reconnect_interval = reconnect_interval
         self.request_timeout = request_timeout
         self._conn: DaemonConnection | None = None
@@ -397,8 +420,9 @@ class DaemonClientPlatform(PolicyPlatform):
             conn = self._conn
             if conn is not None:
                 try:
-                    reply = conn.request(operation, encode_args(operation, args),
-                                         self.request_timeout)
+                    reply = conn.request(
+                        operation, encode_args(operation, args), self.request_timeout
+                    )
                 except DaemonLostError as error:
                     self._lose(conn, str(error))
                 else:
@@ -414,8 +438,9 @@ class DaemonClientPlatform(PolicyPlatform):
     def _track(self, operation: str, args: Sequence[Any]) -> None:
         if operation == "add":
             self._registered[args[0]] = None
-            self._types[args[0]] = AudioSessionType.parse(args[3]) if len(args) > 3 else (
-                AudioSessionType.AMBIENT)
+            self._types[args[0]] = (
+                AudioSessionType.parse(args[3]) if len(args) > 3 else (AudioSessionType.AMBIENT)
+            )
         elif operation == "remove":
             self._registered.pop(args[0], None)
             self._types.pop(args[0], None)
@@ -465,16 +490,21 @@ class DaemonClientPlatform(PolicyPlatform):
             self._pushes.clear()
             if self._closed:
                 return
-            log.warning("the audiosession daemon at %s went away (%s): deciding in this "
-                        "process (embedded mode) until it is back", self.socket_path, why)
+            log.warning(
+                "the audiosession daemon at %s went away (%s): deciding in this "
+                "process (embedded mode) until it is back",
+                self.socket_path,
+                why,
+            )
             local = Arbiter(self.config, self.audio.devices() if self._devices_known else ())
             self._local = local
             actions: list[Action] = []
             for session_id in self._registered:
                 handle = self._handles.get(session_id)
                 if handle is not None:
-                    actions += local.add(session_id, handle.context_id, handle.owner,
-                                         self._types[session_id])
+                    actions += local.add(
+                        session_id, handle.context_id, handle.owner, self._types[session_id]
+                    )
             for session_id in self._registered:
                 if self._states.get(session_id) is ACTIVE:
                     actions += local.request_active(session_id, self._types[session_id])
@@ -494,8 +524,9 @@ class DaemonClientPlatform(PolicyPlatform):
                 return
             devices = self.audio.devices() if self._devices_known else None
             try:
-                conn = DaemonConnection.open(self.socket_path, devices=devices,
-                                             timeout=self.reconnect_interval)
+                conn = DaemonConnection.open(
+                    self.socket_path, devices=devices, timeout=self.reconnect_interval
+                )
             except DaemonUnavailableError as error:
                 if isinstance(error, UntrustedDaemonError) and not self._warned_untrusted:
                     self._warned_untrusted = True
@@ -508,20 +539,33 @@ class DaemonClientPlatform(PolicyPlatform):
             try:
                 for session_id in self._registered:
                     handle = self._handles[session_id]
-                    self._send_and_apply(conn, "add", session_id, handle.context_id,
-                                         handle.owner, self._types[session_id])
-                wanted = [s for s in self._registered
-                          if self._states.get(s) in (ACTIVE, INTERRUPTED)]
+                    self._send_and_apply(
+                        conn,
+                        "add",
+                        session_id,
+                        handle.context_id,
+                        handle.owner,
+                        self._types[session_id],
+                    )
+                wanted = [
+                    s for s in self._registered if self._states.get(s) in (ACTIVE, INTERRUPTED)
+                ]
                 for session_id in wanted:
-                    self._send_and_apply(conn, "request_active", session_id,
-                                         self._types[session_id])
+                    self._send_and_apply(
+                        conn, "request_active", session_id, self._types[session_id]
+                    )
             except DaemonError as error:  # lost again, or refused: try again later
                 self._lose(conn, str(error))
                 return
             self._local = None
-            log.info("the audiosession daemon at %s is back (client %s): %d session(s) "
-                     "registered anew, %d asked to play again", self.socket_path,
-                     conn.client_id, len(self._registered), len(wanted))
+            log.info(
+                "the audiosession daemon at %s is back (client %s): %d session(s) "
+                "registered anew, %d asked to play again",
+                self.socket_path,
+                conn.client_id,
+                len(self._registered),
+                len(wanted),
+            )
 
     def _send_and_apply(self, conn: DaemonConnection, operation: str, *args: Any) -> None:
         reply = conn.request(operation, encode_args(operation, args), self.request_timeout)
@@ -546,10 +590,16 @@ class DaemonClientPlatform(PolicyPlatform):
                 return []
             return [
                 SessionInfo(
-                    id=record.id, owner=record.owner, context=record.context,
-                    type=self._handles[record.id].type, computed_type=record.type,
-                    state=record.state, gain=self.audio.session_gain(record.id).value,
-                    causes=tuple(record.causes), route=record.route)
+                    id=record.id,
+                    owner=record.owner,
+                    context=record.context,
+                    type=self._handles[record.id].type,
+                    computed_type=record.type,
+                    state=record.state,
+                    gain=self.audio.session_gain(record.id).value,
+                    causes=tuple(record.causes),
+                    route=record.route,
+                )
                 for record in self._local.snapshot()
             ]
 
@@ -573,10 +623,16 @@ class DaemonClientPlatform(PolicyPlatform):
         computed = AudioSessionType(row["type"])
         handle = self._handles.get(row["session"]) if row.get("client") == own_client else None
         return SessionInfo(
-            id=row["id"], owner=row["owner"], context=row["context"],
-            type=handle.type if handle is not None else computed, computed_type=computed,
-            state=AudioSessionState(row["state"]), gain=float(row["gain"]),
-            causes=tuple(row["causes"]), route=row.get("route"))
+            id=row["id"],
+            owner=row["owner"],
+            context=row["context"],
+            type=handle.type if handle is not None else computed,
+            computed_type=computed,
+            state=AudioSessionState(row["state"]),
+            gain=float(row["gain"]),
+            causes=tuple(row["causes"]),
+            route=row.get("route"),
+        )
 
     def close(self) -> None:
         with self.loop.lock:

@@ -47,8 +47,10 @@ def peer_credentials(sock: socket.socket) -> PeerCredentials:
         return PeerCredentials(*_UCRED.unpack(data))
     if sys.platform == "darwin":
         return _darwin_peer_credentials(sock)
-    raise OSError(f"peer credentials of a Unix socket are not supported on {sys.platform!r}; "
-                  "the audiosession daemon runs on Linux and macOS")
+    raise OSError(
+        f"peer credentials of a Unix socket are not supported on {sys.platform!r}; "
+        "the audiosession daemon runs on Linux and macOS"
+    )
 
 
 def _darwin_peer_credentials(sock: socket.socket) -> PeerCredentials:

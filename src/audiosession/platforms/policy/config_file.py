@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from audiosession.platform.policy.config import (
+from audiosession.platforms.policy.config import (
     MAX_RAMP,
     ConfigError,
     PolicyConfig,
@@ -20,7 +20,7 @@ from audiosession.platform.policy.config import (
     parse_effect,
     parse_type,
 )
-from audiosession.platform.policy.table import Effect
+from audiosession.platforms.policy.table import Effect
 from audiosession.types import AudioSessionType
 
 if sys.version_info >= (3, 11):
@@ -157,8 +157,7 @@ def config_path(environ: Mapping[str, str] | None = None) -> tuple[Path, bool]:
     return root / "audiosession" / "audiosession.toml", False
 
 
-def find_config(environ: Mapping[str, str] | None = None, *,
-                strict: bool = False) -> PolicyConfig:
+def find_config(environ: Mapping[str, str] | None = None, *, strict: bool = False) -> PolicyConfig:
     """The configuration in force: ``$AUDIOSESSION_CONFIG`` if set, else the per-user file if
     it exists, else the defaults. A bad file (or a named file that is missing, or one whose
     directory cannot be searched) is logged as a warning and the defaults stay in force;

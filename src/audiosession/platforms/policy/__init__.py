@@ -1,5 +1,6 @@
-"""The platform policy of DESIGN §6: the interaction table, its configuration, routing, and the
-arbiter that applies them — pure data and functions, no threads, no clocks, no audio.
+"""The platform policy (docs/design.md, *Platform policy*): the interaction table, its
+configuration, routing, and the arbiter that applies them — pure data and functions, no
+threads, no clocks, no audio.
 
 The embedded platform and the system daemon both run it: they tell an ``Arbiter`` what
 happened (a session wants to play, went quiet, changed type, a device went away) and apply the
@@ -10,22 +11,22 @@ One idea per module: ``table`` (the types, effects and default table), ``config`
 ``actions`` (what the Arbiter answers) and ``arbiter``. Import from here.
 """
 
-from audiosession.platform.policy.actions import (
+from audiosession.platforms.policy.actions import (
     Action,
     ArbiterRecord,
     SetGain,
     SetRoute,
     SetState,
 )
-from audiosession.platform.policy.arbiter import (
+from audiosession.platforms.policy.arbiter import (
     INTERRUPTION_KINDS,
     Arbiter,
     check_interruption_kind,
 )
-from audiosession.platform.policy.config import ConfigError, PolicyConfig
-from audiosession.platform.policy.config_file import config_path, find_config, load_config
-from audiosession.platform.policy.routing import ROUTE_ROLES, default_output, route_for
-from audiosession.platform.policy.table import (
+from audiosession.platforms.policy.config import ConfigError, PolicyConfig
+from audiosession.platforms.policy.config_file import config_path, find_config, load_config
+from audiosession.platforms.policy.routing import ROUTE_ROLES, default_output, route_for
+from audiosession.platforms.policy.table import (
     CONCRETE_TYPES,
     DEFAULT_ROLES,
     DEFAULT_TABLE,

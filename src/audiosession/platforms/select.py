@@ -20,15 +20,15 @@ import sys
 from collections.abc import Mapping
 
 from audiosession.loop import TaskLoop
-from audiosession.platform.base import Platform
-from audiosession.platform.client import (
+from audiosession.platforms.base import Platform
+from audiosession.platforms.client import (
     DaemonClientPlatform,
     DaemonConnection,
     DaemonUnavailableError,
     UntrustedDaemonError,
 )
-from audiosession.platform.embedded import EmbeddedPlatform
-from audiosession.platform.protocol import default_socket_path
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.platforms.protocol import default_socket_path
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ def daemon_mode(environ: Mapping[str, str] | None = None) -> str:
     mode = (env.get(DAEMON_ENV) or "auto").strip().lower()
     if mode not in DAEMON_MODES:
         raise ValueError(
-            f"{DAEMON_ENV}={env.get(DAEMON_ENV)!r} is not a valid value; use off, auto or "
-            "required")
+            f"{DAEMON_ENV}={env.get(DAEMON_ENV)!r} is not a valid value; use off, auto or required"
+        )
     return mode
 
 
@@ -58,10 +58,14 @@ def default_platform_factory(loop: TaskLoop) -> Platform:
         return EmbeddedPlatform(loop)
     if sys.platform == "win32":
         if mode == "required":
-            raise DaemonUnavailableError(f"{DAEMON_ENV}=required, but the audiosession daemon does "
-                                    "not run on Windows; set it to auto or off")
-        log.info("Windows: no audiosession daemon (it needs Unix sockets with peer "
-                 "credentials); this process decides for itself (embedded mode)")
+            raise DaemonUnavailableError(
+                f"{DAEMON_ENV}=required, but the audiosession daemon does "
+                "not run on Windows; set it to auto or off"
+            )
+        log.info(
+            "Windows: no audiosession daemon (it needs Unix sockets with peer "
+            "credentials); this process decides for itself (embedded mode)"
+        )
         return EmbeddedPlatform(loop)
     path = default_socket_path()
     try:
@@ -71,12 +75,15 @@ def default_platform_factory(loop: TaskLoop) -> Platform:
             raise DaemonUnavailableError(
                 f"{DAEMON_ENV}=required, but {error}; start one with `audiosession daemon` "
                 "(or `systemctl --user start audiosession`), or set "
-                f"{DAEMON_ENV}=auto to run without it") from None
+                f"{DAEMON_ENV}=auto to run without it"
+            ) from None
         if isinstance(error, UntrustedDaemonError):  # someone else's: worth more than a note
             log.warning("%s; this process decides for itself (embedded mode)", error)
         else:
-            log.info("no audiosession daemon (%s): this process decides for itself "
-                     "(embedded mode)", error)
+            log.info(
+                "no audiosession daemon (%s): this process decides for itself (embedded mode)",
+                error,
+            )
         return EmbeddedPlatform(loop)
     log.info("using the audiosession daemon at %s (client %s)", path, connection.client_id)
     return DaemonClientPlatform(loop, connection, socket_path=path)

@@ -18,7 +18,7 @@ from audiosession.types import AudioSessionState, AudioSessionType
 
 if TYPE_CHECKING:
     from audiosession.engine.engine import Recording
-    from audiosession.platform.local_audio import LocalAudio
+    from audiosession.platforms.local_audio import LocalAudio
 
 StateCallback = Callable[[AudioSessionState], None]
 
@@ -31,7 +31,8 @@ class SessionHandle(Protocol):
 
     @property
     def context_id(self) -> str:
-        """The top-level browsing context: the table of DESIGN §6 applies between contexts."""
+        """The top-level browsing context: the policy table (docs/design.md, *Platform
+        policy*) applies between contexts."""
         ...
 
     @property

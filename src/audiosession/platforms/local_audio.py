@@ -81,8 +81,12 @@ class LocalAudio:
             with self._engine_lock:
                 if self._engine is None:
                     self._engine = Engine(
-                        self._backend_factory(), rate=self.rate, channels=self.channels,
-                        blocksize=self.blocksize, on_event=self._post)
+                        self._backend_factory(),
+                        rate=self.rate,
+                        channels=self.channels,
+                        blocksize=self.blocksize,
+                        on_event=self._post,
+                    )
         return self._engine
 
     @property
@@ -158,8 +162,14 @@ class LocalAudio:
         self._voice_sessions[voice] = session.session_id
         return voice
 
-    def ahead(self, produce: Produce, *, tell: Callable[[], float] | None = None,
-              name: str = "", channels: int | None = None) -> AheadBuffer:
+    def ahead(
+        self,
+        produce: Produce,
+        *,
+        tell: Callable[[], float] | None = None,
+        name: str = "",
+        channels: int | None = None,
+    ) -> AheadBuffer:
         """A decode-ahead buffer for a voice of this process (see ``Engine.ahead``)."""
         return self.engine.ahead(produce, tell=tell, name=name, channels=channels)
 
@@ -189,7 +199,8 @@ class LocalAudio:
         inputs = {d.id: d for d in self.devices() if d.kind == "audioinput"}
         if device_id is not None and device_id not in inputs:
             raise NotFoundError(
-                f"no audio input device {device_id!r}; available: {', '.join(inputs) or 'none'}")
+                f"no audio input device {device_id!r}; available: {', '.join(inputs) or 'none'}"
+            )
         if not inputs:
             return CaptureTap(SilentInput(self), "No microphone (silence)")
         device = device_id or self.engine.default_input() or next(iter(inputs))
@@ -291,8 +302,7 @@ class LoopedFileInput:
         """The next frames: ``frames`` of them, or as many as are due by the clock."""
         with self._lock:
             if frames is None:
-                frames = max(0, int((self._clock() - self._started) * self.rate)
-                             - self._delivered)
+                frames = max(0, int((self._clock() - self._started) * self.rate) - self._delivered)
             parts, missing = [], frames
             while missing > 0:
                 block = self._reader.read(missing)
@@ -361,8 +371,9 @@ class CaptureTap:
             self._pump()
             block = _take(self._playback, frames, self.channels)
         if len(block) < frames:
-            block = np.concatenate([np.zeros((frames - len(block), self.channels), np.float32),
-                                    block])
+            block = np.concatenate(
+                [np.zeros((frames - len(block), self.channels), np.float32), block]
+            )
         return block
 
     def close(self) -> None:

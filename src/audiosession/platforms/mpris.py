@@ -50,8 +50,17 @@ ENABLE_ENV = "AUDIOSESSION_MPRIS"
 do not), ``on`` (virtual environments too) or ``off`` (never)."""
 ENABLE_VALUES = ("auto", "on", "off")
 
-PLAYER_METHODS = ("Play", "Pause", "PlayPause", "Stop", "Next", "Previous", "Seek",
-                  "SetPosition", "OpenUri")
+PLAYER_METHODS = (
+    "Play",
+    "Pause",
+    "PlayPause",
+    "Stop",
+    "Next",
+    "Previous",
+    "Seek",
+    "SetPosition",
+    "OpenUri",
+)
 ROOT_METHODS = ("Raise", "Quit")
 
 NAME_FLAG_DO_NOT_QUEUE = 4
@@ -71,8 +80,9 @@ def publishing_enabled(*, virtual: bool) -> bool:
     ``off``); ``auto`` publishes from real processes only, never from a virtual environment."""
     value = os.environ.get(ENABLE_ENV, "").strip().lower() or "auto"
     if value not in ENABLE_VALUES:
-        log.warning("%s=%r is not one of %s; using 'auto'", ENABLE_ENV, value,
-                    ", ".join(ENABLE_VALUES))
+        log.warning(
+            "%s=%r is not one of %s; using 'auto'", ENABLE_ENV, value, ", ".join(ENABLE_VALUES)
+        )
         value = "auto"
     if value == "off":
         return False
@@ -98,8 +108,9 @@ class MprisPlayer:
     """One published MPRIS player. Make it with ``MprisService.shared().player(...)``;
     ``update()`` its properties from the loop; ``close()`` unpublishes it."""
 
-    def __init__(self, service: MprisService, loop: TaskLoop, bus_name: str,
-                 on_method: MethodCallback) -> None:
+    def __init__(
+        self, service: MprisService, loop: TaskLoop, bus_name: str, on_method: MethodCallback
+    ) -> None:
         self.service = service
         self.loop = loop
         self.bus_name = bus_name
@@ -110,18 +121,25 @@ class MprisPlayer:
         """Set by the D-Bus thread when the bus could not be reached or went away."""
         self._connection: Any = None  # the D-Bus thread's only
 
-    def update(self, root: Properties, player: Properties, *, position: float = 0.0,
-               playing: bool = False) -> None:
+    def update(
+        self, root: Properties, player: Properties, *, position: float = 0.0, playing: bool = False
+    ) -> None:
         """Show these properties; signal ``PropertiesChanged`` for those that changed
         (``Position`` never signals, as MPRIS says: it is read when asked, extrapolated from
         ``position`` seconds while ``playing``)."""
         old = self._snapshot
-        self._snapshot = _Snapshot(dict(root), dict(player), int(position * 1e6), playing,
-                                   time.monotonic())
-        for interface, before, after in ((ROOT_INTERFACE, old.root, root),
-                                         (PLAYER_INTERFACE, old.player, player)):
-            changed = {name: value for name, value in after.items()
-                       if name != "Position" and before.get(name) != value}
+        self._snapshot = _Snapshot(
+            dict(root), dict(player), int(position * 1e6), playing, time.monotonic()
+        )
+        for interface, before, after in (
+            (ROOT_INTERFACE, old.root, root),
+            (PLAYER_INTERFACE, old.player, player),
+        ):
+            changed = {
+                name: value
+                for name, value in after.items()
+                if name != "Position" and before.get(name) != value
+            }
             if changed and before:
                 self.service.submit(self._signal_changed, interface, changed)
 
@@ -137,8 +155,9 @@ class MprisPlayer:
         from jeepney import DBusAddress, new_signal
 
         emitter = DBusAddress(OBJECT_PATH, interface=PROPERTIES_INTERFACE)
-        self.service._send(self, new_signal(emitter, "PropertiesChanged", "sa{sv}as",
-                                            (interface, changed, [])))
+        self.service._send(
+            self, new_signal(emitter, "PropertiesChanged", "sa{sv}as", (interface, changed, []))
+        )
 
     def _properties(self, interface: str) -> Properties | None:
         snapshot = self._snapshot
@@ -168,8 +187,12 @@ class MprisPlayer:
             if member == "GetMachineId":
                 return new_method_return(message, "s", (_machine_id(),))
         if path != OBJECT_PATH:
-            return new_error(message, "org.freedesktop.DBus.Error.UnknownObject", "s",
-                             (f"no object at {path!r}; the player is at {OBJECT_PATH}",))
+            return new_error(
+                message,
+                "org.freedesktop.DBus.Error.UnknownObject",
+                "s",
+                (f"no object at {path!r}; the player is at {OBJECT_PATH}",),
+            )
         if interface == PROPERTIES_INTERFACE:
             return self._handle_properties(message, member, body)
         methods = {ROOT_INTERFACE: ROOT_METHODS, PLAYER_INTERFACE: PLAYER_METHODS}
@@ -178,8 +201,12 @@ class MprisPlayer:
             if member in methods.get(name, ()):
                 self.loop.queue_task(self._call_on_loop, member, tuple(body))
                 return new_method_return(message)
-        return new_error(message, "org.freedesktop.DBus.Error.UnknownMethod", "s",
-                         (f"no method {member!r} on interface {interface!r}",))
+        return new_error(
+            message,
+            "org.freedesktop.DBus.Error.UnknownMethod",
+            "s",
+            (f"no method {member!r} on interface {interface!r}",),
+        )
 
     def _handle_properties(self, message: Any, member: str, body: tuple[Any, ...]) -> Any:
         from jeepney import new_error, new_method_return
@@ -190,14 +217,26 @@ class MprisPlayer:
         if member == "Get" and len(body) == 2:
             properties = self._properties(body[0])
             if properties is None or body[1] not in properties:
-                return new_error(message, "org.freedesktop.DBus.Error.UnknownProperty", "s",
-                                 (f"no property {body[1]!r} on interface {body[0]!r}",))
+                return new_error(
+                    message,
+                    "org.freedesktop.DBus.Error.UnknownProperty",
+                    "s",
+                    (f"no property {body[1]!r} on interface {body[0]!r}",),
+                )
             return new_method_return(message, "v", (properties[body[1]],))
         if member == "Set":
-            return new_error(message, "org.freedesktop.DBus.Error.PropertyReadOnly", "s",
-                             ("this player's properties are read-only",))
-        return new_error(message, "org.freedesktop.DBus.Error.UnknownMethod", "s",
-                         (f"no method {member!r} on {PROPERTIES_INTERFACE}",))
+            return new_error(
+                message,
+                "org.freedesktop.DBus.Error.PropertyReadOnly",
+                "s",
+                ("this player's properties are read-only",),
+            )
+        return new_error(
+            message,
+            "org.freedesktop.DBus.Error.UnknownMethod",
+            "s",
+            (f"no method {member!r} on {PROPERTIES_INTERFACE}",),
+        )
 
     # -- on the loop --------------------------------------------------------------------------
 
@@ -262,8 +301,9 @@ class MprisService:
                 os.set_blocking(self._wake_read, False)
                 self._selector = selectors.DefaultSelector()
                 self._selector.register(self._wake_read, selectors.EVENT_READ)
-                self._thread = threading.Thread(target=self._serve, name="audiosession-mpris",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._serve, name="audiosession-mpris", daemon=True
+                )
                 self._thread.start()
         try:
             os.write(self._wake_write, b"x")
@@ -318,8 +358,12 @@ class MprisService:
         except Exception as error:
             self._failed_addresses.add(address)
             player.failed = True
-            log.info("media keys: no MPRIS player is published: cannot connect to the session "
-                     "bus at %s (%s)", address, error)
+            log.info(
+                "media keys: no MPRIS player is published: cannot connect to the session "
+                "bus at %s (%s)",
+                address,
+                error,
+            )
             return
         player._connection = connection
         assert self._selector is not None
@@ -374,8 +418,9 @@ class MprisService:
                 if reply is not None:
                     self._send(player, reply)
             elif kind is MessageType.error:
-                log.info("MPRIS: the bus refused a request of %s: %s", player.bus_name,
-                         message.body)
+                log.info(
+                    "MPRIS: the bus refused a request of %s: %s", player.bus_name, message.body
+                )
             elif kind is MessageType.method_return and message.body == (3,):
                 # RequestName's DBUS_REQUEST_NAME_REPLY_EXISTS: someone has our name.
                 log.info("MPRIS: %s is taken by another connection", player.bus_name)
@@ -392,12 +437,14 @@ def _machine_id() -> str:
 
 
 def _introspection(path: str) -> str:
-    header = ('<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" '
-              '"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">\n')
+    header = (
+        '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" '
+        '"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">\n'
+    )
     if path != OBJECT_PATH:
         parts = [p for p in OBJECT_PATH.split("/") if p]
         have = [p for p in path.split("/") if p]
-        child = parts[len(have)] if parts[:len(have)] == have and len(have) < len(parts) else ""
+        child = parts[len(have)] if parts[: len(have)] == have and len(have) < len(parts) else ""
         return header + (f'<node><node name="{child}"/></node>' if child else "<node/>")
     return header + _PLAYER_XML
 
