@@ -65,12 +65,18 @@ def notify(argv: list[str]) -> int | None:
         return None
     backend = (os.environ.get("AUDIOSESSION_BACKEND") or "auto").strip().lower()
     mode = (os.environ.get("AUDIOSESSION_DAEMON") or "auto").strip().lower()
-    if mode in ("auto", "required") and backend == "auto":
-        status = through_the_daemon(request)
-        if status is not None or mode == "required":
-            return status
-    if mode in ("auto", "off") and backend in ("auto", "pulse"):
-        return through_pulseaudio(request)
+    try:
+        if mode in ("auto", "required") and backend == "auto":
+            status = through_the_daemon(request)
+            if status is not None or mode == "required":
+                return status
+        if mode in ("auto", "off") and backend in ("auto", "pulse"):
+            return through_pulseaudio(request)
+    except KeyboardInterrupt:  # before the sound began: as the general way says it
+        print(f"\n{request.title}: stopped (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # whoever read the progress lines went away
+        return EXIT_OK
     return None
 
 
