@@ -237,22 +237,41 @@ def child_sounddevice(tone: str) -> None:
         print(f"at {start!r}", flush=True)
 
 
-def spawned(command: list[str], env: dict[str, str]) -> Callable[[], float]:
-    """A trial that starts ``command`` as a new process (the clock starts before the spawn);
-    the process is left to finish on its own (waited for by the next trial's quiet spell)."""
-    running: list[subprocess.Popen[bytes]] = []
+class Spawner:
+    """Trials that start ``command`` as a new process each (the clock starts before the
+    spawn); each process finishes while the next trial waits for its quiet spell."""
 
-    def trial() -> float:
-        for process in running:
-            process.wait(timeout=30)
-        running.clear()
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.command, self.env = command, env
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def __call__(self) -> float:
+        self.wait()
         start = time.monotonic()
-        running.append(
-            subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self.running.append(
+            subprocess.Popen(
+                self.command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+            )
         )
         return start
 
-    return trial
+    def wait(self) -> None:
+        """Wait for the processes started so far to end."""
+        for process in self.running:
+            process.wait(timeout=30)
+        self.running.clear()
+
+
+def spawned(
+    command: list[str], env: dict[str, str], trials: int, ear: Ear, quiet: float
+) -> list[float]:
+    """``trials`` latencies of ``command`` started anew each time (after one not counted)."""
+    spawner = Spawner(command, env)
+    try:
+        measure(ear, spawner, 1, quiet)  # the files and the programs are in the page cache
+        return measure(ear, spawner, trials, quiet)
+    finally:
+        spawner.wait()
 
 
 def measure(
@@ -321,10 +340,10 @@ def run_case(
         finally:
             child.close()
     if case == "paplay":
-        return measure(ear, spawned(["paplay", "--device=speakers", tone], env), trials, quiet)
+        return spawned(["paplay", "--device=speakers", tone], env, trials, ear, quiet)
     if case == "notify":
         no_daemon = dict(env, AUDIOSESSION_DAEMON_SOCKET=str(folder / "no-daemon.sock"))
-        return measure(ear, spawned([cli, "notify", tone], no_daemon), trials, quiet)
+        return spawned([cli, "notify", tone], no_daemon, trials, ear, quiet)
     if case == "notify-daemon":
         socket = folder / "daemon" / "daemon.sock"
         socket.parent.mkdir(mode=0o700, exist_ok=True)
@@ -347,8 +366,7 @@ def run_case(
                 if time.monotonic() > deadline or daemon.poll() is not None:
                     raise RuntimeError("the daemon did not start")
                 time.sleep(0.02)
-            measure(ear, spawned([cli, "notify", tone], daemon_env), 1, quiet)
-            return measure(ear, spawned([cli, "notify", tone], daemon_env), trials, quiet)
+            return spawned([cli, "notify", tone], daemon_env, trials, ear, quiet)
         finally:
             daemon.terminate()
             daemon.wait(timeout=10)

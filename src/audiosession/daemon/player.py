@@ -183,6 +183,7 @@ class DaemonPlayer:
         self.cache = SoundCache()
         self._sounds: dict[str, _Sound] = {}  # by daemon-wide session id
         self._voices: dict[Voice, _Sound] = {}
+        self._preparing: set[asyncio.Task[None]] = set()  # held, so none is collected early
         self._ids = itertools.count(1)
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -257,7 +258,9 @@ class DaemonPlayer:
         sound = _Sound(client, f"sound-{next(self._ids)}", path, float(volume), loop, device)
         sound.name = client.namespaced(sound.session)
         self._sounds[sound.name] = sound
-        asyncio.ensure_future(self._prepare(sound))
+        task = asyncio.ensure_future(self._prepare(sound))
+        self._preparing.add(task)
+        task.add_done_callback(self._preparing.discard)
         return {"session": sound.session}
 
     async def _prepare(self, sound: _Sound) -> None:
