@@ -375,6 +375,30 @@ class Recorder:
                 return
             self._chunks.append(data)
 
+    def recorded(self) -> np.ndarray:
+        """Everything recorded so far as (frames, channels) float32, recording on."""
+        data = b"".join(list(self._chunks))
+        frame = 4 * self.channels
+        data = data[: len(data) - len(data) % frame]
+        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.channels).copy()
+
+    def stop_when_quiet(
+        self, seconds: float = 0.2, level: float = 1e-3, timeout: float = 10.0
+    ) -> np.ndarray:
+        """Stop once what was heard has played out: some sound, then ``seconds`` of silence
+        (below ``level``) at the end of the recording; return it all, as ``stop`` does."""
+        deadline = time.monotonic() + timeout
+        quiet = int(seconds * self.rate)
+        while True:
+            heard = np.abs(self.recorded()[:, 0])
+            loud = np.flatnonzero(heard > level)
+            if len(loud) and len(heard) - loud[-1] > quiet:
+                return self.stop()
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"no sound followed by {seconds} s of silence in {timeout} s")
+            time.sleep(0.02)
+
     def stop(self) -> np.ndarray:
         """Stop recording; return everything recorded as (frames, channels) float32."""
         if self._process is not None:
@@ -390,10 +414,7 @@ class Recorder:
             self._process.stderr.close()
         if self._process is not None and self._process.stdout is not None:
             self._process.stdout.close()
-        data = b"".join(self._chunks)
-        frame = 4 * self.channels
-        data = data[: len(data) - len(data) % frame]
-        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.channels).copy()
+        return self.recorded()
 
 
 def _die_with_parent() -> None:
