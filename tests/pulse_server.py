@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -314,6 +314,20 @@ class PulseServer:
                 in_props = False
         return inputs
 
+    def sink_inputs_of(self, pid: int) -> list[SinkInput]:
+        """The playback streams of process ``pid``."""
+        return [
+            s for s in self.sink_inputs() if s.properties.get("application.process.id") == str(pid)
+        ]
+
+    def sink_state(self, name: str) -> str:
+        """``RUNNING``, ``IDLE`` or ``SUSPENDED``: sink ``name``'s state."""
+        for line in self.pactl("list", "sinks", "short").splitlines():
+            fields = line.split("\t")
+            if fields[1] == name:
+                return fields[-1]
+        raise PulseServerError(f"no sink {name!r} on the server")
+
     def record(self, device: str, *, rate: int = RATE, channels: int = CHANNELS) -> Recorder:
         """Start recording ``device`` (a source, e.g. ``"speakers.monitor"``) in the background."""
         return Recorder(self, device, rate=rate, channels=channels).start()
@@ -415,6 +429,16 @@ class Recorder:
         if self._process is not None and self._process.stdout is not None:
             self._process.stdout.close()
         return self.recorded()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Whether ``condition()`` came true within ``seconds`` (asked every 10 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def _die_with_parent() -> None:

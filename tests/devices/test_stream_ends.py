@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -30,29 +28,12 @@ from audiosession.engine.engine import Engine
 from audiosession.engine.null import NullBackend
 from audiosession.engine.pulse import PulseBackend
 from audiosession.session.runtime import Runtime
-from pulse_server import RATE, PulseServer, SinkInput
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
-def our_streams(pulse_server: PulseServer) -> list[SinkInput]:
-    return [
-        s
-        for s in pulse_server.sink_inputs()
-        if s.properties.get("application.process.id") == str(os.getpid())
-    ]
+from pulse_server import RATE, PulseServer, wait_for
 
 
 def resting_event_stream(pulse_server: PulseServer) -> int | None:
     """The index of our one stream if it is an ``event`` stream and corked, else None."""
-    streams = our_streams(pulse_server)
+    streams = pulse_server.sink_inputs_of(os.getpid())
     if len(streams) == 1 and streams[0].role == "event" and streams[0].corked:
         return streams[0].index
     return None
@@ -75,7 +56,9 @@ def test_an_elements_sound_is_heard_to_its_last_sample_as_its_stream_closes(
         recorder.stop()
     (_, first_end), (last_start, last_end) = loud_runs(heard)
     assert (last_start - first_end, last_end - last_start) == pytest.approx((0.05, 0.1), abs=0.001)
-    assert wait_for(lambda: not our_streams(pulse_server))  # and then the stream closed
+    assert wait_for(
+        lambda: not pulse_server.sink_inputs_of(os.getpid())
+    )  # and then the stream closed
 
 
 @pytest.fixture
@@ -89,9 +72,7 @@ def test_a_kept_stream_rests_between_sounds_and_each_plays_to_its_end(
     engine: Engine, pulse_server: PulseServer, media: Media
 ) -> None:
     assert engine.keep_stream("event")
-    assert wait_for(lambda: resting_event_stream(pulse_server) is not None), our_streams(
-        pulse_server
-    )
+    assert wait_for(lambda: resting_event_stream(pulse_server) is not None)
     kept = resting_event_stream(pulse_server)
     for trial in range(2):
         recorder = pulse_server.record("speakers.monitor")
@@ -109,8 +90,10 @@ def test_a_kept_stream_rests_between_sounds_and_each_plays_to_its_end(
         assert last_end - last_start == pytest.approx(0.1, abs=0.001)
         assert last_start - first_end == pytest.approx(0.05, abs=0.001)
         assert tone_level_db(heard, 1500, last_start + 0.025, 0.05) == pytest.approx(0, abs=0.5)
-        # The same stream, resting again: kept, not closed and reopened.
+        # The same stream, resting again: kept, not closed and reopened; and the sink may
+        # suspend (a corked stream does not hold it awake).
         assert wait_for(lambda: resting_event_stream(pulse_server) == kept)
+        assert wait_for(lambda: pulse_server.sink_state("speakers") == "SUSPENDED")
 
 
 def test_a_sound_stopped_on_a_kept_stream_is_silent_at_once(
