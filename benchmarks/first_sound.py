@@ -26,6 +26,8 @@ Cases (each a process of its own, so one case's streams never affect another's):
 - ``notify``: ``audiosession notify wav`` from a new process, no daemon running.
 - ``notify-daemon``: the same with ``audiosession daemon`` running (started once, with the
   same server; its socket through ``AUDIOSESSION_DAEMON_SOCKET``).
+- ``python``: not a sound, the floor under any Python command: ``python -c pass`` (the
+  interpreter the command runs on, with the same environment) from its spawn to its exit.
 
 Printed: median, range and the ratios of the median to paplay's and sounddevice's. The
 machine's load average is printed too: on a shared machine compare ratios within one run.
@@ -61,7 +63,17 @@ LOUD = 0.05
 SILENT = 1e-3
 """Below this the sink is silent (the quiet spell)."""
 
-CASES = ("first", "warm", "back", "paused", "sounddevice", "paplay", "notify", "notify-daemon")
+CASES = (
+    "first",
+    "warm",
+    "back",
+    "paused",
+    "sounddevice",
+    "paplay",
+    "notify",
+    "notify-daemon",
+    "python",
+)
 
 
 def write_tone(path: Path, seconds: float) -> str:
@@ -370,7 +382,16 @@ def run_case(
         finally:
             daemon.terminate()
             daemon.wait(timeout=10)
+    if case == "python":
+        return [ran_for([sys.executable, "-c", "pass"], env) for _ in range(trials)]
     raise ValueError(f"unknown case {case!r}; the cases are {', '.join(CASES)}")
+
+
+def ran_for(command: list[str], env: dict[str, str]) -> float:
+    """Seconds from spawning ``command`` to its exit."""
+    start = time.monotonic()
+    subprocess.run(command, env=env, check=True)
+    return time.monotonic() - start
 
 
 def main(argv: list[str] | None = None) -> int:

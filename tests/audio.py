@@ -41,6 +41,23 @@ class Media:
         sf.write(path, data, rate, subtype=subtype if fmt == "WAV" else None, format=fmt)
         return str(path)
 
+    def chime(self, name: str, first: float = 0.2, gap: float = 0.05, last: float = 0.1) -> str:
+        """A two-note notification (1000 Hz, silence, 1500 Hz; at 0.5, 48 kHz stereo 16-bit
+        PCM) whose last note is a sound of its own: whether a player played it to its last
+        sample shows in a sink monitor's recording (``loud_runs``), whose first milliseconds
+        of a new sound can be lost to the rewind that lets it start at once."""
+        t = np.arange(int(round(last * RATE))) / RATE
+        notes = np.concatenate(
+            [
+                0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(round(first * RATE))) / RATE),
+                np.zeros(int(round(gap * RATE))),
+                0.5 * np.sin(2 * np.pi * 1500 * t),
+            ]
+        )
+        path = self.folder / name
+        sf.write(path, np.repeat(notes[:, None], 2, axis=1), RATE, subtype="PCM_16")
+        return str(path)
+
     def file(self, name: str, content: bytes) -> str:
         path = self.folder / name
         path.write_bytes(content)
@@ -137,3 +154,17 @@ def largest_step(output: np.ndarray, start: float, seconds: float) -> float:
 def silent(output: np.ndarray, start: float, seconds: float) -> bool:
     part = segment(output, start, seconds)
     return len(part) > 0 and float(np.max(np.abs(part))) < 1e-6
+
+
+def loud_runs(
+    output: np.ndarray, gap: float = 0.02, level: float = 0.05, rate: int = RATE
+) -> list[tuple[float, float]]:
+    """(start, end) in seconds of each stretch of channel 0 above ``level``, stretches closer
+    than ``gap`` seconds counting as one (a sine crosses zero every half period)."""
+    loud = np.flatnonzero(np.abs(output[:, 0]) > level)
+    if not len(loud):
+        return []
+    breaks = np.flatnonzero(np.diff(loud) > gap * rate)
+    starts = [loud[0], *loud[breaks + 1]]
+    ends = [*loud[breaks], loud[-1]]
+    return [(int(a) / rate, (int(b) + 1) / rate) for a, b in zip(starts, ends, strict=True)]

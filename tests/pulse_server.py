@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -314,6 +314,20 @@ class PulseServer:
                 in_props = False
         return inputs
 
+    def sink_inputs_of(self, pid: int) -> list[SinkInput]:
+        """The playback streams of process ``pid``."""
+        return [
+            s for s in self.sink_inputs() if s.properties.get("application.process.id") == str(pid)
+        ]
+
+    def sink_state(self, name: str) -> str:
+        """``RUNNING``, ``IDLE`` or ``SUSPENDED``: sink ``name``'s state."""
+        for line in self.pactl("list", "sinks", "short").splitlines():
+            fields = line.split("\t")
+            if fields[1] == name:
+                return fields[-1]
+        raise PulseServerError(f"no sink {name!r} on the server")
+
     def record(self, device: str, *, rate: int = RATE, channels: int = CHANNELS) -> Recorder:
         """Start recording ``device`` (a source, e.g. ``"speakers.monitor"``) in the background."""
         return Recorder(self, device, rate=rate, channels=channels).start()
@@ -375,6 +389,30 @@ class Recorder:
                 return
             self._chunks.append(data)
 
+    def recorded(self) -> np.ndarray:
+        """Everything recorded so far as (frames, channels) float32, recording on."""
+        data = b"".join(list(self._chunks))
+        frame = 4 * self.channels
+        data = data[: len(data) - len(data) % frame]
+        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.channels).copy()
+
+    def stop_when_quiet(
+        self, seconds: float = 0.2, level: float = 1e-3, timeout: float = 10.0
+    ) -> np.ndarray:
+        """Stop once what was heard has played out: some sound, then ``seconds`` of silence
+        (below ``level``) at the end of the recording; return it all, as ``stop`` does."""
+        deadline = time.monotonic() + timeout
+        quiet = int(seconds * self.rate)
+        while True:
+            heard = np.abs(self.recorded()[:, 0])
+            loud = np.flatnonzero(heard > level)
+            if len(loud) and len(heard) - loud[-1] > quiet:
+                return self.stop()
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"no sound followed by {seconds} s of silence in {timeout} s")
+            time.sleep(0.02)
+
     def stop(self) -> np.ndarray:
         """Stop recording; return everything recorded as (frames, channels) float32."""
         if self._process is not None:
@@ -390,10 +428,17 @@ class Recorder:
             self._process.stderr.close()
         if self._process is not None and self._process.stdout is not None:
             self._process.stdout.close()
-        data = b"".join(self._chunks)
-        frame = 4 * self.channels
-        data = data[: len(data) - len(data) % frame]
-        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.channels).copy()
+        return self.recorded()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Whether ``condition()`` came true within ``seconds`` (asked every 10 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def _die_with_parent() -> None:

@@ -6,8 +6,6 @@ navigator.audio_session.type = "playback"
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (slow to import)
 if TYPE_CHECKING:
     from typing import Any
@@ -153,7 +151,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'audiosession' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 

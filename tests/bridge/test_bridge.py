@@ -176,7 +176,11 @@ def test_a_daemon_stopped_cleanly_gives_the_streams_back(bridged: Bridged, media
 def test_our_own_streams_are_not_foreign(bridged: Bridged, media: Media) -> None:
     player = bridged.pulse_player("music", "playback", media.tone(440, 1.0), loop=True)
     player.wait_for("playing")
-    assert wait_until(lambda: len(bridged.server.sink_inputs()) == 1)
+    # The player's stream, and the daemon's own: its notifications' stream, kept resting.
+    assert bridged.daemon.proc is not None
+    ours = [player.proc.pid, bridged.daemon.proc.pid]
+    assert wait_until(lambda: all(bridged.server.sink_inputs_of(pid) for pid in ours))
+    assert len(bridged.server.sink_inputs()) == 2
     # A foreign stream after ours: once the bridge has taken it in, it has seen ours (it
     # takes the server's events in order).
     _, foreign = bridged.paplay(media.tone(300, 5.0), None)
@@ -225,7 +229,7 @@ def test_no_pulse_bridge_leaves_foreign_streams_alone(
             ["paplay", "--property=media.role=music", media.tone(440, 5.0)], env=pulse_server.env
         )
         processes.foreign.append(paplay)
-        assert wait_until(lambda: len(pulse_server.sink_inputs()) == 1)
+        assert wait_until(lambda: len(pulse_server.sink_inputs_of(paplay.pid)) == 1)
         music = processes.stream_of(paplay)
         ping = processes.player("ping", "transient", media.tone(1000, 0.6))
         ping.wait_for("playing")

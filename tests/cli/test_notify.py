@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pulse_server import RATE, PulseServer, pulse_server  # noqa: E402
 
-from ..audio import tone_level_db  # noqa: E402
+from ..audio import loud_runs, tone_level_db  # noqa: E402
 from ..daemon.conftest import Player, Processes, base_env  # noqa: E402
 
 __all__ = ["pulse_server"]
@@ -165,6 +165,99 @@ def test_ctrl_c_stops_the_daemons_sound_with_status_130(procs: Notifying, media)
     procs.daemon.wait_log(f"(pid {process.pid}, audiosession notify) disconnected")
     after = procs.server.record_monitor("speakers", 0.3)
     assert np.max(np.abs(after)) < 1e-3
+
+
+def waiting_for_an_answer(process: subprocess.Popen[str], timeout: float = 10.0) -> None:
+    """Wait until ``process`` is blocked in poll(2), as the short way is once its request is
+    sent and it waits for the daemon's reply (nothing before that polls)."""
+    deadline = time.monotonic() + timeout
+    wchan = Path(f"/proc/{process.pid}/wchan")
+    while "poll" not in wchan.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"notify never waited for the daemon (wchan {wchan.read_text()})")
+        time.sleep(0.002)
+
+
+def test_ctrl_c_before_the_daemon_answers_is_status_130_one_line_and_no_sound(
+    procs: Notifying, media
+) -> None:
+    daemon = procs.daemon.proc
+    assert daemon is not None
+    daemon.send_signal(signal.SIGSTOP)  # it takes the request, but answers nothing yet
+    try:
+        process = procs.notify(media.tone(PING_HZ, 1.0, name="ping.wav"))
+        waiting_for_an_answer(process)
+        process.send_signal(signal.SIGINT)
+        status, stdout, stderr = finish(process)
+    finally:
+        daemon.send_signal(signal.SIGCONT)
+    errors = [line for line in stderr.splitlines() if not line.startswith("import time:")]
+    assert (status, stdout, errors) == (130, "", ["", "ping.wav: stopped (Ctrl-C)"])
+    procs.daemon.wait_log(f"(pid {process.pid}, audiosession notify) disconnected")
+    after = procs.server.record_monitor("speakers", 0.3)
+    assert np.max(np.abs(after)) < 1e-3
+
+
+@pytest.mark.parametrize("way", ["through the daemon", "without a daemon"])
+def test_nobody_reading_the_progress_lets_the_sound_play_to_its_end(
+    procs: Notifying, media, way: str
+) -> None:
+    chime = media.chime("chime.wav")
+    env = {**procs.env(), "AUDIOSESSION_DAEMON": "auto" if way == "through the daemon" else "off"}
+    reader, writer = os.pipe()
+    os.close(reader)  # as `audiosession notify ping.wav | true` once true has exited
+    recorder = procs.server.record("speakers.monitor")
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "audiosession", "notify", chime],
+            env=env,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.close(writer)
+        _, stderr = process.communicate(timeout=20)
+        heard = recorder.stop_when_quiet()
+    finally:
+        recorder.stop()
+    assert (process.returncode, stderr) == (0, "")
+    # Both notes, the last one to its end.
+    (_, first_end), (last_start, last_end) = loud_runs(heard)
+    assert (last_start - first_end, last_end - last_start) == pytest.approx((0.05, 0.1), abs=0.001)
+    if way == "through the daemon":
+        procs.daemon.wait_log(f"(pid {process.pid}, audiosession notify): playing {chime}")
+
+
+@pytest.mark.parametrize(
+    "path, volume, loop, device",
+    [
+        ("/tmp/ping.wav", 1.0, False, None),
+        ('/tmp/a "quoted" \\ back\\slash\nnew line\t.wav', 0.25, True, 'sink "7"'),
+        ("/tmp/çà 音 🔔.wav", 0.1, False, "alsa_output.pci-0000_00_1f.3.analog-stereo"),
+        (os.fsdecode(b"/tmp/latin1-\xe9t\xe9.wav"), 1.0, True, None),  # not UTF-8: surrogates
+    ],
+)
+def test_the_short_ways_request_reads_as_it_is_meant(
+    path: str, volume: float, loop: bool, device: str | None
+) -> None:
+    request = notify_fast.Notification(path, volume, loop, device)
+    args: dict[str, object] = {"path": path}
+    if volume != 1.0:
+        args["volume"] = volume
+    if loop:
+        args["loop"] = True
+    if device is not None:
+        args["device"] = device
+    lines = notify_fast.request_lines(request).splitlines()
+    assert [protocol.decode_message(line) for line in lines] == [
+        {
+            "op": "hello",
+            "version": protocol.PROTOCOL_VERSION,
+            "pid": os.getpid(),
+            "program": "audiosession notify",
+        },
+        {"id": 1, "op": "play_file", "args": args},
+    ]
 
 
 def test_without_a_daemon_a_wav_goes_straight_to_the_server_as_an_event(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -19,30 +18,13 @@ import pytest
 from audiosession import Audio, Window
 from audiosession.engine.pulse import PulseBackend
 from audiosession.session.runtime import Runtime
-from pulse_server import RATE, PulseServer, SinkInput, level_db
+from pulse_server import RATE, PulseServer, level_db, wait_for
 
 TONE_DB = 20 * np.log10(0.5 / np.sqrt(2))  # a sine at 0.5
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def our_streams(pulse_server: PulseServer) -> list[SinkInput]:
-    return [
-        s
-        for s in pulse_server.sink_inputs()
-        if s.properties.get("application.process.id") == str(os.getpid())
-    ]
-
-
 def corked(pulse_server: PulseServer) -> list[bool]:
-    return [s.corked for s in our_streams(pulse_server)]
+    return [s.corked for s in pulse_server.sink_inputs_of(os.getpid())]
 
 
 def test_an_idle_backend_stream_rests_and_wakes_with_its_sound(pulse_server: PulseServer) -> None:

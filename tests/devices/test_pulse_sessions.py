@@ -9,16 +9,7 @@ import pytest
 
 from audiosession import Audio, Window
 from audiosession.session.runtime import Runtime
-from pulse_server import PulseServer, level_db
-
-
-def wait_for(condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
+from pulse_server import PulseServer, level_db, wait_for
 
 
 def our_roles(pulse_server: PulseServer) -> list[tuple[str | None, str]]:

@@ -12,18 +12,26 @@ output). Anything else (other options, formats, backends, or no server to hand i
 the general way, the ``notify`` of ``cli/commands.py``, which also gives every error its
 usual one line.
 
-Only the standard library is imported here, and only what each way needs.
+Only the standard library is imported here, and only what each way needs. Through the daemon,
+nothing loads before the request is on its way but the C modules behind ``socket`` and
+``json``: the two request lines are written here, and ``json`` (about a millisecond) and the
+progress line load while the daemon starts the sound.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import stat
 import sys
 
-from audiosession.cli.progress import ProgressLine, player_line
+try:  # the C module ``socket`` wraps, without the wrapper's imports (enum, selectors)
+    import _socket as socket_module
+except ImportError:  # pragma: no cover - another Python than CPython
+    import socket as socket_module  # type: ignore[no-redef]
+try:  # the C function behind json.dumps(text) for a str, without importing json
+    from _json import encode_basestring_ascii as json_string
+except ImportError:  # pragma: no cover - another Python than CPython
+    from json import dumps as json_string
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (slow to import)
 if TYPE_CHECKING:
@@ -65,12 +73,16 @@ def notify(argv: list[str]) -> int | None:
         return None
     backend = (os.environ.get("AUDIOSESSION_BACKEND") or "auto").strip().lower()
     mode = (os.environ.get("AUDIOSESSION_DAEMON") or "auto").strip().lower()
-    if mode in ("auto", "required") and backend == "auto":
-        status = through_the_daemon(request)
-        if status is not None or mode == "required":
-            return status
-    if mode in ("auto", "off") and backend in ("auto", "pulse"):
-        return through_pulseaudio(request)
+    try:
+        if mode in ("auto", "required") and backend == "auto":
+            status = through_the_daemon(request)
+            if status is not None or mode == "required":
+                return status
+        if mode in ("auto", "off") and backend in ("auto", "pulse"):
+            return through_pulseaudio(request)
+    except KeyboardInterrupt:  # before the sound began: as the general way says it
+        print(f"\n{request.title}: stopped (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return None
 
 
@@ -133,27 +145,13 @@ def socket_path(environ: dict[str, str] | os._Environ[str] | None = None) -> str
 def through_the_daemon(request: Notification) -> int | None:
     """Ask the daemon to play the file and wait for its end; None if no daemon that plays
     files answers (then nothing was played)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
-    args: dict[str, Any] = {"path": request.path}
-    if request.volume != 1.0:
-        args["volume"] = request.volume
-    if request.loop:
-        args["loop"] = True
-    if request.device is not None:
-        args["device"] = request.device
-    hello = {
-        "op": "hello",
-        "version": PROTOCOL_VERSION,
-        "pid": os.getpid(),
-        "program": "audiosession notify",
-    }
-    play = {"id": 1, "op": "play_file", "args": args}
     try:
         sock.connect(socket_path())
         # Both at once: one round trip. A daemon without play_file answers it with an
         # error, and the hello's features say so first.
-        sock.sendall(f"{json.dumps(hello)}\n{json.dumps(play)}\n".encode())
+        sock.sendall(request_lines(request))
         messages = _messages(sock)
         greeting = next(messages)
         if not greeting.get("ok") or "play-file" not in greeting.get("features", ()):
@@ -177,8 +175,29 @@ def through_the_daemon(request: Notification) -> int | None:
         sock.close()
 
 
+def request_lines(request: Notification) -> bytes:
+    """The ``hello`` and the ``play_file`` request (id 1), as two JSON lines. Written here
+    rather than by ``json.dumps``, whose module would load before the request could leave;
+    tests/cli/test_notify.py checks that ``json`` reads them as meant."""
+    args = [f'"path": {json_string(request.path)}']
+    if request.volume != 1.0:
+        args.append(f'"volume": {request.volume!r}')  # a finite float's repr is JSON
+    if request.loop:
+        args.append('"loop": true')
+    if request.device is not None:
+        args.append(f'"device": {json_string(request.device)}')
+    hello = (
+        f'{{"op": "hello", "version": {PROTOCOL_VERSION}, "pid": {os.getpid()}, '
+        f'"program": "audiosession notify"}}'
+    )
+    play = f'{{"id": 1, "op": "play_file", "args": {{{", ".join(args)}}}}}'
+    return f"{hello}\n{play}\n".encode()
+
+
 def _follow(request: Notification, session: str, messages: Iterator[dict[str, Any]]) -> int:
     """Show the sound's progress from the daemon's ``sound`` pushes until it is over."""
+    from audiosession.cli.progress import ProgressLine, player_line
+
     progress = ProgressLine()
     duration = float("nan")
     try:
@@ -220,8 +239,10 @@ def _follow(request: Notification, session: str, messages: Iterator[dict[str, An
     return EXIT_USAGE
 
 
-def _messages(sock: socket.socket) -> Iterator[dict[str, Any]]:
+def _messages(sock: socket_module.socket) -> Iterator[dict[str, Any]]:
     """The JSON objects the daemon sends, one per line."""
+    import json
+
     pending = b""
     while True:
         while b"\n" not in pending:
@@ -243,6 +264,8 @@ def through_pulseaudio(request: Notification) -> int | None:
     a ``transient`` session; None if that cannot be done (another format, a volume to
     apply, no server, an unknown device)."""
     import wave
+
+    from audiosession.cli.progress import ProgressLine, player_line
 
     if request.volume != 1.0:
         return None  # the engine applies volumes

@@ -3,31 +3,48 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 HELD = "  (held by the platform: resumes when allowed)"
 
 
 class ProgressLine:
-    """One status line: rewritten in place on a terminal, a new line per change otherwise."""
+    """One status line: rewritten in place on a terminal, a new line per change otherwise.
+
+    Nobody to read it (``| head -1`` went away, or no standard output at all) is no reason
+    to stop the sound: the line is then no longer written, and nothing is said about it."""
 
     def __init__(self) -> None:
-        self.tty = sys.stdout.isatty()
+        self.tty = sys.stdout is not None and sys.stdout.isatty()
         self.last = ""
+        self.unread = sys.stdout is None
 
     def show(self, text: str, key: str) -> None:
         if self.tty:
-            sys.stdout.write("\r\x1b[K" + text)
-            sys.stdout.flush()
+            self._write("\r\x1b[K" + text)
         elif key != self.last:
-            print(text, flush=True)
+            self._write(text + "\n")
         self.last = key
 
     def end(self) -> None:
         if self.tty and self.last:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+            self._write("\n")
         self.last = ""
+
+    def _write(self, text: str) -> None:
+        if self.unread:
+            return
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.unread = True
+            # What is still buffered goes nowhere, also at exit (as Python's documentation
+            # of SIGPIPE advises), so that no "Exception ignored" follows the sound.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
 
 def clock(seconds: float) -> str:

@@ -202,7 +202,13 @@ class DaemonPlayer:
 
     def _open_engine(self) -> Engine:
         engine = Engine(self._backend_factory(), on_event=self._engine_event)
-        log.info("sounds for clients play on the %s backend", engine.backend.name)
+        # The sounds' stream stays open between them: a new stream's set-up would delay each.
+        kept = engine.keep_stream(self._daemon.config.role(SOUND_TYPE))
+        log.info(
+            "sounds for clients play on the %s backend%s",
+            engine.backend.name,
+            " (their stream kept open, resting)" if kept else "",
+        )
         return engine
 
     async def close(self) -> None:

@@ -43,6 +43,9 @@ class Backend(Protocol):
     A backend whose server can go away and come back (pulse) also offers
     ``watch_server(callback)``: ``callback(state, reason)`` with ``"lost"``, ``"restored"``
     or ``"failed"`` (docs/devices.md, "Server restarts"); the engine uses it when present.
+    A backend whose output streams rest while idle (their ``set_idle``, without cost to the
+    server or the device) says so with ``streams_rest = True``; the engine then keeps the
+    streams it is asked to keep (``Engine.keep_stream``).
     """
 
     name: str

@@ -197,11 +197,12 @@ class Engine:
     """A ``Mixer`` playing on a backend's devices, plus captures from its inputs.
 
     Streams are opened lazily: one per (device, role) that has voices, closed when its last
-    voice is removed. ``on_event`` receives ``VoiceEnded`` and ``AudibilityChanged`` (on the
-    audio thread), ``DeviceRemoved`` and ``DevicesChanged`` (on the backend's watcher
-    thread), and ``OutputLost``, ``OutputRestored`` and ``OutputFailed`` (from a backend
-    whose server can go away and come back, on its reconnecting thread): it must only post
-    them to the event loop.
+    voice is removed (once the end of an ended voice has played; a stream ``keep_stream``
+    keeps rests instead, for the next voice). ``on_event`` receives ``VoiceEnded`` and
+    ``AudibilityChanged`` (on the audio thread), ``DeviceRemoved`` and ``DevicesChanged`` (on
+    the backend's watcher thread), and ``OutputLost``, ``OutputRestored`` and
+    ``OutputFailed`` (from a backend whose server can go away and come back, on its
+    reconnecting thread): it must only post them to the event loop.
     """
 
     def __init__(
@@ -228,6 +229,8 @@ class Engine:
         self.mixer.on_routes_changed = self._sync_streams
         self._lock = threading.RLock()
         self._streams: dict[tuple[str | None, str], Stream] = {}
+        self._kept: set[tuple[str | None, str]] = set()  # (device or None: the default, role)
+        self._playing_out: set[tuple[str | None, str]] = set()  # routes whose voice just ended
         self._captures: list[Capture] = []
         self._recordings: dict[str, tuple[Recording, ...]] = {}
         self._devices = list(backend.list_devices())
@@ -310,8 +313,25 @@ class Engine:
         return self.mixer.add(voice)
 
     def remove_voice(self, voice: Voice) -> None:
-        """Stop mixing ``voice``; its stream closes if it was the last one on it."""
-        self.mixer.remove(voice)
+        """Stop mixing ``voice``. A voice that had ended plays out: what its stream still has
+        queued of it is heard to the last sample, then the stream closes if no other voice
+        uses it (or rests, if kept: ``keep_stream``). A voice stopped before its end stops at
+        once: its stream closes, or a kept one drops what it has queued."""
+        route = (voice.device, voice.role)
+        ended = voice.ended
+        with self._lock:
+            if ended:
+                self._playing_out.add(route)
+            try:
+                self.mixer.remove(voice)  # its stream closes or rests, in _sync_streams
+            finally:
+                self._playing_out.discard(route)
+            stream = self._streams.get(route)
+            if ended or stream is None or route in self.mixer.routes():
+                return
+            drop_queued = getattr(stream, "drop_queued", None)
+            if drop_queued is not None:
+                drop_queued()
 
     def move_voice(self, voice: Voice, device: str | None = None, role: str | None = None) -> None:
         """Move ``voice`` to another device (None: the default) and/or role, checked."""
@@ -355,17 +375,39 @@ class Engine:
             name=name,
         )
 
+    def keep_stream(self, role: str, device: str | None = None) -> bool:
+        """Keep the ``role`` stream of ``device`` open while no voice uses it, resting (a
+        PulseAudio stream corks, which costs the server and the sink nothing), so that the
+        next voice in that role is heard as soon as it plays, not after a new stream's
+        set-up: the daemon keeps its notifications' stream so. ``device`` None: the default
+        output, whichever it is at the time. Returns False, keeping nothing, on a backend
+        whose streams cannot rest (an open PortAudio stream runs its callback and holds its
+        device)."""
+        if not getattr(self.backend, "streams_rest", False):
+            return False
+        with self._lock:
+            self._kept.add((device, role))
+        self._sync_streams()
+        return True
+
     def _sync_streams(self) -> None:
-        """Open a stream for each (device, role) with voices; close the others; tell each
-        stream whether a voice plays on it."""
+        """Open a stream for each (device, role) with voices or kept; close the others; tell
+        each stream whether a voice plays on it."""
         with self._lock:
             if self._closed:
                 return
-            wanted = self.mixer.routes()
+            wanted = self.mixer.routes() | {
+                (self.mixer.default_device if device is None else device, role)
+                for device, role in self._kept
+            }
             for key in [k for k in self._streams if k not in wanted]:
                 stream = self._streams.pop(key)
+                close_when_quiet = getattr(stream, "close_when_quiet", None)
                 try:
-                    stream.close()
+                    if key in self._playing_out and close_when_quiet is not None:
+                        close_when_quiet()  # the end of the sound is still queued
+                    else:
+                        stream.close()
                 except Exception:
                     log.exception("closing the %s/%s stream failed", *key)
             present = {d.id for d in self._devices if d.kind == "audiooutput"}
@@ -473,6 +515,8 @@ class Engine:
                 self._output_removed(device_id)
             else:
                 self._input_removed(device_id)
+        if self._kept:  # a kept stream of "the default output" follows it
+            self._sync_streams()
         self._post(DevicesChanged(tuple(devices)))
 
     def _output_removed(self, device_id: str) -> None:

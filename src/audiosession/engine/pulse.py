@@ -270,6 +270,7 @@ class PulseOutputStream(_PulseStream):
         self._last_sound: int | None = None  # blocks_rendered after the last audible block
         self.corked = False
         """True while the stream is corked because it is idle (see ``set_idle``)."""
+        self._closing_when_quiet = False
 
     def _open(self, latency_blocks: int, allow_move: bool, timeout: float) -> None:
         self._open_args = (latency_blocks, allow_move, timeout)
@@ -353,6 +354,36 @@ class PulseOutputStream(_PulseStream):
                 if operation:
                     lib.pa_operation_unref(operation)
 
+    def close_when_quiet(self) -> None:
+        """Close once what is queued has played: the end of a sound is heard, not cut (the
+        stream rests as an idle one does, then closes). From any thread."""
+        if self._backend._mainloop is None:
+            self.close()
+            return
+        with self._backend._locked():
+            quiet = self._stream is None or self.failed or self.corked or self._queue_is_silent()
+            self._idle = self._closing_when_quiet = True
+        if quiet:
+            self.close()
+
+    def drop_queued(self) -> None:
+        """Drop everything queued in the server and rest (corked) until a voice plays again:
+        the engine's way to stop at once a sound whose stream stays open."""
+        if self._backend._mainloop is None:
+            return
+        with self._backend._locked():
+            stream = self._stream
+            if stream is None or self.failed:
+                return
+            lib = self._lib
+            operations = [] if self.corked else [lib.pa_stream_cork(stream, 1, None, None)]
+            operations.append(lib.pa_stream_flush(stream, None, None))
+            self.corked = True
+            self._last_sound = None
+            for operation in operations:
+                if operation:
+                    lib.pa_operation_unref(operation)
+
     def _queue_is_silent(self) -> bool:
         """Whether every block still queued in the server is silence: none was audible, or
         enough have been written since the last audible one to push it out of the buffer."""
@@ -362,8 +393,12 @@ class PulseOutputStream(_PulseStream):
         )
 
     def _cork_if_quiet(self, stream: int) -> None:
-        """In the write callback: cork an idle stream once its queue is silence."""
+        """In the write callback: cork an idle stream once its queue is silence (or close
+        it, if it was to close then)."""
         if self.corked or not self._queue_is_silent():
+            return
+        if self._closing_when_quiet:
+            self.close()
             return
         self.corked = True
         operation = self._lib.pa_stream_cork(stream, 1, None, None)
@@ -535,6 +570,8 @@ class PulseBackend:
     """
 
     name = "pulse"
+    streams_rest = True
+    """An idle output stream corks (``PulseOutputStream.set_idle``): it holds no sink awake."""
 
     def __init__(
         self,

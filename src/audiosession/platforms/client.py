@@ -100,12 +100,13 @@ class UntrustedDaemonError(DaemonUnavailableError):
 
 
 class _Slot:
-    __slots__ = ("event", "parts", "reply")
+    __slots__ = ("event", "parts", "pushes_before", "reply")
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.reply: dict[str, Any] | None = None
         self.parts: list[Any] = []  # the ``sessions`` of the parts of a reply read so far
+        self.pushes_before = 0  # how many pushes the daemon sent before this reply
 
 
 PushCallback = Callable[["DaemonConnection", list[Action]], None]
@@ -133,6 +134,8 @@ class DaemonConnection:
         self.on_push: PushCallback | None = None
         self.on_lost: LostCallback | None = None
         self.closed = False
+        self.pushes_handed = 0
+        """How many pushes were handed to ``on_push`` so far (the latest one's number)."""
         self._sock = sock
         self._decoder = decoder
         self._early = pending_lines
@@ -233,6 +236,13 @@ class DaemonConnection:
     ) -> dict[str, Any]:
         """Send one request and wait for its reply. Raises ``DaemonLostError`` if the connection
         closes, ``DaemonError`` for an error reply or no reply within ``timeout`` seconds."""
+        return self.request_in_order(op, args, timeout)[0]
+
+    def request_in_order(
+        self, op: str, args: dict[str, Any] | None = None, timeout: float = REQUEST_TIMEOUT
+    ) -> tuple[dict[str, Any], int]:
+        """``request``, and how many pushes the daemon sent before the reply: the changes the
+        reply says come after those and before any later push."""
         slot = _Slot()
         with self._lock:
             if self.closed:
@@ -256,7 +266,7 @@ class DaemonConnection:
             raise DaemonLostError(f"the connection to the daemon at {self.path} closed during {op}")
         if not reply.get("ok"):
             raise DaemonError(f"the daemon refused {op}: {reply.get('error')}")
-        return reply
+        return reply, slot.pushes_before
 
     def close(self) -> None:
         """Close the connection (the daemon then removes this process's sessions)."""
@@ -306,6 +316,7 @@ class DaemonConnection:
                 return
             if "push" in message:
                 actions = decode_actions(message.get("actions"))
+                self.pushes_handed += 1
                 if self.on_push is not None:
                     self.on_push(self, actions)
                 return
@@ -325,6 +336,7 @@ class DaemonConnection:
                 return
             message["sessions"] = slot.parts
         self._pending.pop(request_id, None)
+        slot.pushes_before = self.pushes_handed
         slot.reply = message
         slot.event.set()
 
@@ -395,7 +407,8 @@ class DaemonClientPlatform(PolicyPlatform):
         self._local: Arbiter | None = None
         self._registered: dict[str, None] = {}  # sessions the decider knows, in order
         self._types: dict[str, AudioSessionType] = {}
-        self._pushes: deque[tuple[DaemonConnection, list[Action]]] = deque()
+        # Pushes not applied yet, each with its number on its connection, in the daemon's order.
+        self._pushes: deque[tuple[DaemonConnection, int, list[Action]]] = deque()
         self._reconnect_timer: Timer | None = None
         self._warned_untrusted = False
         self._closed = False
@@ -420,13 +433,16 @@ class DaemonClientPlatform(PolicyPlatform):
             conn = self._conn
             if conn is not None:
                 try:
-                    reply = conn.request(
+                    reply, pushes_before = conn.request_in_order(
                         operation, encode_args(operation, args), self.request_timeout
                     )
                 except DaemonLostError as error:
                     self._lose(conn, str(error))
                 else:
-                    self._drain_pushes()
+                    # What the daemon pushed before the reply happened before it; what it
+                    # pushed since happened after, and is applied after the reply's actions
+                    # (the tasks queued for those pushes run once the caller has applied them).
+                    self._drain_pushes(pushes_before)
                     self._track(operation, args)
                     return decode_actions(reply.get("actions", []))
             if self._local is None:  # closed: nothing is decided any more
@@ -467,16 +483,20 @@ class DaemonClientPlatform(PolicyPlatform):
 
     def _on_push(self, conn: DaemonConnection, actions: list[Action]) -> None:
         # On the reader thread: keep the daemon's order, apply on the loop.
-        self._pushes.append((conn, actions))
+        self._pushes.append((conn, conn.pushes_handed, actions))
         self.loop.queue_task(self._drain_pushes)
 
     def _on_lost(self, conn: DaemonConnection) -> None:
         self.loop.queue_task(self._lose, conn, "the connection closed")
 
-    def _drain_pushes(self) -> None:
+    def _drain_pushes(self, up_to: int | None = None) -> None:
+        """Apply the pushes received (of the current connection, up to its push ``up_to``)."""
         with self.loop.lock:
             while self._pushes:
-                conn, actions = self._pushes.popleft()
+                conn, number, actions = self._pushes[0]
+                if up_to is not None and conn is self._conn and number > up_to:
+                    return
+                self._pushes.popleft()
                 if conn is self._conn:
                     self._apply(actions)
 
@@ -568,8 +588,10 @@ class DaemonClientPlatform(PolicyPlatform):
             )
 
     def _send_and_apply(self, conn: DaemonConnection, operation: str, *args: Any) -> None:
-        reply = conn.request(operation, encode_args(operation, args), self.request_timeout)
-        self._drain_pushes()
+        reply, pushes_before = conn.request_in_order(
+            operation, encode_args(operation, args), self.request_timeout
+        )
+        self._drain_pushes(pushes_before)
         self._apply(decode_actions(reply.get("actions", [])))
 
     # -- reports ------------------------------------------------------------------------------
