@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import struct
 import subprocess
@@ -38,7 +39,11 @@ class Media:
         data = np.repeat(signal[:, None], channels, axis=1) if channels > 1 else signal
         ext = {"WAV": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}[fmt]
         path = self.folder / (name or f"tone-{freq:g}Hz-{seconds:g}s-{rate}-{channels}ch.{ext}")
-        sf.write(path, data, rate, subtype=subtype if fmt == "WAV" else None, format=fmt)
+        # Written aside and renamed: an element may be reading a file of the same name (an
+        # earlier call's), and must never see it half written.
+        partial = path.with_name(f".{path.name}.partial")
+        sf.write(partial, data, rate, subtype=subtype if fmt == "WAV" else None, format=fmt)
+        os.replace(partial, path)
         return str(path)
 
     def chime(self, name: str, first: float = 0.2, gap: float = 0.05, last: float = 0.1) -> str:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_pulse_sessions import level_db, wait_for
 
 from alsa_config import AlsaConfig, alsa_config, require_alsa_pulse_plugin
 from audiosession import Audio, Window
@@ -23,11 +22,11 @@ from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
-from pulse_server import PulseServer
+from pulse_server import PulseServer, level_db, wait_for
 
 sys.path.insert(0, str(Path(__file__).parents[2]))  # the project, for the tests package
 
-from tests.audio import RATE  # noqa: E402
+from tests.audio import RATE, loud_runs  # noqa: E402
 
 FULL = 20 * np.log10(0.5 / np.sqrt(2))
 """``level_db`` of a tone file of amplitude 0.5 played untouched."""
@@ -97,6 +96,26 @@ def test_a_played_file_reaches_the_default_sink_at_its_level(
     assert wait_for(lambda: sounding(pulse_server, "speakers", 440))
     assert level_db(heard(pulse_server, "speakers"), 440) == pytest.approx(FULL, abs=0.5)
     assert level_db(heard(pulse_server, "headset", 0.5), 440) < -80
+
+
+def test_a_sound_is_heard_to_its_last_sample_as_the_device_stream_closes(
+    runtime: Runtime, pulse_server: PulseServer, media
+) -> None:
+    window = Window(runtime=runtime)
+    window.navigator.audio_session.type = "transient"
+    chime = Audio(media.chime("chime.wav"), window=window)
+    ended = threading.Event()
+    chime.addEventListener("ended", lambda event: ended.set())
+    recorder = pulse_server.record("speakers.monitor")
+    try:
+        chime.play().result(5)
+        assert ended.wait(5)
+        heard = recorder.stop_when_quiet()
+    finally:
+        recorder.stop()
+    # The chime's last note whole: the device's stream closed once it had played its buffer.
+    (_, first_end), (last_start, last_end) = loud_runs(heard)
+    assert (last_start - first_end, last_end - last_start) == pytest.approx((0.05, 0.1), abs=0.002)
 
 
 def test_a_notification_ducks_the_music_by_14_db_and_pause_is_silence(

@@ -56,9 +56,33 @@ def test_an_elements_sound_is_heard_to_its_last_sample_as_its_stream_closes(
         recorder.stop()
     (_, first_end), (last_start, last_end) = loud_runs(heard)
     assert (last_start - first_end, last_end - last_start) == pytest.approx((0.05, 0.1), abs=0.001)
-    assert wait_for(
-        lambda: not pulse_server.sink_inputs_of(os.getpid())
-    )  # and then the stream closed
+    # and then the stream closed
+    assert wait_for(lambda: not pulse_server.sink_inputs_of(os.getpid()))
+
+
+def test_a_sound_that_starts_as_another_ends_is_heard_once_and_whole(
+    runtime: Runtime, pulse_server: PulseServer, media: Media
+) -> None:
+    window = Window(runtime=runtime)
+    window.navigator.audio_session.type = "transient"
+    first = Audio(media.chime("first.wav"), window=window)
+    second = Audio(media.chime("second.wav"), window=window)
+    # The second starts while the first one's stream still plays out its end.
+    first.addEventListener("ended", lambda event: second.play())
+    ended = threading.Event()
+    second.addEventListener("ended", lambda event: ended.set())
+    recorder = pulse_server.record("speakers.monitor")
+    try:
+        first.play().result(5)
+        assert ended.wait(5)
+        heard = recorder.stop_when_quiet()
+    finally:
+        recorder.stop()
+    # The second chime's last note whole, after its 50 ms gap, at its pitch and level: mixed
+    # once, by one stream (the first's, closing, renders nothing new).
+    *_, (_, gap_start), (last_start, last_end) = loud_runs(heard)
+    assert (last_start - gap_start, last_end - last_start) == pytest.approx((0.05, 0.1), abs=0.001)
+    assert tone_level_db(heard, 1500, last_start + 0.025, 0.05) == pytest.approx(0, abs=0.5)
 
 
 @pytest.fixture

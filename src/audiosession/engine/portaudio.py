@@ -268,6 +268,9 @@ class _DeviceOutput(_PaStream):
         self.roles: tuple[PortAudioOutputStream, ...] = ()
         self.underflows = 0
         self.blocks_rendered = 0
+        self.output_delay = 0.0
+        """Seconds from the last callback to when its block is heard (PortAudio's estimate:
+        with ALSA's pulse plugin it includes the server's buffer, the stream's latency not)."""
 
     def _make(self, index: int) -> Any:
         rate, channels, blocksize = self.format
@@ -285,6 +288,8 @@ class _DeviceOutput(_PaStream):
 
     def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
         self._callback_thread = threading.get_ident()
+        # When this block will be heard, as PortAudio estimates it (0 where it cannot tell).
+        self.output_delay = time.outputBufferDacTime - time.currentTime
         if status.output_underflow:
             self.underflows += 1
             self.backend.underflows += 1
@@ -313,6 +318,7 @@ class PortAudioOutputStream:
         self.role = role
         self._render = render
         self._render_failed = False
+        self._playing_out = False  # closing once what PortAudio holds of it has played
         self.closed = False
 
     @property
@@ -330,7 +336,7 @@ class PortAudioOutputStream:
         return self._device.failed
 
     def _render_block(self, frames: int) -> np.ndarray | None:
-        if self._render_failed:
+        if self._render_failed or self._playing_out:
             return None
         try:
             block = self._render(frames)
@@ -348,6 +354,24 @@ class PortAudioOutputStream:
                 self.device_id,
             )
             return None
+
+    def close_when_quiet(self) -> None:
+        """Close once what the device's stream holds of this role has played: its end is
+        heard, not cut when the stream closes with its last role. Renders nothing more (its
+        route's sound, if any comes, is a new stream's), and closes once the last block is
+        heard (the stream's output latency or PortAudio's estimate of it, and a block)."""
+        if self.closed or self._playing_out:
+            return
+        self._playing_out = True
+        device = self._device
+        rate, _, blocksize = device.format
+        stream = device._stream
+        latency = max(
+            device.latency, device.output_delay, float(getattr(stream, "latency", 0.0) or 0.0)
+        )
+        timer = threading.Timer(latency + blocksize / rate, self.close)
+        timer.daemon = True
+        timer.start()
 
     def close(self) -> None:
         """Stop rendering this role; the device's stream closes with its last role."""

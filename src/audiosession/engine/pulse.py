@@ -356,7 +356,8 @@ class PulseOutputStream(_PulseStream):
 
     def close_when_quiet(self) -> None:
         """Close once what is queued has played: the end of a sound is heard, not cut (the
-        stream rests as an idle one does, then closes). From any thread."""
+        stream writes silence and rests as an idle one does, then closes; its route's sound,
+        if any comes, is a new stream's). From any thread."""
         if self._backend._mainloop is None:
             self.close()
             return
@@ -406,7 +407,8 @@ class PulseOutputStream(_PulseStream):
             self._lib.pa_operation_unref(operation)
 
     def _block(self) -> np.ndarray:
-        if self._render_failed:
+        if self._render_failed or self._closing_when_quiet:
+            # A closing stream's route may have a new stream already: render nothing of it.
             return self._silence
         try:
             block = self._render(self.blocksize)
