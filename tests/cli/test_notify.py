@@ -167,6 +167,42 @@ def test_ctrl_c_stops_the_daemons_sound_with_status_130(procs: Notifying, media)
     assert np.max(np.abs(after)) < 1e-3
 
 
+def test_a_notify_stopped_by_ctrl_z_falls_silent_and_gives_the_music_back_until_it_runs(
+    procs: Notifying, media
+) -> None:
+    music = procs.music(media.tone(MUSIC_HZ, 30.0, name="music.wav"))
+    music.wait_for("playing")
+    process = procs.notify(media.tone(PING_HZ, 1.0, name="ping.wav"), "--loop")
+    assert process.stdout is not None
+    assert "playing" in process.stdout.readline()
+    client = f"(pid {process.pid}, audiosession notify)"
+    try:
+        heard = procs.server.record_monitor("speakers", 0.6)
+        assert tone_level_db(heard, PING_HZ, 0.1, 0.4) == pytest.approx(0, abs=0.5)
+        assert tone_level_db(heard, MUSIC_HZ, 0.1, 0.4) == pytest.approx(-14, abs=1)
+        mark = len(procs.daemon.log())
+        # Stopped as Ctrl-Z stops it (SIGTSTP itself is discarded for a process whose group
+        # is orphaned, as a test's child can be when the suite runs in the background).
+        process.send_signal(signal.SIGSTOP)
+        procs.daemon.wait_log(f"{client} has not answered a ping", since=mark)
+        # Levels once the music player has applied the release (0.5 s) and its stream has
+        # played it, in windows that end before the recording does.
+        heard = procs.server.record_monitor("speakers", 1.4)
+        assert tone_level_db(heard, PING_HZ, 0.1, 1.2) < -60  # silent
+        assert tone_level_db(heard, MUSIC_HZ, 0.8, 0.5) == pytest.approx(0, abs=0.5)
+        mark = len(procs.daemon.log())
+        process.send_signal(signal.SIGCONT)  # fg
+        procs.daemon.wait_log(f"{client} answers again", since=mark)
+        heard = procs.server.record_monitor("speakers", 1.0)
+        assert tone_level_db(heard, PING_HZ, 0.3, 0.5) == pytest.approx(0, abs=0.5)
+        assert tone_level_db(heard, MUSIC_HZ, 0.3, 0.5) == pytest.approx(-14, abs=1)
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.send_signal(signal.SIGINT)
+    status, _, _ = finish(process)
+    assert status == 130
+
+
 def waiting_for_an_answer(process: subprocess.Popen[str], timeout: float = 10.0) -> None:
     """Wait until ``process`` is blocked in poll(2), as the short way is once its request is
     sent and it waits for the daemon's reply (nothing before that polls)."""
@@ -255,6 +291,7 @@ def test_the_short_ways_request_reads_as_it_is_meant(
             "version": protocol.PROTOCOL_VERSION,
             "pid": os.getpid(),
             "program": "audiosession notify",
+            "features": ["ping"],
         },
         {"id": 1, "op": "play_file", "args": args},
     ]

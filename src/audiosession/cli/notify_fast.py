@@ -188,7 +188,7 @@ def request_lines(request: Notification) -> bytes:
         args.append(f'"device": {json_string(request.device)}')
     hello = (
         f'{{"op": "hello", "version": {PROTOCOL_VERSION}, "pid": {os.getpid()}, '
-        f'"program": "audiosession notify"}}'
+        f'"program": "audiosession notify", "features": ["ping"]}}'
     )
     play = f'{{"id": 1, "op": "play_file", "args": {{{", ".join(args)}}}}}'
     return f"{hello}\n{play}\n".encode()
@@ -240,7 +240,9 @@ def _follow(request: Notification, session: str, messages: Iterator[dict[str, An
 
 
 def _messages(sock: socket_module.socket) -> Iterator[dict[str, Any]]:
-    """The JSON objects the daemon sends, one per line."""
+    """The JSON objects the daemon sends, one per line; its liveness pings are answered
+    here (a process stopped by Ctrl-Z then misses them, and the daemon silences its sound
+    until it runs again: docs/protocol.md, "Liveness")."""
     import json
 
     pending = b""
@@ -252,8 +254,12 @@ def _messages(sock: socket_module.socket) -> Iterator[dict[str, Any]]:
             pending += data
         line, _, pending = pending.partition(b"\n")
         message = json.loads(line)
-        if isinstance(message, dict):
-            yield message
+        if not isinstance(message, dict):
+            continue
+        if message.get("push") == "ping":
+            sock.sendall(f"{json.dumps({'pong': message.get('token')})}\n".encode())
+            continue
+        yield message
 
 
 # -- without a daemon: straight to PulseAudio ---------------------------------------------------

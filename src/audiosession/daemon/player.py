@@ -163,6 +163,7 @@ class _Sound:
     source: DecodedSound | AudioReader | None = None
     gain: Gain = field(default_factory=Gain)  # the policy's: ducks and fades
     registered: bool = False  # in the Arbiter
+    aside: bool = False  # its client stopped answering: silent, out of the policy
     announced: bool = False  # the client was told it started
     finished: bool = False
 
@@ -364,11 +365,10 @@ class DaemonPlayer:
             return
         self._voices[sound.voice] = sound
         client = sound.client
-        arbiter = self._daemon.arbiter
-        owner = f"notify {os.path.basename(sound.path)} (pid {client.pid})"
-        self._daemon.dispatch(arbiter.add(sound.name, sound.name, owner, SOUND_TYPE))
-        sound.registered = True
-        self._daemon.dispatch(arbiter.request_active(sound.name, SOUND_TYPE))
+        if client.set_aside is None:
+            self._take_part(sound)
+        else:
+            sound.aside = True  # it waits, silent, until its client answers again
         if sound.finished:
             return
         sound.announced = True
@@ -380,7 +380,35 @@ class DaemonPlayer:
         )
         log.info("%s: playing %s (%s)", client, sound.path, sound.state.value)
 
+    def _take_part(self, sound: _Sound) -> None:
+        """The sound's session joins the policy and asks to play: the policy's answer sets its
+        voice playing, or holds it."""
+        arbiter = self._daemon.arbiter
+        owner = f"notify {os.path.basename(sound.path)} (pid {sound.client.pid})"
+        self._daemon.dispatch(arbiter.add(sound.name, sound.name, owner, SOUND_TYPE))
+        sound.registered = True
+        self._daemon.dispatch(arbiter.request_active(sound.name, SOUND_TYPE))
+
     # -- the daemon's hooks -------------------------------------------------------------------
+
+    def set_aside(self, client: Client) -> None:
+        """``client`` stopped answering (stopped, as by Ctrl-Z, or hung): its sounds fall
+        silent where they are and their sessions leave the policy, so that what they ducked
+        comes back, as the sessions of its own streams do (``DaemonService.set_aside``)."""
+        for sound in [s for s in self._sounds.values() if s.client is client and not s.aside]:
+            sound.aside = True
+            if sound.voice is not None:
+                sound.voice.playing = False
+            if sound.registered:
+                sound.registered = False
+                self._daemon.dispatch(self._daemon.arbiter.remove(sound.name))
+
+    def bring_back(self, client: Client) -> None:
+        """``client`` answers again: its sounds ask to play again where they stopped."""
+        for sound in [s for s in self._sounds.values() if s.client is client and s.aside]:
+            sound.aside = False
+            if sound.voice is not None:
+                self._take_part(sound)
 
     def owns(self, session_name: str) -> bool:
         """Whether ``session_name`` (daemon-wide) is a sound of this player."""

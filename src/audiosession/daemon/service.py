@@ -290,6 +290,8 @@ class DaemonService:
         started = time.perf_counter()
         records, reasons, told = self._withdraw(client)
         client.set_aside = _SetAside(since, records, reasons)
+        if self.player is not None:
+            self.player.set_aside(client)
         log.warning(
             "%s has not answered a ping for %.1f s (stopped or hung): its %d "
             "session(s) no longer affect others until it answers; %d other client(s) "
@@ -348,6 +350,8 @@ class DaemonService:
         for reason in aside.interruptions:
             self.interruptions.setdefault(reason, set()).add(client.id)
             self._dispatch(None, self.arbiter.interrupt("transient", reason))
+        if self.player is not None:
+            self.player.bring_back(client)
         log.info(
             "%s answers again after %.1f s: its %d session(s) take part again",
             client,
