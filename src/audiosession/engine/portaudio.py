@@ -366,9 +366,9 @@ class PortAudioOutputStream:
         device = self._device
         rate, _, blocksize = device.format
         stream = device._stream
-        latency = max(
-            device.latency, device.output_delay, float(getattr(stream, "latency", 0.0) or 0.0)
-        )
+        # (an estimate over a second is a host API's odd clock, not a buffer)
+        estimate = device.output_delay if device.output_delay < 1.0 else 0.0
+        latency = max(device.latency, estimate, float(getattr(stream, "latency", 0.0) or 0.0))
         timer = threading.Timer(latency + blocksize / rate, self.close)
         timer.daemon = True
         timer.start()
