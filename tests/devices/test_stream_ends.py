@@ -10,7 +10,7 @@ heard is measured in benchmarks/first_sound.py, not here.
 The sounds are chimes of two notes (``Media.chime``): the last note is whole in the sink
 monitor's recording only if the sound was played to its end; the first may lose its first
 milliseconds to the rewind that lets a new sound start at once (the monitor had already
-passed on the silence the rewind replaced; a real device plays it).
+passed on the silence the rewind replaced).
 """
 
 from __future__ import annotations
