@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,10 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import soundfile as sf
 import soxr
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+
+from audio import from_lavfi  # noqa: E402  (test media, after the standard library)
 
 RATE = 48000
 CHANNELS = 2
@@ -56,24 +59,7 @@ def make_files(directory: str, minutes: float) -> dict[str, str]:
     )
     paths = {}
     for name, (ext, codec) in FORMATS.items():
-        path = os.path.join(directory, f"signal.{ext}")
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                source,
-                *codec,
-                path,
-            ],
-            check=True,
-        )
-        paths[name] = path
+        paths[name] = from_lavfi(source, os.path.join(directory, f"signal.{ext}"), *codec)
     return paths
 
 

@@ -45,6 +45,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.append(str(HERE.parent / "tests"))  # for pulse_server (after the stdlib)
 
+from audio import from_lavfi  # noqa: E402
 from audiosession.engine.pulse import DEFAULT_MIN_LATENCY  # noqa: E402
 from pulse_server import PulseServer, PulseServerError, process_cpu_seconds  # noqa: E402
 
@@ -104,28 +105,11 @@ def make_noise(directory: Path, count: int, seconds: float) -> list[str]:
     for index in range(count):
         path = directory / f"noise{index}.mp3"
         if not path.exists():
-            subprocess.run(
-                [
-                    "ffmpeg",
-                    "-nostdin",
-                    "-loglevel",
-                    "error",
-                    "-y",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    f"anoisesrc=color=white:amplitude=0.5:seed={index + 1}:sample_rate=44100:"
-                    f"duration={seconds}",
-                    "-ac",
-                    "2",
-                    "-c:a",
-                    "libmp3lame",
-                    "-b:a",
-                    "192k",
-                    str(path),
-                ],
-                check=True,
+            noise = (
+                f"anoisesrc=color=white:amplitude=0.5:seed={index + 1}:sample_rate=44100:"
+                f"duration={seconds}"
             )
+            from_lavfi(noise, path, "-ac", "2", "-c:a", "libmp3lame", "-b:a", "192k")
         paths.append(str(path))
     return paths
 

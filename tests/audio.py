@@ -89,28 +89,21 @@ class Media:
     def damaged_mp3(self, name: str) -> str:
         """A 3 s MP3 whose first 1000 bytes (its header and first frame) are kept and the
         rest replaced by noise."""
-        ffmpeg = shutil.which("ffmpeg")
-        assert ffmpeg, "ffmpeg is needed to make the MP3 (scripts/setup --test installs it)"
-        good = self.folder / f"good-{name}"
-        subprocess.run(
-            [
-                ffmpeg,
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=f=440:d=3",
-                "-b:a",
-                "128k",
-                str(good),
-            ],
-            check=True,
-        )
-        data = good.read_bytes()
+        good = from_lavfi("sine=f=440:d=3", self.folder / f"good-{name}", "-b:a", "128k")
+        data = Path(good).read_bytes()
         noise = np.random.default_rng(11).integers(0, 256, len(data) - 1000, dtype=np.uint8)
         return self.file(name, data[:1000] + noise.tobytes())
+
+
+def from_lavfi(source: str, path: str | Path, *encoding: str) -> str:
+    """``path`` made by ffmpeg from the lavfi filter graph ``source``, encoded as the output
+    options ``encoding`` say (the container follows the file's extension)."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("ffmpeg is needed to make this media (scripts/setup --test installs it)")
+    command = [ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source]
+    subprocess.run([*command, *encoding, str(path)], check=True)
+    return str(path)
 
 
 def segment(output: np.ndarray, start: float, seconds: float, rate: int = RATE) -> np.ndarray:

@@ -39,23 +39,39 @@ def resting_event_stream(pulse_server: PulseServer) -> int | None:
     return None
 
 
+def chimes_heard(runtime: Runtime, pulse_server: PulseServer, *paths: str) -> np.ndarray:
+    """The sink monitor's recording of ``paths`` played as ``transient`` elements of one
+    window, each started by the ``ended`` event of the one before (while that one's stream
+    still plays out its end), until everything has played out."""
+    window = Window(runtime=runtime)
+    window.navigator.audio_session.type = "transient"
+    elements = [Audio(path, window=window) for path in paths]
+    for before, after in zip(elements, elements[1:], strict=False):
+        before.addEventListener("ended", lambda event, after=after: after.play())
+    ended = threading.Event()
+    elements[-1].addEventListener("ended", lambda event: ended.set())
+    recorder = pulse_server.record("speakers.monitor")
+    try:
+        elements[0].play().result(5)
+        assert ended.wait(5)
+        return recorder.stop_when_quiet()
+    finally:
+        recorder.stop()
+
+
+def last_note(heard: np.ndarray) -> tuple[float, float]:
+    """The silence before the last chime's last note and that note's length, in seconds (a
+    chime's are 0.05 and 0.1 when it was played to its end)."""
+    *_, (_, gap_start), (last_start, last_end) = loud_runs(heard)
+    return last_start - gap_start, last_end - last_start
+
+
 def test_an_elements_sound_is_heard_to_its_last_sample_as_its_stream_closes(
     runtime: Runtime, pulse_server: PulseServer, media: Media
 ) -> None:
-    window = Window(runtime=runtime)
-    window.navigator.audio_session.type = "transient"
-    chime = Audio(media.chime("chime.wav"), window=window)
-    ended = threading.Event()
-    chime.addEventListener("ended", lambda event: ended.set())
-    recorder = pulse_server.record("speakers.monitor")
-    try:
-        chime.play().result(5)
-        assert ended.wait(5)
-        heard = recorder.stop_when_quiet()
-    finally:
-        recorder.stop()
-    (_, first_end), (last_start, last_end) = loud_runs(heard)
-    assert (last_start - first_end, last_end - last_start) == pytest.approx((0.05, 0.1), abs=0.001)
+    heard = chimes_heard(runtime, pulse_server, media.chime("chime.wav"))
+    assert len(loud_runs(heard)) == 2  # the two notes, and nothing else
+    assert last_note(heard) == pytest.approx((0.05, 0.1), abs=0.001)
     # and then the stream closed
     assert wait_for(lambda: not pulse_server.sink_inputs_of(os.getpid()))
 
@@ -63,25 +79,11 @@ def test_an_elements_sound_is_heard_to_its_last_sample_as_its_stream_closes(
 def test_a_sound_that_starts_as_another_ends_is_heard_once_and_whole(
     runtime: Runtime, pulse_server: PulseServer, media: Media
 ) -> None:
-    window = Window(runtime=runtime)
-    window.navigator.audio_session.type = "transient"
-    first = Audio(media.chime("first.wav"), window=window)
-    second = Audio(media.chime("second.wav"), window=window)
-    # The second starts while the first one's stream still plays out its end.
-    first.addEventListener("ended", lambda event: second.play())
-    ended = threading.Event()
-    second.addEventListener("ended", lambda event: ended.set())
-    recorder = pulse_server.record("speakers.monitor")
-    try:
-        first.play().result(5)
-        assert ended.wait(5)
-        heard = recorder.stop_when_quiet()
-    finally:
-        recorder.stop()
+    heard = chimes_heard(runtime, pulse_server, media.chime("first.wav"), media.chime("second.wav"))
     # The second chime's last note whole, after its 50 ms gap, at its pitch and level: mixed
     # once, by one stream (the first's, closing, renders nothing new).
-    *_, (_, gap_start), (last_start, last_end) = loud_runs(heard)
-    assert (last_start - gap_start, last_end - last_start) == pytest.approx((0.05, 0.1), abs=0.001)
+    assert last_note(heard) == pytest.approx((0.05, 0.1), abs=0.001)
+    last_start = loud_runs(heard)[-1][0]
     assert tone_level_db(heard, 1500, last_start + 0.025, 0.05) == pytest.approx(0, abs=0.5)
 
 

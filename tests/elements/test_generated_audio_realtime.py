@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -20,10 +20,6 @@ from audiosession import (
     MediaStream,
     MediaStreamTrackGenerator,
 )
-from audiosession.engine.null import NullBackend
-from audiosession.loop import ThreadedLoop
-from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 
 from ..audio import RATE, tone_level_db
@@ -35,20 +31,9 @@ BURST = 0.04  # soxr hands back its output in bursts of up to ~37 ms for 20 ms w
 
 
 @pytest.fixture
-def runtime() -> Iterator[Runtime]:
-    """A process-like runtime (real clock, dispatcher thread) playing on the null backend."""
-    loop = ThreadedLoop(name="generated-audio-test-loop")
-    runtime = Runtime(
-        loop,
-        lambda task_loop: EmbeddedPlatform(
-            task_loop, config=PolicyConfig(), backend_factory=NullBackend
-        ),
-    )
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        loop.close()
+def runtime(real_time_runtime: Runtime) -> Runtime:
+    """The null backend in real time (``real_time_runtime``, tests/elements/conftest.py)."""
+    return real_time_runtime
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -15,28 +15,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from audiosession import Audio, MediaError, NotSupportedError, Window
-from audiosession.engine.null import NullBackend
-from audiosession.loop import ThreadedLoop
-from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.policy import PolicyConfig
-from audiosession.session.runtime import Runtime
-
-
-@pytest.fixture
-def real_time_runtime() -> Iterator[Runtime]:
-    """A process-like runtime: dispatcher thread, and a null sink rendering in real time."""
-    loop = ThreadedLoop(name="hostile-input-loop")
-    runtime = Runtime(
-        loop,
-        lambda task_loop: EmbeddedPlatform(
-            task_loop, config=PolicyConfig(), backend_factory=NullBackend
-        ),
-    )
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        loop.close()
 
 
 def test_changing_src_while_a_looping_voice_reads_logs_nothing(real_time_runtime, media, caplog):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ..audio import from_lavfi
 from .server import AudioServer
 
 
@@ -34,24 +34,8 @@ def _ffmpeg() -> str:
 def mp3_tone(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """60 s of a 440 Hz sine at amplitude 0.5, 48 kHz mono MP3 at 64 kbit/s."""
     path = Path(tmp_path_factory.mktemp("mp3")) / "tone-60s.mp3"
-    subprocess.run(
-        [
-            _ffmpeg(),
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "aevalsrc=0.5*sin(2*PI*440*t):s=48000:d=60",
-            "-ac",
-            "1",
-            "-b:a",
-            "64k",
-            str(path),
-        ],
-        check=True,
-    )
+    _ffmpeg()  # present, else a skip (a failure under CI=true)
+    from_lavfi("aevalsrc=0.5*sin(2*PI*440*t):s=48000:d=60", path, "-ac", "1", "-b:a", "64k")
     return path.read_bytes()
 
 
@@ -59,22 +43,13 @@ def mp3_tone(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 def mp3_onset(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """60 s MP3: silence, then from exactly 37 s a 440 Hz sine at amplitude 0.5."""
     path = Path(tmp_path_factory.mktemp("mp3")) / "onset-37s.mp3"
-    subprocess.run(
-        [
-            _ffmpeg(),
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "aevalsrc=if(gte(t\\,37)\\,0.5*sin(2*PI*440*t)\\,0):s=48000:d=60",
-            "-ac",
-            "1",
-            "-b:a",
-            "64k",
-            str(path),
-        ],
-        check=True,
+    _ffmpeg()  # present, else a skip (a failure under CI=true)
+    from_lavfi(
+        "aevalsrc=if(gte(t\\,37)\\,0.5*sin(2*PI*440*t)\\,0):s=48000:d=60",
+        path,
+        "-ac",
+        "1",
+        "-b:a",
+        "64k",
     )
     return path.read_bytes()
