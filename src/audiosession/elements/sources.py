@@ -72,6 +72,7 @@ class FileSource:
     seekable = True
     has_audio = True
     decode_ahead = True
+    reopenable = True  # opened again, it gives the same audio: it may rest (elements/media.py)
 
     def __init__(self, handle: str | IO[bytes], name: str, rate: int, channels: int) -> None:
         try:
