@@ -58,6 +58,7 @@ class DaemonProcess:
             if self.answers():
                 return self
             time.sleep(0.02)
+        self.kill()  # the fixture has not started yet: nobody else would
         raise RuntimeError(f"the daemon did not start listening:\n{self.log()}")
 
     def answers(self) -> bool:

@@ -3,6 +3,8 @@
 Each is a short program on the public API: a session of the right type on ``navigator``,
 ``Audio`` elements, ``audiosession.run(until=...)`` to keep the process alive while it plays.
 The platform pauses and resumes the elements by itself; the commands only watch and report.
+The user's media keys (MPRIS, ``playerctl``) pause a player and play it on: the players take
+those actions themselves, so that a pause the user asked for is never read as the platform's.
 """
 
 from __future__ import annotations
@@ -89,6 +91,30 @@ def play(files: list[str], *, type_: str, volume: float, loop: bool, device: str
 _warned: list[bool] = []
 
 
+class _MediaKeys:
+    """The media session's ``play``, ``pause`` and ``stop`` actions for ``audio``: ``pause``
+    and ``stop`` pause it (where it is, as the library's default ``stop`` does), ``play``
+    plays it on. ``paused_by_user`` tells the command that the pause was asked for: only a
+    pause nobody asked for, in an inactive session, is the platform stopping it for good.
+    The handlers run on the loop, under its lock."""
+
+    def __init__(self, audio: Audio) -> None:
+        self.audio = audio
+        self.paused_by_user = False
+        media_session = audiosession.navigator.media_session
+        media_session.set_action_handler("play", self.play)
+        media_session.set_action_handler("pause", self.pause)
+        media_session.set_action_handler("stop", self.pause)
+
+    def play(self) -> None:
+        self.paused_by_user = False
+        self.audio.play()
+
+    def pause(self) -> None:
+        self.paused_by_user = True
+        self.audio.pause()
+
+
 def _play_one(
     name: str, *, volume: float, loop: bool, device: str | None, progress: ProgressLine
 ) -> str:
@@ -101,6 +127,7 @@ def _play_one(
             audio.set_sink_id(device).result(timeout=5.0)
         except NotFoundError as error:
             raise CommandError(str(error)) from None
+    media_keys = _MediaKeys(audio)
     audio.play()
     title = Path(name).name
     while True:
@@ -108,7 +135,16 @@ def _play_one(
         if reason == "interrupted":
             print(f"\n{title}: stopped (Ctrl-C)", file=sys.stderr)
             return reason
-        state = str(session.state)
+        with audio.window.runtime.loop.lock:  # one moment: not half before a media key
+            state = str(session.state)
+            paused_by_user = media_keys.paused_by_user and audio.paused
+            stopped = (
+                state == "inactive"
+                and audio.paused
+                and not audio.ended
+                and not audio.pending_play
+                and not paused_by_user
+            )
         playing = "ended" if audio.ended else ("paused" if audio.paused else "playing")
         if audio.error is not None:
             raise CommandError(audio.error.message)
@@ -117,14 +153,20 @@ def _play_one(
             warn_if_silent()
         progress.show(
             player_line(
-                title, audio.current_time, audio.duration, playing, state, str(session.type)
+                title,
+                audio.current_time,
+                audio.duration,
+                playing,
+                state,
+                str(session.type),
+                paused_by_user=paused_by_user,
             ),
-            key=f"{playing} {state}",
+            key=f"{playing} {state} {paused_by_user}",
         )
         if audio.ended:
             progress.end()
             return "done"
-        if state == "inactive" and audio.paused and not audio.ended and not audio.pending_play:
+        if stopped:
             # Stopped by the platform for good (a newer player took over).
             progress.end()
             print(f"{title}: stopped by the platform (see `audiosession status`)", file=sys.stderr)
