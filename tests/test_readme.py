@@ -53,6 +53,20 @@ def test_the_readme_example_plays_its_track_to_the_end(media, tmp_path):
     assert state in ("active", "inactive")  # its inactivation may be a task away
 
 
+def test_the_readme_voice_assistant_exits_with_nothing_on_stderr(tmp_path):
+    # Its track resamples 22.05 kHz to the engine's 48 kHz: the resampler (a native soxr
+    # object) is released before the interpreter finalizes, so nanobind reports no leak.
+    result = subprocess.run(
+        [sys.executable, "-c", section_example("Audio the program makes")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "AUDIOSESSION_BACKEND": "null", "AUDIOSESSION_DAEMON": "off"},
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+
+
 def test_the_readme_voice_assistant_speaks_its_sentence_to_the_end(tmp_path):
     recording = tmp_path / "speakers.wav"
     script = (

@@ -252,8 +252,15 @@ class ThreadedLoop(TaskLoop):
         if not done.wait(timeout):
             raise TimeoutError(f"the audiosession loop did not become idle within {timeout} s")
 
-    def close(self) -> None:
-        """Stop the dispatcher thread after the task it is running, if any."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the dispatcher thread after the task it is running, if any, and wait (up to
+        ``timeout`` seconds) for it to end. What is still queued will never run: it is dropped,
+        and with it what it holds (the elements and tracks of pending timers)."""
         with self._wakeup:
             self._closed = True
+            self._tasks.clear()
+            self._timers.clear()
             self._wakeup.notify()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)

@@ -20,6 +20,7 @@ from typing import Any
 
 from audiosession.elements.context import AudioContext
 from audiosession.elements.media import MediaElement
+from audiosession.loop import ThreadedLoop
 from audiosession.session.runtime import Runtime, VirtualClock, current_runtime
 
 log = logging.getLogger(__name__)
@@ -91,11 +92,18 @@ def _run_virtually(runtime: Runtime, clock: VirtualClock, done: Any, timeout: fl
 
 @atexit.register
 def _release_at_exit() -> None:
+    """Release the process's sessions, then stop its loop: a dispatcher thread still running
+    when the interpreter finalizes would keep alive, for ever, whatever its pending tasks and
+    timers hold (elements, tracks, their resamplers and decoders)."""
     from audiosession.session import runtime as runtimes
 
     process = runtimes._process_runtime
-    if process is not None and not process.closed:
+    if process is None:
+        return
+    if not process.closed:
         try:
             process.close()
         except Exception:  # pragma: no cover - the interpreter is going away
             log.exception("releasing the process's sessions at exit failed")
+    if isinstance(process.loop, ThreadedLoop):
+        process.loop.close()

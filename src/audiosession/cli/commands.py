@@ -26,6 +26,8 @@ from audiosession.cli.common import (
     session_table,
 )
 from audiosession.cli.progress import ProgressLine, clock, player_line
+from audiosession.elements.capture import MediaStreamTrack
+from audiosession.platforms.local_audio import monitor_input_warning
 from audiosession.platforms.policy import find_config, route_for
 
 EXIT_INTERRUPTED = 130
@@ -38,6 +40,19 @@ def warn_if_silent() -> None:
         Printer().note(
             "audiosession: no sound device found; playing to the null sink "
             "(silent). Run with -v for why."
+        )
+
+
+def warn_if_monitor(track: MediaStreamTrack) -> None:
+    """One line when the default input is a monitor: the call would record its own output."""
+    device_id = track.get_settings().get("device_id")
+    device = next((d for d in audiosession.platform().devices() if d.id == device_id), None)
+    if device is not None and device.monitor_of is not None:
+        Printer().note(
+            "audiosession: "
+            + monitor_input_warning(
+                device, "choose another with --mic ID (see `audiosession devices`)"
+            )
         )
 
 
@@ -192,6 +207,8 @@ def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
         raise CommandError(str(error)) from None
     (track,) = stream.get_audio_tracks()
     warn_if_silent()
+    if mic is None:
+        warn_if_monitor(track)
     print(
         f"call: microphone {track.label}"
         + (f", far end {Path(remote).name}" if remote else "")

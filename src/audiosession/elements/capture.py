@@ -248,6 +248,19 @@ class MediaStreamTrack(EventTarget, SessionElement):
 
     readyState = ready_state  # noqa: N815
 
+    def get_settings(self) -> dict[str, Any]:
+        """The track's settings (the spec's ``MediaTrackSettings``): ``device_id`` (absent for a
+        fake microphone or silence), ``sample_rate``, ``channel_count``."""
+        settings: dict[str, Any] = {
+            "sample_rate": self._capture.rate,
+            "channel_count": self._capture.channels,
+        }
+        if self._capture.device_id is not None:
+            settings["device_id"] = self._capture.device_id
+        return settings
+
+    getSettings = get_settings  # noqa: N815
+
     def stop(self) -> None:
         """End the track for good (no ``ended`` event: the program asked for it)."""
         with self.window.runtime.loop.lock:
