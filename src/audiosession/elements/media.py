@@ -83,13 +83,17 @@ class _PlayingSource:
         self.source = source
         self._looping = LoopingSource(source, loops=None if loop else 1)
         self._ahead: AheadBuffer | None = None
-        self._lock = threading.Lock()  # seek and loop changes without a decode-ahead buffer
+        # Seek and loop changes without a decode-ahead buffer, and the making of that buffer.
+        self._lock = threading.Lock()
 
     def voice_source(self, audio: LocalAudio, name: str) -> Source:
         """What a voice of this element reads (the decode-ahead buffer, made and primed on
         the first call, for a file)."""
         if self._ahead is None and getattr(self.source, "decode_ahead", False):
-            self._ahead = audio.ahead(self._looping.produce, tell=self._looping_position, name=name)
+            with self._lock:  # its worker decodes at once: ``position`` must then read it
+                self._ahead = audio.ahead(
+                    self._looping.produce, tell=self._looping_position, name=name
+                )
             self._ahead.prime()
         return self._ahead if self._ahead is not None else self
 
@@ -142,7 +146,11 @@ class _PlayingSource:
 
     @property
     def position(self) -> float:
-        return self._ahead.position if self._ahead is not None else self._looping.position
+        if self._ahead is None:
+            with self._lock:  # not while the decode-ahead buffer is made: it decodes already
+                if self._ahead is None:
+                    return self._looping.position
+        return self._ahead.position
 
     @property
     def ready(self) -> bool:
