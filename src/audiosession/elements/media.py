@@ -95,7 +95,8 @@ class _PlayingSource:
         self._loop = loop
         self._looping = LoopingSource(source, loops=None if loop else 1)
         self._ahead: AheadBuffer | None = None
-        self._lock = threading.Lock()  # seek and loop changes without a decode-ahead buffer
+        # Seek and loop changes without a decode-ahead buffer, and the making of that buffer.
+        self._lock = threading.Lock()
         self._duration: float | None = source.duration
         self._rest_position: float | None = None  # where it stands while resting
         self.waking = False
@@ -130,7 +131,10 @@ class _PlayingSource:
         """What a voice of this element reads (the decode-ahead buffer, made and primed on
         the first call, for a file)."""
         if self._ahead is None and getattr(self.source, "decode_ahead", False):
-            self._ahead = audio.ahead(self._looping.produce, tell=self._looping_position, name=name)
+            with self._lock:  # its worker decodes at once: ``position`` must then read it
+                self._ahead = audio.ahead(
+                    self._looping.produce, tell=self._looping_position, name=name
+                )
             self._ahead.prime()
         return self._ahead if self._ahead is not None else self
 
@@ -191,7 +195,13 @@ class _PlayingSource:
     def position(self) -> float:
         if self._rest_position is not None:
             return self._rest_position
-        return self._ahead.position if self._ahead is not None else self._looping.position
+        ahead = self._ahead
+        if ahead is None:
+            with self._lock:  # not while the decode-ahead buffer is made: it decodes already
+                ahead = self._ahead
+                if ahead is None:
+                    return self._looping.position
+        return ahead.position
 
     @property
     def duration(self) -> float | None:
