@@ -10,7 +10,7 @@ import weakref
 
 import pytest
 
-from audiosession import Audio, NotSupportedError, Window
+from audiosession import Audio, AudioContext, NotSupportedError, Window
 from audiosession.elements.media import IDLE_SOURCE_SECONDS
 
 from ..audio import silent, tone_level_db
@@ -183,3 +183,30 @@ def test_a_dropped_element_interrupted_by_a_prompt_resumes_after_it(env, media):
     env.advance(1.0)
     assert music_window.navigator.audio_session.state == "active"
     assert tone_level_db(env.output(), 440, env.now - 0.3) == pytest.approx(0, abs=0.1)
+
+
+def test_closed_audio_contexts_and_stopped_microphone_tracks_are_collected(env):
+    env.navigator.audio_session.type = "play-and-record"
+    contexts, tracks = [], []
+    for _ in range(20):
+        context = AudioContext()
+        oscillator = context.create_oscillator()
+        oscillator.connect(context.destination)
+        oscillator.start()
+        contexts.append(weakref.ref(context))
+        request = env.navigator.media_devices.get_user_media(audio=True)
+        env.run_until_idle()
+        track = request.result().get_audio_tracks()[0]
+        tracks.append(weakref.ref(track))
+    env.advance(0.5)
+    collect(env)
+    assert all(ref() is not None for ref in contexts + tracks)  # running, live: they stay
+    for ref in contexts:
+        ref().close()
+    for ref in tracks:
+        ref().stop()
+    del context, oscillator, request, track
+    env.advance(0.5)
+    collect(env)
+    assert [ref() for ref in contexts + tracks] == [None] * 40
+    assert env.navigator.audio_session.elements == ()

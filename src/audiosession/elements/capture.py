@@ -302,6 +302,10 @@ class MediaStreamTrack(EventTarget, SessionElement):
     def is_audible_now(self) -> bool:
         return self._ready_state == "live" and not self._muted
 
+    @property
+    def keeps_itself_alive(self) -> bool:
+        return self._ready_state == "live"  # an ended track never captures again
+
     def update_steps(self) -> None:
         # 1-3. A session type that does not record ends the track.
         if self.audio_session.type not in RECORDING_TYPES:

@@ -446,6 +446,8 @@ class AheadWorkers:
         thread = threading.Thread(
             target=target, args=args, name=f"{self.name} {label}", daemon=True
         )
+        # Only the living: a thread a stuck producer kept ends with its buffer.
+        self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
         thread.start()
         return thread
