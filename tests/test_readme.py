@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+from .examples import run_example
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -39,14 +39,7 @@ def test_the_readme_example_plays_its_track_to_the_end(media, tmp_path):
         check=True,
     )
     script = example + '\nprint("ended", track.ended, navigator.audio_session.state)\n'
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "AUDIOSESSION_BACKEND": "null", "AUDIOSESSION_DAEMON": "off"},
-    )
+    result = run_example(script, tmp_path)
     assert result.returncode == 0, result.stderr
     word, ended, state = result.stdout.split()
     assert (word, ended) == ("ended", "True")
@@ -59,18 +52,7 @@ def test_the_readme_voice_assistant_speaks_its_sentence_to_the_end(tmp_path):
         section_example("Audio the program makes")
         + '\nprint("ended", assistant.ended, voice.underruns)\n'
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            **os.environ,
-            "AUDIOSESSION_BACKEND": f"wav:{recording}",
-            "AUDIOSESSION_DAEMON": "off",
-        },
-    )
+    result = run_example(script, tmp_path, AUDIOSESSION_BACKEND=f"wav:{recording}")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ended", "True", "0"]
     # The whole sentence was heard: 41 letters of 20 ms, at the level written.

@@ -25,7 +25,7 @@ from audiosession.errors import NotAllowedError, NotFoundError, NotSupportedErro
 from audiosession.events import EventHandler, EventTarget
 from audiosession.session.element import SessionElement
 from audiosession.session.runtime import Runtime, current_runtime
-from audiosession.session.window import Window, register_navigator_extension
+from audiosession.session.window import Window
 from audiosession.types import AudioSessionType
 
 log = logging.getLogger(__name__)
@@ -123,9 +123,6 @@ class MediaDevices(EventTarget):
         ]
 
     enumerateDevices = enumerate_devices  # noqa: N815
-
-
-register_navigator_extension("media_devices", MediaDevices, alias="mediaDevices")
 
 
 class MediaStream:

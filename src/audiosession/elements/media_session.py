@@ -35,7 +35,7 @@ from audiosession.elements.media import MediaElement
 from audiosession.events import Event, run_awaitable, running_asyncio_loop
 from audiosession.loop import Timer
 from audiosession.platforms import mpris
-from audiosession.session.window import Window, register_navigator_extension
+from audiosession.session.window import Window
 from audiosession.types import AudioSessionState, AudioSessionType
 
 log = logging.getLogger(__name__)
@@ -624,6 +624,3 @@ def _program_name() -> str:
 
 def _uri(src: str) -> str:
     return src if "://" in src else Path(src).absolute().as_uri()
-
-
-register_navigator_extension("media_session", MediaSession, alias="mediaSession")
