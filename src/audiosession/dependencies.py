@@ -10,7 +10,7 @@ from audiosession.errors import MissingDependencyError
 __all__ = ["CLI_EXTRA", "MissingDependencyError", "missing_dependency", "require"]
 
 CLI_EXTRA = "pip install 'audiosession[cli]'"
-"""How to install what the ``audiosession`` command needs beyond the library (rich, matplotlib)."""
+"""How to install what the demo's picture needs beyond the default install (matplotlib)."""
 
 
 def missing_dependency(

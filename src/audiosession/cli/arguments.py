@@ -231,7 +231,6 @@ def run(raw: list[str]) -> int:
     from audiosession.errors import MissingDependencyError
 
     try:
-        _require_extras(args.command)
         if args.command == "status":
             open_platform(audio=False)
         elif not (args.command == "demo" and args.virtual):
@@ -245,16 +244,6 @@ def run(raw: list[str]) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
-
-
-def _require_extras(command: str) -> None:
-    """The packages of the ``cli`` extra this command needs, checked before it starts (the
-    demo must not play for 19 s and then fail to draw its picture)."""
-    from audiosession.dependencies import CLI_EXTRA, require
-
-    require("rich", needed_for="this command", install=CLI_EXTRA)
-    if command == "demo":
-        require("matplotlib", needed_for="the demo's picture (demo.png)", install=CLI_EXTRA)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

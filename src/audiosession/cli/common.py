@@ -119,9 +119,12 @@ class Printer:
             self.console.print(*objects, **options)
 
     def note(self, text: str) -> None:
-        """One line for the user (on stderr, so pipes of stdout stay clean)."""
+        """One line for the user (on stderr, so pipes of stdout stay clean); ``text`` is plain
+        (brackets are printed, not read as markup)."""
         if self.enabled:
-            self.err.print(f"[yellow]{text}[/]")
+            from rich.markup import escape
+
+            self.err.print(f"[yellow]{escape(text)}[/]")
 
     def heading(self, text: str) -> None:
         self.print(f"[bold]audiosession demo[/] - {text}")
