@@ -134,7 +134,8 @@ def build_parser() -> Parser:
         "files",
         nargs="+",
         metavar="FILE",
-        help="audio files (WAV, FLAC, Ogg, MP3), played one after the other",
+        help="audio files (WAV, FLAC, Ogg, MP3) or http(s):, file:, data: URLs, played one "
+        "after the other",
     )
     play.add_argument(
         "--type", choices=TYPES, default="playback", help="the session's type (default playback)"
@@ -163,7 +164,7 @@ def build_parser() -> Parser:
         ),
     ):
         sub = _command(subparsers, name, summary, example)
-        sub.add_argument("files", nargs=1, metavar="FILE", help="the audio file to play")
+        sub.add_argument("files", nargs=1, metavar="FILE", help="the audio file (or URL) to play")
         sub.add_argument("--loop", action="store_true", help="repeat until Ctrl-C")
         sub.set_defaults(type=type_)
         _player_options(sub)

@@ -24,6 +24,7 @@ from audiosession.cli.common import (
     session_table,
 )
 from audiosession.cli.progress import ProgressLine, clock, player_line
+from audiosession.elements.sources import url_scheme
 from audiosession.platforms.policy import find_config, route_for
 
 EXIT_INTERRUPTED = 130
@@ -40,7 +41,10 @@ def warn_if_silent() -> None:
 
 
 def _check_files(files: list[str]) -> None:
+    """Each of ``files`` is a file; a URL is left to the element, which reports what fails."""
     for name in files:
+        if url_scheme(name):
+            continue
         path = Path(name)
         if not path.exists():
             raise CommandError(f"no such file: {name}")
