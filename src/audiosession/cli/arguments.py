@@ -189,12 +189,13 @@ def build_parser() -> Parser:
         "--seconds", type=_seconds, metavar="N", help="hang up after N seconds (default: at Ctrl-C)"
     )
 
-    _command(
+    devices = _command(
         subparsers,
         "devices",
         "list output and input devices, the default and the communications device",
-        "audiosession devices",
+        "audiosession devices --json",
     )
+    devices.add_argument("--json", action="store_true", help="print them as one JSON object")
 
     daemon = _command(
         subparsers,
@@ -212,6 +213,11 @@ def build_parser() -> Parser:
         "audiosession status --watch",
     )
     status.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help="print them as one JSON object (with --watch: one line per refresh)",
+    )
     return parser
 
 
@@ -266,7 +272,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "call":
         return commands_module.call(mic=args.mic, remote=args.remote, seconds=args.seconds)
     if args.command == "devices":
-        return commands_module.devices()
+        return commands_module.devices(as_json=args.json)
     if args.command == "status":
-        return commands_module.status(watch=args.watch)
+        return commands_module.status(watch=args.watch, as_json=args.json)
     raise AssertionError(args.command)  # pragma: no cover - argparse checked it

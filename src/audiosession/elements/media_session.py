@@ -23,7 +23,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from audiosession.elements.media import MediaElement
 from audiosession.events import Event, run_awaitable, running_asyncio_loop
 from audiosession.loop import Timer
 from audiosession.platforms import mpris
+from audiosession.platforms.base import program_name
 from audiosession.session.window import Window
 from audiosession.types import AudioSessionState, AudioSessionType
 
@@ -538,7 +538,7 @@ class MediaSession:
             "CanQuit": ("b", False),
             "CanRaise": ("b", False),
             "HasTrackList": ("b", False),
-            "Identity": ("s", f"{_program_name()} ({self.window.name})"),
+            "Identity": ("s", f"{program_name()} ({self.window.name})"),
             "SupportedUriSchemes": ("as", []),
             "SupportedMimeTypes": ("as", []),
         }
@@ -615,11 +615,6 @@ _MPRIS_ACTIONS = {
     "Next": MediaSessionAction.NEXTTRACK,
     "Previous": MediaSessionAction.PREVIOUSTRACK,
 }
-
-
-def _program_name() -> str:
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] not in ("", "-c") else ""
-    return name or "python"
 
 
 def _uri(src: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from audiosession.platforms.base import program_name
 from audiosession.session.audio_session import (
     AudioSession,
     update_the_selected_audio_session,
@@ -102,8 +103,9 @@ class Window:
 
     @property
     def owner(self) -> str:
-        """Who holds this window's session, as ``platform().sessions()`` reports it."""
-        return f"{self.name} (pid {os.getpid()})"
+        """Who holds this window's session, as ``platform().sessions()`` reports it: the
+        program, its pid and the window (``music.py (pid 7), window-1``)."""
+        return f"{program_name()} (pid {os.getpid()}), {self.name}"
 
     def close(self) -> None:
         """Close this window and its children: their elements stop and are freed, their
