@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from .audio import tone_level_db
 from .examples import run_example
 
 README = Path(__file__).parents[1] / "README.md"
@@ -60,3 +61,29 @@ def test_the_readme_voice_assistant_speaks_its_sentence_to_the_end(tmp_path):
     sounding = np.flatnonzero(np.abs(output[:, 0]) > 1e-3)
     assert (sounding[-1] - sounding[0]) / rate == pytest.approx(41 * 0.02, abs=0.01)
     assert np.abs(output[:, 0]).max() == pytest.approx(0.3, abs=0.01)
+
+
+def test_the_readme_call_plays_the_far_end_and_captures_the_microphone(media, tmp_path):
+    media.tone(550, 1.0, name="remote.wav")
+    recording = tmp_path / "speakers.wav"
+    script = (
+        section_example("A call")
+        + "\nprint(navigator.audio_session.state, microphone.ready_state, len(heard) / 48000)\n"
+        + "import numpy as np\n"
+        + "print(round(float(np.abs(np.fft.rfft(heard[:, 0])).argmax() * 48000 / len(heard))))\n"
+    )
+    result = run_example(
+        script,
+        tmp_path,
+        AUDIOSESSION_BACKEND=f"wav:{recording}",
+        AUDIOSESSION_FAKE_MIC=media.tone(330, 1.0, name="mic.wav"),
+    )
+    assert result.returncode == 0, result.stderr
+    state, ready_state, seconds, frequency = result.stdout.split()
+    assert ready_state == "ended"
+    assert state in ("active", "inactive")  # its inactivation may be a task away
+    assert float(seconds) == pytest.approx(2.0, abs=0.3)  # two seconds of the microphone
+    assert int(frequency) == pytest.approx(330, abs=3)
+    # The far end was heard (the WAV backend's one device is also the communications one).
+    output, rate = sf.read(recording, dtype="float32", always_2d=True)
+    assert tone_level_db(output, 550, 1.0) == pytest.approx(0, abs=0.5)
