@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,49 @@ def test_the_readme_call_plays_the_far_end_and_captures_the_microphone(media, tm
     # The far end was heard (the WAV backend's one device is also the communications one).
     output, rate = sf.read(recording, dtype="float32", always_2d=True)
     assert tone_level_db(output, 550, 1.0) == pytest.approx(0, abs=0.5)
+
+
+def mypy(*files: Path) -> subprocess.CompletedProcess[str]:
+    """``mypy --strict`` on ``files``, as a user's project runs it on code using the package."""
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_readme_examples_pass_mypy_strict(tmp_path):
+    examples = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert len(examples) >= 3
+    files = []
+    for number, example in enumerate(examples):
+        files.append(tmp_path / f"example_{number}.py")
+        files[-1].write_text(example)
+    result = mypy(*files)
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_type_checker_knows_the_entry_points_and_refuses_their_misuse(tmp_path):
+    program = tmp_path / "program.py"
+    program.write_text(
+        "import audiosession\n"
+        "from audiosession import navigator\n"
+        "reveal_type(navigator)\n"
+        "request = navigator.media_devices.get_user_media(audio=True)\n"
+        "reveal_type(request)\n"
+        "reveal_type(request.result())\n"
+        "reveal_type(audiosession.run(until=1.0))\n"
+        'audiosession.run(until="soon")\n'
+        "request.get_audio_tracks()\n"
+    )
+    found = re.findall(r"program\.py:(\d+): (?:note|error): (.*)", mypy(program).stdout)
+    assert found[:3] == [
+        ("3", 'Revealed type is "audiosession.session.window.Navigator"'),
+        ("5", 'Revealed type is "audiosession.elements.capture.UserMediaRequest"'),
+        ("6", 'Revealed type is "audiosession.elements.capture.MediaStream"'),
+    ]
+    line, outcome = found[3]  # how a union of literals is spelled depends on mypy's version
+    assert line == "7" and all(word in outcome for word in ("done", "stopped", "interrupted"))
+    errors = [line for line, _ in found[4:]]
+    assert errors[:2] == ["8", "9"], found  # until="soon"; a stream method on the promise
