@@ -27,6 +27,12 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# The package logs and never prints. Unless the program configures logging, what it logs goes
+# nowhere (the logging HOWTO's advice for a library): else Python's last-resort handler would
+# print each warning on stderr, beside the error the program already receives. Every runtime
+# imports this module before anything of the package can log.
+logging.getLogger("audiosession").addHandler(logging.NullHandler())
+
 Task = Callable[..., Any]
 
 IO_WAIT = 10.0

@@ -9,6 +9,7 @@ those actions themselves, so that a pause the user asked for is never read as th
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -20,13 +21,19 @@ from audiosession import Audio, MediaStream, NotFoundError
 from audiosession.cli.common import (
     CommandError,
     Printer,
+    fit_whole,
     format_db,
+    gain_and_causes,
     is_null_sink,
     level_dbfs,
+    session_json,
     session_table,
+    table_console,
+    whole_column,
 )
 from audiosession.cli.progress import ProgressLine, clock, player_line
 from audiosession.elements.capture import MediaStreamTrack
+from audiosession.elements.sources import url_scheme
 from audiosession.platforms.local_audio import monitor_input_warning
 from audiosession.platforms.policy import find_config, route_for
 
@@ -57,7 +64,10 @@ def warn_if_monitor(track: MediaStreamTrack) -> None:
 
 
 def _check_files(files: list[str]) -> None:
+    """Each of ``files`` is a file; a URL is left to the element, which reports what fails."""
     for name in files:
+        if url_scheme(name):
+            continue
         path = Path(name)
         if not path.exists():
             raise CommandError(f"no such file: {name}")
@@ -166,6 +176,7 @@ def _play_one(
         if not _warned:
             _warned.append(True)
             warn_if_silent()
+        policy = _what_the_policy_does(session)
         progress.show(
             player_line(
                 title,
@@ -175,8 +186,9 @@ def _play_one(
                 state,
                 str(session.type),
                 paused_by_user=paused_by_user,
-            ),
-            key=f"{playing} {state} {paused_by_user}",
+            )
+            + (f"  {policy}" if policy else ""),
+            key=f"{playing} {state} {paused_by_user} {policy}",
         )
         if audio.ended:
             progress.end()
@@ -186,6 +198,14 @@ def _play_one(
             progress.end()
             print(f"{title}: stopped by the platform (see `audiosession status`)", file=sys.stderr)
             return "done"
+
+
+def _what_the_policy_does(session: audiosession.AudioSession) -> str:
+    """This session's gain and causes as ``platform().sessions()`` reports them ("" if none)."""
+    for info in audiosession.platform().sessions():
+        if info.owner == session.owner:
+            return gain_and_causes(info)
+    return ""
 
 
 def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
@@ -236,9 +256,8 @@ def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
     return 0
 
 
-def devices() -> int:
+def devices(*, as_json: bool = False) -> int:
     """List outputs and inputs; mark the default and the communications device."""
-    from rich.console import Console
     from rich.table import Table
 
     platform = audiosession.platform()
@@ -246,52 +265,96 @@ def devices() -> int:
     communications = route_for("play-and-record", found, find_config())
     backend = platform.audio.backend
     host_api = getattr(backend, "host_api", None)  # PortAudio's ALSA, Core Audio, WASAPI
+    rows: list[dict[str, Any]] = [
+        {
+            "kind": device.kind,
+            "id": device.id,
+            "label": device.label,
+            "default": device.is_default,
+            "communications": device.kind == "audiooutput" and device.id == communications,
+            "roles": sorted(device.intended_roles),
+        }
+        for device in found
+    ]
+    if as_json:
+        report = {
+            "backend": backend.name,
+            "host_api": host_api,
+            "null_sink": is_null_sink(found),
+            "communications": communications,
+            "devices": rows,
+        }
+        print(json.dumps(report, indent=2))
+        return 0
     title = f"devices of the {backend.name}{f' ({host_api})' if host_api else ''} backend"
     table = Table(title=title, title_justify="left")
-    for column in ("kind", "id", "label", "default", "communications", "roles"):
-        table.add_column(column)
-    for device in found:
-        output = device.kind == "audiooutput"
+    table.add_column("kind", no_wrap=True)
+    whole_column(table, "id", [row["id"] for row in rows])
+    table.add_column("label", overflow="fold")
+    table.add_column("default", no_wrap=True)
+    table.add_column("communications", no_wrap=True)
+    table.add_column("roles", overflow="fold")
+    for row in rows:
         table.add_row(
-            "output" if output else "input",
-            device.id,
-            device.label,
-            "yes" if device.is_default else "",
-            "yes" if output and device.id == communications else "",
-            ", ".join(sorted(device.intended_roles)) or "-",
+            "output" if row["kind"] == "audiooutput" else "input",
+            row["id"],
+            row["label"],
+            "yes" if row["default"] else "",
+            "yes" if row["communications"] else "",
+            ", ".join(row["roles"]) or "-",
         )
-    Console(highlight=False, soft_wrap=not sys.stdout.isatty()).print(table)
+    console = table_console()
+    console.print(fit_whole(console, table))
     if is_null_sink(found):
         print("no sound device found: audio goes to the null sink (run with -v for why)")
     return 0
 
 
-def status(*, watch: bool) -> int:
-    """Print ``platform().sessions()`` as a table (live with ``watch``)."""
-    from rich.console import Console, Group
+def status(*, watch: bool, as_json: bool = False) -> int:
+    """Print ``platform().sessions()`` as a table (live with ``watch``), or as JSON."""
+    from rich.console import Group
     from rich.live import Live
     from rich.text import Text
 
     platform = audiosession.platform()
-    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    console = table_console()
+
+    def daemon_report() -> dict[str, Any] | None:
+        daemon_status = getattr(platform, "daemon_status", None)
+        return daemon_status() if daemon_status is not None else None
+
+    def report() -> str:
+        return json.dumps(
+            {
+                "platform": platform.name,
+                "sessions": [session_json(info) for info in platform.sessions()],
+                "daemon": daemon_report(),
+            }
+        )
 
     def table() -> Any:
         infos = platform.sessions()
         shown = session_table(
             infos, title=f"{len(infos)} session(s) on the {platform.name} platform"
         )
-        daemon_status = getattr(platform, "daemon_status", None)
-        report = daemon_status() if daemon_status is not None else None
-        if report is None:
+        daemon = daemon_report()
+        if daemon is None:
             return shown
-        notes = [f"PulseAudio bridge {report.get('bridge')}"]
-        if report.get("not_answering"):
+        notes = [f"PulseAudio bridge {daemon.get('bridge')}"]
+        if daemon.get("not_answering"):
             notes.append(
-                f"{report['not_answering']} client(s) not answering: their sessions "
+                f"{daemon['not_answering']} client(s) not answering: their sessions "
                 "are set aside until they do"
             )
         return Group(shown, *(Text(note) for note in notes))
 
+    if as_json:
+        print(report(), flush=True)
+        while watch:
+            if audiosession.run(until=0.5) == "interrupted":
+                return EXIT_INTERRUPTED
+            print(report(), flush=True)
+        return 0
     if platform.name == "embedded":
         console.print(
             "[dim]The embedded platform arbitrates one process: this command sees "
@@ -299,10 +362,10 @@ def status(*, watch: bool) -> int:
             "shares every process's.[/]"
         )
     if not watch:
-        console.print(table())
+        console.print(fit_whole(console, table()))
         return 0
-    with Live(table(), console=console, refresh_per_second=4) as live:
+    with Live(fit_whole(console, table()), console=console, refresh_per_second=4) as live:
         while True:
             if audiosession.run(until=0.5) == "interrupted":
                 return EXIT_INTERRUPTED
-            live.update(table())
+            live.update(fit_whole(console, table()))

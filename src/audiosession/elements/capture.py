@@ -16,7 +16,7 @@ import os
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from audiosession.errors import NotAllowedError, NotFoundError, NotSupportedErro
 from audiosession.events import EventHandler, EventTarget
 from audiosession.session.element import SessionElement
 from audiosession.session.runtime import Runtime, current_runtime
-from audiosession.session.window import Window, register_navigator_extension
+from audiosession.session.window import Window
 from audiosession.types import AudioSessionType
 
 log = logging.getLogger(__name__)
@@ -125,9 +125,6 @@ class MediaDevices(EventTarget):
     enumerateDevices = enumerate_devices  # noqa: N815
 
 
-register_navigator_extension("media_devices", MediaDevices, alias="mediaDevices")
-
-
 class MediaStream:
     """A set of tracks; ``Audio().src_object = stream`` plays it."""
 
@@ -196,6 +193,19 @@ def _own_track(track: Any) -> Any:
 class UserMediaRequest(Promise[MediaStream]):
     """What ``get_user_media()`` returns: resolves with a ``MediaStream`` holding one live
     microphone track, or is rejected with ``NotAllowedError`` or ``NotFoundError``."""
+
+    if not TYPE_CHECKING:  # a type checker must still see no such attribute
+
+        def __getattr__(self, name: str) -> Any:
+            # Only for names it lacks: the stream's, asked of the promise, say how to get it.
+            if not name.startswith("_") and hasattr(MediaStream, name):
+                raise AttributeError(
+                    f"'UserMediaRequest' object has no attribute {name!r}: get_user_media() "
+                    "returns a promise of the MediaStream, as on the web; take the stream first "
+                    f"with .result() (stream = get_user_media(audio=True).result(); "
+                    f"stream.{name}), `await` in a coroutine, or .then(callback)"
+                )
+            raise AttributeError(f"'UserMediaRequest' object has no attribute {name!r}")
 
 
 class MediaStreamTrack(EventTarget, SessionElement):
