@@ -23,11 +23,11 @@ SOUNDS = 200
 
 RSS_MARGIN = 512 << 10
 """Bytes the daemon's resident memory may grow by from the second round to the fifth. Freed
-memory stays with the process (glibc keeps it in its arenas), and the allocator's arenas settle
-slowly: in a soak of 30 000 sounds through the daemon the RSS rose by about 0.1 MiB a thousand
-sounds (while the Python heap, by tracemalloc, stayed within 12 KB over 5 000) and was flat
-from about 12 000 sounds on; so these rounds grow by 100 to 160 KB (10 runs). A sound or a
-client record kept for good (the decoded 50 ms tone alone is 19 KB) would be over 10 MB."""
+memory stays with the process (glibc keeps it in its arenas), and the figure creeps up in
+steps: in a soak of 30 000 sounds through the daemon it rose by about 0.1 MiB a thousand sounds
+(flat from 12 000 to 24 000), as much as before elements were released, while the Python heap
+(tracemalloc) stayed within 12 KB over 5 000 sounds. These rounds grow by 100 to 160 KB (10
+runs). A sound kept for good (the decoded 50 ms tone alone is 19 KB) would be over 10 MB."""
 
 EXECUTOR_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 """Threads asyncio's default executor may run in the daemon for its blocking work (opening the
