@@ -19,8 +19,16 @@ import sys
 import threading
 import time
 
-import audiosession
-from audiosession import Audio, navigator
+# Before audiosession is imported: importing ``navigator`` makes the default window, and so
+# picks the platform; what that logs (a squatted socket, say) reaches the handlers set by then.
+logging.basicConfig(
+    level=logging.INFO,
+    stream=sys.stderr,
+    format="%(relativeCreated)d %(levelname)s %(name)s: %(message)s",
+)
+
+import audiosession  # noqa: E402
+from audiosession import Audio, navigator  # noqa: E402
 
 _out_lock = threading.Lock()
 
@@ -64,11 +72,6 @@ def main() -> None:
     parser.add_argument("--loop", action="store_true")
     parser.add_argument("--no-play", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(relativeCreated)d %(levelname)s %(name)s: %(message)s",
-    )
 
     session = navigator.audio_session
     session.type = args.type
