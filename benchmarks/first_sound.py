@@ -20,6 +20,8 @@ Cases (each a process of its own, so one case's streams never affect another's):
   spell.
 - ``back``: the same, back to back.
 - ``paused``: ``play()`` of a paused element (played once, paused mid-sound, quiet spell).
+- ``again``: ``play()`` of an element that has played to its end, as a game plays one effect
+  over and over (its file rested at its end: this ``play()`` opens it again, docs/media.md).
 - ``sounddevice``: ``sounddevice.play(data, 48000)`` in a warm process: PortAudio -> ALSA's
   ``pulse`` plugin (a generated ALSA configuration, tests/alsa_config.py) -> the same server.
 - ``paplay``: ``paplay wav`` from a new process (the clock starts before it is spawned).
@@ -68,6 +70,7 @@ CASES = (
     "warm",
     "back",
     "paused",
+    "again",
     "sounddevice",
     "paplay",
     "notify",
@@ -206,6 +209,7 @@ def child_ours(tone: str, long_tone: str) -> None:
     navigator.audio_session.type = "transient"
     kept: list[Audio] = []
     paused: Audio | None = None
+    again = Audio(tone)
     print("ready", flush=True)
     for line in sys.stdin:
         command = line.strip()
@@ -223,6 +227,13 @@ def child_ours(tone: str, long_tone: str) -> None:
                 time.sleep(0.5)
             start = time.monotonic()
             paused.play()
+        elif command == "again":
+            if not again.ended:  # played once to its end (heard out) before the first trial
+                again.play().result(10)
+                audiosession.run(until=again, timeout=5.0)
+                time.sleep(0.5)
+            start = time.monotonic()
+            again.play()
         elif command == "pause":
             assert paused is not None
             start = time.monotonic()
@@ -340,6 +351,12 @@ def run_case(
             return measure(
                 ear, lambda: child.call("resume"), trials, quiet, after=lambda: child.call("pause")
             )
+        finally:
+            child.close()
+    if case == "again":
+        child = Child("ours", env, tone, long_tone)
+        try:
+            return measure(ear, lambda: child.call("again"), trials, quiet)
         finally:
             child.close()
     if case == "sounddevice":

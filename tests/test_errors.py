@@ -14,6 +14,8 @@ from audiosession.platforms.client import DaemonLostError, DaemonUnavailableErro
 from audiosession.platforms.policy import ConfigError
 from audiosession.platforms.protocol import ProtocolError
 
+from .examples import run_example
+
 NOT_YET: set[str] = set()  # every error class follows the rule
 
 
@@ -51,3 +53,28 @@ def test_errors_callers_catch_as_a_builtin_are_still_that_builtin(error, builtin
     assert issubclass(error, AudioSessionError) and issubclass(error, builtin)
     with pytest.raises(builtin):
         raise error("a message")
+
+
+FAILED_PLAY = """
+from audiosession import Audio, NotSupportedError
+
+try:
+    Audio("missing.wav").play().result(timeout=10)
+except NotSupportedError as error:
+    print("the program sees:", error)
+"""
+SET_UP_LOGGING = 'import logging\nlogging.basicConfig(format="logged: %(name)s: %(message)s")\n'
+
+
+def test_a_failed_play_reaches_the_program_once_and_the_package_prints_nothing(tmp_path):
+    result = run_example(FAILED_PLAY, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "the program sees: missing.wav: no such file\n"
+    assert result.stderr == ""
+
+
+def test_a_program_that_sets_up_logging_gets_the_package_s_log(tmp_path):
+    result = run_example(SET_UP_LOGGING + FAILED_PLAY, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "the program sees: missing.wav: no such file\n"
+    assert result.stderr == "logged: audiosession.elements.media: missing.wav: no such file\n"

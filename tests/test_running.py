@@ -58,3 +58,31 @@ def test_a_plain_script_plays_a_file_to_its_end_in_real_time(media):
     reason, state, seconds = result.stdout.split()
     assert reason == "done" and state in ("active", "inactive")
     assert float(seconds) >= 0.45  # paced by the real clock, not rendered at once
+
+
+@pytest.mark.parametrize("rate", [22050, 48000])
+def test_a_script_that_exits_while_its_generated_audio_plays_prints_nothing(rate):
+    # The track is still live and its element playing at exit: the dispatcher thread is
+    # stopped at exit, so what its pending tasks held (the track, its resampler at 22.05 kHz)
+    # is released with the rest.
+    script = textwrap.dedent(f"""
+        import numpy as np, audiosession
+        from audiosession import Audio, MediaStream, MediaStreamTrackGenerator
+        track = MediaStreamTrackGenerator(kind="audio", rate={rate}, channels=1)
+        speech = Audio()
+        speech.src_object = MediaStream([track])
+        speech.play()
+        t = np.arange({rate // 2}) / {rate}
+        track.write((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+        audiosession.run(until=0.2)
+        print(speech.paused, track.ready_state)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"AUDIOSESSION_BACKEND": "null", "AUDIOSESSION_DAEMON": "off", "PATH": "/usr/bin:/bin"},
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.split() == ["False", "live"]

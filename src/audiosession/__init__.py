@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from audiosession.session import AudioSession, Navigator, SessionElement, Window
     from audiosession.types import AudioSessionState, AudioSessionType
 
+    navigator: Navigator
+    """The default window's ``Navigator`` (made on first use)."""
+
 __version__ = "0.1.0"
 
 # Every public name and the module it comes from. They are imported on first use, so that

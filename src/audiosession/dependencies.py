@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-
 from audiosession.errors import MissingDependencyError
 
-__all__ = ["CLI_EXTRA", "MissingDependencyError", "missing_dependency", "require"]
+__all__ = ["CLI_EXTRA", "MissingDependencyError", "missing_dependency"]
 
 CLI_EXTRA = "pip install 'audiosession[cli]'"
-"""How to install what the ``audiosession`` command needs beyond the library (rich, matplotlib)."""
+"""How to install what the demo's picture needs beyond the default install (matplotlib)."""
 
 
 def missing_dependency(
@@ -24,12 +21,3 @@ def missing_dependency(
     return MissingDependencyError(
         f"{needed_for} needs the Python package {package!r}, which is not installed; {install}"
     )
-
-
-def require(package: str, *, needed_for: str, install: str) -> ModuleType:
-    """Import ``package``, or raise ``MissingDependencyError`` saying what ``needed_for`` it and how
-    to ``install`` it."""
-    try:
-        return importlib.import_module(package)
-    except ModuleNotFoundError as error:
-        raise missing_dependency(error, package, needed_for=needed_for, install=install) from None

@@ -27,6 +27,12 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# The package logs and never prints. Unless the program configures logging, what it logs goes
+# nowhere (the logging HOWTO's advice for a library): else Python's last-resort handler would
+# print each warning on stderr, beside the error the program already receives. Every runtime
+# imports this module before anything of the package can log.
+logging.getLogger("audiosession").addHandler(logging.NullHandler())
+
 Task = Callable[..., Any]
 
 IO_WAIT = 10.0
@@ -252,8 +258,15 @@ class ThreadedLoop(TaskLoop):
         if not done.wait(timeout):
             raise TimeoutError(f"the audiosession loop did not become idle within {timeout} s")
 
-    def close(self) -> None:
-        """Stop the dispatcher thread after the task it is running, if any."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the dispatcher thread after the task it is running, if any, and wait (up to
+        ``timeout`` seconds) for it to end. What is still queued will never run: it is dropped,
+        and with it what it holds (the elements and tracks of pending timers)."""
         with self._wakeup:
             self._closed = True
+            self._tasks.clear()
+            self._timers.clear()
             self._wakeup.notify()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)

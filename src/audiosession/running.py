@@ -16,13 +16,20 @@ import concurrent.futures
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal, Union
 
 from audiosession.elements.context import AudioContext
 from audiosession.elements.media import MediaElement
+from audiosession.loop import ThreadedLoop
 from audiosession.session.runtime import Runtime, VirtualClock, current_runtime
 
 log = logging.getLogger(__name__)
+
+RunUntil = Union[MediaElement, AudioContext, "concurrent.futures.Future[Any]", float, None]
+"""What ``run(until=...)`` waits for: an element's end, a context's closing, a future (a
+``Playback`` or any ``Promise``), a number of seconds, or nothing (for ever)."""
+RunOutcome = Literal["done", "stopped", "timeout", "interrupted"]
 
 _stop_requested = threading.Event()
 VIRTUAL_RUN_LIMIT = 24 * 3600.0
@@ -33,7 +40,7 @@ def stop() -> None:
     _stop_requested.set()
 
 
-def run(until: Any = None, *, timeout: float | None = None) -> str:
+def run(until: RunUntil = None, *, timeout: float | None = None) -> RunOutcome:
     """Serve events until ``until`` is done: an element (its end or error), an AudioContext
     (closed), a future (settled), a number of seconds, or None (for ever); or until Ctrl-C,
     ``stop()`` or ``timeout`` seconds. Returns why it stopped: ``"done"``, ``"stopped"``,
@@ -58,7 +65,7 @@ def run(until: Any = None, *, timeout: float | None = None) -> str:
         return "interrupted"
 
 
-def _done_condition(until: Any, runtime: Runtime) -> Any:
+def _done_condition(until: RunUntil, runtime: Runtime) -> Callable[[], bool]:
     if until is None:
         return lambda: False
     if isinstance(until, MediaElement):
@@ -78,7 +85,9 @@ def _done_condition(until: Any, runtime: Runtime) -> Any:
     )
 
 
-def _run_virtually(runtime: Runtime, clock: VirtualClock, done: Any, timeout: float | None) -> str:
+def _run_virtually(
+    runtime: Runtime, clock: VirtualClock, done: Callable[[], bool], timeout: float | None
+) -> RunOutcome:
     limit = runtime.loop.now() + (VIRTUAL_RUN_LIMIT if timeout is None else timeout)
     while runtime.loop.now() < limit:
         if done():
@@ -91,11 +100,18 @@ def _run_virtually(runtime: Runtime, clock: VirtualClock, done: Any, timeout: fl
 
 @atexit.register
 def _release_at_exit() -> None:
+    """Release the process's sessions, then stop its loop: a dispatcher thread still running
+    when the interpreter finalizes would keep alive, for ever, whatever its pending tasks and
+    timers hold (elements, tracks, their resamplers and decoders)."""
     from audiosession.session import runtime as runtimes
 
     process = runtimes._process_runtime
-    if process is not None and not process.closed:
+    if process is None:
+        return
+    if not process.closed:
         try:
             process.close()
         except Exception:  # pragma: no cover - the interpreter is going away
             log.exception("releasing the process's sessions at exit failed")
+    if isinstance(process.loop, ThreadedLoop):
+        process.loop.close()

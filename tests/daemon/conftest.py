@@ -58,6 +58,7 @@ class DaemonProcess:
             if self.answers():
                 return self
             time.sleep(0.02)
+        self.kill()  # the fixture has not started yet: nobody else would
         raise RuntimeError(f"the daemon did not start listening:\n{self.log()}")
 
     def answers(self) -> bool:
@@ -169,6 +170,21 @@ class Player:
                     f"{timeout} s; stderr:\n{self.stderr()}"
                 )
             time.sleep(0.01)
+
+    def wait_played(self, seconds: float, timeout: float = 10.0) -> float:
+        """Wait until the element's position (``current_time``: where its output has taken
+        the media to, so what is in its WAV) reaches ``seconds``; return that position. Ask
+        it only where no other event is awaited meanwhile: the wait skips the events
+        between its answers."""
+        deadline = time.monotonic() + timeout
+        while (position := self.ask("position")["current_time"]) < seconds:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{self.name}: at {position} s, not {seconds} s, after {timeout} s; "
+                    f"events: {self.events}\nstderr:\n{self.stderr()}"
+                )
+            time.sleep(0.01)
+        return position
 
     def send(self, command: str) -> None:
         assert self.proc.stdin is not None

@@ -5,7 +5,6 @@ is tests/cli/test_notify.py's business)."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from audiosession.daemon.player import MAX_SOUNDS_PER_CLIENT, SoundCache
 from audiosession.platforms.policy import PolicyConfig
 
 from ..audio import Media
-from .test_server import Raw
+from .test_server import Raw, sound_event
 
 
 @pytest.fixture
@@ -29,19 +28,6 @@ def daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
     server = Daemon(runtime / "daemon.sock", PolicyConfig(), play_sounds=True)
     with DaemonThread(server):
         yield server
-
-
-def sound_event(raw: Raw, session: str, timeout: float = 5.0) -> dict[str, Any]:
-    """The next ``sound`` push about ``session`` (other pushes are kept in ``raw.pushes``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for push in raw.pushes:
-            if push.get("push") == "sound" and push.get("session") == session:
-                raw.pushes.remove(push)
-                return push
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no sound push for {session} within {timeout} s: {raw.pushes}")
-        raw.pushes.append(raw.next_message())
 
 
 def gains(raw: Raw, session: str) -> list[float]:

@@ -142,3 +142,30 @@ def test_the_log_counts_rather_than_floods(daemon: DaemonProcess) -> None:
     assert sum("malformed JSON" in line for line in lines) == LOGGED_ERRORS_PER_CLIENT
     assert sum("further errors are counted, not logged" in line for line in lines) == 1
     assert daemon.log().count("\n") < 20_000  # after the floods of the tests before
+
+
+def test_a_crowd_connecting_while_the_daemon_is_held_up_is_served_once_it_runs(
+    daemon: DaemonProcess,
+) -> None:
+    # 300 processes starting at once (a login) while the daemon cannot run (SIGSTOP stands in
+    # for a busy machine): each connection waits in the accept queue, none is turned away.
+    assert daemon.proc is not None
+    crowd = []
+    daemon.proc.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(300):
+            sock = socket.socket(socket.AF_UNIX)
+            sock.setblocking(False)
+            crowd.append(sock)
+            sock.connect(str(daemon.socket))  # BlockingIOError once the accept queue is full
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
+    try:
+        for sock in crowd:
+            sock.settimeout(10)
+            sock.sendall(b'{"op": "hello", "version": 1, "program": "crowd"}\n')
+        for sock in crowd:
+            assert b'"ok":true' in sock.recv(4096)
+    finally:
+        for sock in crowd:
+            sock.close()

@@ -88,6 +88,19 @@ class Raw:
         self.sock.close()
 
 
+def sound_event(raw: Raw, session: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The next ``sound`` push about ``session`` (other pushes are kept in ``raw.pushes``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for push in raw.pushes:
+            if push.get("push") == "sound" and push.get("session") == session:
+                raw.pushes.remove(push)
+                return push
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no sound push for {session} within {timeout} s: {raw.pushes}")
+        raw.pushes.append(raw.next_message())
+
+
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
     runtime = tmp_path / "audiosession"

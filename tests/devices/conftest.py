@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from audiosession.platforms.policy import PolicyConfig  # noqa: E402
 from audiosession.session.runtime import Runtime  # noqa: E402
 from pulse_server import PulseServer, pulse_server  # noqa: E402
 
-__all__ = ["backend", "pulse_server", "runtime"]
+__all__ = ["backend", "pulse_server", "runtime", "runtime_on"]
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +31,16 @@ def backend(pulse_server: PulseServer) -> Iterator[PulseBackend]:
         b.close()
 
 
-@pytest.fixture
-def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
-    """A process-like runtime (real clock, dispatcher thread) on the private server."""
+@contextlib.contextmanager
+def runtime_on(server: PulseServer) -> Iterator[Runtime]:
+    """A process-like runtime (real clock, dispatcher thread) on ``server``, closed after."""
     loop = ThreadedLoop(name="pulse-test-loop")
 
     def platform(task_loop):
         return EmbeddedPlatform(
             task_loop,
             config=PolicyConfig(),
-            backend_factory=lambda: PulseBackend(server=pulse_server.server_string),
+            backend_factory=lambda: PulseBackend(server=server.server_string),
         )
 
     runtime = Runtime(loop, platform)
@@ -48,3 +49,10 @@ def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
     finally:
         runtime.close()
         loop.close()
+
+
+@pytest.fixture
+def runtime(pulse_server: PulseServer) -> Iterator[Runtime]:
+    """A process-like runtime (real clock, dispatcher thread) on the private server."""
+    with runtime_on(pulse_server) as runtime:
+        yield runtime

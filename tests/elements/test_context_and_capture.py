@@ -225,3 +225,20 @@ def test_enumerate_devices_lists_outputs_and_inputs(env):
         ("audiooutput", "headset"),
         ("audioinput", "default"),
     ]
+
+
+def test_a_stream_method_asked_of_the_promise_says_how_to_get_the_stream(env):
+    request = env.navigator.media_devices.get_user_media(audio=True)
+    with pytest.raises(AttributeError) as caught:
+        request.get_audio_tracks()
+    assert str(caught.value) == (
+        "'UserMediaRequest' object has no attribute 'get_audio_tracks': get_user_media() "
+        "returns a promise of the MediaStream, as on the web; take the stream first with "
+        ".result() (stream = get_user_media(audio=True).result(); stream.get_audio_tracks), "
+        "`await` in a coroutine, or .then(callback)"
+    )
+    with pytest.raises(AttributeError, match="^'UserMediaRequest' object has no attribute 'x'$"):
+        request.x  # noqa: B018
+    env.advance(0.1)
+    (track,) = request.result().get_audio_tracks()
+    assert track.ready_state == "live"

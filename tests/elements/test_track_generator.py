@@ -3,10 +3,12 @@ levels, underruns and back-pressure of a TTS-like writer, and the policy acting 
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
 import pytest
+import soxr
 
 from audiosession import (
     Audio,
@@ -261,6 +263,25 @@ def test_stop_ends_the_element_at_once_and_drops_what_was_queued(env):
     assert element.ended and track.ready_state == "ended"
     assert silent(env.output(), 0.32, 0.15)
     assert not [r for r in env.events if r.target is track]  # no "ended": the program asked
+
+
+def test_a_closed_or_stopped_track_holds_no_resampler_even_while_the_program_holds_it(env):
+    def resamplers() -> int:
+        gc.collect()
+        return sum(isinstance(o, soxr.ResampleStream) for o in gc.get_objects())
+
+    before = resamplers()
+    closed, stopped = (MediaStreamTrackGenerator(kind="audio", rate=22050) for _ in range(2))
+    elements = [playing(closed), playing(stopped)]
+    for track in (closed, stopped):
+        track.write(sine(440, 0.2, 22050))
+    assert resamplers() == before + 2
+    closed.close()
+    stopped.stop()
+    assert resamplers() == before
+    env.advance(0.4)
+    assert [e.ended for e in elements] == [True, True]
+    assert tone_level_db(env.output(), 440, 0.1, 0.1) == pytest.approx(0, abs=0.1)  # the closed one
 
 
 def test_a_disabled_track_is_silent_and_its_audio_still_goes_by(env):

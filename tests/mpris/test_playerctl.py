@@ -3,86 +3,28 @@
 from __future__ import annotations
 
 import os
-import queue
-import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from .conftest import playerctl
+from .conftest import Program, playerctl, wait_for
 
 PLAYER = Path(__file__).with_name("player.py")
 
 
-class PlayerProcess:
-    """``player.py`` running on the private bus; its stdout lines arrive in a queue."""
-
-    def __init__(self, address: str, tone: str) -> None:
-        env = {
-            **os.environ,
-            "DBUS_SESSION_BUS_ADDRESS": address,
-            "AUDIOSESSION_BACKEND": "null",
-            "AUDIOSESSION_DAEMON": "off",
-        }
-        env.pop("AUDIOSESSION_MPRIS", None)
-        self.process = subprocess.Popen(
-            [sys.executable, str(PLAYER), tone],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.strip())
-
-    def expect(self, line: str, timeout: float = 5.0) -> None:
-        """Wait for the player to print ``line`` (other lines before it are skipped)."""
-        deadline = time.monotonic() + timeout
-        seen = []
-        while time.monotonic() < deadline:
-            try:
-                got = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if got == line:
-                return
-            seen.append(got)
-        errors = self.stop()
-        pytest.fail(f"the player did not print {line!r} (it printed {seen}); stderr:\n{errors}")
-
-    def send(self, command: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.kill()
-        _, errors = self.process.communicate(timeout=5)
-        return errors
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until it holds; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
+def player_process(address: str, tone: str) -> Program:
+    """``player.py`` playing ``tone`` on the private bus with the null backend."""
+    env = {
+        **os.environ,
+        "DBUS_SESSION_BUS_ADDRESS": address,
+        "AUDIOSESSION_BACKEND": "null",
+        "AUDIOSESSION_DAEMON": "off",
+    }
+    env.pop("AUDIOSESSION_MPRIS", None)
+    return Program([sys.executable, str(PLAYER), tone], env)
 
 
 def test_playerctl_lists_controls_and_reads_a_playing_process(session_bus, media):
-    player = PlayerProcess(session_bus, media.tone(440, seconds=1.0))
+    player = player_process(session_bus, media.tone(440, seconds=1.0))
     try:
         player.expect("paused False")
         name = f"audiosession.instance{player.process.pid}_1"

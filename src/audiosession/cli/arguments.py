@@ -134,7 +134,8 @@ def build_parser() -> Parser:
         "files",
         nargs="+",
         metavar="FILE",
-        help="audio files (WAV, FLAC, Ogg, MP3), played one after the other",
+        help="audio files (WAV, FLAC, Ogg, MP3) or http(s):, file:, data: URLs, played one "
+        "after the other",
     )
     play.add_argument(
         "--type", choices=TYPES, default="playback", help="the session's type (default playback)"
@@ -163,7 +164,7 @@ def build_parser() -> Parser:
         ),
     ):
         sub = _command(subparsers, name, summary, example)
-        sub.add_argument("files", nargs=1, metavar="FILE", help="the audio file to play")
+        sub.add_argument("files", nargs=1, metavar="FILE", help="the audio file (or URL) to play")
         sub.add_argument("--loop", action="store_true", help="repeat until Ctrl-C")
         sub.set_defaults(type=type_)
         _player_options(sub)
@@ -188,12 +189,13 @@ def build_parser() -> Parser:
         "--seconds", type=_seconds, metavar="N", help="hang up after N seconds (default: at Ctrl-C)"
     )
 
-    _command(
+    devices = _command(
         subparsers,
         "devices",
         "list output and input devices, the default and the communications device",
-        "audiosession devices",
+        "audiosession devices --json",
     )
+    devices.add_argument("--json", action="store_true", help="print them as one JSON object")
 
     daemon = _command(
         subparsers,
@@ -211,6 +213,11 @@ def build_parser() -> Parser:
         "audiosession status --watch",
     )
     status.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help="print them as one JSON object (with --watch: one line per refresh)",
+    )
     return parser
 
 
@@ -231,7 +238,6 @@ def run(raw: list[str]) -> int:
     from audiosession.errors import MissingDependencyError
 
     try:
-        _require_extras(args.command)
         if args.command == "status":
             open_platform(audio=False)
         elif not (args.command == "demo" and args.virtual):
@@ -245,16 +251,6 @@ def run(raw: list[str]) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
-
-
-def _require_extras(command: str) -> None:
-    """The packages of the ``cli`` extra this command needs, checked before it starts (the
-    demo must not play for 19 s and then fail to draw its picture)."""
-    from audiosession.dependencies import CLI_EXTRA, require
-
-    require("rich", needed_for="this command", install=CLI_EXTRA)
-    if command == "demo":
-        require("matplotlib", needed_for="the demo's picture (demo.png)", install=CLI_EXTRA)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -276,7 +272,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "call":
         return commands_module.call(mic=args.mic, remote=args.remote, seconds=args.seconds)
     if args.command == "devices":
-        return commands_module.devices()
+        return commands_module.devices(as_json=args.json)
     if args.command == "status":
-        return commands_module.status(watch=args.watch)
+        return commands_module.status(watch=args.watch, as_json=args.json)
     raise AssertionError(args.command)  # pragma: no cover - argparse checked it

@@ -3,10 +3,13 @@
 Each is a short program on the public API: a session of the right type on ``navigator``,
 ``Audio`` elements, ``audiosession.run(until=...)`` to keep the process alive while it plays.
 The platform pauses and resumes the elements by itself; the commands only watch and report.
+The user's media keys (MPRIS, ``playerctl``) pause a player and play it on: the players take
+those actions themselves, so that a pause the user asked for is never read as the platform's.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -18,12 +21,20 @@ from audiosession import Audio, MediaStream, NotFoundError
 from audiosession.cli.common import (
     CommandError,
     Printer,
+    fit_whole,
     format_db,
+    gain_and_causes,
     is_null_sink,
     level_dbfs,
+    session_json,
     session_table,
+    table_console,
+    whole_column,
 )
 from audiosession.cli.progress import ProgressLine, clock, player_line
+from audiosession.elements.capture import MediaStreamTrack
+from audiosession.elements.sources import url_scheme
+from audiosession.platforms.local_audio import monitor_input_warning
 from audiosession.platforms.policy import find_config, route_for
 
 EXIT_INTERRUPTED = 130
@@ -39,8 +50,24 @@ def warn_if_silent() -> None:
         )
 
 
+def warn_if_monitor(track: MediaStreamTrack) -> None:
+    """One line when the default input is a monitor: the call would record its own output."""
+    device_id = track.get_settings().get("device_id")
+    device = next((d for d in audiosession.platform().devices() if d.id == device_id), None)
+    if device is not None and device.monitor_of is not None:
+        Printer().note(
+            "audiosession: "
+            + monitor_input_warning(
+                device, "choose another with --mic ID (see `audiosession devices`)"
+            )
+        )
+
+
 def _check_files(files: list[str]) -> None:
+    """Each of ``files`` is a file; a URL is left to the element, which reports what fails."""
     for name in files:
+        if url_scheme(name):
+            continue
         path = Path(name)
         if not path.exists():
             raise CommandError(f"no such file: {name}")
@@ -89,6 +116,30 @@ def play(files: list[str], *, type_: str, volume: float, loop: bool, device: str
 _warned: list[bool] = []
 
 
+class _MediaKeys:
+    """The media session's ``play``, ``pause`` and ``stop`` actions for ``audio``: ``pause``
+    and ``stop`` pause it (where it is, as the library's default ``stop`` does), ``play``
+    plays it on. ``paused_by_user`` tells the command that the pause was asked for: only a
+    pause nobody asked for, in an inactive session, is the platform stopping it for good.
+    The handlers run on the loop, under its lock."""
+
+    def __init__(self, audio: Audio) -> None:
+        self.audio = audio
+        self.paused_by_user = False
+        media_session = audiosession.navigator.media_session
+        media_session.set_action_handler("play", self.play)
+        media_session.set_action_handler("pause", self.pause)
+        media_session.set_action_handler("stop", self.pause)
+
+    def play(self) -> None:
+        self.paused_by_user = False
+        self.audio.play()
+
+    def pause(self) -> None:
+        self.paused_by_user = True
+        self.audio.pause()
+
+
 def _play_one(
     name: str, *, volume: float, loop: bool, device: str | None, progress: ProgressLine
 ) -> str:
@@ -101,6 +152,7 @@ def _play_one(
             audio.set_sink_id(device).result(timeout=5.0)
         except NotFoundError as error:
             raise CommandError(str(error)) from None
+    media_keys = _MediaKeys(audio)
     audio.play()
     title = Path(name).name
     while True:
@@ -108,27 +160,52 @@ def _play_one(
         if reason == "interrupted":
             print(f"\n{title}: stopped (Ctrl-C)", file=sys.stderr)
             return reason
-        state = str(session.state)
+        with audio.window.runtime.loop.lock:  # one moment: not half before a media key
+            state = str(session.state)
+            paused_by_user = media_keys.paused_by_user and audio.paused
+            stopped = (
+                state == "inactive"
+                and audio.paused
+                and not audio.ended
+                and not audio.pending_play
+                and not paused_by_user
+            )
         playing = "ended" if audio.ended else ("paused" if audio.paused else "playing")
         if audio.error is not None:
             raise CommandError(audio.error.message)
         if not _warned:
             _warned.append(True)
             warn_if_silent()
+        policy = _what_the_policy_does(session)
         progress.show(
             player_line(
-                title, audio.current_time, audio.duration, playing, state, str(session.type)
-            ),
-            key=f"{playing} {state}",
+                title,
+                audio.current_time,
+                audio.duration,
+                playing,
+                state,
+                str(session.type),
+                paused_by_user=paused_by_user,
+            )
+            + (f"  {policy}" if policy else ""),
+            key=f"{playing} {state} {paused_by_user} {policy}",
         )
         if audio.ended:
             progress.end()
             return "done"
-        if state == "inactive" and audio.paused and not audio.ended and not audio.pending_play:
+        if stopped:
             # Stopped by the platform for good (a newer player took over).
             progress.end()
             print(f"{title}: stopped by the platform (see `audiosession status`)", file=sys.stderr)
             return "done"
+
+
+def _what_the_policy_does(session: audiosession.AudioSession) -> str:
+    """This session's gain and causes as ``platform().sessions()`` reports them ("" if none)."""
+    for info in audiosession.platform().sessions():
+        if info.owner == session.owner:
+            return gain_and_causes(info)
+    return ""
 
 
 def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
@@ -150,6 +227,8 @@ def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
         raise CommandError(str(error)) from None
     (track,) = stream.get_audio_tracks()
     warn_if_silent()
+    if mic is None:
+        warn_if_monitor(track)
     print(
         f"call: microphone {track.label}"
         + (f", far end {Path(remote).name}" if remote else "")
@@ -177,9 +256,8 @@ def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
     return 0
 
 
-def devices() -> int:
+def devices(*, as_json: bool = False) -> int:
     """List outputs and inputs; mark the default and the communications device."""
-    from rich.console import Console
     from rich.table import Table
 
     platform = audiosession.platform()
@@ -187,52 +265,96 @@ def devices() -> int:
     communications = route_for("play-and-record", found, find_config())
     backend = platform.audio.backend
     host_api = getattr(backend, "host_api", None)  # PortAudio's ALSA, Core Audio, WASAPI
+    rows: list[dict[str, Any]] = [
+        {
+            "kind": device.kind,
+            "id": device.id,
+            "label": device.label,
+            "default": device.is_default,
+            "communications": device.kind == "audiooutput" and device.id == communications,
+            "roles": sorted(device.intended_roles),
+        }
+        for device in found
+    ]
+    if as_json:
+        report = {
+            "backend": backend.name,
+            "host_api": host_api,
+            "null_sink": is_null_sink(found),
+            "communications": communications,
+            "devices": rows,
+        }
+        print(json.dumps(report, indent=2))
+        return 0
     title = f"devices of the {backend.name}{f' ({host_api})' if host_api else ''} backend"
     table = Table(title=title, title_justify="left")
-    for column in ("kind", "id", "label", "default", "communications", "roles"):
-        table.add_column(column)
-    for device in found:
-        output = device.kind == "audiooutput"
+    table.add_column("kind", no_wrap=True)
+    whole_column(table, "id", [row["id"] for row in rows])
+    table.add_column("label", overflow="fold")
+    table.add_column("default", no_wrap=True)
+    table.add_column("communications", no_wrap=True)
+    table.add_column("roles", overflow="fold")
+    for row in rows:
         table.add_row(
-            "output" if output else "input",
-            device.id,
-            device.label,
-            "yes" if device.is_default else "",
-            "yes" if output and device.id == communications else "",
-            ", ".join(sorted(device.intended_roles)) or "-",
+            "output" if row["kind"] == "audiooutput" else "input",
+            row["id"],
+            row["label"],
+            "yes" if row["default"] else "",
+            "yes" if row["communications"] else "",
+            ", ".join(row["roles"]) or "-",
         )
-    Console(highlight=False, soft_wrap=not sys.stdout.isatty()).print(table)
+    console = table_console()
+    console.print(fit_whole(console, table))
     if is_null_sink(found):
         print("no sound device found: audio goes to the null sink (run with -v for why)")
     return 0
 
 
-def status(*, watch: bool) -> int:
-    """Print ``platform().sessions()`` as a table (live with ``watch``)."""
-    from rich.console import Console, Group
+def status(*, watch: bool, as_json: bool = False) -> int:
+    """Print ``platform().sessions()`` as a table (live with ``watch``), or as JSON."""
+    from rich.console import Group
     from rich.live import Live
     from rich.text import Text
 
     platform = audiosession.platform()
-    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    console = table_console()
+
+    def daemon_report() -> dict[str, Any] | None:
+        daemon_status = getattr(platform, "daemon_status", None)
+        return daemon_status() if daemon_status is not None else None
+
+    def report() -> str:
+        return json.dumps(
+            {
+                "platform": platform.name,
+                "sessions": [session_json(info) for info in platform.sessions()],
+                "daemon": daemon_report(),
+            }
+        )
 
     def table() -> Any:
         infos = platform.sessions()
         shown = session_table(
             infos, title=f"{len(infos)} session(s) on the {platform.name} platform"
         )
-        daemon_status = getattr(platform, "daemon_status", None)
-        report = daemon_status() if daemon_status is not None else None
-        if report is None:
+        daemon = daemon_report()
+        if daemon is None:
             return shown
-        notes = [f"PulseAudio bridge {report.get('bridge')}"]
-        if report.get("not_answering"):
+        notes = [f"PulseAudio bridge {daemon.get('bridge')}"]
+        if daemon.get("not_answering"):
             notes.append(
-                f"{report['not_answering']} client(s) not answering: their sessions "
+                f"{daemon['not_answering']} client(s) not answering: their sessions "
                 "are set aside until they do"
             )
         return Group(shown, *(Text(note) for note in notes))
 
+    if as_json:
+        print(report(), flush=True)
+        while watch:
+            if audiosession.run(until=0.5) == "interrupted":
+                return EXIT_INTERRUPTED
+            print(report(), flush=True)
+        return 0
     if platform.name == "embedded":
         console.print(
             "[dim]The embedded platform arbitrates one process: this command sees "
@@ -240,10 +362,10 @@ def status(*, watch: bool) -> int:
             "shares every process's.[/]"
         )
     if not watch:
-        console.print(table())
+        console.print(fit_whole(console, table()))
         return 0
-    with Live(table(), console=console, refresh_per_second=4) as live:
+    with Live(fit_whole(console, table()), console=console, refresh_per_second=4) as live:
         while True:
             if audiosession.run(until=0.5) == "interrupted":
                 return EXIT_INTERRUPTED
-            live.update(table())
+            live.update(fit_whole(console, table()))

@@ -50,7 +50,7 @@ def is_null_sink(devices: Sequence[DeviceInfo]) -> bool:
 
 
 def label_causes(causes: Iterable[str], labels: Mapping[str, str]) -> str:
-    """The policy's causes ("ducked by window-2 (pid 7)") with owners replaced by labels."""
+    """The policy's causes ("ducked by music.py (pid 7), window-2"), owners replaced by labels."""
     words = []
     for cause in causes:
         for owner, label in labels.items():
@@ -63,6 +63,48 @@ def format_db(value: float) -> str:
     return "  -inf dB" if not math.isfinite(value) else f"{value:6.1f} dB"
 
 
+def table_console() -> Any:
+    """A rich console for tables whose values must never be cut (a device id to give
+    ``--device``, an owner): a terminal's width there, else (a pipe, a file) the table's own;
+    ``fit_whole`` widens it for a table that a narrow terminal would cut."""
+    from rich.console import Console
+
+    terminal = sys.stdout.isatty()
+    return Console(highlight=False, soft_wrap=not terminal, width=None if terminal else 10_000)
+
+
+def fit_whole(console: Any, renderable: Any) -> Any:
+    """``renderable``, after widening ``console`` to the least width at which none of its whole
+    columns is cut (a narrower terminal then wraps the lines rather than rich cutting ids)."""
+    needed = console.measure(renderable, options=console.options.update_width(10_000)).minimum
+    console.width = max(console.width, needed)
+    return renderable
+
+
+def whole_column(table: Any, header: str, values: Iterable[str], **options: Any) -> None:
+    """Add a column to ``table`` that is never cut nor wrapped: as wide as its longest value."""
+    widest = max((len(value) for value in values), default=0)
+    table.add_column(header, no_wrap=True, min_width=max(widest, len(header)), **options)
+
+
+def session_type(info: SessionInfo) -> str:
+    """The session's type, and its computed type where that differs (``auto (playback)``)."""
+    if info.computed_type == info.type:
+        return str(info.type)
+    return f"{info.type} ({info.computed_type})"
+
+
+def gain_and_causes(info: SessionInfo, labels: Mapping[str, str] | None = None) -> str:
+    """What the policy does to a session, in words: ``gain 0.20 (-14.0 dB): ducked by music.py
+    (pid 7), window-2``; "" for a session it leaves alone."""
+    causes = label_causes(info.causes, labels or {})
+    if info.gain >= 0.995:
+        return causes
+    level = 20 * math.log10(info.gain) if info.gain > 0 else -math.inf
+    gain = f"gain {info.gain:.2f} ({format_db(level).strip()})"
+    return f"{gain}: {causes}" if causes else gain
+
+
 def session_table(
     infos: Sequence[SessionInfo], labels: Mapping[str, str] | None = None, title: str | None = None
 ) -> Any:
@@ -70,20 +112,19 @@ def session_table(
     from rich.table import Table
 
     labels = labels or {}
+    owners = [labels.get(info.owner, info.owner) for info in infos]
+    types = [session_type(info) for info in infos]
     table = Table(title=title, title_justify="left", expand=False)
-    table.add_column("session")
-    table.add_column("type")
-    table.add_column("state")
-    table.add_column("gain", justify="right")
-    table.add_column("causes")
-    table.add_column("route")
-    for info in infos:
+    whole_column(table, "session", owners)
+    whole_column(table, "type", types)
+    table.add_column("state", no_wrap=True)
+    table.add_column("gain", justify="right", no_wrap=True)
+    table.add_column("causes", overflow="fold")
+    whole_column(table, "route", [info.route or "-" for info in infos])
+    for owner, kind, info in zip(owners, types, infos, strict=True):
         state = str(info.state)
-        kind = str(info.type)
-        if info.computed_type != info.type:
-            kind += f" ({info.computed_type})"
         table.add_row(
-            labels.get(info.owner, info.owner),
+            owner,
             kind,
             f"[{STATE_STYLES.get(state, '')}]{state}[/]",
             f"{info.gain:.2f}",
@@ -91,6 +132,21 @@ def session_table(
             info.route or "-",
         )
     return table
+
+
+def session_json(info: SessionInfo) -> dict[str, Any]:
+    """One row of ``status --json``: ``SessionInfo``'s fields, enums as their strings."""
+    return {
+        "id": info.id,
+        "owner": info.owner,
+        "context": info.context,
+        "type": info.type.value,
+        "computed_type": info.computed_type.value,
+        "state": info.state.value,
+        "gain": info.gain,
+        "causes": list(info.causes),
+        "route": info.route,
+    }
 
 
 class Printer:
@@ -119,9 +175,12 @@ class Printer:
             self.console.print(*objects, **options)
 
     def note(self, text: str) -> None:
-        """One line for the user (on stderr, so pipes of stdout stay clean)."""
+        """One line for the user (on stderr, so pipes of stdout stay clean); ``text`` is plain
+        (brackets are printed, not read as markup)."""
         if self.enabled:
-            self.err.print(f"[yellow]{text}[/]")
+            from rich.markup import escape
+
+            self.err.print(f"[yellow]{escape(text)}[/]")
 
     def heading(self, text: str) -> None:
         self.print(f"[bold]audiosession demo[/] - {text}")

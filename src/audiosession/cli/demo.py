@@ -24,6 +24,7 @@ policy's decisions.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -43,6 +44,7 @@ from audiosession.cli import sounds
 from audiosession.cli.common import CommandError, Printer, is_null_sink, label_causes, level_dbfs
 from audiosession.cli.plot import plot_timeline
 from audiosession.cli.timeline import LaneSample, Rendering, Timeline, lane_detail
+from audiosession.dependencies import CLI_EXTRA
 from audiosession.engine.devices import DeviceInfo
 from audiosession.testing import VirtualEnvironment
 
@@ -360,7 +362,7 @@ def run_live(
     )
 
 
-def write_outputs(rendering: Rendering, out: Path) -> list[Path]:
+def write_outputs(rendering: Rendering, out: Path, *, picture: bool) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "demo.wav"]
     sf.write(written[0], np.clip(rendering.default_output, -1, 1), rendering.rate, subtype="PCM_16")
@@ -370,14 +372,18 @@ def write_outputs(rendering: Rendering, out: Path) -> list[Path]:
             path, np.clip(rendering.communications_output, -1, 1), rendering.rate, subtype="PCM_16"
         )
         written.append(path)
-    written.append(out / "demo.png")
-    plot_timeline(rendering, written[-1])
+    if picture:
+        written.append(out / "demo.png")
+        plot_timeline(rendering, written[-1])
     return written
 
 
 def demo(out: Path, *, virtual: bool, force: bool, printer: Printer) -> int:
     """The ``demo`` command; returns the exit status."""
     check_outputs(out, force)
+    picture = importlib.util.find_spec("matplotlib") is not None
+    if not picture:  # said before it plays, not after 19 s
+        printer.note(f"demo.png will not be drawn: it needs matplotlib; {CLI_EXTRA}")
     with tempfile.TemporaryDirectory(prefix="audiosession-demo-") as folder:
         media = sounds.write_sounds(folder)
         os.environ["AUDIOSESSION_FAKE_MIC"] = media["microphone.wav"]
@@ -400,7 +406,7 @@ def demo(out: Path, *, virtual: bool, force: bool, printer: Printer) -> int:
                 printer.note("audiosession demo: stopped (Ctrl-C); no files written")
                 return 130
             rendering = live
-        written = write_outputs(rendering, out)
+        written = write_outputs(rendering, out, picture=picture)
     printer.done(written)
     return 0
 

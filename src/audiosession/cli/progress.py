@@ -7,6 +7,7 @@ import os
 import sys
 
 HELD = "  (held by the platform: resumes when allowed)"
+PAUSED_BY_USER = "  (paused from the media keys: the play key plays on)"
 
 
 class ProgressLine:
@@ -55,10 +56,19 @@ def clock(seconds: float) -> str:
 
 
 def player_line(
-    title: str, position: float, duration: float, playing: str, state: str, session_type: str
+    title: str,
+    position: float,
+    duration: float,
+    playing: str,
+    state: str,
+    session_type: str,
+    *,
+    paused_by_user: bool = False,
 ) -> str:
-    """What a player shows: the file, where it is, whether it plays, and its session."""
+    """What a player shows: the file, where it is, whether it plays, and its session; and
+    who holds it: the user (a media key) or the platform (an interruption)."""
+    held = PAUSED_BY_USER if paused_by_user else HELD if state == "interrupted" else ""
     return (
         f"{title}  {clock(position)} / {clock(duration)}  {playing}  "
-        f"session {state} ({session_type}){HELD if state == 'interrupted' else ''}"
+        f"session {state} ({session_type}){held}"
     )

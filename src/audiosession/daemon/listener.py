@@ -58,9 +58,10 @@ def take_lock(socket_path: Path) -> int:
     return fd
 
 
-def bind_socket(path: Path) -> socket.socket:
+def bind_socket(path: Path, backlog: int) -> socket.socket:
     """A non-blocking listening Unix socket at ``path``, created 0600 (we hold the lock, so
-    a socket already there is a stale one: it is replaced)."""
+    a socket already there is a stale one: it is replaced), on which ``backlog`` connections
+    may wait to be accepted (the kernel caps it at ``net.core.somaxconn``)."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a stale socket: we hold the lock, so nobody serves it
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -74,7 +75,7 @@ def bind_socket(path: Path) -> socket.socket:
         os.umask(old_mask)
     # Created 0600 by the umask. No chmod by path: in a directory others may write, the
     # path could be another file by now.
-    sock.listen(128)
+    sock.listen(backlog)
     sock.setblocking(False)
     return sock
 

@@ -57,7 +57,10 @@ log = logging.getLogger(__name__)
 __all__ = ["Daemon", "DaemonStartError", "DaemonThread", "serve"]
 
 MAX_CLIENTS = 1000
-"""Connections served at once; more are refused with an error."""
+"""Connections served at once; more are refused with an error. As many may wait in the
+socket's accept queue: a crowd of processes starting at once (a login) while the daemon is
+busy waits to be served rather than be turned away by a full queue (a client's ``connect``
+fails at once with EAGAIN then, and it decides for itself)."""
 
 MAX_WRITE_BUFFER = 1024 * 1024
 """Bytes of replies and pushes a client may leave unread before it is dropped."""
@@ -180,8 +183,10 @@ class Daemon:
         try:
             if self.service.player is not None:  # before serving (see DaemonPlayer.start)
                 await self.service.player.start()
-            sock = bind_socket(self.socket_path)
-            self._server = await asyncio.start_unix_server(self._serve_client, sock=sock)
+            sock = bind_socket(self.socket_path, backlog=MAX_CLIENTS)
+            self._server = await asyncio.start_unix_server(
+                self._serve_client, sock=sock, backlog=MAX_CLIENTS
+            )
         except BaseException:
             self._release_lock()
             raise

@@ -16,7 +16,7 @@ import os
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from audiosession.errors import NotAllowedError, NotFoundError, NotSupportedErro
 from audiosession.events import EventHandler, EventTarget
 from audiosession.session.element import SessionElement
 from audiosession.session.runtime import Runtime, current_runtime
-from audiosession.session.window import Window, register_navigator_extension
+from audiosession.session.window import Window
 from audiosession.types import AudioSessionType
 
 log = logging.getLogger(__name__)
@@ -125,9 +125,6 @@ class MediaDevices(EventTarget):
     enumerateDevices = enumerate_devices  # noqa: N815
 
 
-register_navigator_extension("media_devices", MediaDevices, alias="mediaDevices")
-
-
 class MediaStream:
     """A set of tracks; ``Audio().src_object = stream`` plays it."""
 
@@ -197,6 +194,19 @@ class UserMediaRequest(Promise[MediaStream]):
     """What ``get_user_media()`` returns: resolves with a ``MediaStream`` holding one live
     microphone track, or is rejected with ``NotAllowedError`` or ``NotFoundError``."""
 
+    if not TYPE_CHECKING:  # a type checker must still see no such attribute
+
+        def __getattr__(self, name: str) -> Any:
+            # Only for names it lacks: the stream's, asked of the promise, say how to get it.
+            if not name.startswith("_") and hasattr(MediaStream, name):
+                raise AttributeError(
+                    f"'UserMediaRequest' object has no attribute {name!r}: get_user_media() "
+                    "returns a promise of the MediaStream, as on the web; take the stream first "
+                    f"with .result() (stream = get_user_media(audio=True).result(); "
+                    f"stream.{name}), `await` in a coroutine, or .then(callback)"
+                )
+            raise AttributeError(f"'UserMediaRequest' object has no attribute {name!r}")
+
 
 class MediaStreamTrack(EventTarget, SessionElement):
     """A live microphone track."""
@@ -248,6 +258,19 @@ class MediaStreamTrack(EventTarget, SessionElement):
 
     readyState = ready_state  # noqa: N815
 
+    def get_settings(self) -> dict[str, Any]:
+        """The track's settings (the spec's ``MediaTrackSettings``): ``device_id`` (absent for a
+        fake microphone or silence), ``sample_rate``, ``channel_count``."""
+        settings: dict[str, Any] = {
+            "sample_rate": self._capture.rate,
+            "channel_count": self._capture.channels,
+        }
+        if self._capture.device_id is not None:
+            settings["device_id"] = self._capture.device_id
+        return settings
+
+    getSettings = get_settings  # noqa: N815
+
     def stop(self) -> None:
         """End the track for good (no ``ended`` event: the program asked for it)."""
         with self.window.runtime.loop.lock:
@@ -288,6 +311,10 @@ class MediaStreamTrack(EventTarget, SessionElement):
 
     def is_audible_now(self) -> bool:
         return self._ready_state == "live" and not self._muted
+
+    @property
+    def keeps_itself_alive(self) -> bool:
+        return self._ready_state == "live"  # an ended track never captures again
 
     def update_steps(self) -> None:
         # 1-3. A session type that does not record ends the track.

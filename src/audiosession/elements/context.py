@@ -398,6 +398,10 @@ class AudioContext(EventTarget, SessionElement):
                 future.resolve(None)
             self._pending_resumes.clear()
 
+    @property
+    def keeps_itself_alive(self) -> bool:
+        return self._state != "closed"  # a closed context never renders again
+
     def _fire_statechange(self) -> None:
         if not self._released:
             self._fire("statechange")

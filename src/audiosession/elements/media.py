@@ -17,6 +17,8 @@ import logging
 import math
 import os
 import threading
+import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,6 +51,10 @@ log = logging.getLogger(__name__)
 
 TIMEUPDATE_INTERVAL = 0.25
 
+IDLE_SOURCE_SECONDS = 10.0
+"""Seconds a paused element keeps its file open before it rests (docs/media.md): a pause and
+a play within them cost nothing; after them, ``play()`` opens the file again first."""
+
 
 class MediaError:
     """Why a media element failed: ``code`` (the MEDIA_ERR_* constants) and ``message``."""
@@ -77,19 +83,58 @@ class _PlayingSource:
     """A media element's source as the mixer reads it: looped when asked (``LoopingSource``)
     and, for a file, decoded ahead by the engine's workers (``AheadBuffer``) from its first
     play on, so the audio thread never decodes. A network source decodes ahead on its own
-    threads and a live stream has nothing to decode: the mixer reads those directly."""
+    threads and a live stream has nothing to decode: the mixer reads those directly.
+
+    A file source can *rest* while its element does not play: the file, its decoder and its
+    buffer are closed, and where it stood is kept, so that the element holds nothing but a
+    few numbers (docs/media.md, *What an element holds*). ``wake`` hands it a freshly opened
+    file and it goes on from there."""
 
     def __init__(self, source: Any, loop: bool) -> None:
         self.source = source
+        self._loop = loop
         self._looping = LoopingSource(source, loops=None if loop else 1)
         self._ahead: AheadBuffer | None = None
-        self._lock = threading.Lock()  # seek and loop changes without a decode-ahead buffer
+        # Seek and loop changes without a decode-ahead buffer, and the making of that buffer.
+        self._lock = threading.Lock()
+        self._duration: float | None = source.duration
+        self._rest_position: float | None = None  # where it stands while resting
+        self.waking = False
+
+    @property
+    def can_rest(self) -> bool:
+        """Whether closing and reopening it loses nothing (a file; not a network stream)."""
+        return bool(getattr(self.source, "reopenable", False))
+
+    @property
+    def resting(self) -> bool:
+        return self._rest_position is not None
+
+    def rest(self) -> None:
+        """Close the file, its decoder and its buffer, and remember where it stood."""
+        position = self.position
+        self.close()
+        self._rest_position = position
+
+    def wake(self, source: Any) -> None:
+        """Go on from where it rested with ``source``, the same media opened again."""
+        assert self._rest_position is not None
+        self.source = source
+        self._duration = source.duration
+        self._looping = LoopingSource(source, loops=None if self._loop else 1)
+        if self._rest_position:
+            self._looping.seek(self._rest_position)
+        self._rest_position = None
+        self.waking = False
 
     def voice_source(self, audio: LocalAudio, name: str) -> Source:
         """What a voice of this element reads (the decode-ahead buffer, made and primed on
         the first call, for a file)."""
         if self._ahead is None and getattr(self.source, "decode_ahead", False):
-            self._ahead = audio.ahead(self._looping.produce, tell=self._looping_position, name=name)
+            with self._lock:  # its worker decodes at once: ``position`` must then read it
+                self._ahead = audio.ahead(
+                    self._looping.produce, tell=self._looping_position, name=name
+                )
             self._ahead.prime()
         return self._ahead if self._ahead is not None else self
 
@@ -105,6 +150,9 @@ class _PlayingSource:
             return self._looping.read_view(frames)
 
     def seek(self, seconds: float) -> None:
+        if self._rest_position is not None:
+            self._rest_position = _clamped(seconds, self._duration)
+            return
         if self._ahead is not None:
             self._ahead.flush(lambda: self._looping.seek(seconds))
             return
@@ -113,7 +161,10 @@ class _PlayingSource:
 
     def set_loop(self, loop: bool) -> None:
         """Loop from now on, or end at the end of the pass being heard."""
+        self._loop = loop
         looping, ahead = self._looping, self._ahead
+        if self._rest_position is not None:
+            return  # it wakes with a new LoopingSource
         if ahead is None:
             with self._lock:
                 looping.loops = None if loop else looping.loop_count + 1
@@ -142,12 +193,30 @@ class _PlayingSource:
 
     @property
     def position(self) -> float:
-        return self._ahead.position if self._ahead is not None else self._looping.position
+        if self._rest_position is not None:
+            return self._rest_position
+        ahead = self._ahead
+        if ahead is None:
+            with self._lock:  # not while the decode-ahead buffer is made: it decodes already
+                ahead = self._ahead
+                if ahead is None:
+                    return self._looping.position
+        return ahead.position
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds; ``nan`` until known, None for a stream of unknown length."""
+        return self._duration if self._rest_position is not None else self.source.duration
+
+    @property
+    def has_audio(self) -> bool:
+        return True if self._rest_position is not None else bool(self.source.has_audio)
 
     @property
     def ready(self) -> bool:
-        """Whether the source has audio to give now (a network source may not yet)."""
-        return bool(getattr(self.source, "ready", True))
+        """Whether the source has audio to give now (a network source may not yet; a resting
+        file not before it is open again)."""
+        return self._rest_position is None and bool(getattr(self.source, "ready", True))
 
     def wait_playable(self, seconds: float, timeout: float) -> bool:
         """Wait (real time) until the source can give ``seconds`` of audio, if it reads
@@ -158,8 +227,16 @@ class _PlayingSource:
     def close(self) -> None:
         if self._ahead is not None:
             self._ahead.close()
+            self._ahead = None
         with self._lock:
             self.source.close()
+
+
+def _clamped(seconds: float, duration: float | None) -> float:
+    """``seconds`` within a file of ``duration`` (as a file's own seek would place it)."""
+    if duration is None or math.isnan(duration):
+        return seconds
+    return min(seconds, duration)
 
 
 class MediaElement(EventTarget, SessionElement):
@@ -206,9 +283,12 @@ class MediaElement(EventTarget, SessionElement):
         self._opening = False
         self._start_position = 0.0
         self._waiting = False
+        self._pauses = 0  # counts pauses, so that only the last one's rest timer rests
         # A player of this window can be published for media keys (MPRIS) without the
         # program touching navigator.media_session itself.
         self.window.navigator.media_session  # noqa: B018
+        with self._loop_lock:
+            self.audio_session.hold(self)  # paused: the program's to keep
         if src is not None:
             self.src = src  # type: ignore[assignment]
 
@@ -287,13 +367,14 @@ class MediaElement(EventTarget, SessionElement):
         if not self._src:
             return
         self._queue_event("loadstart")
-        self._open_off_the_loop(self._src)
+        self._opening = True
+        self._open_off_the_loop(self._src, self._opened)
 
-    def _open_off_the_loop(self, src: str) -> None:
-        """Open ``src`` on an I/O thread; a task attaches it (or fails the element)."""
+    def _open_off_the_loop(self, src: str, then: Callable[[Any], None]) -> None:
+        """Open ``src`` on an I/O thread; a task hands the source (or the ``MediaSourceError``)
+        to ``then``, unless another load began or the element was released meanwhile."""
         generation = self._load_generation
         rate, channels = self._engine_format()
-        self._opening = True
 
         def open_source() -> Any:
             try:
@@ -306,16 +387,17 @@ class MediaElement(EventTarget, SessionElement):
                     MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: cannot be opened ({error})"
                 )
 
-        self.window.runtime.loop.run_io(
-            open_source, lambda result: self._opened(generation, result)
-        )
+        def opened(result: Any) -> None:
+            if self._released or generation != self._load_generation:
+                if not isinstance(result, MediaSourceError):
+                    result.close()  # a newer src (or the window's close) made it useless
+                return
+            then(result)
 
-    def _opened(self, generation: int, result: Any) -> None:
-        """The source of load ``generation`` opened (or failed), on the loop."""
-        if self._released or generation != self._load_generation:
-            if not isinstance(result, MediaSourceError):
-                result.close()  # a newer src (or the window's close) made it useless
-            return
+        self.window.runtime.loop.run_io(open_source, opened)
+
+    def _opened(self, result: Any) -> None:
+        """The source of the load opened (or failed), on the loop."""
         self._opening = False
         if isinstance(result, MediaSourceError):
             self._fail(result.code, str(result))
@@ -326,6 +408,8 @@ class MediaElement(EventTarget, SessionElement):
             self._start_position = 0.0
         self.refresh_audible()
         self._sync_voice()
+        if self._paused:
+            self._rest_later()
 
     def _attach(self, source: Any) -> None:
         self._source = _PlayingSource(source, self._loop)
@@ -437,24 +521,71 @@ class MediaElement(EventTarget, SessionElement):
             self._paused = True
             self._queue_event("timeupdate")
             self._queue_event("pause")
+            self._rest_later()
+
+    # -- resting: a file is not held open by an element that does not play --------------------
+
+    def _rest_later(self) -> None:
+        """Rest the source if the element is still paused ``IDLE_SOURCE_SECONDS`` from now.
+        The timer does not keep the element alive: dropped, it goes with its file at once."""
+        self._pauses += 1
+        self.window.runtime.loop.call_later(
+            IDLE_SOURCE_SECONDS, _rest_if_still_paused, weakref.ref(self), self._pauses
+        )
+
+    def _rest_source(self) -> None:
+        """Close the file, decoder, buffer and voice; keep where it stood (docs/media.md)."""
+        source = self._source
+        if source is None or source.resting or source.waking or not source.can_rest:
+            return
+        if self._voice is not None:
+            self.audio_session.platform.audio.remove_voice(self._voice)
+            self._voice = None
+        source.rest()
+
+    def _wake_source(self) -> None:
+        """Open the resting file again, off the loop; the element plays on once it is open."""
+        assert self._source is not None
+        if not self._source.waking:
+            self._source.waking = True
+            self._open_off_the_loop(self._src, self._woken)
+
+    def _woken(self, result: Any) -> None:
+        source = self._source
+        if source is None or not source.resting:  # the element failed meanwhile
+            if not isinstance(result, MediaSourceError):
+                result.close()
+            return
+        if isinstance(result, MediaSourceError):  # the file went away while it rested
+            self._fail(result.code, str(result))
+            return
+        source.wake(result)
+        self.refresh_audible()
+        self._sync_voice()
+        if self._paused:
+            self._rest_later()
 
     def _sync_voice(self) -> None:
         """Run the voice exactly when the element is playing and may be heard: its session
         is active, or it is inaudible anyway (muted or volume 0)."""
+        source = self._source
+        if source is not None and source.resting and not self._paused:
+            self._wake_source()
         session_state = self.audio_session.state
         want = (
             not self._paused
             and not self._ended
             and not self._suspended
-            and self._source is not None
+            and source is not None
+            and not source.resting
             and (session_state is AudioSessionState.ACTIVE or not self.is_audible_now())
         )
         if want and self._voice is None:
-            assert self._source is not None
+            assert source is not None
             audio = self.audio_session.platform.audio
             self._voice = audio.add_voice(
                 self.audio_session,
-                self._source.voice_source(audio, self._src or "<stream>"),
+                source.voice_source(audio, self._src or "<stream>"),
                 gains=(self._gain,),
                 sink=self._sink_id or None,
                 on_event=self._on_engine_event,
@@ -525,6 +656,7 @@ class MediaElement(EventTarget, SessionElement):
         self._queue_event("timeupdate")
         self._queue_event("pause")
         self._queue_event("ended")
+        self._rest_source()  # play() starts it again from the start, opened anew
         self.refresh_audible()
 
     def _start_timeupdates(self) -> None:
@@ -548,12 +680,18 @@ class MediaElement(EventTarget, SessionElement):
             and self._volume > 0
             and not self._muted
             and self._source is not None
-            and self._source.source.has_audio
+            and self._source.has_audio
         )
 
     @property
     def pending_play(self) -> bool:
         return bool(self._pending)
+
+    @property
+    def keeps_itself_alive(self) -> bool:
+        # HTML: it may be collected once no further audio could ever be played by it; a
+        # paused element plays again only if the program, which holds it, says so.
+        return not self._paused
 
     def update_steps(self) -> None:
         self._sync_voice()
@@ -622,7 +760,7 @@ class MediaElement(EventTarget, SessionElement):
         """Seconds; ``nan`` with no media, ``inf`` for a live stream."""
         if self._source is None:
             return math.nan
-        duration = self._source.source.duration
+        duration = self._source.duration
         return math.inf if duration is None else float(duration)
 
     @property
@@ -750,6 +888,12 @@ class MediaElement(EventTarget, SessionElement):
         what = self._src or ("<stream>" if self._src_object is not None else "no source")
         state = "paused" if self._paused else "playing"
         return f"<Audio {what} {state} in {self.window.name}>"
+
+
+def _rest_if_still_paused(element: weakref.ref[MediaElement], pauses: int) -> None:
+    audio = element()
+    if audio is not None and not audio._released and audio._paused and pauses == audio._pauses:
+        audio._rest_source()
 
 
 Audio = MediaElement

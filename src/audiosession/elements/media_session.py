@@ -23,7 +23,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -35,7 +34,8 @@ from audiosession.elements.media import MediaElement
 from audiosession.events import Event, run_awaitable, running_asyncio_loop
 from audiosession.loop import Timer
 from audiosession.platforms import mpris
-from audiosession.session.window import Window, register_navigator_extension
+from audiosession.platforms.base import program_name
+from audiosession.session.window import Window
 from audiosession.types import AudioSessionState, AudioSessionType
 
 log = logging.getLogger(__name__)
@@ -538,7 +538,7 @@ class MediaSession:
             "CanQuit": ("b", False),
             "CanRaise": ("b", False),
             "HasTrackList": ("b", False),
-            "Identity": ("s", f"{_program_name()} ({self.window.name})"),
+            "Identity": ("s", f"{program_name()} ({self.window.name})"),
             "SupportedUriSchemes": ("as", []),
             "SupportedMimeTypes": ("as", []),
         }
@@ -617,13 +617,5 @@ _MPRIS_ACTIONS = {
 }
 
 
-def _program_name() -> str:
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] not in ("", "-c") else ""
-    return name or "python"
-
-
 def _uri(src: str) -> str:
     return src if "://" in src else Path(src).absolute().as_uri()
-
-
-register_navigator_extension("media_session", MediaSession, alias="mediaSession")

@@ -72,6 +72,7 @@ class FileSource:
     seekable = True
     has_audio = True
     decode_ahead = True
+    reopenable = True  # opened again, it gives the same audio: it may rest (elements/media.py)
 
     def __init__(self, handle: str | IO[bytes], name: str, rate: int, channels: int) -> None:
         try:
@@ -108,11 +109,12 @@ def check_can_open(src: str) -> None:
     """Raise ``MissingDependencyError`` now if ``src`` is a URL whose scheme needs a package
     that is not installed: a setup problem the program must hear of at once, not a media
     error after the load (the load itself runs off the loop and may take long)."""
-    if _scheme(src) in ("http", "https"):
+    if url_scheme(src) in ("http", "https"):
         import audiosession.elements.network  # noqa: F401  (raises naming what to install)
 
 
-def _scheme(src: str) -> str:
+def url_scheme(src: str) -> str:
+    """The URL scheme of ``src`` (``http``, ``file``, ``data``, ...); "" for a file path."""
     return (
         urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith("data:") else ""
     )
@@ -120,7 +122,7 @@ def _scheme(src: str) -> str:
 
 def open_media_source(src: str, rate: int, channels: int) -> MediaSource:
     """A readable source for ``src`` at ``rate`` Hz and ``channels`` channels."""
-    scheme = _scheme(src)
+    scheme = url_scheme(src)
     if scheme in ("", "file"):
         path = _file_path(src) if scheme == "file" else src
         if not os.path.exists(path):

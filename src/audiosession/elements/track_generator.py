@@ -140,7 +140,7 @@ class MediaStreamTrackGenerator(EventTarget):
         self._max_frames = int(self.max_queued * audio.rate)
         self._matrix = mix_matrix(self.channels, audio.channels)
         self._resampler: Any = None
-        if self.rate != audio.rate:
+        if self.rate != audio.rate and not self._closed:
             self._resampler = soxr.ResampleStream(
                 self.rate, audio.rate, self.channels, dtype="float32"
             )
@@ -236,6 +236,7 @@ class MediaStreamTrackGenerator(EventTarget):
                 tail = self._resampler.resample_chunk(
                     np.zeros((0, self.channels), np.float32), last=True
                 )
+                self._resampler = None  # nothing more is written: its native state goes now
             with self._lock:
                 if tail is not None and len(tail):
                     self._append(self._to_engine_channels(tail))
@@ -255,6 +256,8 @@ class MediaStreamTrackGenerator(EventTarget):
             source, self._source = self._source, None
         if source is not None:
             source.ahead.close()
+        with self._write_lock:
+            self._resampler = None
 
     def _prepare(self, block: Any) -> np.ndarray:
         """``block`` checked, resampled and mapped to the engine's channels."""
@@ -277,6 +280,8 @@ class MediaStreamTrackGenerator(EventTarget):
         if not np.isfinite(array).all():
             raise ValueError("a block must hold finite samples (it has NaN or infinity)")
         with self._write_lock:
+            if self._closed:  # while the block was checked
+                raise InvalidStateError(f"{self!r} is closed: nothing more can be written")
             if self._resampler is not None:
                 array = np.asarray(self._resampler.resample_chunk(array), dtype=np.float32)
                 if array.ndim == 1:

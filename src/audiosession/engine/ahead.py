@@ -80,9 +80,9 @@ class _Ring:
     buffer's lock) moves ``written`` and ``end``, the audio thread moves ``taken``.
     """
 
-    __slots__ = ("data", "written", "taken", "held", "end", "marks")
+    __slots__ = ("data", "written", "taken", "held", "end", "marks", "start")
 
-    def __init__(self, frames: int, channels: int) -> None:
+    def __init__(self, frames: int, channels: int, start: float = 0.0) -> None:
         self.data = np.zeros((frames, channels), dtype=np.float32)
         self.written = 0
         self.taken = 0
@@ -90,6 +90,7 @@ class _Ring:
         self.end: int | None = None  # where the producer's audio ended, once it has
         # (frame index, producer position in seconds) at the start of each chunk
         self.marks: deque[tuple[int, float]] = deque()
+        self.start = start  # the producer's position where the ring begins
 
 
 class AheadBuffer:
@@ -137,7 +138,7 @@ class AheadBuffer:
         self._workers = workers
         self._lock = threading.RLock()  # held while producing: one producer call at a time
         self._marks_lock = threading.Lock()  # the ring's marks, for ``position``
-        self._ring = _Ring(self.capacity, self.channels)
+        self._ring = _Ring(self.capacity, self.channels, tell() if tell is not None else 0.0)
         self._scratch = np.zeros((0, self.channels), dtype=np.float32)
         self._primed = False
         self.closed = False
@@ -293,6 +294,8 @@ class AheadBuffer:
         with self._lock:
             if reposition is not None:
                 reposition()
+            if self._tell is not None:
+                ring.start = self._tell()
             if self._workers is not None and not self.closed:
                 self._fill_locked(ring)
             self._ring = ring
@@ -367,8 +370,8 @@ class AheadBuffer:
         with self._marks_lock:  # not the producer's lock: a slow producer must not hold us
             self._drop_marks_read(ring)
             first = ring.marks[0] if ring.marks else None
-        if first is None:  # nothing made since the last flush: where the producer is
-            return self._tell() - (ring.written - taken) / self.rate
+        if first is None:  # nothing in this ring yet (the producer may be past a chunk it makes)
+            return ring.start
         index, seconds = first
         return seconds + (taken - index) / self.rate
 
@@ -383,7 +386,7 @@ class AheadBuffer:
         """Stop filling; reads give the end. The producer is the owner's to close."""
         with self._lock:
             self.closed = True
-            ended = _Ring(0, self.channels)
+            ended = _Ring(0, self.channels, self.position)
             ended.end = 0
             self._ring = ended
         if self._workers is not None:
@@ -443,6 +446,8 @@ class AheadWorkers:
         thread = threading.Thread(
             target=target, args=args, name=f"{self.name} {label}", daemon=True
         )
+        # Only the living: a thread a stuck producer kept ends with its buffer.
+        self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
         thread.start()
         return thread

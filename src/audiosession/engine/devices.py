@@ -29,6 +29,9 @@ class DeviceInfo:
     kind: DeviceKind
     intended_roles: frozenset[str] = field(default_factory=frozenset)
     is_default: bool = False
+    monitor_of: str | None = None
+    """For an input that is a sound server's monitor of an output (PulseAudio's
+    "Monitor of ..." sources): that output's id. It records what plays there, not a room."""
 
 
 class Stream(Protocol):

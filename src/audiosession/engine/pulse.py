@@ -882,7 +882,10 @@ class PulseBackend:
             )
         for source in pulse.source_list():
             label = source.description or source.name
-            if source.monitor_of_sink != 0xFFFFFFFF and not label.lower().startswith("monitor"):
+            monitor_of = (
+                source.monitor_of_sink_name if source.monitor_of_sink != 0xFFFFFFFF else None
+            )
+            if monitor_of is not None and not label.lower().startswith("monitor"):
                 label = f"Monitor of {label}"
             devices.append(
                 DeviceInfo(
@@ -891,6 +894,7 @@ class PulseBackend:
                     kind="audioinput",
                     intended_roles=_roles(source.proplist),
                     is_default=source.name == info.default_source_name,
+                    monitor_of=monitor_of,
                 )
             )
         return devices

@@ -7,6 +7,8 @@ client implement it; the spec layer (``audiosession.session``) knows no other.
 
 from __future__ import annotations
 
+import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +23,16 @@ if TYPE_CHECKING:
     from audiosession.platforms.local_audio import LocalAudio
 
 StateCallback = Callable[[AudioSessionState], None]
+
+
+def program_name() -> str:
+    """This process's program as a person knows it: ``sys.argv[0]``'s name (``music.py``,
+    ``audiosession``; a package run with ``-m`` by its package's name), else ``python``."""
+    path = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+    name = os.path.basename(path)
+    if name == "__main__.py":
+        name = os.path.basename(os.path.dirname(path))
+    return (name or "python")[:100]
 
 
 class SessionHandle(Protocol):

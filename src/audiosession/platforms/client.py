@@ -19,7 +19,6 @@ import itertools
 import logging
 import os
 import socket
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ from typing import Any
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
 from audiosession.loop import TaskLoop, Timer
-from audiosession.platforms.base import SessionInfo
+from audiosession.platforms.base import SessionInfo, program_name
 from audiosession.platforms.embedded import PolicyPlatform
 from audiosession.platforms.peercred import peer_credentials
 from audiosession.platforms.policy import Action, Arbiter
@@ -181,7 +180,7 @@ class DaemonConnection:
                 "op": "hello",
                 "version": PROTOCOL_VERSION,
                 "pid": os.getpid(),
-                "program": program or _program_name(),
+                "program": program or program_name(),
                 "features": list(CLIENT_FEATURES),
             }
             if devices is not None:
@@ -348,11 +347,6 @@ class DaemonConnection:
                 self._sock.sendall(encode_message({"pong": token}))
         except (OSError, ProtocolError):
             pass  # the connection is going; the reader notices
-
-
-def _program_name() -> str:
-    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return (name or "python")[:200]
 
 
 def encode_args(operation: str, args: Sequence[Any]) -> dict[str, Any]:

@@ -73,6 +73,7 @@ class LocalAudio:
         self.on_device_removed: Callable[[str, set[str]], set[str]] | None = None
         """The platform applies the policy to an unplug; returns the sessions it stopped."""
         self.on_devices_changed: Callable[[list[DeviceInfo]], None] | None = None
+        self._monitors_warned: set[str] = set()
 
     @property
     def engine(self) -> Engine:
@@ -203,8 +204,23 @@ class LocalAudio:
             )
         if not inputs:
             return CaptureTap(SilentInput(self), "No microphone (silence)")
-        device = device_id or self.engine.default_input() or next(iter(inputs))
-        return CaptureTap(self.engine.open_input(device), inputs[device].label)
+        device = inputs[device_id or self.engine.default_input() or next(iter(inputs))]
+        if device_id is None:
+            self._warn_if_monitor(device)
+        return CaptureTap(self.engine.open_input(device.id), device.label, device.id)
+
+    def _warn_if_monitor(self, device: DeviceInfo) -> None:
+        """Once per device: the default input records an output, not the room."""
+        if device.monitor_of is not None and device.id not in self._monitors_warned:
+            self._monitors_warned.add(device.id)
+            log.warning(
+                "%s",
+                monitor_input_warning(
+                    device,
+                    "choose another with get_user_media(audio={'device_id': ...}) "
+                    "(navigator.media_devices.enumerate_devices() lists the inputs)",
+                ),
+            )
 
     # -- engine events ------------------------------------------------------------------------
 
@@ -322,6 +338,16 @@ class LoopedFileInput:
         self._reader.close()
 
 
+def monitor_input_warning(device: DeviceInfo, choose: str) -> str:
+    """What a program capturing the default input ``device``, a monitor, is told; ``choose``:
+    how to capture another input."""
+    return (
+        f"the default input is {device.label!r} ({device.id}), the monitor of output "
+        f"{device.monitor_of!r}: it records what plays there, this program's own sound "
+        f"included, not a microphone; {choose}"
+    )
+
+
 class CaptureTap:
     """One capture read by two consumers: the program (``read``) and playback of the stream
     (``read_for_playback``), each with its own bounded buffer, so neither steals the other's
@@ -329,9 +355,16 @@ class CaptureTap:
 
     MAX_BUFFERED_SECONDS = 2.0
 
-    def __init__(self, capture: Capture | LoopedFileInput | SilentInput, label: str) -> None:
+    def __init__(
+        self,
+        capture: Capture | LoopedFileInput | SilentInput,
+        label: str,
+        device_id: str | None = None,
+    ) -> None:
         self._capture = capture
         self.label = label
+        self.device_id = device_id
+        """The input device captured; None for a fake microphone or silence."""
         self.channels = capture.channels
         self.rate = capture.rate
         self._pumped = isinstance(capture, Capture)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -38,6 +39,40 @@ inactivated (note 7): long enough for a ``statechange`` listener to call ``play(
 _activation_order = itertools.count(1)
 
 
+class ElementList:
+    """A session's [[elements]], in the order they were created, held as a browser holds
+    them: weakly, but strongly while they may still sound on their own (HTML: an element may
+    be collected only once no further audio could ever be played by it). So an element the
+    program dropped goes with all it holds once it has ended or was paused, and a
+    fire-and-forget ``Audio(path).play()`` plays to its end. Used under the loop lock."""
+
+    def __init__(self) -> None:
+        self._refs: list[weakref.ref[SessionElement]] = []
+        self._held: set[SessionElement] = set()
+
+    def append(self, element: SessionElement) -> None:
+        """Add ``element``, held strongly until it says otherwise (``hold``)."""
+        self._refs.append(weakref.ref(element))
+        self._held.add(element)
+
+    def hold(self, element: SessionElement) -> None:
+        """Hold ``element`` strongly if it may still sound on its own, else weakly."""
+        if element.keeps_itself_alive:
+            self._held.add(element)
+        else:
+            self._held.discard(element)
+
+    def clear(self) -> None:
+        self._refs.clear()
+        self._held.clear()
+
+    def __iter__(self) -> Iterator[SessionElement]:
+        elements = [element for ref in self._refs if (element := ref()) is not None]
+        if len(elements) < len(self._refs):
+            self._refs = [ref for ref in self._refs if ref() is not None]
+        return iter(elements)
+
+
 class AudioSession(EventTarget):
     """The spec's ``AudioSession``: a window's audio session, its type and its state."""
 
@@ -48,7 +83,7 @@ class AudioSession(EventTarget):
         # "To create an AudioSession object" 1.1-1.6.
         self._type = AUTO
         self._state = INACTIVE
-        self._elements: list[SessionElement] = []
+        self._elements = ElementList()
         self._interrupted_elements: list[SessionElement] = []
         self._applied_type = AUTO
         self._is_type_being_applied = False
@@ -149,6 +184,10 @@ class AudioSession(EventTarget):
         window is closed."""
         self.check_open()
         self._elements.append(element)
+
+    def hold(self, element: SessionElement) -> None:
+        """Hold ``element`` strongly while it keeps itself alive, else weakly (``ElementList``)."""
+        self._elements.hold(element)
 
     def window_closed(self) -> None:
         """The window has closed (note 12): release every element (no events: the document is

@@ -51,8 +51,19 @@ class SessionElement:
         """The element's audible flag computed from its current state."""
         return False
 
+    @property
+    def keeps_itself_alive(self) -> bool:
+        """Whether the element lives on though the program holds no reference to it: it may
+        still sound on its own (a media element that is playing). By default, yes: for as long
+        as its window."""
+        return True
+
     def refresh_audible(self) -> None:
-        """Run the audible-flag-change steps if the flag changed. Call with the loop lock held."""
+        """Run the audible-flag-change steps if the flag changed, and let the session know
+        whether the element keeps itself alive. Call with the loop lock held after any change
+        of the element's state."""
+        if not self._released:
+            self.audio_session.hold(self)
         audible = self.is_audible_now() and not self._released
         if audible == self._audible:
             return

@@ -3,33 +3,28 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
+from audiosession.platforms.base import program_name
 from audiosession.session.audio_session import (
     AudioSession,
     update_the_selected_audio_session,
 )
 from audiosession.session.runtime import Runtime, current_runtime
 
-NavigatorExtension = Callable[["Window"], Any]
-_extensions: dict[str, NavigatorExtension] = {}
-_aliases: dict[str, str] = {}
-
-
-def register_navigator_extension(name: str, factory: NavigatorExtension, alias: str) -> None:
-    """Make ``navigator.<name>`` (and its spec spelling ``alias``) an object made by
-    ``factory(window)`` on first use; how the layers above add ``media_devices`` and friends."""
-    _extensions[name] = factory
-    _aliases[alias] = name
+if TYPE_CHECKING:
+    from audiosession.elements.capture import MediaDevices
+    from audiosession.elements.media_session import MediaSession
 
 
 class Navigator:
-    """The window's ``Navigator``: ``audio_session`` and the extensions of the layers above."""
+    """The window's ``Navigator``: ``audio_session``, ``media_devices`` and ``media_session``
+    (each also under its spec spelling: ``audioSession``, ``mediaDevices``, ``mediaSession``)."""
 
     def __init__(self, window: Window) -> None:
         self._window: Window = window
-        self._objects: dict[str, Any] = {}
+        self._media_devices: MediaDevices | None = None
+        self._media_session: MediaSession | None = None
         # "Upon creation of the Window object, its associated AudioSession MUST be set".
         self._audio_session = AudioSession(window)
 
@@ -42,14 +37,35 @@ class Navigator:
     def audioSession(self) -> AudioSession:  # noqa: N802
         return self._audio_session
 
-    def __getattr__(self, name: str) -> Any:
-        name = _aliases.get(name, name)
-        factory = _extensions.get(name)
-        if factory is None:
-            raise AttributeError(f"'Navigator' object has no attribute {name!r}")
-        if name not in self._objects:
-            self._objects[name] = factory(self._window)
-        return self._objects[name]
+    # The two below are objects of the elements layer, made on first use: the import is by
+    # name, at that moment, so that the session layer loads nothing above it
+    # (docs/architecture.md, "Where this departs").
+
+    @property
+    def media_devices(self) -> MediaDevices:
+        """The window's ``MediaDevices`` (``get_user_media``, ``enumerate_devices``)."""
+        if self._media_devices is None:
+            from audiosession.elements.capture import MediaDevices
+
+            self._media_devices = MediaDevices(self._window)
+        return self._media_devices
+
+    @property
+    def mediaDevices(self) -> MediaDevices:  # noqa: N802
+        return self.media_devices
+
+    @property
+    def media_session(self) -> MediaSession:
+        """The window's ``MediaSession`` (metadata and action handlers, published on MPRIS)."""
+        if self._media_session is None:
+            from audiosession.elements.media_session import MediaSession
+
+            self._media_session = MediaSession(self._window)
+        return self._media_session
+
+    @property
+    def mediaSession(self) -> MediaSession:  # noqa: N802
+        return self.media_session
 
     def __repr__(self) -> str:
         return f"<Navigator of {self._window.name}>"
@@ -87,8 +103,9 @@ class Window:
 
     @property
     def owner(self) -> str:
-        """Who holds this window's session, as ``platform().sessions()`` reports it."""
-        return f"{self.name} (pid {os.getpid()})"
+        """Who holds this window's session, as ``platform().sessions()`` reports it: the
+        program, its pid and the window (``music.py (pid 7), window-1``)."""
+        return f"{program_name()} (pid {os.getpid()}), {self.name}"
 
     def close(self) -> None:
         """Close this window and its children: their elements stop and are freed, their
