@@ -210,3 +210,24 @@ def test_closed_audio_contexts_and_stopped_microphone_tracks_are_collected(env):
     collect(env)
     assert [ref() for ref in contexts + tracks] == [None] * 40
     assert env.navigator.audio_session.elements == ()
+
+
+def test_a_dropped_element_paused_by_the_media_keys_plays_on_at_the_play_key(env, media):
+    path = media.tone(440, 60.0)
+
+    def play_and_forget() -> weakref.ref[Audio]:
+        music = Audio(path)
+        music.play()
+        return weakref.ref(music)
+
+    music = play_and_forget()
+    env.advance(1.0)
+    media_session = env.navigator.media_session
+    assert media_session.perform_action("pause")
+    env.advance(IDLE_SOURCE_SECONDS + 1)
+    collect(env)
+    assert music() is not None and path not in open_files()
+    assert media_session.perform_action("play")
+    env.advance(0.5)
+    assert tone_level_db(env.output(), 440, env.now - 0.3) == pytest.approx(0, abs=0.1)
+    assert music().current_time == pytest.approx(1.5, abs=0.02)

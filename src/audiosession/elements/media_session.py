@@ -286,7 +286,8 @@ class MediaSession:
         self._playback_state = MediaSessionPlaybackState.NONE
         self._handlers: dict[MediaSessionAction, _Handler] = {}
         self._known: weakref.WeakSet[MediaElement] = weakref.WeakSet()
-        self._paused_by_default: list[weakref.ref[MediaElement]] = []
+        # Held strongly: the play key must find them though the program dropped them.
+        self._paused_by_default: list[MediaElement] = []
         self._last_paused: weakref.ref[MediaElement] | None = None
         self._track = 1
         self._player: mpris.MprisPlayer | None = None
@@ -389,11 +390,7 @@ class MediaSession:
     def _default_action(self, action: MediaSessionAction) -> bool:
         elements = self._media_elements()
         if action is MediaSessionAction.PLAY:
-            wanted = [
-                e
-                for e in (ref() for ref in self._paused_by_default)
-                if e is not None and e in elements and e.paused
-            ]
+            wanted = [e for e in self._paused_by_default if e in elements and e.paused]
             last = self._last_paused() if self._last_paused is not None else None
             if not wanted and last is not None and last in elements and last.paused:
                 wanted = [last]
@@ -407,7 +404,7 @@ class MediaSession:
             playing = [e for e in elements if not e.paused]
             for element in playing:
                 element.pause()
-            self._paused_by_default = [weakref.ref(e) for e in playing]
+            self._paused_by_default = playing
             return bool(playing)
         log.debug("%s: no handler for the %r action", self.window.name, str(action))
         return False
