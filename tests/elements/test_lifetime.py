@@ -31,6 +31,13 @@ def element_events(env, element):
     return [r.type for r in env.events if r.target is element and r.type != "timeupdate"]
 
 
+def played_and_dropped(path: str, window: Window | None = None) -> weakref.ref[Audio]:
+    """``Audio(path, window=window).play()`` with no reference kept: a weak one to watch it."""
+    audio = Audio(path, window=window)
+    audio.play()
+    return weakref.ref(audio)
+
+
 def collect(env) -> None:
     """Collect garbage as a program's process would: the test environment's event log, which
     holds each event's target, is emptied first."""
@@ -122,13 +129,7 @@ def test_a_file_removed_while_closed_fails_play_and_leaves_other_elements_playin
 
 def test_a_dropped_element_plays_to_its_end_and_is_then_collected(env, media):
     path = media.tone(440, 1.0)
-
-    def fire_and_forget() -> weakref.ref[Audio]:
-        audio = Audio(path)
-        audio.play()
-        return weakref.ref(audio)
-
-    element = fire_and_forget()
+    element = played_and_dropped(path)
     collect(env)
     env.advance(0.5)
     collect(env)
@@ -161,13 +162,7 @@ def test_a_dropped_element_interrupted_by_a_prompt_resumes_after_it(env, media):
     music_window.navigator.audio_session.type = "playback"
     prompt_window.navigator.audio_session.type = "transient-solo"
     music_path = media.tone(440, 60.0)
-
-    def play_and_forget() -> weakref.ref[Audio]:
-        music = Audio(music_path, window=music_window)
-        music.play()
-        return weakref.ref(music)
-
-    music = play_and_forget()
+    music = played_and_dropped(music_path, music_window)
     env.advance(1.0)
     Audio(media.tone(1000, 2 * IDLE_SOURCE_SECONDS), window=prompt_window).play()
     env.advance(0.5)
@@ -214,13 +209,7 @@ def test_closed_audio_contexts_and_stopped_microphone_tracks_are_collected(env):
 
 def test_a_dropped_element_paused_by_the_media_keys_plays_on_at_the_play_key(env, media):
     path = media.tone(440, 60.0)
-
-    def play_and_forget() -> weakref.ref[Audio]:
-        music = Audio(path)
-        music.play()
-        return weakref.ref(music)
-
-    music = play_and_forget()
+    music = played_and_dropped(path)
     env.advance(1.0)
     media_session = env.navigator.media_session
     assert media_session.perform_action("pause")
