@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audiosession.platforms.protocol import encode_message
+from audiosession.wire.protocol import encode_message
 from daemon import private_env, tone  # benchmarks/daemon.py, beside this script
 
 PHASE_TIMEOUT = 120.0

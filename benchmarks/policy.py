@@ -9,7 +9,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from audiosession.platforms.policy import Arbiter
+from audiosession.policy import Arbiter
 from audiosession.types import AudioSessionType as T
 
 SIZES = (10, 100, 1000)

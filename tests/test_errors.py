@@ -11,8 +11,8 @@ import pytest
 import audiosession
 from audiosession.errors import AudioSessionError
 from audiosession.platforms.client import DaemonLostError, DaemonUnavailableError
-from audiosession.platforms.policy import ConfigError
-from audiosession.platforms.protocol import ProtocolError
+from audiosession.policy import ConfigError
+from audiosession.wire.protocol import ProtocolError
 
 from .examples import run_example
 

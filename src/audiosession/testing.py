@@ -48,7 +48,7 @@ from audiosession.engine.virtual import VirtualBackend
 from audiosession.loop import ManualLoop, TaskLoop
 from audiosession.platforms.base import Platform
 from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.policy import PolicyConfig
+from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import EventRecord, Runtime, pop_runtime, push_runtime
 from audiosession.session.window import Navigator, Window
 

@@ -16,7 +16,7 @@ from audiosession.daemon.bridge import (
     _Stream,
     type_for_role,
 )
-from audiosession.platforms.policy import Arbiter
+from audiosession.policy import Arbiter
 from audiosession.types import AudioSessionType as T
 
 

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from audiosession.cli import notify_fast
-from audiosession.platforms import protocol
+from audiosession.wire import endpoint, protocol
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -288,7 +288,7 @@ def test_the_short_ways_request_reads_as_it_is_meant(
     assert [protocol.decode_message(line) for line in lines] == [
         {
             "op": "hello",
-            "version": protocol.PROTOCOL_VERSION,
+            "version": endpoint.PROTOCOL_VERSION,
             "pid": os.getpid(),
             "program": "audiosession notify",
             "features": ["ping"],
@@ -333,19 +333,3 @@ def test_without_a_daemon_a_wav_goes_straight_to_the_server_as_an_event(
     assert len(loud) and tone_level_db(heard, PING_HZ, loud[0] / RATE + 0.5, 0.5) == pytest.approx(
         0.0, abs=0.5
     )
-
-
-@pytest.mark.parametrize(
-    "environ",
-    [
-        {"AUDIOSESSION_DAEMON_SOCKET": "~/as.sock", "XDG_RUNTIME_DIR": "/run/user/7"},
-        {"XDG_RUNTIME_DIR": "/run/user/7"},
-        {"XDG_RUNTIME_DIR": "relative/dir"},
-        {},
-    ],
-)
-def test_the_short_way_finds_the_daemon_where_the_client_platform_does(
-    environ: dict[str, str],
-) -> None:
-    assert notify_fast.socket_path(environ) == str(protocol.default_socket_path(environ))
-    assert notify_fast.PROTOCOL_VERSION == protocol.PROTOCOL_VERSION

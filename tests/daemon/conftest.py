@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from audiosession.platforms.protocol import encode_message
+from audiosession.wire.protocol import encode_message
 
 PLAYER = Path(__file__).with_name("player.py")
 

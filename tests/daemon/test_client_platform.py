@@ -13,7 +13,7 @@ from audiosession.daemon import Daemon, DaemonThread
 from audiosession.engine.null import NullBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.client import DaemonClientPlatform, DaemonConnection
-from audiosession.platforms.policy import PolicyConfig
+from audiosession.policy import PolicyConfig
 from audiosession.types import AudioSessionState, AudioSessionType
 
 ACTIVE = AudioSessionState.ACTIVE

@@ -14,7 +14,7 @@ import pytest
 
 from audiosession.daemon import Daemon, DaemonThread
 from audiosession.daemon.player import MAX_SOUNDS_PER_CLIENT, SoundCache
-from audiosession.platforms.policy import PolicyConfig
+from audiosession.policy import PolicyConfig
 
 from ..audio import Media
 from .test_server import Raw, sound_event

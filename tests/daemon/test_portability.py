@@ -15,8 +15,8 @@ import pytest
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.client import DaemonUnavailableError
 from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.peercred import PeerCredentials, peer_credentials
 from audiosession.platforms.select import default_platform_factory
+from audiosession.wire.peercred import PeerCredentials, peer_credentials
 
 CONNECT = """
 import socket, sys

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from audiosession.engine.devices import DeviceInfo
 from audiosession.platforms.client import encode_args
-from audiosession.platforms.policy import SetGain, SetRoute, SetState
-from audiosession.platforms.protocol import (
+from audiosession.policy import SetGain, SetRoute, SetState
+from audiosession.types import AudioSessionState
+from audiosession.wire.endpoint import default_socket_path
+from audiosession.wire.protocol import (
     MAX_MESSAGE,
     OVERSIZED,
     LineDecoder,
@@ -19,12 +21,10 @@ from audiosession.platforms.protocol import (
     decode_action,
     decode_device,
     decode_message,
-    default_socket_path,
     encode_action,
     encode_device,
     encode_message,
 )
-from audiosession.types import AudioSessionState
 
 
 def test_lines_are_split_on_newlines_across_chunks() -> None:
@@ -153,15 +153,17 @@ def test_arbiter_calls_become_wire_arguments() -> None:
 
 
 def test_the_socket_lives_in_xdg_runtime_dir_else_a_private_tmp_folder() -> None:
-    assert default_socket_path({"XDG_RUNTIME_DIR": "/run/user/1000"}) == Path(
+    assert Path(default_socket_path({"XDG_RUNTIME_DIR": "/run/user/1000"})) == Path(
         "/run/user/1000/audiosession/daemon.sock"
     )
     import os
 
-    assert default_socket_path({}) == Path(f"/tmp/audiosession-{os.getuid()}/daemon.sock")
-    assert default_socket_path({"TMPDIR": "/var/tmp/me"}) == Path(
+    assert Path(default_socket_path({})) == Path(f"/tmp/audiosession-{os.getuid()}/daemon.sock")
+    assert Path(default_socket_path({"TMPDIR": "/var/tmp/me"})) == Path(
         f"/var/tmp/me/audiosession-{os.getuid()}/daemon.sock"
     )
-    assert default_socket_path(
-        {"AUDIOSESSION_DAEMON_SOCKET": "/x/y.sock", "XDG_RUNTIME_DIR": "/run/user/1"}
+    assert Path(
+        default_socket_path(
+            {"AUDIOSESSION_DAEMON_SOCKET": "/x/y.sock", "XDG_RUNTIME_DIR": "/run/user/1"}
+        )
     ) == Path("/x/y.sock")

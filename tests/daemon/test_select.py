@@ -12,8 +12,8 @@ from audiosession.daemon import Daemon, DaemonThread
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.client import DaemonClientPlatform, DaemonUnavailableError
 from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.policy import PolicyConfig
 from audiosession.platforms.select import daemon_mode, default_platform_factory
+from audiosession.policy import PolicyConfig
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import pytest
 
 from audiosession.daemon import Daemon, DaemonStartError, DaemonThread
 from audiosession.daemon.service import MAX_ERRORS_IN_A_ROW
-from audiosession.platforms.policy import PolicyConfig
-from audiosession.platforms.protocol import LineDecoder
+from audiosession.policy import PolicyConfig
+from audiosession.wire.protocol import LineDecoder
 
 
 class Raw:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from audiosession.daemon.service import MAX_ERRORS_IN_A_ROW, Client, DaemonService
-from audiosession.platforms.policy import PolicyConfig
-from audiosession.platforms.protocol import MAX_MESSAGE, OPERATION_ARGS
+from audiosession.policy import PolicyConfig
+from audiosession.wire.protocol import MAX_MESSAGE, OPERATION_ARGS
 
 
 class Service:

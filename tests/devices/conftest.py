@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from audiosession.engine.pulse import PulseBackend  # noqa: E402
 from audiosession.loop import ThreadedLoop  # noqa: E402
 from audiosession.platforms.embedded import EmbeddedPlatform  # noqa: E402
-from audiosession.platforms.policy import PolicyConfig  # noqa: E402
+from audiosession.policy import PolicyConfig  # noqa: E402
 from audiosession.session.runtime import Runtime  # noqa: E402
 from pulse_server import PulseServer, pulse_server  # noqa: E402
 

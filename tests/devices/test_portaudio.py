@@ -21,7 +21,7 @@ from audiosession.engine.null import NullBackend
 from audiosession.engine.portaudio import PortAudioBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.policy import PolicyConfig
+from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer, level_db, wait_for
 

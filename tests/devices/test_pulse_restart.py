@@ -15,7 +15,7 @@ from audiosession import Audio, MediaError, NetworkError, Window
 from audiosession.engine.pulse import PulseBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.policy import PolicyConfig
+from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from pulse_server import PulseServer, level_db, start_or_skip
 

@@ -24,7 +24,7 @@ from audiosession import Audio, MediaStream, Window
 from audiosession.engine.pulse import PulseBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.policy import PolicyConfig
+from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from audiosession.webrtc import to_aiortc
 from pulse_server import PulseServer

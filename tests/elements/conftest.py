@@ -9,7 +9,7 @@ import pytest
 from audiosession.engine.null import NullBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.policy import PolicyConfig
+from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from audiosession.platforms.policy import (
+from audiosession.policy import (
     Action,
     Arbiter,
     PolicyConfig,

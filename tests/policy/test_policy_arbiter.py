@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audiosession.engine.devices import DeviceInfo
-from audiosession.platforms.policy import (
+from audiosession.policy import (
     Arbiter,
     Effect,
     PolicyConfig,

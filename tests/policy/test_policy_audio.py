@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from audiosession import Audio
-from audiosession.platforms.policy import DEFAULT_TABLE, Effect, PolicyConfig
+from audiosession.policy import DEFAULT_TABLE, Effect, PolicyConfig
 from audiosession.testing import VirtualEnvironment
 from audiosession.types import AudioSessionType
 
@@ -238,7 +238,7 @@ def test_a_configured_table_replaces_the_defaults(media):
 def test_a_bad_configuration_file_is_reported_and_the_defaults_stay(
     media, tmp_path, monkeypatch, caplog
 ):
-    from audiosession.platforms.policy import find_config
+    from audiosession.policy import find_config
 
     bad = tmp_path / "audiosession.toml"
     bad.write_text('[table.transient]\nplayback = "shout"\n')

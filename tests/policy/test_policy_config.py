@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from audiosession.engine.devices import DeviceInfo
-from audiosession.platforms.policy import (
+from audiosession.policy import (
     DEFAULT_TABLE,
     ConfigError,
     Effect,
@@ -159,7 +159,7 @@ def test_find_config_reports_a_bad_file_and_keeps_the_defaults(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = write(tmp_path, "[ducking]\ngain = 2\n")
-    with caplog.at_level(logging.WARNING, logger="audiosession.platforms.policy"):
+    with caplog.at_level(logging.WARNING, logger="audiosession.policy"):
         config = find_config({"AUDIOSESSION_CONFIG": str(path)})
     assert config == PolicyConfig()
     [record] = caplog.records
@@ -171,7 +171,7 @@ def test_find_config_reports_a_bad_file_and_keeps_the_defaults(
 def test_find_config_reports_a_missing_named_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="audiosession.platforms.policy"):
+    with caplog.at_level(logging.WARNING, logger="audiosession.policy"):
         config = find_config({"AUDIOSESSION_CONFIG": str(tmp_path / "gone.toml")})
     assert config == PolicyConfig()
     assert "gone.toml" in caplog.text

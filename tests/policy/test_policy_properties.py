@@ -12,7 +12,7 @@ from hypothesis.stateful import (
 )
 
 from audiosession.engine.devices import DeviceInfo
-from audiosession.platforms.policy import (
+from audiosession.policy import (
     CONCRETE_TYPES,
     Action,
     Arbiter,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from audiosession.platforms.policy import (
+from audiosession.policy import (
     CONCRETE_TYPES,
     DEFAULT_TABLE,
     Effect,

@@ -35,7 +35,7 @@ from audiosession.cli.progress import ProgressLine, clock, player_line
 from audiosession.elements.capture import MediaStreamTrack
 from audiosession.elements.sources import url_scheme
 from audiosession.platforms.local_audio import monitor_input_warning
-from audiosession.platforms.policy import find_config, route_for
+from audiosession.policy import find_config, route_for
 
 EXIT_INTERRUPTED = 130
 PROGRESS_INTERVAL = 0.25

@@ -12,7 +12,8 @@ output). Anything else (other options, formats, backends, or no server to hand i
 the general way, the ``notify`` of ``cli/commands.py``, which also gives every error its
 usual one line.
 
-Only the standard library is imported here, and only what each way needs. Through the daemon,
+Only the standard library (and ``wire.endpoint``, which is made of it) is imported here, and
+only what each way needs. Through the daemon,
 nothing loads before the request is on its way but the C modules behind ``socket`` and
 ``json``: the two request lines are written here, and ``json`` (about a millisecond) and the
 progress line load while the daemon starts the sound.
@@ -23,6 +24,8 @@ from __future__ import annotations
 import os
 import stat
 import sys
+
+from audiosession.wire.endpoint import PROTOCOL_VERSION, default_socket_path
 
 try:  # the C module ``socket`` wraps, without the wrapper's imports (enum, selectors)
     import _socket as socket_module
@@ -38,11 +41,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
-PROTOCOL_VERSION = 1
-"""``platforms.protocol.PROTOCOL_VERSION``: that module loads the engine's device types, so the
-few things needed here are repeated (tests/cli/test_notify.py keeps them the same)."""
-
-SOCKET_ENV = "AUDIOSESSION_DAEMON_SOCKET"
 CONNECT_TIMEOUT = 1.0
 """Seconds to reach the daemon and hear its hello, as the client platform allows."""
 
@@ -130,25 +128,13 @@ def parse(argv: list[str]) -> Notification | None:
 # -- through the daemon -------------------------------------------------------------------------
 
 
-def socket_path(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
-    """Where the daemon listens: ``platforms.protocol.default_socket_path``, as a string."""
-    env = os.environ if environ is None else environ
-    explicit = env.get(SOCKET_ENV)
-    if explicit:
-        return os.path.expanduser(explicit)
-    runtime = env.get("XDG_RUNTIME_DIR") or ""
-    if runtime and os.path.isabs(runtime):
-        return os.path.join(runtime, "audiosession", "daemon.sock")
-    return f"/tmp/audiosession-{os.getuid()}/daemon.sock"
-
-
 def through_the_daemon(request: Notification) -> int | None:
     """Ask the daemon to play the file and wait for its end; None if no daemon that plays
     files answers (then nothing was played)."""
     sock = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
     try:
-        sock.connect(socket_path())
+        sock.connect(default_socket_path())
         # Both at once: one round trip. A daemon without play_file answers it with an
         # error, and the hello's features say so first.
         sock.sendall(request_lines(request))
@@ -326,7 +312,7 @@ def through_pulseaudio(request: Notification) -> int | None:
 def _transient_role() -> str:
     """The stream role the policy gives ``transient`` sessions (``event`` unless
     ``audiosession.toml`` says otherwise)."""
-    from audiosession.platforms.policy import find_config
+    from audiosession.policy import find_config
 
     return find_config().role(SESSION_TYPE)
 

@@ -3,7 +3,7 @@
 
 ``audiosession daemon`` (or ``python -m audiosession.daemon``) runs ``serve()``; clients find it
 through ``platforms.select`` and talk to it with ``platforms.client``. The wire format is
-``platforms.protocol`` (docs/protocol.md).
+``wire.protocol`` (docs/protocol.md).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ import logging
 import sys
 
 from audiosession.daemon.server import DaemonStartError, serve
-from audiosession.platforms.policy import ConfigError, find_config, load_config
-from audiosession.platforms.protocol import default_socket_path
+from audiosession.policy import ConfigError, find_config, load_config
+from audiosession.wire.endpoint import default_socket_path
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from audiosession.errors import AudioSessionError
-from audiosession.platforms.policy import Action, Arbiter, SetGain, SetState
+from audiosession.policy import Action, Arbiter, SetGain, SetState
 from audiosession.types import AudioSessionState, AudioSessionType
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 
 from audiosession.errors import AudioSessionError
-from audiosession.platforms.protocol import directory_problem
+from audiosession.wire.endpoint import directory_problem
 
 __all__ = ["DaemonStartError", "bind_socket", "check_socket_directory", "take_lock"]
 

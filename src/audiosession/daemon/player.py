@@ -35,9 +35,9 @@ from audiosession.engine.engine import DeviceRemoved, Engine, EngineEvent, Outpu
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import LoopingSource, Source, Voice, VoiceEnded
 from audiosession.errors import AudioSessionError, NotFoundError
-from audiosession.platforms.policy import Action, SetGain, SetState
-from audiosession.platforms.protocol import ProtocolError, check_string
+from audiosession.policy import Action, SetGain, SetState
 from audiosession.types import AudioSessionState, AudioSessionType
+from audiosession.wire.protocol import ProtocolError, check_string
 
 if TYPE_CHECKING:
     from audiosession.daemon.server import Daemon

@@ -42,15 +42,10 @@ from audiosession.daemon.listener import (
 )
 from audiosession.daemon.player import DaemonPlayer
 from audiosession.daemon.service import Client, DaemonService
-from audiosession.platforms.peercred import peer_credentials
-from audiosession.platforms.policy import Action, PolicyConfig, find_config
-from audiosession.platforms.protocol import (
-    MAX_MESSAGE,
-    OVERSIZED,
-    LineDecoder,
-    default_socket_path,
-    encode_message,
-)
+from audiosession.policy import Action, PolicyConfig, find_config
+from audiosession.wire.endpoint import default_socket_path
+from audiosession.wire.peercred import peer_credentials
+from audiosession.wire.protocol import MAX_MESSAGE, OVERSIZED, LineDecoder, encode_message
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +124,9 @@ class Daemon:
         ``ping_interval``, ``answer_deadline``: the liveness check (docs/protocol.md).
         ``play_sounds``: play files for clients (``play_file``, ``daemon/player.py``)."""
         self._private_dir = socket_path is None
-        self.socket_path = Path(socket_path) if socket_path is not None else default_socket_path()
+        self.socket_path = (
+            Path(socket_path) if socket_path is not None else Path(default_socket_path())
+        )
         self.service = DaemonService(config if config is not None else find_config())
         self.arbiter = self.service.arbiter  # what the bridge decides with (``BridgeHost``)
         self.allowed_uid = os.getuid() if allowed_uid is None else allowed_uid

@@ -1,7 +1,7 @@
 """The daemon as a service: a client's message in, its reply and the pushes it causes out.
 
 This is the daemon with the sockets taken away (docs/protocol.md): one policy
-(``platforms.policy.Arbiter``) for every audiosession process of the user. The transport
+(``policy.Arbiter``) for every audiosession process of the user. The transport
 (``daemon/server.py``) accepts connections, cuts the byte stream into lines and writes out
 what this service queued; everything else happens here, synchronously and on one thread (the
 daemon's event loop), so it can be exercised without a socket (tests/daemon/test_service.py):
@@ -25,7 +25,7 @@ daemon's event loop), so it can be exercised without a socket (tests/daemon/test
 **Operations** are dispatched through one table, ``DaemonService.HANDLERS``: the operation's
 name to its handler, a method that takes the client and its checked ``args`` and returns the
 reply's fields (or ``InParts`` for a reply of many rows). The arguments each operation takes
-are the wire format's, ``platforms.protocol.OPERATION_ARGS``, which the service checks before
+are the wire format's, ``wire.protocol.OPERATION_ARGS``, which the service checks before
 the handler runs. So adding an operation is: its arguments in ``OPERATION_ARGS``, one handler
 method here, one line in ``HANDLERS`` (and a row in docs/protocol.md's table). A handler raises
 ``ProtocolError`` / ``ValueError`` / ``TypeError`` / ``KeyError`` for a bad request (the client
@@ -46,7 +46,7 @@ from typing import Any, ClassVar
 from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge
 from audiosession.daemon.player import DaemonPlayer
 from audiosession.engine.devices import DeviceInfo
-from audiosession.platforms.policy import (
+from audiosession.policy import (
     Action,
     Arbiter,
     ArbiterRecord,
@@ -55,10 +55,11 @@ from audiosession.platforms.policy import (
     check_interruption_kind,
     route_for,
 )
-from audiosession.platforms.protocol import (
+from audiosession.types import AudioSessionState
+from audiosession.wire.endpoint import PROTOCOL_VERSION
+from audiosession.wire.protocol import (
     MAX_MESSAGE,
     OPERATION_ARGS,
-    PROTOCOL_VERSION,
     ProtocolError,
     check_string,
     decode_devices,
@@ -67,7 +68,6 @@ from audiosession.platforms.protocol import (
     encode_in_parts,
     encode_message,
 )
-from audiosession.types import AudioSessionState
 
 log = logging.getLogger(__name__)
 
@@ -593,7 +593,7 @@ class DaemonService:
         "ping": _handle_ping,
         "play_file": _handle_play_file,
     }
-    """Each operation of ``platforms.protocol.OPERATION_ARGS`` and its handler."""
+    """Each operation of ``wire.protocol.OPERATION_ARGS`` and its handler."""
 
     # -- actions ------------------------------------------------------------------------------
 

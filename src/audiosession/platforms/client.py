@@ -30,21 +30,19 @@ from audiosession.errors import AudioSessionError
 from audiosession.loop import TaskLoop, Timer
 from audiosession.platforms.base import SessionInfo, program_name
 from audiosession.platforms.embedded import PolicyPlatform
-from audiosession.platforms.peercred import peer_credentials
-from audiosession.platforms.policy import Action, Arbiter
-from audiosession.platforms.protocol import (
+from audiosession.policy import Action, Arbiter
+from audiosession.types import AudioSessionState, AudioSessionType
+from audiosession.wire.endpoint import PROTOCOL_VERSION, default_socket_path, socket_problem
+from audiosession.wire.peercred import peer_credentials
+from audiosession.wire.protocol import (
     OVERSIZED,
-    PROTOCOL_VERSION,
     LineDecoder,
     ProtocolError,
     decode_actions,
     decode_message,
-    default_socket_path,
     encode_devices,
     encode_message,
-    socket_problem,
 )
-from audiosession.types import AudioSessionState, AudioSessionType
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +154,7 @@ class DaemonConnection:
     ) -> DaemonConnection:
         """Connect to the daemon at ``path`` (default: ``default_socket_path()``) and say
         hello. Call ``start()`` once ``on_push`` / ``on_lost`` are set."""
-        where = Path(path) if path is not None else default_socket_path()
+        where = Path(path) if path is not None else Path(default_socket_path())
         try:
             os.lstat(where)
         except FileNotFoundError:
@@ -393,7 +391,7 @@ class DaemonClientPlatform(PolicyPlatform):
             if socket_path is not None
             else connection.path
             if connection is not None
-            else default_socket_path()
+            else Path(default_socket_path())
         )
         self.reconnect_interval = reconnect_interval
         self.request_timeout = request_timeout

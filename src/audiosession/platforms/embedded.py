@@ -1,6 +1,6 @@
 """Platforms that apply the policy's actions to this process's audio; the embedded one.
 
-The policy (``platforms.policy.Arbiter``, docs/design.md, *Platform policy*) decides;
+The policy (``policy.Arbiter``, docs/design.md, *Platform policy*) decides;
 ``PolicyPlatform`` applies its actions: states reach the sessions as the spec's "the user agent
 observes a modification", gains ramp the sessions' voices (ducks, fades), routes move them
 between devices. Where the decisions come from is the subclass's business: the embedded platform
@@ -24,7 +24,7 @@ from audiosession.platforms.base import (
     StateCallback,
 )
 from audiosession.platforms.local_audio import LocalAudio
-from audiosession.platforms.policy import (
+from audiosession.policy import (
     Action,
     Arbiter,
     PolicyConfig,

@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from audiosession.loop import TaskLoop
 from audiosession.platforms.base import Platform
@@ -28,7 +29,7 @@ from audiosession.platforms.client import (
     UntrustedDaemonError,
 )
 from audiosession.platforms.embedded import EmbeddedPlatform
-from audiosession.platforms.protocol import default_socket_path
+from audiosession.wire.endpoint import default_socket_path
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def default_platform_factory(loop: TaskLoop) -> Platform:
             "credentials); this process decides for itself (embedded mode)"
         )
         return EmbeddedPlatform(loop)
-    path = default_socket_path()
+    path = Path(default_socket_path())
     try:
         connection = DaemonConnection.open(path)
     except DaemonUnavailableError as error:

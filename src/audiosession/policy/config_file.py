@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from audiosession.platforms.policy.config import (
+from audiosession.policy.config import (
     MAX_RAMP,
     ConfigError,
     PolicyConfig,
@@ -20,7 +20,7 @@ from audiosession.platforms.policy.config import (
     parse_effect,
     parse_type,
 )
-from audiosession.platforms.policy.table import Effect
+from audiosession.policy.table import Effect
 from audiosession.types import AudioSessionType
 
 if sys.version_info >= (3, 11):

@@ -1,11 +1,8 @@
 """The daemon's wire format (docs/protocol.md): framing, messages, actions and devices as JSON.
 
 Both ends use this module: the daemon (``audiosession.daemon``) and its client platform
-(``platforms.client``). It lives in the platform layer because the client needs it and layers
-point down (docs/design.md, *Layers*). Pure functions and one small decoder class, no threads;
-the only
-system calls are the checks of where the daemon listens (whose directory and socket it is,
-who serves it), which both ends make.
+(``platforms.daemon_connection``); where the daemon listens is ``wire.endpoint``. Pure
+functions and one small decoder class, no threads, no system calls.
 
 A message is one JSON object on one line (UTF-8, ``\\n``-terminated), at most
 ``MAX_MESSAGE`` bytes. ``LineDecoder`` splits a byte stream into lines without ever holding
@@ -16,15 +13,12 @@ more than ``MAX_MESSAGE`` bytes of one line: a longer line is reported once as
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Final
 
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
-from audiosession.platforms.policy import Action, SetGain, SetRoute, SetState
+from audiosession.policy import Action, SetGain, SetRoute, SetState
 from audiosession.types import AudioSessionState
 
 __all__ = [
@@ -33,30 +27,19 @@ __all__ = [
     "MAX_MESSAGE",
     "OPERATIONS",
     "OVERSIZED",
-    "PROTOCOL_VERSION",
-    "SOCKET_ENV",
     "LineDecoder",
     "ProtocolError",
     "decode_action",
     "decode_device",
     "decode_message",
-    "default_socket_path",
-    "directory_problem",
     "encode_action",
     "encode_device",
     "encode_in_parts",
     "encode_message",
-    "socket_problem",
 ]
-
-PROTOCOL_VERSION: Final = 1
-"""The version a client names in its ``hello``; the daemon speaks exactly this one."""
 
 MAX_MESSAGE: Final = 64 * 1024
 """Bytes in one message, newline excluded. Longer lines get an error and are discarded."""
-
-SOCKET_ENV: Final = "AUDIOSESSION_DAEMON_SOCKET"
-"""Environment variable naming the socket (for both ends) instead of the default path."""
 
 ARBITER_OPERATIONS: Final = (
     "add",
@@ -346,58 +329,3 @@ def _number(value: object, what: str) -> float:
 def check_string(value: object, what: str) -> str:
     """``value`` if it is a non-empty string of at most ``MAX_NAME`` characters."""
     return _string(value, what)
-
-
-# -- where the daemon listens ---------------------------------------------------------------
-
-
-def default_socket_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``$AUDIOSESSION_DAEMON_SOCKET`` if set, else
-    ``$XDG_RUNTIME_DIR/audiosession/daemon.sock``, else
-    ``$TMPDIR/audiosession-<uid>/daemon.sock`` with ``/tmp`` if ``TMPDIR`` is unset
-    (XDG_RUNTIME_DIR unset, as under some ``su`` or cron sessions)."""
-    env = os.environ if environ is None else environ
-    explicit = env.get(SOCKET_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    runtime = env.get("XDG_RUNTIME_DIR") or ""
-    if runtime and os.path.isabs(runtime):
-        return Path(runtime) / "audiosession" / "daemon.sock"
-    temporary = env.get("TMPDIR") or ""
-    base = Path(temporary) if os.path.isabs(temporary) else Path("/tmp")
-    return base / f"audiosession-{os.getuid()}" / "daemon.sock"
-
-
-def directory_problem(directory: Path) -> str | None:
-    """Why another user could have put a socket in ``directory`` or could swap ours, or None:
-    it must belong to this user (or root) and be writable by nobody else, unless it is
-    sticky like ``/tmp`` (where others can add entries but not replace ours)."""
-    uid = os.getuid()
-    try:
-        info = os.stat(directory)
-    except PermissionError:
-        return f"its directory {directory} cannot be read by you (uid {uid})"
-    if info.st_uid not in (uid, 0):
-        return f"its directory {directory} belongs to uid {info.st_uid}, not to you (uid {uid})"
-    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
-        return (
-            f"other users may write to its directory {directory} (mode "
-            f"{stat.S_IMODE(info.st_mode):o})"
-        )
-    return None
-
-
-def socket_problem(path: Path) -> str | None:
-    """Why the socket at ``path`` may not be this user's daemon's, or None: its directory
-    passes ``directory_problem`` and it is a socket of this user. (What finally decides is
-    the listening process's uid, ``peer_credentials``, once connected.)"""
-    problem = directory_problem(path.parent)
-    if problem is not None:
-        return problem
-    uid = os.getuid()
-    info = os.lstat(path)
-    if not stat.S_ISSOCK(info.st_mode):
-        return f"{path} is not a socket"
-    if info.st_uid != uid:
-        return f"the socket belongs to uid {info.st_uid}, not to you (uid {uid})"
-    return None

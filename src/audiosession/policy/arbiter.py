@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from audiosession.platforms.policy.actions import (
+from audiosession.policy.actions import (
     Action,
     ArbiterRecord,
     SetGain,
     SetRoute,
     SetState,
 )
-from audiosession.platforms.policy.config import PolicyConfig, allowed_types
-from audiosession.platforms.policy.routing import route_for
-from audiosession.platforms.policy.table import Effect
+from audiosession.policy.config import PolicyConfig, allowed_types
+from audiosession.policy.routing import route_for
+from audiosession.policy.table import Effect
 from audiosession.types import AudioSessionState, AudioSessionType
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from audiosession.platforms.policy.config import PolicyConfig, parse_type
-from audiosession.platforms.policy.table import PLAY_AND_RECORD
+from audiosession.policy.config import PolicyConfig, parse_type
+from audiosession.policy.table import PLAY_AND_RECORD
 from audiosession.types import AudioSessionType
 
 if TYPE_CHECKING:

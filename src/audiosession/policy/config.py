@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from audiosession.errors import AudioSessionError
-from audiosession.platforms.policy.table import (
+from audiosession.policy.table import (
     CONCRETE_TYPES,
     DEFAULT_ROLES,
     DEFAULT_TABLE,

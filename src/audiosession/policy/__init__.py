@@ -11,22 +11,22 @@ One idea per module: ``table`` (the types, effects and default table), ``config`
 ``actions`` (what the Arbiter answers) and ``arbiter``. Import from here.
 """
 
-from audiosession.platforms.policy.actions import (
+from audiosession.policy.actions import (
     Action,
     ArbiterRecord,
     SetGain,
     SetRoute,
     SetState,
 )
-from audiosession.platforms.policy.arbiter import (
+from audiosession.policy.arbiter import (
     INTERRUPTION_KINDS,
     Arbiter,
     check_interruption_kind,
 )
-from audiosession.platforms.policy.config import ConfigError, PolicyConfig
-from audiosession.platforms.policy.config_file import config_path, find_config, load_config
-from audiosession.platforms.policy.routing import ROUTE_ROLES, default_output, route_for
-from audiosession.platforms.policy.table import (
+from audiosession.policy.config import ConfigError, PolicyConfig
+from audiosession.policy.config_file import config_path, find_config, load_config
+from audiosession.policy.routing import ROUTE_ROLES, default_output, route_for
+from audiosession.policy.table import (
     CONCRETE_TYPES,
     DEFAULT_ROLES,
     DEFAULT_TABLE,
