@@ -10,7 +10,7 @@ import pytest
 
 import audiosession
 from audiosession.errors import AudioSessionError
-from audiosession.platforms.client import DaemonLostError, DaemonUnavailableError
+from audiosession.platforms.daemon_connection import DaemonLostError, DaemonUnavailableError
 from audiosession.policy import ConfigError
 from audiosession.wire.protocol import ProtocolError
 

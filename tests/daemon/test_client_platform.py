@@ -12,7 +12,8 @@ import pytest
 from audiosession.daemon import Daemon, DaemonThread
 from audiosession.engine.null import NullBackend
 from audiosession.loop import ThreadedLoop
-from audiosession.platforms.client import DaemonClientPlatform, DaemonConnection
+from audiosession.platforms.daemon_client import DaemonClientPlatform
+from audiosession.platforms.daemon_connection import DaemonConnection
 from audiosession.policy import PolicyConfig
 from audiosession.types import AudioSessionState, AudioSessionType
 

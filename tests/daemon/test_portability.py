@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from audiosession.loop import ThreadedLoop
-from audiosession.platforms.client import DaemonUnavailableError
+from audiosession.platforms.daemon_connection import DaemonUnavailableError
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.platforms.select import default_platform_factory
 from audiosession.wire.peercred import PeerCredentials, peer_credentials

@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiosession.engine.devices import DeviceInfo
-from audiosession.platforms.client import encode_args
 from audiosession.policy import SetGain, SetRoute, SetState
 from audiosession.types import AudioSessionState
 from audiosession.wire.endpoint import default_socket_path
@@ -22,6 +21,7 @@ from audiosession.wire.protocol import (
     decode_device,
     decode_message,
     encode_action,
+    encode_args,
     encode_device,
     encode_message,
 )

@@ -10,7 +10,8 @@ import pytest
 
 from audiosession.daemon import Daemon, DaemonThread
 from audiosession.loop import ThreadedLoop
-from audiosession.platforms.client import DaemonClientPlatform, DaemonUnavailableError
+from audiosession.platforms.daemon_client import DaemonClientPlatform
+from audiosession.platforms.daemon_connection import DaemonUnavailableError
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.platforms.select import daemon_mode, default_platform_factory
 from audiosession.policy import PolicyConfig

@@ -32,7 +32,7 @@ def open_platform(*, audio: bool) -> Platform:
     line, exit status 2): an unknown ``AUDIOSESSION_BACKEND`` or ``AUDIOSESSION_DAEMON``, a
     daemon that is required but does not answer or cannot be trusted. ``audio``: also open
     the sound device (the backend is chosen then), as every command that plays does."""
-    from audiosession.platforms.client import DaemonUnavailableError
+    from audiosession.platforms.daemon_connection import DaemonUnavailableError
 
     try:
         platform = audiosession.platform()

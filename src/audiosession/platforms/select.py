@@ -22,8 +22,8 @@ from pathlib import Path
 
 from audiosession.loop import TaskLoop
 from audiosession.platforms.base import Platform
-from audiosession.platforms.client import (
-    DaemonClientPlatform,
+from audiosession.platforms.daemon_client import DaemonClientPlatform
+from audiosession.platforms.daemon_connection import (
     DaemonConnection,
     DaemonUnavailableError,
     UntrustedDaemonError,

@@ -19,7 +19,7 @@ from typing import Any, Final
 from audiosession.engine.devices import DeviceInfo
 from audiosession.errors import AudioSessionError
 from audiosession.policy import Action, SetGain, SetRoute, SetState
-from audiosession.types import AudioSessionState
+from audiosession.types import AudioSessionState, AudioSessionType
 
 __all__ = [
     "ARBITER_OPERATIONS",
@@ -33,6 +33,7 @@ __all__ = [
     "decode_device",
     "decode_message",
     "encode_action",
+    "encode_args",
     "encode_device",
     "encode_in_parts",
     "encode_message",
@@ -206,6 +207,28 @@ def decode_message(line: bytes) -> dict[str, Any]:
             'e.g. {"id": 1, "op": "ping", "args": {}}'
         )
     return value
+
+
+def encode_args(operation: str, args: Sequence[Any]) -> dict[str, Any]:
+    """The wire ``args`` of an ``Arbiter`` call ``operation(*args)`` (docs/protocol.md)."""
+    if operation == "add":
+        encoded = {"session": args[0], "context": args[1], "owner": args[2]}
+        if len(args) > 3:
+            encoded["type"] = AudioSessionType.parse(args[3]).value
+        return encoded
+    if operation in ("remove", "release"):
+        return {"session": args[0]}
+    if operation in ("request_active", "set_type"):
+        return {"session": args[0], "type": AudioSessionType.parse(args[1]).value}
+    if operation == "interrupt":
+        return {"kind": args[0], "reason": args[1]}
+    if operation == "end_interruption":
+        return {} if not args or args[0] is None else {"reason": args[0]}
+    if operation == "set_devices":
+        return {"devices": encode_devices(args[0])}
+    if operation == "device_removed":
+        return {"device": args[0], "sessions": list(args[1])}
+    raise ValueError(f"not an Arbiter operation: {operation!r}")
 
 
 # -- actions --------------------------------------------------------------------------------
