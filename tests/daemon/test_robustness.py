@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audiosession.daemon.service import LOGGED_ERRORS_PER_CLIENT, MAX_ERRORS_IN_A_ROW
+from audiosession.daemon.connected_client import LOGGED_ERRORS_PER_CLIENT, MAX_ERRORS_IN_A_ROW
 
 from .conftest import DaemonProcess
 from .test_server import Raw

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from audiosession.daemon import Daemon, DaemonStartError, DaemonThread
-from audiosession.daemon.service import MAX_ERRORS_IN_A_ROW
+from audiosession.daemon.connected_client import MAX_ERRORS_IN_A_ROW
 from audiosession.policy import PolicyConfig
 from audiosession.wire.protocol import LineDecoder
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from audiosession.daemon.service import MAX_ERRORS_IN_A_ROW, Client, DaemonService
+from audiosession.daemon.connected_client import MAX_ERRORS_IN_A_ROW, ConnectedClient
+from audiosession.daemon.service import DaemonService
 from audiosession.policy import PolicyConfig
 from audiosession.wire.protocol import MAX_MESSAGE, OPERATION_ARGS
 
@@ -25,7 +26,7 @@ class Service:
         self.service = DaemonService(PolicyConfig())
         self.ids = 0
 
-    def connect(self, program: str, pid: int) -> Client:
+    def connect(self, program: str, pid: int) -> ConnectedClient:
         client = self.service.connect(pid, os.getuid())
         self.service.receive(
             client,
@@ -44,7 +45,9 @@ class Service:
             for client, data in self.service.take_output()
         }
 
-    def request(self, client: Client, op: str, **args: Any) -> dict[str, list[dict[str, Any]]]:
+    def request(
+        self, client: ConnectedClient, op: str, **args: Any
+    ) -> dict[str, list[dict[str, Any]]]:
         self.ids += 1
         self.service.receive(client, json.dumps({"id": self.ids, "op": op, "args": args}).encode())
         return self.sent()

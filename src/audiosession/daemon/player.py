@@ -22,9 +22,9 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -35,17 +35,16 @@ from audiosession.engine.engine import DeviceRemoved, Engine, EngineEvent, Outpu
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import LoopingSource, Source, Voice, VoiceEnded
 from audiosession.errors import AudioSessionError, NotFoundError
-from audiosession.policy import Action, SetGain, SetState
+from audiosession.policy import Action, Arbiter, PolicyConfig, SetGain, SetState
 from audiosession.types import AudioSessionState, AudioSessionType
 from audiosession.wire.protocol import ProtocolError, check_string
 
 if TYPE_CHECKING:
-    from audiosession.daemon.server import Daemon
-    from audiosession.daemon.service import Client
+    from audiosession.daemon.connected_client import ConnectedClient
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DaemonPlayer", "DecodedSound", "SoundCache"]
+__all__ = ["DaemonPlayer", "DecodedSound", "PlayerHost", "SoundCache"]
 
 MAX_CACHED_SOUND = 8 << 20
 """Bytes of decoded audio a sound may have to be kept decoded (about 22 s at 48 kHz stereo);
@@ -151,7 +150,7 @@ class SoundCache:
 class _Sound:
     """One ``play_file`` request of one client, from acceptance to its end."""
 
-    client: Client
+    client: ConnectedClient
     session: str  # the client's id for it ("sound-3")
     path: str
     volume: float
@@ -168,11 +167,29 @@ class _Sound:
     finished: bool = False
 
 
+class PlayerHost(Protocol):
+    """What the player needs of the daemon (called on the daemon's loop only)."""
+
+    @property
+    def config(self) -> PolicyConfig:
+        """The policy the daemon runs (the role its sounds' stream gets)."""
+
+    @property
+    def arbiter(self) -> Arbiter:
+        """The daemon's one policy, where each sound is a session."""
+
+    def dispatch(self, actions: Iterable[Action]) -> None:
+        """Apply ``actions`` decided outside a client's request: push them to their clients."""
+
+    def flush(self) -> None:
+        """Write out every client's queued replies and pushes."""
+
+
 class DaemonPlayer:
     """The daemon's own engine and the sounds it plays for clients (see the module)."""
 
     def __init__(
-        self, daemon: Daemon, backend_factory: Callable[[], Backend] = select_backend
+        self, daemon: PlayerHost, backend_factory: Callable[[], Backend] = select_backend
     ) -> None:
         self._daemon = daemon
         self._backend_factory = backend_factory
@@ -226,7 +243,7 @@ class DaemonPlayer:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def play_file(self, client: Client, args: dict[str, Any]) -> dict[str, Any]:
+    def play_file(self, client: ConnectedClient, args: dict[str, Any]) -> dict[str, Any]:
         """The ``play_file`` request: check it, start preparing the sound, and answer with
         the session id the sound's pushes will name."""
         path = args["path"]
@@ -391,7 +408,7 @@ class DaemonPlayer:
 
     # -- the daemon's hooks -------------------------------------------------------------------
 
-    def set_aside(self, client: Client) -> None:
+    def set_aside(self, client: ConnectedClient) -> None:
         """``client`` stopped answering (stopped, as by Ctrl-Z, or hung): its sounds fall
         silent where they are and their sessions leave the policy, so that what they ducked
         comes back, as the sessions of its own streams do (``DaemonService.set_aside``)."""
@@ -403,7 +420,7 @@ class DaemonPlayer:
                 sound.registered = False
                 self._daemon.dispatch(self._daemon.arbiter.remove(sound.name))
 
-    def bring_back(self, client: Client) -> None:
+    def bring_back(self, client: ConnectedClient) -> None:
         """``client`` answers again: its sounds ask to play again where they stopped."""
         for sound in [s for s in self._sounds.values() if s.client is client and s.aside]:
             sound.aside = False
@@ -438,7 +455,7 @@ class DaemonPlayer:
         if sound.announced:
             self._push(sound, "state", state=action.state.value)
 
-    def client_gone(self, client: Client) -> None:
+    def client_gone(self, client: ConnectedClient) -> None:
         """The client disconnected: its sounds stop."""
         for sound in [s for s in self._sounds.values() if s.client is client]:
             self._finish(sound, None)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from audiosession.daemon.bridge import PulseBridge
+from audiosession.daemon.connected_client import ConnectedClient
 from audiosession.daemon.listener import (
     DaemonStartError,
     bind_socket,
@@ -41,7 +42,7 @@ from audiosession.daemon.listener import (
     take_lock,
 )
 from audiosession.daemon.player import DaemonPlayer
-from audiosession.daemon.service import Client, DaemonService
+from audiosession.daemon.service import DaemonService
 from audiosession.policy import Action, PolicyConfig, find_config
 from audiosession.wire.endpoint import default_socket_path
 from audiosession.wire.peercred import peer_credentials
@@ -77,7 +78,7 @@ LIVENESS_TICK = 0.1
 class _Connection:
     """One client's end of the socket: where its messages are written, and its pings."""
 
-    def __init__(self, client: Client, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, client: ConnectedClient, writer: asyncio.StreamWriter) -> None:
         self.client = client
         self.writer = writer
         self.aborted = False
@@ -148,7 +149,7 @@ class Daemon:
         return self.service.config
 
     @property
-    def clients(self) -> dict[str, Client]:
+    def clients(self) -> dict[str, ConnectedClient]:
         """The connected clients, by id."""
         return self.service.clients
 
@@ -255,7 +256,7 @@ class Daemon:
     async def _serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        client: Client | None = None
+        client: ConnectedClient | None = None
         try:
             sock = writer.get_extra_info("socket")
             pid, uid, _ = peer_credentials(sock)
@@ -320,7 +321,7 @@ class Daemon:
             if connection is not None:
                 connection.write(data)
 
-    def _drop(self, client: Client, why: str) -> None:
+    def _drop(self, client: ConnectedClient, why: str) -> None:
         """The client is gone: the service removes its sessions and tells the others."""
         self.service.disconnect(client, why)
         self._connections.pop(client.id, None)

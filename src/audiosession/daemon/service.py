@@ -12,9 +12,9 @@ daemon's event loop), so it can be exercised without a socket (tests/daemon/test
 - Validation: a message is decoded and checked (the hello first, the operation, its
   arguments, the session ids a client may name); every mistake is an error reply that says
   what was wrong, and a client that keeps making them is marked ``closing``.
-- Session ids and contexts are namespaced per client (``<client>/<id>``, ``Client.namespaced``)
-  so the policy's table applies between the windows of different processes as it does
-  between the windows of one.
+- Session ids and contexts are namespaced per client (``<client>/<id>``,
+  ``ConnectedClient.namespaced``) so the policy's table applies between the windows of
+  different processes as it does between the windows of one.
 - Fan-out: the actions an operation causes are split by client — the asker's go into its
   reply, the others' are pushed — and routes are computed per client from its own devices
   (the Arbiter runs without devices: each process has its own backend). The actions of the
@@ -40,12 +40,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge
+from audiosession.daemon.connected_client import ConnectedClient, SetAside
 from audiosession.daemon.player import DaemonPlayer
-from audiosession.engine.devices import DeviceInfo
 from audiosession.policy import (
     Action,
     Arbiter,
@@ -65,22 +65,16 @@ from audiosession.wire.protocol import (
     decode_devices,
     decode_message,
     encode_action,
-    encode_in_parts,
-    encode_message,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Client", "DaemonService", "InParts"]
+__all__ = ["DaemonService", "InParts"]
 
-MAX_ERRORS_IN_A_ROW = 20
-"""Errors (malformed, unknown, refused requests) in a row after which a client is dropped."""
 
 MAX_SESSIONS_PER_CLIENT = 256
 """Sessions one client may register (keeps every reply under ``MAX_MESSAGE``)."""
 
-LOGGED_ERRORS_PER_CLIENT = 10
-"""Protocol errors logged one by one per client; the rest are counted (no log flooding)."""
 
 PUSH_CHUNK = 200
 """Actions in one push message at most (keeps pushes under ``MAX_MESSAGE``)."""
@@ -92,109 +86,6 @@ LISTED_CAUSES = 16
 """Causes listed in one ``sessions`` row at most; more are counted ("and 40 more")."""
 
 _UNSET = object()
-
-
-class Client:
-    """One connected client process as the service knows it: who it is, its sessions and
-    devices, how it behaves, and the encoded messages waiting to be sent to it."""
-
-    def __init__(self, client_id: str, pid: int, uid: int, outbox: dict[Client, None]) -> None:
-        self.id = client_id
-        self.pid = pid  # from the kernel (the peer's credentials), not what the client claims
-        self.uid = uid
-        self.program = "?"
-        self.greeted = False
-        self.closing = False  # the transport closes the connection once its output is sent
-        self.devices: tuple[DeviceInfo, ...] = ()
-        self.sessions: dict[str, None] = {}  # this client's own session ids, in order
-        self.routes: dict[str, str | None] = {}
-        self.errors_in_a_row = 0
-        self.errors_total = 0
-        self.requests = 0
-        self.answers_pings = False  # said so in its hello (``features``)
-        self.set_aside: _SetAside | None = None  # not answering: what it held, put aside
-        self.outgoing: list[bytes] = []
-        self._outbox = outbox
-
-    def __repr__(self) -> str:
-        return f"client {self.id} (pid {self.pid}, {self.program})"
-
-    def namespaced(self, local_id: str) -> str:
-        """The daemon-wide id of this client's session (or context) ``local_id``:
-        ``<client>/<local_id>``."""
-        return f"{self.id}/{local_id}"
-
-    def send(self, message: Mapping[str, Any]) -> None:
-        """Queue ``message``. A reply that cannot be encoded (a bug: every reply is bounded)
-        becomes an error reply: it never costs the client its connection."""
-        try:
-            data = encode_message(message)
-        except (ProtocolError, TypeError, ValueError) as error:
-            log.error("%s: cannot send %s: %s", self, message.get("push") or "a reply", error)
-            if "push" in message:
-                return
-            data = encode_message(
-                {
-                    "id": message.get("id"),
-                    "ok": False,
-                    "error": f"internal error in the daemon ({error})",
-                }
-            )
-        self.send_encoded([data])
-
-    def send_in_parts(self, head: Mapping[str, Any], key: str, rows: Sequence[Any]) -> None:
-        """Queue a reply of many ``rows`` as the parts it needs (``encode_in_parts``)."""
-        try:
-            parts = encode_in_parts(head, key, rows)
-        except ProtocolError as error:
-            log.error("%s: cannot send a reply: %s", self, error)
-            self.send(
-                {
-                    "id": head.get("id"),
-                    "ok": False,
-                    "error": f"internal error in the daemon ({error})",
-                }
-            )
-            return
-        self.send_encoded(parts)
-
-    def send_encoded(self, messages: Iterable[bytes]) -> None:
-        """Queue messages already encoded."""
-        self.outgoing.extend(messages)
-        self._outbox[self] = None
-
-    def error(self, request_id: object, message: str) -> None:
-        """Reply with an error, log it, and mark the client ``closing`` after too many in a
-        row."""
-        self.errors_in_a_row += 1
-        self.errors_total += 1
-        if self.errors_total <= LOGGED_ERRORS_PER_CLIENT:
-            log.warning("%s: %s", self, message)
-            if self.errors_total == LOGGED_ERRORS_PER_CLIENT:
-                log.warning("%s: further errors are counted, not logged", self)
-        self.send({"id": request_id, "ok": False, "error": message})
-        if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
-            log.warning(
-                "%s sent %d bad messages in a row: disconnecting it", self, self.errors_in_a_row
-            )
-            self.send(
-                {
-                    "id": None,
-                    "ok": False,
-                    "error": f"{self.errors_in_a_row} errors in a row; disconnecting",
-                }
-            )
-            self.closing = True
-
-
-@dataclass
-class _SetAside:
-    """What a client that stopped answering held: its sessions (as the arbiter had them) and
-    the transient interruptions it alone made, to be applied again when it answers."""
-
-    since: float
-    sessions: list[ArbiterRecord] = field(default_factory=list)
-    interruptions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -209,7 +100,7 @@ class InParts:
 Reply = dict[str, Any] | InParts
 """What a handler returns: the reply's fields besides ``id`` and ``ok``, or ``InParts``."""
 
-Handler = Callable[["DaemonService", Client, dict[str, Any]], Reply]
+Handler = Callable[["DaemonService", ConnectedClient, dict[str, Any]], Reply]
 """An operation's handler: the service, the asking client and its checked ``args``."""
 
 
@@ -223,25 +114,25 @@ class DaemonService:
     def __init__(self, config: PolicyConfig) -> None:
         self.config = config
         self.arbiter = Arbiter(config)  # no devices: routes are per client (see module)
-        self.clients: dict[str, Client] = {}
+        self.clients: dict[str, ConnectedClient] = {}
         self.interruptions: dict[str, set[str]] = {}  # transient reason -> clients holding it
         self.operations = 0
         self.bridge: PulseBridge | None = None
         self.player: DaemonPlayer | None = None
         """Plays files for clients (``play_file``) when the transport started one."""
         self.bridge_off = "off (not asked for; --no-pulse-bridge)"
-        self._outbox: dict[Client, None] = {}  # clients with messages queued, in order
+        self._outbox: dict[ConnectedClient, None] = {}  # clients with messages queued, in order
         self._ids = itertools.count(1)
 
     # -- clients ------------------------------------------------------------------------------
 
-    def connect(self, pid: int, uid: int) -> Client:
+    def connect(self, pid: int, uid: int) -> ConnectedClient:
         """A new client (``pid``, ``uid``: its peer credentials); it says hello next."""
-        client = Client(f"c{next(self._ids)}", pid, uid, self._outbox)
+        client = ConnectedClient(f"c{next(self._ids)}", pid, uid, self._outbox)
         self.clients[client.id] = client
         return client
 
-    def disconnect(self, client: Client, why: str) -> None:
+    def disconnect(self, client: ConnectedClient, why: str) -> None:
         """The client is gone: remove its sessions at once and tell the others."""
         if self.clients.get(client.id) is not client:
             return
@@ -271,7 +162,7 @@ class DaemonService:
         """The process ids of the connected clients (safe to call from another thread)."""
         return {client.pid for client in list(self.clients.values())}
 
-    def take_output(self) -> list[tuple[Client, bytes]]:
+    def take_output(self) -> list[tuple[ConnectedClient, bytes]]:
         """The messages queued since the last call, joined per client, in the order the
         clients were first sent to; the transport writes them out."""
         clients = list(self._outbox)
@@ -283,13 +174,13 @@ class DaemonService:
 
     # -- liveness -----------------------------------------------------------------------------
 
-    def set_aside(self, client: Client, since: float) -> None:
+    def set_aside(self, client: ConnectedClient, since: float) -> None:
         """``client`` has not answered a ping sent at ``since`` (``time.monotonic()``): its
         sessions leave the policy (whatever they ducked, paused or delayed is released), kept
         aside for when it answers again."""
         started = time.perf_counter()
         records, reasons, told = self._withdraw(client)
-        client.set_aside = _SetAside(since, records, reasons)
+        client.set_aside = SetAside(since, records, reasons)
         if self.player is not None:
             self.player.set_aside(client)
         log.warning(
@@ -303,13 +194,13 @@ class DaemonService:
             (time.perf_counter() - started) * 1000,
         )
 
-    def heard_from(self, client: Client) -> None:
+    def heard_from(self, client: ConnectedClient) -> None:
         """Anything from a client shows it runs: what was set aside for it is applied again
         (before its message is handled)."""
         if client.set_aside is not None:
             self._bring_back(client)
 
-    def _withdraw(self, client: Client) -> tuple[list[ArbiterRecord], list[str], set[str]]:
+    def _withdraw(self, client: ConnectedClient) -> tuple[list[ArbiterRecord], list[str], set[str]]:
         """Take ``client``'s sessions out of the policy, and end the transient interruptions
         it alone made; the others are told. Returns the sessions as the arbiter had them, the
         interruptions it held and the ids of the clients pushed to."""
@@ -332,7 +223,7 @@ class DaemonService:
                 told |= self._dispatch(None, self.arbiter.end_interruption(reason))
         return records, reasons, told
 
-    def _bring_back(self, client: Client) -> None:
+    def _bring_back(self, client: ConnectedClient) -> None:
         """``client`` answers again: its sessions are registered anew — added, then the active
         and held ones ask to be active, as a client that reconnects does — and its
         interruptions are made again."""
@@ -361,7 +252,7 @@ class DaemonService:
 
     # -- messages -----------------------------------------------------------------------------
 
-    def receive(self, client: Client, line: bytes) -> None:
+    def receive(self, client: ConnectedClient, line: bytes) -> None:
         """One line from ``client`` (without its newline): its reply and any pushes are
         queued. A bug in handling it is logged and answered, never a lost connection (a
         client's request must not cost it its sessions)."""
@@ -371,11 +262,11 @@ class DaemonService:
             log.exception("%s: handling a message failed", client)
             client.error(None, f"internal error in the daemon ({error!r})")
 
-    def message_too_long(self, client: Client) -> None:
+    def message_too_long(self, client: ConnectedClient) -> None:
         """``client`` sent a line over ``MAX_MESSAGE`` bytes (the transport drops the rest)."""
         client.error(None, f"message longer than {MAX_MESSAGE} bytes; discarded")
 
-    def _receive(self, client: Client, line: bytes) -> None:
+    def _receive(self, client: ConnectedClient, line: bytes) -> None:
         try:
             message = decode_message(line)
         except ProtocolError as error:
@@ -425,7 +316,7 @@ class DaemonService:
         else:
             client.send({"id": request_id, "ok": True, **reply})
 
-    def _hello(self, client: Client, request_id: object, message: dict[str, Any]) -> None:
+    def _hello(self, client: ConnectedClient, request_id: object, message: dict[str, Any]) -> None:
         if message.get("op") != "hello":
             client.error(
                 request_id,
@@ -482,7 +373,7 @@ class DaemonService:
             }
         )
 
-    def _own(self, client: Client, session_id: object) -> str:
+    def _own(self, client: ConnectedClient, session_id: object) -> str:
         """``session_id`` if it names one of ``client``'s sessions, else a ProtocolError."""
         checked = check_string(session_id, "session")
         if checked not in client.sessions:
@@ -493,7 +384,7 @@ class DaemonService:
 
     # -- the operations: one handler each, dispatched through HANDLERS (end of the class) ---
 
-    def _handle_add(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_add(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         session_id = check_string(args["session"], "session")
         context = check_string(args["context"], "context")
         owner = check_string(args["owner"], "owner")
@@ -510,28 +401,28 @@ class DaemonService:
         client.sessions[session_id] = None
         return self._reply(client, actions, touched=[session_id], adding=True)
 
-    def _handle_remove(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_remove(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         session_id = self._own(client, args["session"])
         actions = self.arbiter.remove(client.namespaced(session_id))
         del client.sessions[session_id]
         client.routes.pop(session_id, None)
         return self._reply(client, actions)
 
-    def _handle_request_active(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_request_active(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         session_id = self._own(client, args["session"])
         actions = self.arbiter.request_active(client.namespaced(session_id), args["type"])
         return self._reply(client, actions, touched=[session_id])
 
-    def _handle_release(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_release(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         session_id = self._own(client, args["session"])
         return self._reply(client, self.arbiter.release(client.namespaced(session_id)))
 
-    def _handle_set_type(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_set_type(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         session_id = self._own(client, args["session"])
         actions = self.arbiter.set_type(client.namespaced(session_id), args["type"])
         return self._reply(client, actions, touched=[session_id])
 
-    def _handle_interrupt(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_interrupt(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         kind = check_interruption_kind(args.get("kind", "transient"))
         reason = check_string(args.get("reason", "external interruption"), "reason")
         actions = self.arbiter.interrupt(kind, reason)
@@ -540,7 +431,7 @@ class DaemonService:
         log.info("%s: %s interruption %r", client, kind, reason)
         return self._reply(client, actions)
 
-    def _handle_end_interruption(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_end_interruption(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         ending: str | None = None
         if args.get("reason") is not None:
             ending = check_string(args["reason"], "reason")
@@ -550,11 +441,11 @@ class DaemonService:
         log.info("%s: end of interruption %r", client, ending or "(all)")
         return self._reply(client, self.arbiter.end_interruption(ending))
 
-    def _handle_set_devices(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_set_devices(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         client.devices = tuple(decode_devices(args["devices"]))
         return self._reply(client, [], touched=list(client.sessions))
 
-    def _handle_device_removed(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_device_removed(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         device = check_string(args["device"], "device")
         listed = args["sessions"]
         if not isinstance(listed, list):
@@ -564,16 +455,16 @@ class DaemonService:
         actions = self.arbiter.device_removed(device, [client.namespaced(s) for s in sessions])
         return self._reply(client, actions, touched=list(client.sessions), forced=set(sessions))
 
-    def _handle_sessions(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_sessions(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         return InParts("sessions", self.sessions())
 
-    def _handle_status(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_status(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         return self.status()
 
-    def _handle_ping(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_ping(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         return {}
 
-    def _handle_play_file(self, client: Client, args: dict[str, Any]) -> Reply:
+    def _handle_play_file(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
         if self.player is None:
             raise ValueError("this daemon plays no sounds (started with play_sounds off)")
         return self.player.play_file(client, args)
@@ -599,7 +490,7 @@ class DaemonService:
 
     def _reply(
         self,
-        client: Client,
+        client: ConnectedClient,
         actions: list[Action],
         *,
         touched: Iterable[str] = (),
@@ -613,7 +504,7 @@ class DaemonService:
 
     def _dispatch(
         self,
-        requester: Client | None,
+        requester: ConnectedClient | None,
         actions: Iterable[Action],
         *,
         own: list[dict[str, Any]] | None = None,
@@ -667,7 +558,7 @@ class DaemonService:
 
     def _routes(
         self,
-        client: Client,
+        client: ConnectedClient,
         touched: Iterable[str],
         forced: set[str] | frozenset[str],
         adding: bool,
