@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from audiosession import Audio, MediaMetadata, Window
-from audiosession.platforms import mpris
+from audiosession.integrations import mpris
 from audiosession.testing import VirtualEnvironment
 
 PLAYER = "org.mpris.MediaPlayer2.Player"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import audiosession
-from audiosession import Audio, MediaStream, NotFoundError
+from audiosession import Audio, MediaStream, MediaStreamTrack, NotFoundError
 from audiosession.cli.common import (
     CommandError,
     Printer,
@@ -32,7 +32,6 @@ from audiosession.cli.common import (
     whole_column,
 )
 from audiosession.cli.progress import ProgressLine, clock, player_line
-from audiosession.elements.capture import MediaStreamTrack
 from audiosession.elements.sources import url_scheme
 from audiosession.platforms.local_audio import monitor_input_warning
 from audiosession.policy import find_config, route_for

@@ -4,7 +4,7 @@
     navigator.media_session.set_action_handler("nexttrack", lambda details: play_next())
 
 A window's ``MediaSession`` holds ``metadata``, ``playback_state`` and the action handlers.
-The user's media keys and ``playerctl`` act on it through MPRIS (``platforms.mpris``): Play,
+The user's media keys and ``playerctl`` act on it through MPRIS (``integrations.mpris``): Play,
 Pause, PlayPause, Stop, Next, Previous, Seek and SetPosition become the actions ``play``,
 ``pause``, ``stop``, ``nexttrack``, ``previoustrack``, ``seekforward``/``seekbackward`` and
 ``seekto``. Without a handler, ``play`` and ``pause`` act on the window's media elements (pause
@@ -33,7 +33,7 @@ from typing import Any
 from audiosession.elements.media import MediaElement
 from audiosession.events import Event, run_awaitable, running_asyncio_loop
 from audiosession.loop import Timer
-from audiosession.platforms import mpris
+from audiosession.integrations import mpris
 from audiosession.platforms.base import program_name
 from audiosession.session.window import Window
 from audiosession.types import AudioSessionState, AudioSessionType

@@ -1,0 +1,1 @@
+"""What connects the package to other systems: MPRIS on the session bus, aiortc tracks."""
