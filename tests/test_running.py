@@ -86,3 +86,42 @@ def test_a_script_that_exits_while_its_generated_audio_plays_prints_nothing(rate
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.split() == ["False", "live"]
+
+
+def run_script(script: str) -> list[str]:
+    """Run ``script`` in a new process on the null backend (real time); its output's words."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"AUDIOSESSION_BACKEND": "null", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_in_real_time_run_wakes_for_what_it_waits_for_not_on_a_poll():
+    # Each wait ends on its own event: a stop() from another thread, a future settled from
+    # another thread, the seconds asked for, the timeout; and between them the loop has no
+    # task to run (run() does not poll it).
+    words = run_script("""
+        import concurrent.futures, threading, time, audiosession
+        from audiosession.session.runtime import current_runtime
+        loop = current_runtime().loop
+        threading.Timer(0.2, audiosession.stop).start()
+        start = time.monotonic()
+        print(audiosession.run(), time.monotonic() - start)
+        future = concurrent.futures.Future()
+        threading.Timer(0.2, future.set_result, (None,)).start()
+        start = time.monotonic()
+        print(audiosession.run(until=future), time.monotonic() - start)
+        before = loop.batches_run
+        start = time.monotonic()
+        print(audiosession.run(until=0.3), time.monotonic() - start)
+        print(audiosession.run(until=5.0, timeout=0.2), loop.batches_run - before)
+    """)
+    assert words[0::2] == ["stopped", "done", "done", "timeout"]
+    stopped_after, settled_after, slept = (float(w) for w in words[1:6:2])
+    assert 0.19 <= stopped_after < 10 and 0.19 <= settled_after < 10 and 0.29 <= slept < 10
+    assert words[7] == "0"

@@ -68,6 +68,8 @@ class TaskLoop:
         self._thread: threading.Thread | None = None
         self._io_done = threading.Condition(threading.Lock())
         self._io_started: list[float] = []  # when each run_io work in flight began
+        self._progress = threading.Condition(threading.Lock())
+        self._batches_run = 0
 
     def now(self) -> float:
         """Seconds on this loop's clock."""
@@ -120,6 +122,24 @@ class TaskLoop:
                     return False
                 self._io_done.wait(left)
             return True
+
+    @property
+    def batches_run(self) -> int:
+        """How many times the loop has run what was queued: a state that tasks change can
+        have changed only once this moves (``wait_for_progress``)."""
+        return self._batches_run
+
+    def wait_for_progress(self, seen: int, timeout: float | None = None) -> None:
+        """Wait until tasks have run since ``batches_run`` was ``seen`` (or ``timeout``
+        seconds). Not from a task: the loop would wait for itself."""
+        with self._progress:
+            if self._batches_run == seen:
+                self._progress.wait(timeout)
+
+    def _note_progress(self) -> None:
+        with self._progress:
+            self._batches_run += 1
+            self._progress.notify_all()
 
     def in_loop_thread(self) -> bool:
         """Whether the caller is the thread that runs this loop's tasks."""
@@ -242,6 +262,7 @@ class ThreadedLoop(TaskLoop):
                     return
             while (item := self._pop_task()) is not None:
                 self._run(*item)
+            self._note_progress()
 
     def _move_due_timers_locked(self, now: float) -> None:
         while self._timers and self._timers[0][0] <= now:
