@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -333,3 +334,34 @@ def test_a_push_style_producer_in_virtual_time_plays_what_was_written_by_each_re
     assert not short[10:].any() and buffer.underruns == 1 and not buffer.ended
     pushed.closed = True
     assert len(buffer.read(BLOCK)) == 0 and buffer.ended
+
+
+def wakeups(thread: threading.Thread) -> int:
+    """How many times ``thread`` has gone to sleep and woken (Linux: its voluntary context
+    switches)."""
+    status = open(f"/proc/self/task/{thread.native_id}/status").read()
+    return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_worker_wakes_when_a_chunk_fits_and_sleeps_while_nothing_is_read(workers):
+    produced: list[int] = []
+
+    def produce(frames: int) -> np.ndarray:
+        produced.append(frames)
+        return np.zeros((frames, 2), np.float32)
+
+    buffer = AheadBuffer(produce, rate=RATE, channels=2, workers=workers)
+    buffer.prime()
+    wait_for(lambda: buffer.room() < buffer.chunk)
+    worker = next(t for t in threading.enumerate() if t.name.endswith(" shared"))
+    # Nothing read (a paused voice): the worker sleeps through, however long.
+    before, calls = wakeups(worker), len(produced)
+    time.sleep(0.5)
+    assert wakeups(worker) - before <= 1 and len(produced) == calls
+    # Read a block at a time: the read that makes room for a chunk wakes it, at once.
+    for _ in range(3):
+        calls = len(produced)
+        while buffer.room() < buffer.chunk:
+            buffer.read(BLOCK)
+        wait_for(lambda calls=calls: len(produced) > calls, timeout=2.0)

@@ -58,10 +58,12 @@ CHUNK_FRAMES = 4096
 """Frames the worker asks a producer for at a time."""
 
 POLL_SECONDS = 0.005
-"""The shortest a worker sleeps when no buffer has room for a chunk."""
+"""How often a worker asks a push-style producer that had nothing ready again (unless its
+writer wakes the buffer first)."""
 
-MAX_SLEEP = 0.1
-"""The longest: it sleeps until the first buffer will have room for a chunk, at most this."""
+UNSIGNALLED_WAKE = 1.0
+"""The longest a worker sleeps while buffers wait for room: the audio thread wakes it as soon
+as a chunk fits, so this only bounds a wake-up that never came."""
 
 STUCK_SECONDS = 0.1
 """A producer call longer than this gets a thread of its own (see ``AheadWorkers``)."""
@@ -141,6 +143,8 @@ class AheadBuffer:
         self._ring = _Ring(self.capacity, self.channels, tell() if tell is not None else 0.0)
         self._scratch = np.zeros((0, self.channels), dtype=np.float32)
         self._primed = False
+        self._waiting_for_room = False  # a worker sleeps until the reader makes room
+        self._waiting_for_producer = False  # its last call had nothing ready (push style)
         self.closed = False
         self.underruns = 0
         """Blocks the audio thread found short of ready frames (each played partly silent)."""
@@ -185,13 +189,20 @@ class AheadBuffer:
             out = self._contiguous(ring, count, frames)
             out[count:] = 0.0
             ring.taken += count
+            if self._waiting_for_room:
+                self._waiting_for_room = False
+                self._workers.wake(self)  # type: ignore[union-attr]  # only workers wait
             return out
         start = ring.taken % self.capacity
         if start + count <= self.capacity:
             ring.held = count
-            return ring.data[start : start + count]
-        out = self._contiguous(ring, count, count)
-        ring.taken += count
+            out = ring.data[start : start + count]
+        else:
+            out = self._contiguous(ring, count, count)
+            ring.taken += count
+        if self._waiting_for_room and self.room() >= self.chunk:
+            self._waiting_for_room = False
+            self._workers.wake(self)  # type: ignore[union-attr]  # only workers wait
         return out
 
     def _contiguous(self, ring: _Ring, count: int, size: int) -> np.ndarray:
@@ -208,11 +219,23 @@ class AheadBuffer:
     # -- filling ------------------------------------------------------------------------------
 
     def room(self) -> int:
-        """Frames the ring can take now (0 once the end is in it, or when closed)."""
+        """Frames the ring can take now (0 once the end is in it, or when closed). The frames
+        of the last ``read_view`` are not free until the next read: the audio thread may
+        still be mixing them."""
         ring = self._ring
         if ring.end is not None or self.closed:
             return 0
-        return self.capacity - (ring.written - (ring.taken + ring.held))
+        return self.capacity - (ring.written - ring.taken)
+
+    def sleep_until_room(self) -> float | None:
+        """(A worker, before it sleeps.) Have the audio thread wake the worker once a chunk
+        fits; the seconds to sleep at most: None (until woken), or a poll while a push-style
+        producer has nothing ready or while a chunk fits but another thread is producing
+        (a flush or a prime, which wakes the worker when done: not a spin meanwhile)."""
+        self._waiting_for_room = True  # first: a read from now on sees it
+        if self.room() >= self.chunk or self._waiting_for_producer:
+            return POLL_SECONDS
+        return None
 
     @property
     def ready(self) -> int:
@@ -233,7 +256,7 @@ class AheadBuffer:
     def _fill_locked(self, ring: _Ring) -> bool:
         if self.closed or ring.end is not None:
             return False
-        room = self.capacity - (ring.written - (ring.taken + ring.held))
+        room = self.capacity - (ring.written - ring.taken)
         want = min(self.chunk, room)
         if want <= 0 or (want < self.chunk and ring.written > 0):
             return False  # wait until a whole chunk fits: large calls are the point
@@ -242,6 +265,7 @@ class AheadBuffer:
         except Exception:
             log.exception("%s: producing audio failed; it ends here", self.name or self)
             block = self._scratch[:0]
+        self._waiting_for_producer = block is None
         if block is None:
             return False  # nothing ready yet (push style): the worker asks again later
         count = len(block)
@@ -397,13 +421,15 @@ class AheadWorkers:
     """The threads that keep an engine's ``AheadBuffer``s filled.
 
     One shared thread fills every buffer a chunk at a time, the emptiest first, and sleeps
-    until the first buffer will have room for a chunk (one thread, not one per voice: at 64
+    until a buffer has room for a chunk (one thread, not one per voice: at 64
     voices that costs a quarter less CPU, mostly thread switches and GIL hand-overs). A
     watchdog looks every ``STUCK_SECONDS``: a producer call that has run longer than
     ``STUCK_SECONDS`` (a decoder stuck on a cold disk, a Python ``process`` that takes too
     long) keeps the thread it is on for its own buffer from then on, and a new shared thread
-    takes over the others, so one slow producer makes only its own voice run dry. The audio
-    thread never signals a worker: it takes no lock.
+    takes over the others, so one slow producer makes only its own voice run dry. A worker
+    with nothing to fill sleeps until the audio thread, whose read made room for a chunk in a
+    buffer, wakes it (an ``Event.set``, a few times a second per voice: the read that makes
+    the room, never more); a worker never wakes to find no room.
     """
 
     def __init__(self, *, name: str = "audiosession-ahead", stuck: float = STUCK_SECONDS) -> None:
@@ -488,14 +514,17 @@ class AheadWorkers:
                 self._wake_shared.clear()
 
     @staticmethod
-    def _next_room(buffers: tuple[AheadBuffer, ...]) -> float:
-        """Seconds until the first of ``buffers`` will have room for a chunk (at the audio
-        thread's pace), at least ``POLL_SECONDS`` and at most ``MAX_SLEEP``."""
-        wait = MAX_SLEEP
-        for buffer in buffers:
-            if not (buffer.ended_in_ring or buffer.closed):
-                wait = min(wait, (buffer.chunk - buffer.room()) / buffer.rate)
-        return max(wait, POLL_SECONDS)
+    def _next_room(buffers: tuple[AheadBuffer, ...]) -> float | None:
+        """Seconds to sleep until one of ``buffers`` has room for a chunk: the audio thread
+        says when (``sleep_until_room``), so only a push-style producer's poll or the
+        ``UNSIGNALLED_WAKE`` backstop is timed; None with nothing to fill."""
+        waits = [
+            buffer.sleep_until_room()
+            for buffer in buffers
+            if not (buffer.ended_in_ring or buffer.closed)
+        ]
+        timed = [wait for wait in waits if wait is not None]
+        return min(timed) if timed else (UNSIGNALLED_WAKE if waits else None)
 
     def _watch(self) -> None:
         while not self._closed.wait(self.stuck):
