@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 
 from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge
 from audiosession.daemon.player import DaemonPlayer
-from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.backend import DeviceInfo
 from audiosession.policy import (
     Action,
     Arbiter,
