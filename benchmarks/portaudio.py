@@ -116,7 +116,7 @@ def child(seconds: float, server_pid: int, paths: list[str]) -> None:
     """In the playing process: N elements through the public API on the portaudio backend."""
     import audiosession
     from audiosession import Audio, navigator
-    from audiosession.engine.portaudio import PortAudioBackend
+    from audiosession.engine.backends.portaudio.backend import PortAudioBackend
 
     navigator.audio_session.type = "playback"
     elements = []

@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.append(str(HERE.parent / "tests"))  # for pulse_server (after the stdlib)
 
 from audio import from_lavfi  # noqa: E402
-from audiosession.engine.pulse import DEFAULT_MIN_LATENCY  # noqa: E402
+from audiosession.engine.backend import DEFAULT_MIN_LATENCY  # noqa: E402
 from pulse_server import PulseServer, PulseServerError, process_cpu_seconds  # noqa: E402
 
 RATE = 48000

@@ -43,8 +43,8 @@ from types import TracebackType
 
 import numpy as np
 
-from audiosession.engine.devices import DeviceInfo
-from audiosession.engine.virtual import VirtualBackend
+from audiosession.engine.backend import DeviceInfo
+from audiosession.engine.backends.virtual import VirtualBackend
 from audiosession.loop import ManualLoop, TaskLoop
 from audiosession.platforms.base import Platform
 from audiosession.platforms.embedded import EmbeddedPlatform

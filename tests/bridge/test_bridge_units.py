@@ -9,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from audiosession.daemon.bridge import (
-    BRIDGE_CLIENT,
-    PulseBridge,
-    _scaled,
-    _Stream,
-    type_for_role,
-)
+from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge, type_for_role
+from audiosession.daemon.bridge.streams import ForeignStream, scaled
 from audiosession.policy import Arbiter
 from audiosession.types import AudioSessionType as T
 
@@ -49,16 +44,16 @@ def test_media_role_gives_the_session_type(role: str | None, expected: T) -> Non
 
 
 def test_a_duck_scales_the_cubic_volume_to_the_linear_gain() -> None:
-    ducked = _scaled([45875, 65536], 0.2)
+    ducked = scaled([45875, 65536], 0.2)
     for before, after in zip([45875, 65536], ducked, strict=True):
         assert 20 * math.log10((after / before) ** 3) == pytest.approx(-13.98, abs=0.01)
-    assert _scaled([45875], 1.0) == [45875]
+    assert scaled([45875], 1.0) == [45875]
 
 
 def test_the_journal_is_written_atomically_and_removed_when_empty(tmp_path: Path) -> None:
     journal = tmp_path / "volumes.json"
     bridge = PulseBridge(Host(), journal, "unix:/nowhere")
-    stream = _Stream(7, 4242, "paplay", "music", False, original=[45875], ducked_to=[26828])
+    stream = ForeignStream(7, 4242, "paplay", "music", False, original=[45875], ducked_to=[26828])
     bridge._streams[7] = stream
     bridge._write_journal()
     saved = json.loads(journal.read_text())

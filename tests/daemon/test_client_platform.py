@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from audiosession.daemon import Daemon, DaemonThread
-from audiosession.engine.null import NullBackend
+from audiosession.engine.backends.null import NullBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.daemon_client import DaemonClientPlatform
 from audiosession.platforms.daemon_connection import DaemonConnection

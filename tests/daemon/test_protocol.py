@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.backend import DeviceInfo
 from audiosession.policy import SetGain, SetRoute, SetState
 from audiosession.types import AudioSessionState
 from audiosession.wire.endpoint import default_socket_path

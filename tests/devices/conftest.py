@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from audiosession.engine.pulse import PulseBackend  # noqa: E402
+from audiosession.engine.backends.pulse.backend import PulseBackend  # noqa: E402
 from audiosession.loop import ThreadedLoop  # noqa: E402
 from audiosession.platforms.embedded import EmbeddedPlatform  # noqa: E402
 from audiosession.policy import PolicyConfig  # noqa: E402

@@ -16,9 +16,9 @@ from test_stream_ends import chimes_heard, last_note
 
 from alsa_config import AlsaConfig, alsa_config, require_alsa_pulse_plugin
 from audiosession import Audio, Window
-from audiosession.engine.backends import select_backend
-from audiosession.engine.null import NullBackend
-from audiosession.engine.portaudio import PortAudioBackend
+from audiosession.engine.backends.null import NullBackend
+from audiosession.engine.backends.portaudio.backend import PortAudioBackend
+from audiosession.engine.selection import select_backend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.policy import PolicyConfig
@@ -228,7 +228,7 @@ def backend_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "audiosession.engine.backends" and r.levelno >= logging.INFO
+        if r.name == "audiosession.engine.selection" and r.levelno >= logging.INFO
     ]
 
 

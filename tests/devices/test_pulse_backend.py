@@ -10,8 +10,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from audiosession.engine.devices import DeviceInfo
-from audiosession.engine.pulse import BackendUnavailableError, PulseBackend
+from audiosession.engine.backend import BackendUnavailableError, DeviceInfo
+from audiosession.engine.backends.pulse.backend import PulseBackend
 from audiosession.errors import NotFoundError
 from pulse_server import PulseServer, SinkInput, require_pulse_tools
 

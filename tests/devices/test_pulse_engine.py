@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from audiosession.engine.backends import select_backend
 from audiosession.engine.engine import DeviceRemoved, Engine
+from audiosession.engine.selection import select_backend
 from pulse_server import PulseServer
 
 RATE = 48000

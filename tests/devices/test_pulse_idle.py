@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from audiosession import Audio, Window
-from audiosession.engine.pulse import PulseBackend
+from audiosession.engine.backends.pulse.backend import PulseBackend
 from audiosession.session.runtime import Runtime
 from pulse_server import RATE, PulseServer, level_db, wait_for
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from audiosession import Audio, MediaError, NetworkError, Window
-from audiosession.engine.pulse import PulseBackend
+from audiosession.engine.backends.pulse.backend import PulseBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.policy import PolicyConfig

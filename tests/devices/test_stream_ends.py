@@ -23,10 +23,10 @@ import pytest
 from tests.audio import Media, loud_runs, tone_level_db
 
 from audiosession import Audio, Window
+from audiosession.engine.backends.null import NullBackend
+from audiosession.engine.backends.pulse.backend import PulseBackend
 from audiosession.engine.decode import open_audio
 from audiosession.engine.engine import Engine
-from audiosession.engine.null import NullBackend
-from audiosession.engine.pulse import PulseBackend
 from audiosession.session.runtime import Runtime
 from pulse_server import RATE, PulseServer, wait_for
 

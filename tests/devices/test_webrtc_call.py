@@ -21,7 +21,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from test_pulse_sessions import level_db
 
 from audiosession import Audio, MediaStream, Window
-from audiosession.engine.pulse import PulseBackend
+from audiosession.engine.backends.pulse.backend import PulseBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.policy import PolicyConfig

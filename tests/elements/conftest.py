@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from audiosession.engine.null import NullBackend
+from audiosession.engine.backends.null import NullBackend
 from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.policy import PolicyConfig

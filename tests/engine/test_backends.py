@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -84,3 +86,21 @@ def test_without_a_sound_device_falls_back_to_null_with_one_warning(
     assert len(warnings) == 1
     assert "no sound device" in warnings[0].getMessage()
     assert "null" in warnings[0].getMessage()
+
+
+def test_the_backend_protocol_and_the_wire_load_neither_numpy_nor_the_decoders() -> None:
+    heavy = ("numpy", "soundfile", "soxr")
+    code = (
+        "import sys, audiosession.engine.backend, audiosession.wire.protocol\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_name_the_engine_exports_is_there() -> None:
+    import audiosession.engine as engine
+
+    missing = [name for name in engine.__all__ if not hasattr(engine, name)]
+    assert missing == []

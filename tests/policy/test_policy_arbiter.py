@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.backend import DeviceInfo
 from audiosession.policy import (
     Arbiter,
     Effect,

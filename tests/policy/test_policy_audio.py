@@ -188,7 +188,7 @@ def test_external_interruptions_hold_or_end_sessions_and_say_why(env, media, kin
 
 
 def test_unplugging_headphones_pauses_music_and_nothing_bursts_from_the_speakers(env, media):
-    from audiosession.engine.devices import DeviceInfo
+    from audiosession.engine.backend import DeviceInfo
 
     env.add_device(DeviceInfo("usb-phones", "USB headphones", "audiooutput"))
     music_window, ambient_window = window_of(env, "playback"), window_of(env, "ambient")

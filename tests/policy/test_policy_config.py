@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.backend import DeviceInfo
 from audiosession.policy import (
     DEFAULT_TABLE,
     ConfigError,

@@ -11,7 +11,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.backend import DeviceInfo
 from audiosession.policy import (
     CONCRETE_TYPES,
     Action,

@@ -12,7 +12,7 @@ import numpy as np
 
 import audiosession
 from audiosession import Platform, SessionInfo
-from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.backend import DeviceInfo
 from audiosession.errors import AudioSessionError
 
 STATE_STYLES = {

@@ -45,7 +45,7 @@ from audiosession.cli.common import CommandError, Printer, is_null_sink, label_c
 from audiosession.cli.plot import plot_timeline
 from audiosession.cli.timeline import LaneSample, Rendering, Timeline, lane_detail
 from audiosession.dependencies import CLI_EXTRA
-from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.backend import DeviceInfo
 from audiosession.testing import VirtualEnvironment
 
 log = logging.getLogger(__name__)

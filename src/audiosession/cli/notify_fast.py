@@ -12,8 +12,8 @@ output). Anything else (other options, formats, backends, or no server to hand i
 the general way, the ``notify`` of ``cli/commands.py``, which also gives every error its
 usual one line.
 
-Only the standard library (and ``wire.endpoint``, which is made of it) is imported here, and
-only what each way needs. Through the daemon,
+Only the standard library (and ``wire.endpoint`` and, without a daemon, the pulse backend's
+``simple``, both made of it) is imported here, and only what each way needs. Through the daemon,
 nothing loads before the request is on its way but the C modules behind ``socket`` and
 ``json``: the two request lines are written here, and ``json`` (about a millisecond) and the
 progress line load while the daemon starts the sound.
@@ -258,6 +258,7 @@ def through_pulseaudio(request: Notification) -> int | None:
     import wave
 
     from audiosession.cli.progress import ProgressLine, player_line
+    from audiosession.engine.backends.pulse.simple import WAV_SAMPLE_FORMATS, SimpleStream
 
     if request.volume != 1.0:
         return None  # the engine applies volumes
@@ -266,10 +267,10 @@ def through_pulseaudio(request: Notification) -> int | None:
     except (wave.Error, EOFError, OSError):
         return None  # not a WAV the standard library reads: the engine decodes it
     with wav:
-        sample_format = _PULSE_FORMATS.get(wav.getsampwidth())
+        sample_format = WAV_SAMPLE_FORMATS.get(wav.getsampwidth())
         if sample_format is None:
             return None
-        stream = _SimpleStream.open(
+        stream = SimpleStream.open(
             wav.getframerate(), wav.getnchannels(), sample_format, request.device, _transient_role()
         )
         if stream is None:
@@ -315,101 +316,3 @@ def _transient_role() -> str:
     from audiosession.policy import find_config
 
     return find_config().role(SESSION_TYPE)
-
-
-_PULSE_FORMATS = {1: 0, 2: 3, 3: 9, 4: 7}
-"""WAV sample width (bytes) -> PulseAudio sample format: U8, S16LE, S24LE, S32LE."""
-
-
-class _SimpleStream:
-    """A playback stream of libpulse's simple API (``pa_simple``), as ``paplay`` uses."""
-
-    LATENCY = 0.2
-    """Seconds of buffer: short enough that Ctrl-C and the end come promptly."""
-
-    def __init__(self, lib: Any, handle: int, error: Any) -> None:
-        self._lib = lib
-        self._handle: int | None = handle
-        self._error = error  # a pointer to an int libpulse sets
-
-    @classmethod
-    def open(
-        cls, rate: int, channels: int, sample_format: int, device: str | None, role: str
-    ) -> _SimpleStream | None:
-        """A connected stream, or None (no library, no server, an unknown device...)."""
-        import ctypes
-
-        try:
-            lib = ctypes.CDLL("libpulse-simple.so.0")
-        except OSError:
-            return None
-
-        class SampleSpec(ctypes.Structure):
-            _fields_ = [
-                ("format", ctypes.c_int),
-                ("rate", ctypes.c_uint32),
-                ("channels", ctypes.c_uint8),
-            ]
-
-        class BufferAttr(ctypes.Structure):
-            _fields_ = [
-                (name, ctypes.c_uint32)
-                for name in ("maxlength", "tlength", "prebuf", "minreq", "fragsize")
-            ]
-
-        lib.pa_simple_new.restype = ctypes.c_void_p
-        lib.pa_simple_new.argtypes = [
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.c_int,
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.POINTER(SampleSpec),
-            ctypes.c_void_p,
-            ctypes.POINTER(BufferAttr),
-            ctypes.POINTER(ctypes.c_int),
-        ]
-        lib.pa_simple_write.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-            ctypes.POINTER(ctypes.c_int),
-        ]
-        lib.pa_simple_drain.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
-        lib.pa_simple_free.argtypes = [ctypes.c_void_p]
-        if not (0 < channels <= 32 and 0 < rate <= 384000):
-            return None
-        frame_bytes = channels * {0: 1, 3: 2, 9: 3, 7: 4}[sample_format]
-        unset = 0xFFFFFFFF
-        attr = BufferAttr(unset, int(cls.LATENCY * rate) * frame_bytes, unset, unset, unset)
-        # libpulse gives a client's PULSE_PROP_* variables to its streams: the role.
-        os.environ["PULSE_PROP_media.role"] = role
-        error = ctypes.c_int(0)
-        handle = lib.pa_simple_new(
-            None,
-            b"audiosession",
-            1,
-            device.encode() if device else None,
-            f"audiosession {role}".encode(),
-            ctypes.byref(SampleSpec(sample_format, rate, channels)),
-            None,
-            ctypes.byref(attr),
-            ctypes.byref(error),
-        )
-        if not handle:
-            return None
-        return cls(lib, handle, ctypes.byref(error))
-
-    def write(self, data: bytes) -> None:
-        if self._lib.pa_simple_write(self._handle, data, len(data), self._error) < 0:
-            raise OSError("the PulseAudio server stopped taking the sound (it went away?)")
-
-    def drain(self) -> None:
-        """Wait until everything written has played."""
-        if self._lib.pa_simple_drain(self._handle, self._error) < 0:
-            raise OSError("the PulseAudio server went away before the sound ended")
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._lib.pa_simple_free(self._handle)
-            self._handle = None

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.backend import DeviceInfo
 from audiosession.policy import ArbiterRecord
 from audiosession.wire.protocol import ProtocolError, encode_in_parts, encode_message
 

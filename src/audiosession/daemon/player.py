@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from audiosession.engine.backends import BACKEND_ENV, select_backend
+from audiosession.engine.backend import Backend
 from audiosession.engine.decode import AudioReader, DecodeError, open_audio
-from audiosession.engine.devices import Backend
 from audiosession.engine.engine import DeviceRemoved, Engine, EngineEvent, OutputFailed
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import LoopingSource, Source, Voice, VoiceEnded
+from audiosession.engine.selection import BACKEND_ENV, select_backend
 from audiosession.errors import AudioSessionError, NotFoundError
 from audiosession.policy import Action, Arbiter, PolicyConfig, SetGain, SetState
 from audiosession.types import AudioSessionState, AudioSessionType

@@ -16,7 +16,7 @@ that goes away (exit, crash, ``kill -9``) has its sessions removed at once, rele
 they ducked, paused or delayed elsewhere.
 
 With ``pulse_bridge``, the streams of programs that do not use this package are sessions of a
-built-in pseudo-client ``pulse`` (``daemon/bridge.py``, docs/bridge.md); ``Daemon`` is the
+built-in pseudo-client ``pulse`` (``daemon/bridge/``, docs/bridge.md); ``Daemon`` is the
 bridge's host (``BridgeHost``).
 """
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import NotFoundError
 from .ahead import AHEAD_SECONDS, CHUNK_FRAMES, AheadBuffer, AheadWorkers, Produce
-from .devices import Backend, DeviceInfo, Stream
+from .backend import Backend, DeviceInfo, Stream
 from .gain import Gain
 from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, Source, Voice, VoiceEnded
 

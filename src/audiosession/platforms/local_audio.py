@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audiosession.engine.ahead import AheadBuffer, Produce
-from audiosession.engine.devices import Backend, DeviceInfo
+from audiosession.engine.backend import Backend, DeviceInfo
 from audiosession.engine.engine import (
     DeviceRemoved,
     DevicesChanged,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from audiosession.engine.backends import select_backend
-from audiosession.engine.devices import Backend, DeviceInfo
+from audiosession.engine.backend import Backend, DeviceInfo
+from audiosession.engine.selection import select_backend
 from audiosession.loop import TaskLoop, Timer
 from audiosession.platforms.base import (
     Platform,

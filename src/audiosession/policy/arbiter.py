@@ -24,7 +24,7 @@ from audiosession.policy.table import Effect
 from audiosession.types import AudioSessionState, AudioSessionType
 
 if TYPE_CHECKING:
-    from audiosession.engine.devices import DeviceInfo
+    from audiosession.engine.backend import DeviceInfo
 
 ACTIVE = AudioSessionState.ACTIVE
 INACTIVE = AudioSessionState.INACTIVE
@@ -547,7 +547,7 @@ _ISSUED_KINDS = (_Cause.DUCK, _Cause.PAUSE, _Cause.DELAY)
 
 def _check_devices(devices: Iterable[DeviceInfo]) -> tuple[DeviceInfo, ...]:
     # Imported here: the policy loads without the engine (and NumPy) until devices are given.
-    from audiosession.engine.devices import DeviceInfo
+    from audiosession.engine.backend import DeviceInfo
 
     checked = tuple(devices)
     for device in checked:

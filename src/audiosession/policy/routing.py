@@ -11,7 +11,7 @@ from audiosession.policy.table import PLAY_AND_RECORD
 from audiosession.types import AudioSessionType
 
 if TYPE_CHECKING:
-    from audiosession.engine.devices import DeviceInfo
+    from audiosession.engine.backend import DeviceInfo
 
 ROUTE_ROLES: Mapping[AudioSessionType, str] = MappingProxyType(
     {

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from audiosession.engine.devices import DeviceInfo
+from audiosession.engine.backend import DeviceInfo
 from audiosession.errors import AudioSessionError
 from audiosession.policy import Action, SetGain, SetRoute, SetState
 from audiosession.types import AudioSessionState, AudioSessionType

@@ -8,9 +8,9 @@ import importlib
 import logging
 import os
 
-from .devices import Backend
-from .null import NullBackend
-from .wav import WavBackend
+from .backend import Backend
+from .backends.null import NullBackend
+from .backends.wav import WavBackend
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +20,8 @@ BACKEND_ENV = "AUDIOSESSION_BACKEND"
 """Environment variable naming the backend when the program does not: null, wav:PATH, ..."""
 
 _REAL_BACKENDS = {
-    "pulse": ("pulse", "PulseBackend"),  # PulseAudio, and PipeWire's pipewire-pulse
-    "portaudio": ("portaudio", "PortAudioBackend"),  # ALSA, Core Audio, WASAPI
+    "pulse": ("pulse.backend", "PulseBackend"),  # PulseAudio, and PipeWire's pipewire-pulse
+    "portaudio": ("portaudio.backend", "PortAudioBackend"),  # ALSA, Core Audio, WASAPI
 }
 """Tried in this order by ``auto``: only PulseAudio / PipeWire give each stream its role and
 let the daemon bridge other programs' streams; PortAudio plays everywhere else."""
@@ -51,13 +51,13 @@ def select_backend(name: str | None = None) -> Backend:
     reasons: list[str] = []
     for candidate in candidates:
         module_name, class_name = _REAL_BACKENDS[candidate]
-        full_name = f"{__package__}.{module_name}"
+        full_name = f"{__package__}.backends.{module_name}"
         backend: Backend | None = None
         try:
             try:
                 module = importlib.import_module(full_name)
             except ModuleNotFoundError as error:
-                if error.name == full_name and chosen == "auto":
+                if error.name in (full_name, full_name.rpartition(".")[0]) and chosen == "auto":
                     continue  # that backend is not part of this build
                 raise
             backend = getattr(module, class_name)()

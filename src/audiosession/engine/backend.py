@@ -1,22 +1,56 @@
-"""Sound devices: what a backend offers the engine (the protocol every backend follows).
+"""The backend protocol: what a backend offers the engine, and what every backend shares
+(its errors, the stream format it accepts, the latency it asks for by default).
 
-The backends are ``virtual.py``, ``null.py``, ``wav.py``, ``pulse.py`` and ``portaudio.py``;
-``backends.py`` chooses one."""
+The backends are in ``engine/backends/``: ``virtual``, ``null``, ``wav``, ``pulse/`` and
+``portaudio/``; ``engine/selection.py`` chooses one. This module loads no NumPy."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-import numpy as np
+from ..errors import AudioSessionError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEFAULT_MIN_LATENCY = 0.064
+"""Seconds of buffer a real device's output stream asks for at least (unless told otherwise).
+Measured on a 2-core machine with 32 streams: 0-3 underruns a minute at 40 ms, none at 64 ms.
+A duck or pause still reaches the speakers well within 0.1 s."""
+
+DEFAULT_LATENCY_BLOCKS = 4
+"""Blocks of buffer a real device's output stream asks for at least."""
+
+
+class BackendUnavailableError(AudioSessionError, RuntimeError):
+    """The backend cannot run here: its library, its Python package or its server is missing."""
+
+
+def check_format(rate: int, channels: int, blocksize: int) -> None:
+    """Raise ``ValueError`` unless a real device can take this stream format."""
+    if not isinstance(rate, int) or not 1000 <= rate <= 384000:
+        raise ValueError(f"rate must be an int between 1000 and 384000 Hz, not {rate!r}")
+    if not isinstance(channels, int) or not 1 <= channels <= 32:
+        raise ValueError(f"channels must be an int between 1 and 32, not {channels!r}")
+    if not isinstance(blocksize, int) or blocksize < 16:
+        raise ValueError(f"blocksize must be an int of at least 16 frames, not {blocksize!r}")
+
+
+def default_latency_blocks(rate: int, blocksize: int) -> int:
+    """The blocks of buffer an output stream asks for when not told: ``DEFAULT_LATENCY_BLOCKS``
+    and at least ``DEFAULT_MIN_LATENCY``."""
+    return max(DEFAULT_LATENCY_BLOCKS, math.ceil(DEFAULT_MIN_LATENCY * rate / blocksize))
+
 
 DeviceKind = Literal["audiooutput", "audioinput"]
 
-RenderCallback = Callable[[int], np.ndarray]
+RenderCallback = Callable[[int], "np.ndarray"]
 """Called by a backend's audio thread for each block: ``render(frames)`` -> (frames, channels)."""
 
-DeliverCallback = Callable[[np.ndarray], None]
+DeliverCallback = Callable[["np.ndarray"], None]
 """Called by a backend's audio thread with each captured (frames, channels) block."""
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from ..errors import NotFoundError
-from .devices import DeliverCallback, DeviceInfo, RenderCallback
+from ...errors import NotFoundError
+from ..backend import DeliverCallback, DeviceInfo, RenderCallback
 
 DEFAULT_OUTPUTS = (
     DeviceInfo("default", "Virtual speakers", "audiooutput", frozenset(), True),
@@ -270,7 +270,7 @@ class VirtualBackend:
     def set_signal(self, device_id: str, signal: np.ndarray | str | os.PathLike[str]) -> None:
         """What input ``device_id`` captures, looped: a (frames[, channels]) array or a file."""
         if isinstance(signal, (str, os.PathLike)):
-            from .decode import open_audio
+            from ..decode import open_audio
 
             with open_audio(signal, rate=self.rate, channels=self.channels) as reader:
                 blocks = []

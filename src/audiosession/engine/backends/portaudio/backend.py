@@ -3,36 +3,47 @@
 PortAudio enumerates devices once, when it is initialised, and re-initialising it in a process
 ends every stream that process has open (``Pa_Terminate`` closes them; a ``sounddevice`` stream
 object is a dangling handle afterwards). So hot-plug is watched by a child process,
-``python -m audiosession.engine.portaudio HOSTAPI INTERVAL``, that owns no stream and
-re-initialises its own PortAudio every ``poll_interval`` seconds, printing the device list as one
-JSON line whenever it changes. This process re-initialises its PortAudio only when no stream of
-this module is open, or, when a stream is wanted on a device that appeared since, after closing
-its own streams, to reopen them at once (docs/devices.md, "PortAudio").
+``portaudio/watcher.py``, that owns no stream and re-initialises its own PortAudio every
+``poll_interval`` seconds, printing the device list as one JSON line whenever it changes. This
+process re-initialises its PortAudio only when no stream of this module is open, or, when a
+stream is wanted on a device that appeared since, after closing its own streams, to reopen
+them at once (docs/devices.md, "PortAudio").
 """
 
 from __future__ import annotations
 
-import ctypes
-import json
 import logging
-import math
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import weakref
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from ..errors import NotFoundError
-from .devices import DeliverCallback, DeviceInfo, DeviceKind, RenderCallback
-from .pulse import DEFAULT_MIN_LATENCY, BackendUnavailableError, _check_format
+from ....errors import NotFoundError
+from ...backend import (
+    DeliverCallback,
+    DeviceInfo,
+    DeviceKind,
+    RenderCallback,
+    check_format,
+    default_latency_blocks,
+)
+from .host import (
+    Snapshot,
+    choose_host_api,
+    enumerate_devices,
+    load_sounddevice,
+    reinitialise_portaudio,
+)
+from .watcher import decode_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -40,116 +51,13 @@ __all__ = [
     "PortAudioBackend",
     "PortAudioInputStream",
     "PortAudioOutputStream",
-    "Snapshot",
-    "enumerate_devices",
 ]
-
-PREFERRED_HOST_APIS = ("Windows WASAPI", "Core Audio", "ALSA")
-"""The host API used where PortAudio has it; else PortAudio's default one. WASAPI rather than
-MME on Windows: full device names (MME cuts them at 31 characters) and lower latency."""
 
 DEFAULT_POLL_INTERVAL = 1.0
 """Seconds between two enumerations of the device-watcher child process."""
 
-_WASAPI_HEADSET_FORM_FACTORS = frozenset({5, 6})
-"""``PaWasapiDeviceRole`` values ``eRoleHeadset`` and ``eRoleHandset`` (pa_win_wasapi.h)."""
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The devices of one host API at one enumeration, and its default output and input."""
-
-    devices: tuple[DeviceInfo, ...]
-    default_output: str | None
-    default_input: str | None
-
-
-def _sounddevice() -> ModuleType:
-    """The ``sounddevice`` module; ``BackendUnavailableError`` saying what to install if not."""
-    try:
-        import sounddevice
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            "the portaudio backend needs the 'sounddevice' package (pip install sounddevice)"
-        ) from exc
-    except OSError as exc:  # sounddevice found no PortAudio library
-        raise BackendUnavailableError(
-            f"PortAudio could not be loaded ({exc}); install the libportaudio2 package"
-        ) from exc
-    return sounddevice
-
-
-def choose_host_api(sd: ModuleType, wanted: str | None = None) -> str:
-    """``wanted`` if PortAudio has that host API, else the first of ``PREFERRED_HOST_APIS`` it
-    has, else its default one."""
-    apis = sd.query_hostapis()
-    names = [api["name"] for api in apis]
-    if wanted is not None:
-        if wanted not in names:
-            raise BackendUnavailableError(f"PortAudio has no host API {wanted!r}; it has {names}")
-        return wanted
-    for name in PREFERRED_HOST_APIS:
-        if name in names:
-            return name
-    if not names:
-        raise BackendUnavailableError("PortAudio has no host API on this machine")
-    return str(names[sd.default.hostapi])
-
-
-def enumerate_devices(sd: ModuleType, host_api: str) -> tuple[Snapshot, dict[str, int]]:
-    """The devices of ``host_api`` as PortAudio enumerated them at its last initialisation, and
-    the PortAudio index of each device id.
-
-    A device's id is its name (unique within a host API on ALSA; "name #2" for a second device
-    of the same name elsewhere), so it stays the same across re-initialisations and can be
-    written in ``audiosession.toml``. Outputs are listed first, then inputs.
-    """
-    apis = sd.query_hostapis()
-    api = next(a for a in apis if a["name"] == host_api)
-    every = sd.query_devices()
-    counts = Counter(every[i]["name"] for i in api["devices"])
-    seen: Counter[str] = Counter()
-    ids: dict[str, int] = {}
-    outputs: list[DeviceInfo] = []
-    inputs: list[DeviceInfo] = []
-    default_output = default_input = None
-    for index in api["devices"]:
-        info = every[index]
-        name = str(info["name"])
-        seen[name] += 1
-        device_id = name if counts[name] == 1 else f"{name} #{seen[name]}"
-        ids[device_id] = index
-        roles = _wasapi_roles(sd, index) if host_api == "Windows WASAPI" else frozenset()
-        if info["max_output_channels"] > 0:
-            is_default = index == api["default_output_device"]
-            outputs.append(DeviceInfo(device_id, name, "audiooutput", roles, is_default))
-            default_output = device_id if is_default else default_output
-        if info["max_input_channels"] > 0:
-            is_default = index == api["default_input_device"]
-            inputs.append(DeviceInfo(device_id, name, "audioinput", roles, is_default))
-            default_input = device_id if is_default else default_input
-    return Snapshot((*outputs, *inputs), default_output, default_input), ids
-
-
-def _wasapi_roles(sd: ModuleType, index: int) -> frozenset[str]:
-    """``{"phone"}`` for a WASAPI endpoint whose form factor is a headset or a handset: the one
-    communications hint a PortAudio host API gives (``PaWasapi_GetDeviceRole``; not run on the
-    project's Linux machines)."""
-    try:
-        get_role = ctypes.CDLL(sd._libname).PaWasapi_GetDeviceRole
-    except (OSError, AttributeError):
-        return frozenset()
-    get_role.restype = ctypes.c_int
-    get_role.argtypes = [ctypes.c_int]
-    return frozenset({"phone"}) if get_role(index) in _WASAPI_HEADSET_FORM_FACTORS else frozenset()
-
-
-def _reinitialise_portaudio(sd: ModuleType) -> None:
-    """Terminate and initialise PortAudio, so that it enumerates the devices afresh (and the
-    ALSA configuration is read again). Every stream open in the process dies with it."""
-    while sd._initialized > 0:
-        sd._terminate()
-    sd._initialize()
+WATCHER = f"{__package__}.watcher"
+"""The module the device-watcher child process runs."""
 
 
 # --- the process-wide PortAudio state ---------------------------------------------------------
@@ -171,7 +79,7 @@ def _refresh_in_process(sd: ModuleType) -> None:
         log.info("re-initialising PortAudio for a new device: reopening %d stream(s)", len(streams))
     for stream in streams:
         stream._close_portaudio()
-    _reinitialise_portaudio(sd)
+    reinitialise_portaudio(sd)
     for backend in list(_BACKENDS):
         backend._rescan()
     for stream in streams:
@@ -459,7 +367,7 @@ class PortAudioBackend:
                 f"poll_interval must be a positive number of seconds, not {poll_interval!r}"
             )
         already_loaded = "sounddevice" in sys.modules
-        self._sd = _sounddevice()
+        self._sd = load_sounddevice()
         self.latency_blocks = latency_blocks
         self.poll_interval = float(poll_interval)
         self.underflows = 0
@@ -475,7 +383,7 @@ class PortAudioBackend:
         self._closed = False
         with _PA_LOCK:
             if already_loaded and not _OPEN:
-                _reinitialise_portaudio(self._sd)  # devices may have changed since the import
+                reinitialise_portaudio(self._sd)  # devices may have changed since the import
             self.host_api = choose_host_api(self._sd, host_api)
             self._snapshot, self._ids = enumerate_devices(self._sd, self.host_api)
             _BACKENDS.add(self)
@@ -520,7 +428,7 @@ class PortAudioBackend:
     # -- streams --
 
     def _latency(self, rate: int, blocksize: int) -> float:
-        blocks = self.latency_blocks or max(4, math.ceil(DEFAULT_MIN_LATENCY * rate / blocksize))
+        blocks = self.latency_blocks or default_latency_blocks(rate, blocksize)
         return blocks * blocksize / rate
 
     def _extra_settings(self) -> Any:
@@ -543,7 +451,7 @@ class PortAudioBackend:
         Every role on one device shares that device's PortAudio stream (and its format).
         Raises ``NotFoundError`` for an unknown device.
         """
-        _check_format(rate, channels, blocksize)
+        check_format(rate, channels, blocksize)
         self._check_open()
         with self._lock:
             device = self._outputs.get(device_id)
@@ -582,7 +490,7 @@ class PortAudioBackend:
     ) -> PortAudioInputStream:
         """A capture stream that calls ``deliver(block)`` on PortAudio's thread for each
         (blocksize, channels) float32 block. Raises ``NotFoundError`` for an unknown device."""
-        _check_format(rate, channels, blocksize)
+        check_format(rate, channels, blocksize)
         self._check_open()
         stream = PortAudioInputStream(self, device_id, rate, channels, blocksize, deliver)
         stream._open_portaudio()
@@ -613,10 +521,10 @@ class PortAudioBackend:
 
     def _start_probe(self) -> subprocess.Popen[str]:
         env = dict(os.environ)
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        package_root = str(Path(__file__).resolve().parents[4])  # where ``audiosession`` is
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         return subprocess.Popen(
-            [sys.executable, "-m", __name__, self.host_api, str(self.poll_interval)],
+            [sys.executable, "-m", WATCHER, self.host_api, str(self.poll_interval)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._probe_errors,
@@ -635,7 +543,7 @@ class PortAudioBackend:
             assert probe.stdout is not None
             for line in probe.stdout:
                 try:
-                    self._update(_decode_snapshot(line))
+                    self._update(decode_snapshot(line))
                 except Exception:
                     log.exception("the PortAudio device watcher sent %r", line[:200])
             probe.wait()
@@ -731,101 +639,3 @@ class PortAudioBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# --- the device-watcher child process ---------------------------------------------------------
-
-
-def _encode_snapshot(snapshot: Snapshot) -> str:
-    return json.dumps(
-        {
-            "devices": [
-                [d.id, d.label, d.kind, sorted(d.intended_roles), d.is_default]
-                for d in snapshot.devices
-            ],
-            "default_output": snapshot.default_output,
-            "default_input": snapshot.default_input,
-        }
-    )
-
-
-def _decode_snapshot(line: str) -> Snapshot:
-    data = json.loads(line)
-    return Snapshot(
-        tuple(DeviceInfo(d[0], d[1], d[2], frozenset(d[3]), bool(d[4])) for d in data["devices"]),
-        data["default_output"],
-        data["default_input"],
-    )
-
-
-FULL_ENUMERATION_EVERY = 10
-"""Polls between two enumerations when nothing the cheap ALSA check looks at has changed."""
-
-_ALSA_FILES = (
-    "/etc/asound.conf",
-    "~/.asoundrc",
-    "~/.config/alsa/asoundrc",
-    "/etc/alsa/conf.d",
-    "/usr/share/alsa/alsa.conf.d",
-    "/dev/snd",
-    "/proc/asound/cards",
-)
-
-
-def alsa_signature() -> tuple[object, ...]:
-    """What ALSA's device list depends on, cheaply: the configuration files (those of
-    ``ALSA_CONFIG_PATH``, else the system's and the user's) and the sound cards present. While
-    it stays the same, re-initialising PortAudio (~25 ms of CPU here) would list the same
-    devices, except for devices that come and go behind a plugin (a sound server's)."""
-    config = os.environ.get("ALSA_CONFIG_PATH", "/usr/share/alsa/alsa.conf").split(":")
-    state: list[object] = []
-    for path in (*config, *_ALSA_FILES):
-        try:
-            info = os.stat(os.path.expanduser(path))
-        except OSError:
-            continue
-        state.append((path, info.st_ino, info.st_mtime_ns, info.st_size))
-    try:
-        with open("/proc/asound/cards") as cards:
-            state.append(cards.read())
-    except OSError:
-        pass
-    return tuple(state)
-
-
-def watch_main(host_api: str, interval: float) -> None:
-    """The child process: every ``interval`` seconds, enumerate ``host_api``'s devices (on ALSA
-    only when ``alsa_signature()`` changed, or every ``FULL_ENUMERATION_EVERY`` polls; at once
-    when a line arrives on stdin), print each new list as a JSON line; exit at end of stdin."""
-    sd = _sounddevice()
-    wake = threading.Event()
-    parent_gone = threading.Event()
-
-    def read_requests() -> None:
-        for _ in sys.stdin:
-            wake.set()
-        parent_gone.set()
-        wake.set()
-
-    threading.Thread(target=read_requests, daemon=True).start()
-    last = None
-    signature: tuple[object, ...] | None = None
-    polls, asked = 0, True
-    while not parent_gone.is_set():
-        now = alsa_signature() if host_api == "ALSA" else None
-        if asked or now is None or now != signature or polls % FULL_ENUMERATION_EVERY == 0:
-            _reinitialise_portaudio(sd)
-            line = _encode_snapshot(enumerate_devices(sd, host_api)[0])
-            if line != last:
-                try:
-                    print(line, flush=True)
-                except BrokenPipeError:
-                    return
-                last = line
-        signature, polls = now, polls + 1
-        asked = wake.wait(interval)
-        wake.clear()
-
-
-if __name__ == "__main__":
-    watch_main(sys.argv[1], float(sys.argv[2]))

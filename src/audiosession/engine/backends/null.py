@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import NotFoundError
-from .devices import DeliverCallback, DeviceInfo, RenderCallback
+from ...errors import NotFoundError
+from ..backend import DeliverCallback, DeviceInfo, RenderCallback
 
 log = logging.getLogger(__name__)
 

@@ -1,20 +1,18 @@
 """libpulse through ctypes: the calls the PulseAudio backend makes, each declared once with its
-result check (as pulsectl's bindings do), and the few structures and constants they take."""
+result check (as pulsectl's bindings do), and the few structures and constants they take.
+Standard library only, and libpulse is loaded on first use: importing this costs nothing."""
 
 from __future__ import annotations
 
 import ctypes
 import threading
 from collections.abc import Callable
-from ctypes import POINTER, Structure, c_char_p, c_int, c_size_t, c_uint8, c_uint32, c_void_p
+from ctypes import POINTER, c_char_p, c_int, c_size_t, c_uint32, c_void_p
 from typing import Any
 
-from ..errors import AudioSessionError
-
-
-class BackendUnavailableError(AudioSessionError, RuntimeError):
-    """The backend cannot run here: no libpulse, no pulsectl, or no reachable server."""
-
+from ....errors import AudioSessionError
+from ...backend import BackendUnavailableError
+from .structs import BufferAttr, SampleSpec
 
 # --- constants, structures and callbacks ---------------------------------------------------
 
@@ -28,20 +26,6 @@ _PA_SAMPLE_FLOAT32LE = 5
 _PA_SEEK_RELATIVE = 0
 _PA_ERR_NOENTITY = 5
 _SIZE_MAX = 2 ** (8 * ctypes.sizeof(c_size_t)) - 1
-
-
-class _SampleSpec(Structure):
-    _fields_ = [("format", c_int), ("rate", c_uint32), ("channels", c_uint8)]
-
-
-class _BufferAttr(Structure):
-    _fields_ = [
-        ("maxlength", c_uint32),
-        ("tlength", c_uint32),
-        ("prebuf", c_uint32),
-        ("minreq", c_uint32),
-        ("fragsize", c_uint32),
-    ]
 
 
 _ContextNotify = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
@@ -137,7 +121,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]] | tuple[Any, list[Any], _ErrCheck]]
     "pa_strerror": (c_char_p, [c_int]),
     "pa_stream_new_with_proplist": (
         c_void_p,
-        [c_void_p, c_char_p, POINTER(_SampleSpec), c_void_p, c_void_p],
+        [c_void_p, c_char_p, POINTER(SampleSpec), c_void_p, c_void_p],
         _NULL_IN_CONTEXT,
     ),
     "pa_stream_set_state_callback": (None, [c_void_p, _StreamNotify, c_void_p]),
@@ -147,12 +131,12 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]] | tuple[Any, list[Any], _ErrCheck]]
     "pa_stream_set_overflow_callback": (None, [c_void_p, _StreamNotify, c_void_p]),
     "pa_stream_connect_playback": (
         c_int,
-        [c_void_p, c_char_p, POINTER(_BufferAttr), c_int, c_void_p, c_void_p],
+        [c_void_p, c_char_p, POINTER(BufferAttr), c_int, c_void_p, c_void_p],
         _NEGATIVE_ON_STREAM,
     ),
     "pa_stream_connect_record": (
         c_int,
-        [c_void_p, c_char_p, POINTER(_BufferAttr), c_int],
+        [c_void_p, c_char_p, POINTER(BufferAttr), c_int],
         _NEGATIVE_ON_STREAM,
     ),
     "pa_stream_get_context": (c_void_p, [c_void_p]),

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import soundfile as sf
 
-from .devices import DeviceInfo
+from ..backend import DeviceInfo
 from .null import RealtimeBackend
 
 
