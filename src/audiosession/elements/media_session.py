@@ -32,8 +32,8 @@ from typing import Any
 
 from audiosession.elements.media import MediaElement
 from audiosession.events import Event, run_awaitable, running_asyncio_loop
-from audiosession.loop import Timer
 from audiosession.integrations import mpris
+from audiosession.loop import Timer
 from audiosession.platforms.base import program_name
 from audiosession.session.window import Window
 from audiosession.types import AudioSessionState, AudioSessionType
