@@ -398,9 +398,9 @@ class _StreamSource:
         return mixed
 
     def seek(self, seconds: float) -> None:
-        from audiosession.elements.sources import MEDIA_ERR_DECODE, MediaSourceError
+        from audiosession.elements.media_error import MediaError, MediaSourceError
 
-        raise MediaSourceError(MEDIA_ERR_DECODE, "a live stream cannot seek")
+        raise MediaSourceError(MediaError.MEDIA_ERR_DECODE, "a live stream cannot seek")
 
     def close(self) -> None:
         pass

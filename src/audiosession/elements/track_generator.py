@@ -494,9 +494,9 @@ class _GeneratedSource:
         return self._zeros[:frames]
 
     def seek(self, seconds: float) -> None:
-        from audiosession.elements.sources import MEDIA_ERR_DECODE, MediaSourceError
+        from audiosession.elements.media_error import MediaError, MediaSourceError
 
-        raise MediaSourceError(MEDIA_ERR_DECODE, "a generated track cannot seek")
+        raise MediaSourceError(MediaError.MEDIA_ERR_DECODE, "a generated track cannot seek")
 
     def close(self) -> None:
         self.ahead.close()
