@@ -95,7 +95,7 @@ class MediaDevices(EventTarget):
             log.info("get_user_media: video was asked for too; only audio is captured")
         with loop.lock:
             session = self.window.navigator.audio_session
-            session.check_open()
+            session._check_open()
             if session.type not in RECORDING_TYPES:
                 return UserMediaRequest.settled(
                     loop,
@@ -231,7 +231,7 @@ class MediaStreamTrack(EventTarget, SessionElement):
         self._lock = threading.Lock()
         SessionElement.__init__(self, window)
         with window.runtime.loop.lock:
-            self.refresh_audible()
+            self._refresh_audible()
 
     def _event_runtime(self) -> Runtime:
         return self.window.runtime
@@ -293,7 +293,7 @@ class MediaStreamTrack(EventTarget, SessionElement):
         self._capture.close()
         if fire:
             self.window.runtime.loop.queue_task(self._fire_if_live_window, "ended")
-        self.refresh_audible()
+        self._refresh_audible()
 
     def _fire_if_live_window(self, type: str) -> None:
         if not self._released:
@@ -305,33 +305,33 @@ class MediaStreamTrack(EventTarget, SessionElement):
             return
         self._muted = muted
         self._fire("mute" if muted else "unmute")
-        self.refresh_audible()
+        self._refresh_audible()
 
     # -- the element contract (spec § Microphone MediaStreamTrack) ----------------------------
 
-    def is_audible_now(self) -> bool:
+    def _is_audible_now(self) -> bool:
         return self._ready_state == "live" and not self._muted
 
     @property
-    def keeps_itself_alive(self) -> bool:
+    def _keeps_itself_alive(self) -> bool:
         return self._ready_state == "live"  # an ended track never captures again
 
-    def update_steps(self) -> None:
+    def _update_steps(self) -> None:
         # 1-3. A session type that does not record ends the track.
         if self.audio_session.type not in RECORDING_TYPES:
             self._end(fire=True)
 
-    def suspend_steps(self) -> None:
+    def _suspend_steps(self) -> None:
         self.window.runtime.loop.queue_task(self._set_muted, True)
 
-    def resume_steps(self) -> None:
+    def _resume_steps(self) -> None:
         self.window.runtime.loop.queue_task(self._set_muted, False)
 
-    def release(self) -> None:
+    def _release(self) -> None:
         if self._ready_state == "live":
             self._ready_state = "ended"
             self._capture.close()
-        super().release()
+        super()._release()
 
     def __repr__(self) -> str:
         return f"<MediaStreamTrack {self.id} {self.label!r} {self._ready_state}>"

@@ -110,7 +110,7 @@ class MediaElement(EventTarget, SessionElement):
         # program touching navigator.media_session itself.
         self.window.navigator.media_session  # noqa: B018
         with self._loop_lock:
-            self.audio_session.hold(self)  # paused: the program's to keep
+            self.audio_session._hold(self)  # paused: the program's to keep
         if src is not None:
             self.src = src  # type: ignore[assignment]
 
@@ -182,7 +182,7 @@ class MediaElement(EventTarget, SessionElement):
             self._paused = True
             self._queue_event("pause")
         self._reject_pending(AbortError("the media was reloaded before play() started"))
-        self.refresh_audible()
+        self._refresh_audible()
         if self._src_object is not None:
             self._attach(self._src_object.open_source(self._engine_format(), self.window))
             return
@@ -228,7 +228,7 @@ class MediaElement(EventTarget, SessionElement):
         if self._start_position:
             self._seek(self._start_position)
             self._start_position = 0.0
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
         if self._paused:
             self._rest_later()
@@ -283,7 +283,7 @@ class MediaElement(EventTarget, SessionElement):
             self._paused = True
             self._queue_event("pause")
         self._queue_event("error")
-        self.refresh_audible()
+        self._refresh_audible()
 
     def _teardown(self) -> None:
         self._opening = False
@@ -323,7 +323,7 @@ class MediaElement(EventTarget, SessionElement):
                 self._paused = False
                 self._queue_event("play")
             self._pending.append(future)
-            self.refresh_audible()
+            self._refresh_audible()
             self._sync_voice()
             return future
 
@@ -331,11 +331,11 @@ class MediaElement(EventTarget, SessionElement):
         """Pause. An element paused by the program is not resumed after an interruption."""
         with self._loop_lock:
             self._check_usable()
-            self.audio_session.forget_interrupted(self)
+            self.audio_session._forget_interrupted(self)
             self._suspended = False
             self._internal_pause()
             self._reject_pending(AbortError("play() was interrupted by a call to pause()"))
-            self.refresh_audible()
+            self._refresh_audible()
             self._sync_voice()
 
     def _internal_pause(self) -> None:
@@ -382,7 +382,7 @@ class MediaElement(EventTarget, SessionElement):
             self._fail(result.code, str(result))
             return
         source.wake(result)
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
         if self._paused:
             self._rest_later()
@@ -400,7 +400,7 @@ class MediaElement(EventTarget, SessionElement):
             and not self._suspended
             and source is not None
             and not source.resting
-            and (session_state is AudioSessionState.ACTIVE or not self.is_audible_now())
+            and (session_state is AudioSessionState.ACTIVE or not self._is_audible_now())
         )
         if want and self._voice is None:
             assert source is not None
@@ -479,7 +479,7 @@ class MediaElement(EventTarget, SessionElement):
         self._queue_event("pause")
         self._queue_event("ended")
         self._rest_source()  # play() starts it again from the start, opened anew
-        self.refresh_audible()
+        self._refresh_audible()
 
     def _start_timeupdates(self) -> None:
         if not self._timeupdate_running:
@@ -495,7 +495,7 @@ class MediaElement(EventTarget, SessionElement):
 
     # -- the element contract (spec § HTMLMediaElement) ---------------------------------------
 
-    def is_audible_now(self) -> bool:
+    def _is_audible_now(self) -> bool:
         return (
             not self._paused
             and not self._ended
@@ -510,15 +510,15 @@ class MediaElement(EventTarget, SessionElement):
         return bool(self._pending)
 
     @property
-    def keeps_itself_alive(self) -> bool:
+    def _keeps_itself_alive(self) -> bool:
         # HTML: it may be collected once no further audio could ever be played by it; a
         # paused element plays again only if the program, which holds it, says so.
         return not self._paused
 
-    def update_steps(self) -> None:
+    def _update_steps(self) -> None:
         self._sync_voice()
 
-    def suspend_steps(self) -> None:
+    def _suspend_steps(self) -> None:
         # Sound stops at once; the internal pause steps (and their events) run as a task.
         self._suspended = True
         self._sync_voice()
@@ -528,9 +528,9 @@ class MediaElement(EventTarget, SessionElement):
         if self._released or not self._suspended:
             return
         self._internal_pause()
-        self.refresh_audible()
+        self._refresh_audible()
 
-    def resume_steps(self) -> None:
+    def _resume_steps(self) -> None:
         self.window.runtime.loop.queue_task(self._resume_task)
 
     def _resume_task(self) -> None:
@@ -540,10 +540,10 @@ class MediaElement(EventTarget, SessionElement):
         if self._paused:
             self._paused = False
             self._queue_event("play")
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
 
-    def activation_refused(self) -> None:
+    def _activation_refused(self) -> None:
         """The platform refused to activate the session: this element's play fails."""
         if self._paused:
             return
@@ -554,14 +554,14 @@ class MediaElement(EventTarget, SessionElement):
                 f"({self.audio_session.computed_type} session); see platform().sessions()"
             )
         )
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
 
-    def release(self) -> None:
+    def _release(self) -> None:
         self._reject_pending(AbortError(f"{self.window.name} was closed"))
         self._teardown()
         self._paused = True
-        super().release()
+        super()._release()
 
     # -- attributes ---------------------------------------------------------------------------
 
@@ -618,7 +618,7 @@ class MediaElement(EventTarget, SessionElement):
             raise NotSupportedError(str(error)) from None
         if self._ended:
             self._ended = False
-            self.refresh_audible()
+            self._refresh_audible()
             self._sync_voice()
         self._queue_event("seeked")
         self._queue_event("timeupdate")
@@ -659,7 +659,7 @@ class MediaElement(EventTarget, SessionElement):
     def _volume_changed(self) -> None:
         self._gain.set(0.0 if self._muted else self._volume)
         self._queue_event("volumechange")
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
 
     @property

@@ -118,7 +118,7 @@ class Window:
                 child.close()
             audio_session = self.navigator.audio_session
             self.closed = True
-            audio_session.window_closed()
+            audio_session._window_closed()
             self.runtime.platform.unregister(audio_session)
             if self in self.runtime.windows:
                 self.runtime.windows.remove(self)
