@@ -45,10 +45,12 @@ class MediaDeviceInfo:
 
     @property
     def deviceId(self) -> str:  # noqa: N802
+        """The spec's spelling of ``device_id``."""
         return self.device_id
 
     @property
     def groupId(self) -> str:  # noqa: N802
+        """The spec's spelling of ``group_id``."""
         return self.group_id
 
 
@@ -135,21 +137,25 @@ class MediaStream:
         self._tracks = [_own_track(track) for track in tracks or []]
 
     def get_tracks(self) -> list[MediaStreamTrack]:
+        """The stream's tracks, in the order they were added."""
         return list(self._tracks)
 
     def get_audio_tracks(self) -> list[MediaStreamTrack]:
+        """The stream's tracks whose ``kind`` is ``audio``."""
         return [track for track in self._tracks if track.kind == "audio"]
 
     getTracks = get_tracks  # noqa: N815
     getAudioTracks = get_audio_tracks  # noqa: N815
 
     def add_track(self, track: Any) -> None:
+        """Add ``track`` to the stream, unless it holds it already."""
         track = _own_track(track)
         if track not in self._tracks:
             self._tracks.append(track)
 
     @property
     def active(self) -> bool:
+        """Whether the stream has at least one track that is not ended."""
         return any(track.ready_state == "live" for track in self._tracks)
 
     @classmethod
@@ -159,19 +165,19 @@ class MediaStream:
         window = window if window is not None else current_runtime().default_window
         return cls([RemoteAudioTrack(window, path)])  # type: ignore[list-item]
 
-    def open_source(self, engine_format: tuple[int, int], window: Window | None = None) -> Any:
+    def _open_source(self, engine_format: tuple[int, int], window: Window | None = None) -> Any:
         """What the media element of ``window`` plays: the live audio tracks, mixed; a
         generated track (which a stream then holds alone) plays through its own source, to
         its end."""
         tracks = self.get_audio_tracks()
-        generated = [track for track in tracks if hasattr(track, "open_source")]
+        generated = [track for track in tracks if hasattr(track, "_open_source")]
         if generated:
             if len(tracks) > 1:
                 raise NotSupportedError(
                     f"{self!r} holds a MediaStreamTrackGenerator and other audio tracks; "
                     "play a generated track in a MediaStream of its own"
                 )
-            return generated[0].open_source(engine_format, window)
+            return generated[0]._open_source(engine_format, window)
         return _StreamSource(self)
 
     def __repr__(self) -> str:
@@ -249,6 +255,7 @@ class MediaStreamTrack(EventTarget, SessionElement):
 
     @property
     def muted(self) -> bool:
+        """Whether the track is muted: it delivers silence, as while its session is interrupted."""
         return self._muted
 
     @property

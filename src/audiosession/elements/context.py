@@ -62,6 +62,7 @@ class AudioNode:
         self._outputs: tuple[AudioNode, ...] = ()
 
     def connect(self, destination: AudioNode) -> AudioNode:
+        """Connect this node's output to ``destination``'s input; returns ``destination``."""
         if not isinstance(destination, AudioNode):
             raise TypeError(f"connect() takes an AudioNode, not {destination!r}")
         if destination.context is not self.context:
@@ -76,6 +77,7 @@ class AudioNode:
         return destination
 
     def disconnect(self, destination: AudioNode | None = None) -> None:
+        """Disconnect this node's output from ``destination`` (None: from every node)."""
         for target in self._outputs if destination is None else (destination,):
             if target in self._outputs:
                 self._outputs = tuple(n for n in self._outputs if n is not target)
@@ -321,17 +323,22 @@ class AudioContext(EventTarget, SessionElement):
         return self._source.frames / self.sample_rate
 
     currentTime = current_time  # noqa: N815
-    sampleRate = property(lambda self: self.sample_rate)  # noqa: N815
+    sampleRate = property(  # noqa: N815
+        lambda self: self.sample_rate, doc="The spec's spelling of ``sample_rate``."
+    )
 
     def create_oscillator(self) -> OscillatorNode:
+        """A new ``OscillatorNode`` of this context (a sine at 440 Hz until told otherwise)."""
         self._check_open()
         return OscillatorNode(self)
 
     def create_buffer_source(self) -> AudioBufferSourceNode:
+        """A new ``AudioBufferSourceNode`` of this context, to play a buffer of samples."""
         self._check_open()
         return AudioBufferSourceNode(self)
 
     def create_gain(self) -> GainNode:
+        """A new ``GainNode`` of this context, to change the level of what goes through it."""
         self._check_open()
         return GainNode(self)
 

@@ -62,24 +62,33 @@ def _play_error(code: int, message: str) -> Exception:
 
 
 class MediaElement(EventTarget, SessionElement):
-    """An HTML media element that plays audio: ``Audio(src)``; ``play()`` returns a future."""
+    """``Audio(src=None, *, window=None)``: the HTML media element that plays audio (the spec's
+    ``new Audio(src)``; ``Audio`` is this class). ``play()`` returns a future that resolves
+    when sound starts; ``pause()``, ``current_time``, ``volume``, ``muted``, ``loop`` and the
+    ``on<event>`` handlers are HTML's. Its audio session is its window's."""
 
     default_type = AudioSessionType.PLAYBACK
 
-    onplay = EventHandler["MediaElement"]("play")
-    onplaying = EventHandler["MediaElement"]("playing")
-    onpause = EventHandler["MediaElement"]("pause")
-    onended = EventHandler["MediaElement"]("ended")
-    onerror = EventHandler["MediaElement"]("error")
-    ontimeupdate = EventHandler["MediaElement"]("timeupdate")
-    onvolumechange = EventHandler["MediaElement"]("volumechange")
-    onloadstart = EventHandler["MediaElement"]("loadstart")
-    onloadedmetadata = EventHandler["MediaElement"]("loadedmetadata")
-    oncanplay = EventHandler["MediaElement"]("canplay")
-    onseeked = EventHandler["MediaElement"]("seeked")
-    onprogress = EventHandler["MediaElement"]("progress")
-    onwaiting = EventHandler["MediaElement"]("waiting")
-    onstalled = EventHandler["MediaElement"]("stalled")
+    onplay = EventHandler["MediaElement"]("play", "the element is no longer paused")
+    onplaying = EventHandler["MediaElement"]("playing", "playback has started, sound is heard")
+    onpause = EventHandler["MediaElement"]("pause", "the element has been paused")
+    onended = EventHandler["MediaElement"]("ended", "playback stopped at the end of the media")
+    onerror = EventHandler["MediaElement"]("error", "the media could not be fetched or decoded")
+    ontimeupdate = EventHandler["MediaElement"]("timeupdate", "the playback position changed")
+    onvolumechange = EventHandler["MediaElement"]("volumechange", "``volume`` or ``muted`` changed")
+    onloadstart = EventHandler["MediaElement"]("loadstart", "the element begins to load the media")
+    onloadedmetadata = EventHandler["MediaElement"](
+        "loadedmetadata", "the media's duration and format are known"
+    )
+    oncanplay = EventHandler["MediaElement"]("canplay", "the element can start playing")
+    onseeked = EventHandler["MediaElement"]("seeked", "a seek has been done")
+    onprogress = EventHandler["MediaElement"]("progress", "media data is being fetched")
+    onwaiting = EventHandler["MediaElement"](
+        "waiting", "playback stopped for lack of data (or of the sound server)"
+    )
+    onstalled = EventHandler["MediaElement"](
+        "stalled", "media data is unexpectedly not forthcoming"
+    )
 
     def __init__(
         self, src: str | os.PathLike[str] | None = None, *, window: Window | None = None
@@ -184,7 +193,7 @@ class MediaElement(EventTarget, SessionElement):
         self._reject_pending(AbortError("the media was reloaded before play() started"))
         self._refresh_audible()
         if self._src_object is not None:
-            self._attach(self._src_object.open_source(self._engine_format(), self.window))
+            self._attach(self._src_object._open_source(self._engine_format(), self.window))
             return
         if not self._src:
             return
@@ -567,14 +576,18 @@ class MediaElement(EventTarget, SessionElement):
 
     @property
     def paused(self) -> bool:
+        """Whether the element is paused: until ``play()``, and after ``pause()``, the end or
+        an interruption."""
         return self._paused
 
     @property
     def ended(self) -> bool:
+        """Whether playback stopped because the end of the media was reached."""
         return self._ended
 
     @property
     def error(self) -> MediaError | None:
+        """The ``MediaError`` of the last failure to load or play the media, else None."""
         return self._error
 
     @property
@@ -643,6 +656,7 @@ class MediaElement(EventTarget, SessionElement):
 
     @property
     def muted(self) -> bool:
+        """Whether the element is muted (its volume is kept); setting it fires ``volumechange``."""
         return self._muted
 
     @muted.setter
@@ -719,4 +733,4 @@ def _rest_if_still_paused(element: weakref.ref[MediaElement], pauses: int) -> No
 
 
 Audio = MediaElement
-"""``Audio(src=None, *, window=None)``: the spec's ``new Audio(src)``."""
+"""``Audio(src=None, *, window=None)``: the spec's ``new Audio(src)`` (``MediaElement``)."""

@@ -387,10 +387,10 @@ class MediaStreamTrackGenerator(EventTarget):
             self._queued -= count
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def open_source(
+    def _open_source(
         self, engine_format: tuple[int, int], window: Window | None = None
     ) -> _GeneratedSource:
-        """What the media element of ``window`` plays (``MediaStream.open_source``); a track
+        """What the media element of ``window`` plays (``MediaStream._open_source``); a track
         made without a window belongs to the first one. One element plays a track at a time:
         a new one takes it over, and the previous one ends."""
         if self._window is None and window is not None:

@@ -135,18 +135,22 @@ class AudioSession(EventTarget):
 
     @property
     def platform(self) -> Platform:
+        """The platform this session's policy and audio are run by."""
         return self.window.runtime.platform
 
     @property
     def session_id(self) -> str:
+        """The session's name with the platform: its window's name."""
         return self.window.name
 
     @property
     def context_id(self) -> str:
+        """The top-level browsing context: its window's top window's name."""
         return self.window.top.name
 
     @property
     def owner(self) -> str:
+        """Who the session belongs to: its window's owner (this program, unless set)."""
         return self.window.owner
 
     def platform_state_changed(
