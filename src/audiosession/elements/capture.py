@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audiosession.elements.futures import Promise
+from audiosession.elements.track_converters import own_track
 from audiosession.errors import NotAllowedError, NotFoundError, NotSupportedError
 from audiosession.events import EventHandler, EventTarget
 from audiosession.session.element import SessionElement
@@ -131,10 +132,11 @@ class MediaStream:
     """A set of tracks; ``Audio().src_object = stream`` plays it."""
 
     def __init__(self, tracks: list[Any] | None = None) -> None:
-        """``tracks``: ours (microphones, ``MediaStreamTrackGenerator``s), or aiortc audio
-        tracks (a call's far end: converted by ``audiosession.webrtc.from_aiortc``)."""
+        """``tracks``: ours (microphones, ``MediaStreamTrackGenerator``s), or another library's
+        that an integration converts (aiortc's, once ``audiosession.webrtc`` is imported:
+        a call's far end, converted by ``from_aiortc``)."""
         self.id = f"stream-{next(_ids)}"
-        self._tracks = [_own_track(track) for track in tracks or []]
+        self._tracks = [own_track(track) for track in tracks or []]
 
     def get_tracks(self) -> list[MediaStreamTrack]:
         """The stream's tracks, in the order they were added."""
@@ -149,7 +151,7 @@ class MediaStream:
 
     def add_track(self, track: Any) -> None:
         """Add ``track`` to the stream, unless it holds it already."""
-        track = _own_track(track)
+        track = own_track(track)
         if track not in self._tracks:
             self._tracks.append(track)
 
@@ -182,18 +184,6 @@ class MediaStream:
 
     def __repr__(self) -> str:
         return f"<MediaStream {self.id} {len(self._tracks)} track(s)>"
-
-
-def _own_track(track: Any) -> Any:
-    """``track`` as a track of this package: an aiortc one is converted (its frames are
-    received into a ``MediaStreamTrackGenerator``)."""
-    if any(cls.__module__.split(".")[0] == "aiortc" for cls in type(track).__mro__):
-        from audiosession.webrtc import from_aiortc
-
-        return from_aiortc(track)
-    if not hasattr(track, "kind"):
-        raise TypeError(f"a MediaStream holds tracks, not {track!r}")
-    return track
 
 
 class UserMediaRequest(Promise[MediaStream]):
