@@ -22,15 +22,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from audiosession.elements.futures import Playback, Promise, settled
-from audiosession.elements.media_error import MediaError, MediaSourceError
+from audiosession.elements.media_error import MediaError, MediaSourceError, play_error
 from audiosession.elements.playing_source import PlayingSource
-from audiosession.elements.sources import check_can_open, open_media_source
+from audiosession.elements.sources import check_can_open, open_media_source_or_failure
 from audiosession.engine.engine import DeviceRemoved, OutputFailed, OutputLost, OutputRestored
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import VoiceEnded
 from audiosession.errors import (
     AbortError,
-    NetworkError,
     NotAllowedError,
     NotFoundError,
     NotSupportedError,
@@ -54,41 +53,29 @@ IDLE_SOURCE_SECONDS = 10.0
 a play within them cost nothing; after them, ``play()`` opens the file again first."""
 
 
-def _play_error(code: int, message: str) -> Exception:
-    """What ``play()``'s future fails with for a ``MediaError`` of ``code``."""
-    if code == MediaError.MEDIA_ERR_NETWORK:
-        return NetworkError(message)
-    return NotSupportedError(message)
+_Handler = EventHandler["MediaElement"]
 
 
 class MediaElement(EventTarget, SessionElement):
     """``Audio(src=None, *, window=None)``: the HTML media element that plays audio (the spec's
-    ``new Audio(src)``; ``Audio`` is this class). ``play()`` returns a future that resolves
-    when sound starts; ``pause()``, ``current_time``, ``volume``, ``muted``, ``loop`` and the
-    ``on<event>`` handlers are HTML's. Its audio session is its window's."""
+    ``new Audio(src)``; ``Audio`` is this class), in its window's audio session."""
 
     default_type = AudioSessionType.PLAYBACK
 
-    onplay = EventHandler["MediaElement"]("play", "the element is no longer paused")
-    onplaying = EventHandler["MediaElement"]("playing", "playback has started, sound is heard")
-    onpause = EventHandler["MediaElement"]("pause", "the element has been paused")
-    onended = EventHandler["MediaElement"]("ended", "playback stopped at the end of the media")
-    onerror = EventHandler["MediaElement"]("error", "the media could not be fetched or decoded")
-    ontimeupdate = EventHandler["MediaElement"]("timeupdate", "the playback position changed")
-    onvolumechange = EventHandler["MediaElement"]("volumechange", "``volume`` or ``muted`` changed")
-    onloadstart = EventHandler["MediaElement"]("loadstart", "the element begins to load the media")
-    onloadedmetadata = EventHandler["MediaElement"](
-        "loadedmetadata", "the media's duration and format are known"
-    )
-    oncanplay = EventHandler["MediaElement"]("canplay", "the element can start playing")
-    onseeked = EventHandler["MediaElement"]("seeked", "a seek has been done")
-    onprogress = EventHandler["MediaElement"]("progress", "media data is being fetched")
-    onwaiting = EventHandler["MediaElement"](
-        "waiting", "playback stopped for lack of data (or of the sound server)"
-    )
-    onstalled = EventHandler["MediaElement"](
-        "stalled", "media data is unexpectedly not forthcoming"
-    )
+    onplay = _Handler("play", "the element is no longer paused")
+    onplaying = _Handler("playing", "playback has started, sound is heard")
+    onpause = _Handler("pause", "the element has been paused")
+    onended = _Handler("ended", "playback stopped at the end of the media")
+    onerror = _Handler("error", "the media could not be fetched or decoded")
+    ontimeupdate = _Handler("timeupdate", "the playback position changed")
+    onvolumechange = _Handler("volumechange", "``volume`` or ``muted`` changed")
+    onloadstart = _Handler("loadstart", "the element begins to load the media")
+    onloadedmetadata = _Handler("loadedmetadata", "the media's duration and format are known")
+    oncanplay = _Handler("canplay", "the element can start playing")
+    onseeked = _Handler("seeked", "a seek has been done")
+    onprogress = _Handler("progress", "media data is being fetched")
+    onwaiting = _Handler("waiting", "playback stopped for lack of data (or of the sound server)")
+    onstalled = _Handler("stalled", "media data is unexpectedly not forthcoming")
 
     def __init__(
         self, src: str | os.PathLike[str] | None = None, *, window: Window | None = None
@@ -207,17 +194,6 @@ class MediaElement(EventTarget, SessionElement):
         generation = self._load_generation
         rate, channels = self._engine_format()
 
-        def open_source() -> Any:
-            try:
-                return open_media_source(src, rate, channels)
-            except MediaSourceError as error:
-                return error
-            except Exception as error:  # a bug or an OS surprise: still an element error
-                log.exception("opening %s failed", src)
-                return MediaSourceError(
-                    MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: cannot be opened ({error})"
-                )
-
         def opened(result: Any) -> None:
             if self._released or generation != self._load_generation:
                 if not isinstance(result, MediaSourceError):
@@ -225,7 +201,9 @@ class MediaElement(EventTarget, SessionElement):
                 return
             then(result)
 
-        self.window.runtime.loop.run_io(open_source, opened)
+        self.window.runtime.loop.run_io(
+            lambda: open_media_source_or_failure(src, rate, channels), opened
+        )
 
     def _opened(self, result: Any) -> None:
         """The source of the load opened (or failed), on the loop."""
@@ -287,7 +265,7 @@ class MediaElement(EventTarget, SessionElement):
         self._teardown()
         self._error = MediaError(code, message)
         log.warning("%s", message)
-        self._reject_pending(_play_error(code, message))
+        self._reject_pending(play_error(code, message))
         if not self._paused:
             self._paused = True
             self._queue_event("pause")
@@ -317,7 +295,7 @@ class MediaElement(EventTarget, SessionElement):
             self._check_usable()
             loop = self.window.runtime.loop
             if self._error is not None:
-                return settled(loop, error=_play_error(self._error.code, self._error.message))
+                return settled(loop, error=play_error(self._error.code, self._error.message))
             if self._source is None and not self._opening:
                 return settled(
                     loop,

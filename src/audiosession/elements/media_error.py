@@ -3,9 +3,9 @@ raises with its code (a leaf: imports nothing of the elements)."""
 
 from __future__ import annotations
 
-from audiosession.errors import AudioSessionError
+from audiosession.errors import AudioSessionError, NetworkError, NotSupportedError
 
-__all__ = ["MediaError", "MediaSourceError"]
+__all__ = ["MediaError", "MediaSourceError", "play_error"]
 
 
 class MediaError:
@@ -33,3 +33,10 @@ class MediaSourceError(AudioSessionError):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+def play_error(code: int, message: str) -> Exception:
+    """What ``play()``'s future fails with for a ``MediaError`` of ``code``."""
+    if code == MediaError.MEDIA_ERR_NETWORK:
+        return NetworkError(message)
+    return NotSupportedError(message)

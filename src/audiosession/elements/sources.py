@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import logging
 import os
 import urllib.parse
 import urllib.request
@@ -18,6 +19,8 @@ import numpy as np
 
 from audiosession.elements.media_error import MediaError, MediaSourceError
 from audiosession.engine.decode import DecodeError, open_audio
+
+log = logging.getLogger(__name__)
 
 
 class MediaSource(Protocol):
@@ -116,6 +119,22 @@ def url_scheme(src: str) -> str:
     return (
         urllib.parse.urlsplit(src).scheme.lower() if "://" in src or src.startswith("data:") else ""
     )
+
+
+def open_media_source_or_failure(
+    src: str, rate: int, channels: int
+) -> MediaSource | MediaSourceError:
+    """``open_media_source``, returning its failure rather than raising it (the work of an I/O
+    thread, ``Loop.run_io``); an unexpected error is logged and fails the source too."""
+    try:
+        return open_media_source(src, rate, channels)
+    except MediaSourceError as error:
+        return error
+    except Exception as error:  # a bug or an OS surprise: still an element error
+        log.exception("opening %s failed", src)
+        return MediaSourceError(
+            MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: cannot be opened ({error})"
+        )
 
 
 def open_media_source(src: str, rate: int, channels: int) -> MediaSource:
