@@ -49,9 +49,12 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# Every public name and the module it comes from. They are imported on first use, so that
-# importing the package (or a light part of it, such as the command line's ``notify``)
-# does not load NumPy and the engine.
+# Every public name but ``navigator`` and ``platform``, by the module it comes from: imported on
+# first use, so that importing the package (or a light part of it, such as the command line's
+# ``notify``) does not load NumPy and the engine. ``__all__`` (below) is the list of the public
+# names; this table and the type-checking imports above say the same for the runtime and for
+# type checkers (which read only a literal ``__all__`` and imports), and
+# tests/test_public_face.py keeps the three together.
 _EXPORTS = {
     **dict.fromkeys(
         (
@@ -100,8 +103,15 @@ __all__ = [
     "AbortError",
     "Audio",
     "AudioContext",
+    "AudioSession",
+    "AudioSessionError",
+    "AudioSessionState",
+    "AudioSessionType",
     "AudioWorkletNode",
     "ErrorEvent",
+    "Event",
+    "EventTarget",
+    "InvalidStateError",
     "MediaDeviceInfo",
     "MediaDevices",
     "MediaElement",
@@ -111,16 +121,6 @@ __all__ = [
     "MediaStream",
     "MediaStreamTrack",
     "MediaStreamTrackGenerator",
-    "Playback",
-    "Promise",
-    "UserMediaRequest",
-    "AudioSession",
-    "AudioSessionError",
-    "AudioSessionState",
-    "AudioSessionType",
-    "Event",
-    "EventTarget",
-    "InvalidStateError",
     "MissingDependencyError",
     "Navigator",
     "NetworkError",
@@ -128,8 +128,11 @@ __all__ = [
     "NotFoundError",
     "NotSupportedError",
     "Platform",
+    "Playback",
+    "Promise",
     "SessionElement",
     "SessionInfo",
+    "UserMediaRequest",
     "Window",
     "navigator",
     "platform",

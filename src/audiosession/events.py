@@ -64,24 +64,30 @@ class Event:
     # The DOM's spelling, so MDN examples port line by line.
     @property
     def currentTarget(self) -> EventTarget | None:  # noqa: N802
+        """The target whose listeners are being called; None after the dispatch."""
         return self.current_target
 
     @property
     def isTrusted(self) -> bool:  # noqa: N802
+        """True for an event this package fired, False for one of ``dispatch_event``."""
         return self.is_trusted
 
     @property
     def timeStamp(self) -> float:  # noqa: N802
+        """When the event was dispatched, in seconds of the runtime's clock."""
         return self.time_stamp
 
     @property
     def defaultPrevented(self) -> bool:  # noqa: N802
+        """Whether a listener cancelled the event (``prevent_default``)."""
         return self.default_prevented
 
     def preventDefault(self) -> None:  # noqa: N802
+        """The DOM's spelling of ``prevent_default``."""
         self.prevent_default()
 
     def stopImmediatePropagation(self) -> None:  # noqa: N802
+        """The DOM's spelling of ``stop_immediate_propagation``."""
         self.stop_immediate_propagation()
 
     def __repr__(self) -> str:
@@ -185,13 +191,16 @@ class EventTarget:
 
     # The DOM's spelling.
     def addEventListener(self, type: str, callback: Any, options: Any = None) -> None:  # noqa: N802
+        """The DOM's ``add_event_listener``; ``options`` may be ``{"once": True}``."""
         once = bool(options.get("once")) if isinstance(options, dict) else False
         self.add_event_listener(type, callback, once=once)
 
     def removeEventListener(self, type: str, callback: Any) -> None:  # noqa: N802
+        """The DOM's spelling of ``remove_event_listener``."""
         self.remove_event_listener(type, callback)
 
     def dispatchEvent(self, event: Event) -> bool:  # noqa: N802
+        """The DOM's spelling of ``dispatch_event``."""
         return self.dispatch_event(event)
 
 
@@ -199,10 +208,14 @@ TargetT = TypeVar("TargetT", bound=EventTarget)
 
 
 class EventHandler(Generic[TargetT]):
-    """An ``on<type>`` attribute: ``session.onstatechange = callback``."""
+    """An ``on<type>`` attribute: ``session.onstatechange = callback``. ``fired_when`` says when
+    the event fires (the spec's words); with it, ``help()`` shows each handler."""
 
-    def __init__(self, type: str) -> None:
+    def __init__(self, type: str, fired_when: str = "") -> None:
         self.type = type
+        self.__doc__ = f"The ``{type}`` event's handler: called as ``callback(event)``; None: none."
+        if fired_when:
+            self.__doc__ += f" Fired when {fired_when}."
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name

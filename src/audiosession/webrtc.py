@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from audiosession.elements.capture import MediaStreamTrack
+from audiosession.elements.track_converters import register_track_converter
 from audiosession.elements.track_generator import MediaStreamTrackGenerator
 from audiosession.errors import InvalidStateError, MissingDependencyError
 from audiosession.session.window import Window
@@ -79,6 +80,13 @@ def from_aiortc(track: Any, *, window: Window | None = None) -> MediaStreamTrack
     generator.label = f"WebRTC audio {track.id}"
     loop.create_task(_receive(track, generator), name=f"receive {generator.label}")
     return generator
+
+
+def _is_aiortc_track(track: Any) -> bool:
+    return isinstance(track, AiortcTrack)
+
+
+register_track_converter(_is_aiortc_track, from_aiortc)
 
 
 async def _receive(track: AiortcTrack, generator: MediaStreamTrackGenerator) -> None:

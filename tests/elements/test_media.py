@@ -152,13 +152,13 @@ def test_loop_turned_off_ends_at_the_end_of_the_pass_being_heard(env, media):
 def test_loop_turned_off_drops_the_next_pass_already_decoded_ahead(media):
     # Real time: the worker decodes ahead past the loop point; turning the loop off must
     # end where the pass being heard ends, not after what was decoded of the next one.
-    from audiosession.elements.media import _PlayingSource
+    from audiosession.elements.playing_source import PlayingSource
     from audiosession.elements.sources import open_media_source
     from audiosession.engine import Engine, NullBackend
 
     engine = Engine(NullBackend())
     try:
-        playing = _PlayingSource(open_media_source(media.tone(480, 0.25), RATE, 2), True)
+        playing = PlayingSource(open_media_source(media.tone(480, 0.25), RATE, 2), True)
         buffer = playing.voice_source(engine, "tone")  # type: ignore[arg-type]
         deadline = time.monotonic() + 10
 

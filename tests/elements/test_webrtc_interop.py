@@ -44,3 +44,34 @@ async def test_only_aiortc_audio_tracks_are_received(env):
 def test_only_a_microphone_track_is_sent(env):
     with pytest.raises(TypeError, match="sends a microphone track"):
         to_aiortc(MediaStreamTrackGenerator(kind="audio"))
+
+
+def test_a_track_of_a_library_without_an_integration_is_refused_saying_what_takes_one(env):
+    class OtherLibrarysTrack:
+        pass
+
+    with pytest.raises(TypeError, match="once its integration is imported"):
+        MediaStream([OtherLibrarysTrack()])
+
+
+def test_importing_webrtc_alone_makes_aiortc_tracks_taken_as_they_are():
+    # A fresh interpreter: nothing but the import registers aiortc's converter.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio\n"
+            "from aiortc.mediastreams import AudioStreamTrack\n"
+            "import audiosession.webrtc\n"
+            "from audiosession import MediaStream, MediaStreamTrackGenerator\n"
+            "async def main():\n"
+            "    [track] = MediaStream([AudioStreamTrack()]).get_tracks()\n"
+            "    assert isinstance(track, MediaStreamTrackGenerator), track\n"
+            "    track.stop()\n"
+            "asyncio.run(main())\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr

@@ -20,30 +20,30 @@ class ToyElement(SessionElement):
         self.updated = 0
         super().__init__(window)
 
-    def is_audible_now(self) -> bool:
+    def _is_audible_now(self) -> bool:
         return self.playing and not self.muted
 
     def play(self) -> None:
         with self.window.runtime.loop.lock:
             self.playing = True
-            self.refresh_audible()
+            self._refresh_audible()
 
     def pause(self) -> None:
         """The program's own pause: forgets any pending resume, like a media element's."""
         with self.window.runtime.loop.lock:
-            self.audio_session.forget_interrupted(self)
+            self.audio_session._forget_interrupted(self)
             self.playing = False
-            self.refresh_audible()
+            self._refresh_audible()
 
-    def update_steps(self) -> None:
+    def _update_steps(self) -> None:
         self.updated += 1
 
-    def suspend_steps(self) -> None:
+    def _suspend_steps(self) -> None:
         self.suspended += 1
         self.playing = False
-        self.refresh_audible()
+        self._refresh_audible()
 
-    def resume_steps(self) -> None:
+    def _resume_steps(self) -> None:
         self.resumed += 1
         self.playing = True
-        self.refresh_audible()
+        self._refresh_audible()

@@ -9,7 +9,8 @@ from audiosession.elements.capture import (
 )
 from audiosession.elements.context import AudioContext
 from audiosession.elements.futures import Playback, Promise
-from audiosession.elements.media import Audio, MediaElement, MediaError
+from audiosession.elements.media import Audio, MediaElement
+from audiosession.elements.media_error import MediaError
 from audiosession.elements.media_session import MediaMetadata, MediaSession
 from audiosession.elements.track_generator import MediaStreamTrackGenerator
 from audiosession.elements.worklet import AudioWorkletNode, ErrorEvent

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audiosession.elements.futures import Promise
+from audiosession.elements.track_converters import own_track
 from audiosession.errors import NotAllowedError, NotFoundError, NotSupportedError
 from audiosession.events import EventHandler, EventTarget
 from audiosession.session.element import SessionElement
@@ -45,10 +46,12 @@ class MediaDeviceInfo:
 
     @property
     def deviceId(self) -> str:  # noqa: N802
+        """The spec's spelling of ``device_id``."""
         return self.device_id
 
     @property
     def groupId(self) -> str:  # noqa: N802
+        """The spec's spelling of ``group_id``."""
         return self.group_id
 
 
@@ -95,7 +98,7 @@ class MediaDevices(EventTarget):
             log.info("get_user_media: video was asked for too; only audio is captured")
         with loop.lock:
             session = self.window.navigator.audio_session
-            session.check_open()
+            session._check_open()
             if session.type not in RECORDING_TYPES:
                 return UserMediaRequest.settled(
                     loop,
@@ -129,27 +132,32 @@ class MediaStream:
     """A set of tracks; ``Audio().src_object = stream`` plays it."""
 
     def __init__(self, tracks: list[Any] | None = None) -> None:
-        """``tracks``: ours (microphones, ``MediaStreamTrackGenerator``s), or aiortc audio
-        tracks (a call's far end: converted by ``audiosession.webrtc.from_aiortc``)."""
+        """``tracks``: ours (microphones, ``MediaStreamTrackGenerator``s), or another library's
+        that an integration converts (aiortc's, once ``audiosession.webrtc`` is imported:
+        a call's far end, converted by ``from_aiortc``)."""
         self.id = f"stream-{next(_ids)}"
-        self._tracks = [_own_track(track) for track in tracks or []]
+        self._tracks = [own_track(track) for track in tracks or []]
 
     def get_tracks(self) -> list[MediaStreamTrack]:
+        """The stream's tracks, in the order they were added."""
         return list(self._tracks)
 
     def get_audio_tracks(self) -> list[MediaStreamTrack]:
+        """The stream's tracks whose ``kind`` is ``audio``."""
         return [track for track in self._tracks if track.kind == "audio"]
 
     getTracks = get_tracks  # noqa: N815
     getAudioTracks = get_audio_tracks  # noqa: N815
 
     def add_track(self, track: Any) -> None:
-        track = _own_track(track)
+        """Add ``track`` to the stream, unless it holds it already."""
+        track = own_track(track)
         if track not in self._tracks:
             self._tracks.append(track)
 
     @property
     def active(self) -> bool:
+        """Whether the stream has at least one track that is not ended."""
         return any(track.ready_state == "live" for track in self._tracks)
 
     @classmethod
@@ -159,35 +167,23 @@ class MediaStream:
         window = window if window is not None else current_runtime().default_window
         return cls([RemoteAudioTrack(window, path)])  # type: ignore[list-item]
 
-    def open_source(self, engine_format: tuple[int, int], window: Window | None = None) -> Any:
+    def _open_source(self, engine_format: tuple[int, int], window: Window | None = None) -> Any:
         """What the media element of ``window`` plays: the live audio tracks, mixed; a
         generated track (which a stream then holds alone) plays through its own source, to
         its end."""
         tracks = self.get_audio_tracks()
-        generated = [track for track in tracks if hasattr(track, "open_source")]
+        generated = [track for track in tracks if hasattr(track, "_open_source")]
         if generated:
             if len(tracks) > 1:
                 raise NotSupportedError(
                     f"{self!r} holds a MediaStreamTrackGenerator and other audio tracks; "
                     "play a generated track in a MediaStream of its own"
                 )
-            return generated[0].open_source(engine_format, window)
+            return generated[0]._open_source(engine_format, window)
         return _StreamSource(self)
 
     def __repr__(self) -> str:
         return f"<MediaStream {self.id} {len(self._tracks)} track(s)>"
-
-
-def _own_track(track: Any) -> Any:
-    """``track`` as a track of this package: an aiortc one is converted (its frames are
-    received into a ``MediaStreamTrackGenerator``)."""
-    if any(cls.__module__.split(".")[0] == "aiortc" for cls in type(track).__mro__):
-        from audiosession.webrtc import from_aiortc
-
-        return from_aiortc(track)
-    if not hasattr(track, "kind"):
-        raise TypeError(f"a MediaStream holds tracks, not {track!r}")
-    return track
 
 
 class UserMediaRequest(Promise[MediaStream]):
@@ -231,7 +227,7 @@ class MediaStreamTrack(EventTarget, SessionElement):
         self._lock = threading.Lock()
         SessionElement.__init__(self, window)
         with window.runtime.loop.lock:
-            self.refresh_audible()
+            self._refresh_audible()
 
     def _event_runtime(self) -> Runtime:
         return self.window.runtime
@@ -249,6 +245,7 @@ class MediaStreamTrack(EventTarget, SessionElement):
 
     @property
     def muted(self) -> bool:
+        """Whether the track is muted: it delivers silence, as while its session is interrupted."""
         return self._muted
 
     @property
@@ -293,7 +290,7 @@ class MediaStreamTrack(EventTarget, SessionElement):
         self._capture.close()
         if fire:
             self.window.runtime.loop.queue_task(self._fire_if_live_window, "ended")
-        self.refresh_audible()
+        self._refresh_audible()
 
     def _fire_if_live_window(self, type: str) -> None:
         if not self._released:
@@ -305,33 +302,33 @@ class MediaStreamTrack(EventTarget, SessionElement):
             return
         self._muted = muted
         self._fire("mute" if muted else "unmute")
-        self.refresh_audible()
+        self._refresh_audible()
 
     # -- the element contract (spec § Microphone MediaStreamTrack) ----------------------------
 
-    def is_audible_now(self) -> bool:
+    def _is_audible_now(self) -> bool:
         return self._ready_state == "live" and not self._muted
 
     @property
-    def keeps_itself_alive(self) -> bool:
+    def _keeps_itself_alive(self) -> bool:
         return self._ready_state == "live"  # an ended track never captures again
 
-    def update_steps(self) -> None:
+    def _update_steps(self) -> None:
         # 1-3. A session type that does not record ends the track.
         if self.audio_session.type not in RECORDING_TYPES:
             self._end(fire=True)
 
-    def suspend_steps(self) -> None:
+    def _suspend_steps(self) -> None:
         self.window.runtime.loop.queue_task(self._set_muted, True)
 
-    def resume_steps(self) -> None:
+    def _resume_steps(self) -> None:
         self.window.runtime.loop.queue_task(self._set_muted, False)
 
-    def release(self) -> None:
+    def _release(self) -> None:
         if self._ready_state == "live":
             self._ready_state = "ended"
             self._capture.close()
-        super().release()
+        super()._release()
 
     def __repr__(self) -> str:
         return f"<MediaStreamTrack {self.id} {self.label!r} {self._ready_state}>"
@@ -398,9 +395,9 @@ class _StreamSource:
         return mixed
 
     def seek(self, seconds: float) -> None:
-        from audiosession.elements.sources import MEDIA_ERR_DECODE, MediaSourceError
+        from audiosession.elements.media_error import MediaError, MediaSourceError
 
-        raise MediaSourceError(MEDIA_ERR_DECODE, "a live stream cannot seek")
+        raise MediaSourceError(MediaError.MEDIA_ERR_DECODE, "a live stream cannot seek")
 
     def close(self) -> None:
         pass

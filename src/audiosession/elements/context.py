@@ -62,6 +62,7 @@ class AudioNode:
         self._outputs: tuple[AudioNode, ...] = ()
 
     def connect(self, destination: AudioNode) -> AudioNode:
+        """Connect this node's output to ``destination``'s input; returns ``destination``."""
         if not isinstance(destination, AudioNode):
             raise TypeError(f"connect() takes an AudioNode, not {destination!r}")
         if destination.context is not self.context:
@@ -76,6 +77,7 @@ class AudioNode:
         return destination
 
     def disconnect(self, destination: AudioNode | None = None) -> None:
+        """Disconnect this node's output from ``destination`` (None: from every node)."""
         for target in self._outputs if destination is None else (destination,):
             if target in self._outputs:
                 self._outputs = tuple(n for n in self._outputs if n is not target)
@@ -321,17 +323,22 @@ class AudioContext(EventTarget, SessionElement):
         return self._source.frames / self.sample_rate
 
     currentTime = current_time  # noqa: N815
-    sampleRate = property(lambda self: self.sample_rate)  # noqa: N815
+    sampleRate = property(  # noqa: N815
+        lambda self: self.sample_rate, doc="The spec's spelling of ``sample_rate``."
+    )
 
     def create_oscillator(self) -> OscillatorNode:
+        """A new ``OscillatorNode`` of this context (a sine at 440 Hz until told otherwise)."""
         self._check_open()
         return OscillatorNode(self)
 
     def create_buffer_source(self) -> AudioBufferSourceNode:
+        """A new ``AudioBufferSourceNode`` of this context, to play a buffer of samples."""
         self._check_open()
         return AudioBufferSourceNode(self)
 
     def create_gain(self) -> GainNode:
+        """A new ``GainNode`` of this context, to change the level of what goes through it."""
         self._check_open()
         return GainNode(self)
 
@@ -369,7 +376,7 @@ class AudioContext(EventTarget, SessionElement):
         with self._loop.lock:
             self._check_open()
             self._user_suspended = True
-            self.audio_session.forget_interrupted(self)
+            self.audio_session._forget_interrupted(self)
             if self._state in ("running", "interrupted"):
                 self._set_state("suspended")
             return Promise.settled(self._loop)
@@ -392,14 +399,14 @@ class AudioContext(EventTarget, SessionElement):
         voice = self._voice
         self._samples_audible = state == "running" and voice is not None and voice.audible
         self._loop.queue_task(self._fire_statechange)
-        self.refresh_audible()
+        self._refresh_audible()
         if state == "running":
             for future in self._pending_resumes:
                 future.resolve(None)
             self._pending_resumes.clear()
 
     @property
-    def keeps_itself_alive(self) -> bool:
+    def _keeps_itself_alive(self) -> bool:
         return self._state != "closed"  # a closed context never renders again
 
     def _fire_statechange(self) -> None:
@@ -417,13 +424,13 @@ class AudioContext(EventTarget, SessionElement):
     def _on_engine_event(self, event: Any) -> None:
         if isinstance(event, AudibilityChanged) and self._state == "running":
             self._samples_audible = event.audible
-            self.refresh_audible()
+            self._refresh_audible()
         elif isinstance(event, DeviceRemoved) and self._voice is not None:
             self._voice.playing = self._state == "running"  # moved off an unplugged device
 
     # -- the element contract (spec § AudioContext) -------------------------------------------
 
-    def is_audible_now(self) -> bool:
+    def _is_audible_now(self) -> bool:
         return self._state == "running" and self._samples_audible
 
     @property
@@ -433,7 +440,7 @@ class AudioContext(EventTarget, SessionElement):
             for node in self.destination._upstream()
         )
 
-    def update_steps(self) -> None:
+    def _update_steps(self) -> None:
         self._gate_follows_session()
 
     def _gate_follows_session(self) -> None:
@@ -442,22 +449,22 @@ class AudioContext(EventTarget, SessionElement):
         active = self.audio_session.state is AudioSessionState.ACTIVE
         self._gate.set(1.0 if active else 0.0)
 
-    def suspend_steps(self) -> None:
+    def _suspend_steps(self) -> None:
         # "Queue a control message to suspend": the context is interrupted.
         if self._state == "running":
             self._set_state("interrupted")
 
-    def resume_steps(self) -> None:
+    def _resume_steps(self) -> None:
         # "Queue a control message to unsuspend", unless the program suspended it meanwhile.
         if self._state == "interrupted" and not self._user_suspended:
             self._set_state("running")
 
-    def release(self) -> None:
+    def _release(self) -> None:
         self._remove_voice()
         self._state = "closed"
         for future in self._pending_resumes:
             future.cancel()
-        super().release()
+        super()._release()
 
     def __repr__(self) -> str:
         return f"<AudioContext {self._state} in {self.window.name}>"

@@ -109,10 +109,12 @@ class Promise(concurrent.futures.Future, Generic[ValueT]):  # type: ignore[type-
             self.reject(error)
 
     def resolve(self, value: Any = None) -> None:
+        """Fulfil the future with ``value``, unless it is settled already."""
         if not self.done():
             self.set_result(value)
 
     def reject(self, error: BaseException) -> None:
+        """Reject the future with ``error``, unless it is settled already."""
         if not self.done():
             self.set_exception(error)
 

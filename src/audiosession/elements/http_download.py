@@ -28,11 +28,7 @@ except ModuleNotFoundError as error:  # in the default install; a trimmed one ma
     ) from None
 
 from audiosession.elements.byte_ring import ByteRing
-from audiosession.elements.media_errors import (
-    MEDIA_ERR_NETWORK,
-    MEDIA_ERR_SRC_NOT_SUPPORTED,
-    MediaSourceError,
-)
+from audiosession.elements.media_error import MediaError, MediaSourceError
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +62,11 @@ def check_url(url: str) -> None:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as error:
-        raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: bad URL ({error})") from None
+        raise MediaSourceError(
+            MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: bad URL ({error})"
+        ) from None
     if not parsed.host:
-        raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: no host in the URL")
+        raise MediaSourceError(MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: no host in the URL")
 
 
 class HttpDownload:
@@ -105,7 +103,7 @@ class HttpDownload:
             self._run_with(client)
         except Exception as error:  # a bug, not a network condition: still fail cleanly
             log.exception("download of %s failed", self.url)
-            self._fail(MEDIA_ERR_NETWORK, f"download failed ({error})")
+            self._fail(MediaError.MEDIA_ERR_NETWORK, f"download failed ({error})")
         finally:
             if self._client is None:
                 client.close()
@@ -147,7 +145,7 @@ class HttpDownload:
                     continue
                 if not ranges or attempts >= RESUME_ATTEMPTS:
                     got = f"{offset} of {ring.length} bytes" if ring.length else f"{offset} bytes"
-                    self._fail(MEDIA_ERR_NETWORK, f"the connection was cut after {got}")
+                    self._fail(MediaError.MEDIA_ERR_NETWORK, f"the connection was cut after {got}")
                     return
                 log.info(
                     "%s: connection cut at byte %d; resuming with a range request", self.url, offset
@@ -193,18 +191,20 @@ class HttpDownload:
                         self._notify("progress")
         except httpx.TimeoutException as error:
             if offset == 0:
-                self._fail(MEDIA_ERR_NETWORK, f"timed out ({_reason(error)})")
+                self._fail(MediaError.MEDIA_ERR_NETWORK, f"timed out ({_reason(error)})")
                 return "failed", offset
-            self._fail(MEDIA_ERR_NETWORK, f"timed out after {offset} bytes ({_reason(error)})")
+            self._fail(
+                MediaError.MEDIA_ERR_NETWORK, f"timed out after {offset} bytes ({_reason(error)})"
+            )
             return "failed", offset
         except httpx.ConnectError as error:
-            self._fail(MEDIA_ERR_NETWORK, f"cannot connect ({_reason(error)})")
+            self._fail(MediaError.MEDIA_ERR_NETWORK, f"cannot connect ({_reason(error)})")
             return "failed", offset
         except httpx.UnsupportedProtocol as error:
             # Only a redirect can get here (the URL itself is http: or https:).
             target = error.request.url
             self._fail(
-                MEDIA_ERR_SRC_NOT_SUPPORTED,
+                MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED,
                 f"the server redirected to a {target.scheme}: URL ({target}); only "
                 "http: and https: redirects are followed",
             )
@@ -212,12 +212,12 @@ class HttpDownload:
         except (httpx.RemoteProtocolError, httpx.ReadError) as error:
             if isinstance(error, httpx.RemoteProtocolError) and not answered:
                 # No valid response at all (headers too large, garbage): not a cut body.
-                self._fail(MEDIA_ERR_NETWORK, _malformed_response(error))
+                self._fail(MediaError.MEDIA_ERR_NETWORK, _malformed_response(error))
                 return "failed", offset
             log.info("%s: read failed at byte %d: %s", self.url, offset, _reason(error))
             return "cut", offset
         except httpx.HTTPError as error:
-            self._fail(MEDIA_ERR_NETWORK, f"request failed ({_reason(error)})")
+            self._fail(MediaError.MEDIA_ERR_NETWORK, f"request failed ({_reason(error)})")
             return "failed", offset
         with ring.cond:
             if ring.length is not None and offset < ring.length:
@@ -238,13 +238,18 @@ class HttpDownload:
                 ring.cond.notify_all()
             return True
         if status not in (200, 206):
-            code = MEDIA_ERR_SRC_NOT_SUPPORTED if 400 <= status < 500 else MEDIA_ERR_NETWORK
+            code = (
+                MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED
+                if 400 <= status < 500
+                else MediaError.MEDIA_ERR_NETWORK
+            )
             self._fail(code, f"HTTP {status} {response.reason_phrase}".rstrip())
             return False
         kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if first and kind and not (kind.startswith(AUDIO_TYPES) or kind in OTHER_MEDIA_TYPES):
             self._fail(
-                MEDIA_ERR_SRC_NOT_SUPPORTED, f"the server sent {kind!r}, not audio (HTTP {status})"
+                MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED,
+                f"the server sent {kind!r}, not audio (HTTP {status})",
             )
             return False
         total = _content_range_total(response) if status == 206 else None
@@ -258,7 +263,7 @@ class HttpDownload:
                 # The server ignored the Range header: it sent the whole body again.
                 ring.ranges = False
                 self._fail(
-                    MEDIA_ERR_NETWORK,
+                    MediaError.MEDIA_ERR_NETWORK,
                     f"the server ignored a range request for byte {offset} "
                     "(it does not support ranges)",
                 )

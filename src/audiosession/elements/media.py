@@ -21,16 +21,15 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from audiosession.elements.futures import Playback, Promise, settled
-from audiosession.elements.sources import MediaSourceError, check_can_open, open_media_source
+from audiosession.elements.media_error import MediaError, MediaSourceError, play_error
+from audiosession.elements.playing_source import PlayingSource
+from audiosession.elements.sources import check_can_open, open_media_source_or_failure
 from audiosession.engine.engine import DeviceRemoved, OutputFailed, OutputLost, OutputRestored
 from audiosession.engine.gain import Gain
-from audiosession.engine.mixer import LoopingSource, Source, VoiceEnded
+from audiosession.engine.mixer import VoiceEnded
 from audiosession.errors import (
     AbortError,
-    NetworkError,
     NotAllowedError,
     NotFoundError,
     NotSupportedError,
@@ -43,9 +42,7 @@ from audiosession.types import AudioSessionState, AudioSessionType
 
 if TYPE_CHECKING:
     from audiosession.elements.capture import MediaStream
-    from audiosession.engine.ahead import AheadBuffer
     from audiosession.engine.mixer import Voice
-    from audiosession.platforms.local_audio import LocalAudio
 
 log = logging.getLogger(__name__)
 
@@ -56,208 +53,29 @@ IDLE_SOURCE_SECONDS = 10.0
 a play within them cost nothing; after them, ``play()`` opens the file again first."""
 
 
-class MediaError:
-    """Why a media element failed: ``code`` (the MEDIA_ERR_* constants) and ``message``."""
-
-    MEDIA_ERR_ABORTED = 1
-    MEDIA_ERR_NETWORK = 2
-    MEDIA_ERR_DECODE = 3
-    MEDIA_ERR_SRC_NOT_SUPPORTED = 4
-
-    def __init__(self, code: int, message: str) -> None:
-        self.code = code
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"MediaError(code={self.code}, message={self.message!r})"
-
-
-def _play_error(code: int, message: str) -> Exception:
-    """What ``play()``'s future fails with for a ``MediaError`` of ``code``."""
-    if code == MediaError.MEDIA_ERR_NETWORK:
-        return NetworkError(message)
-    return NotSupportedError(message)
-
-
-class _PlayingSource:
-    """A media element's source as the mixer reads it: looped when asked (``LoopingSource``)
-    and, for a file, decoded ahead by the engine's workers (``AheadBuffer``) from its first
-    play on, so the audio thread never decodes. A network source decodes ahead on its own
-    threads and a live stream has nothing to decode: the mixer reads those directly.
-
-    A file source can *rest* while its element does not play: the file, its decoder and its
-    buffer are closed, and where it stood is kept, so that the element holds nothing but a
-    few numbers (docs/media.md, *What an element holds*). ``wake`` hands it a freshly opened
-    file and it goes on from there."""
-
-    def __init__(self, source: Any, loop: bool) -> None:
-        self.source = source
-        self._loop = loop
-        self._looping = LoopingSource(source, loops=None if loop else 1)
-        self._ahead: AheadBuffer | None = None
-        # Seek and loop changes without a decode-ahead buffer, and the making of that buffer.
-        self._lock = threading.Lock()
-        self._duration: float | None = source.duration
-        self._rest_position: float | None = None  # where it stands while resting
-        self.waking = False
-
-    @property
-    def can_rest(self) -> bool:
-        """Whether closing and reopening it loses nothing (a file; not a network stream)."""
-        return bool(getattr(self.source, "reopenable", False))
-
-    @property
-    def resting(self) -> bool:
-        return self._rest_position is not None
-
-    def rest(self) -> None:
-        """Close the file, its decoder and its buffer, and remember where it stood."""
-        position = self.position
-        self.close()
-        self._rest_position = position
-
-    def wake(self, source: Any) -> None:
-        """Go on from where it rested with ``source``, the same media opened again."""
-        assert self._rest_position is not None
-        self.source = source
-        self._duration = source.duration
-        self._looping = LoopingSource(source, loops=None if self._loop else 1)
-        if self._rest_position:
-            self._looping.seek(self._rest_position)
-        self._rest_position = None
-        self.waking = False
-
-    def voice_source(self, audio: LocalAudio, name: str) -> Source:
-        """What a voice of this element reads (the decode-ahead buffer, made and primed on
-        the first call, for a file)."""
-        if self._ahead is None and getattr(self.source, "decode_ahead", False):
-            with self._lock:  # its worker decodes at once: ``position`` must then read it
-                self._ahead = audio.ahead(
-                    self._looping.produce, tell=self._looping_position, name=name
-                )
-            self._ahead.prime()
-        return self._ahead if self._ahead is not None else self
-
-    def _looping_position(self) -> float:
-        return self._looping.position
-
-    def read(self, frames: int) -> np.ndarray:
-        with self._lock:
-            return self._looping.read(frames)
-
-    def read_view(self, frames: int) -> np.ndarray:
-        with self._lock:
-            return self._looping.read_view(frames)
-
-    def seek(self, seconds: float) -> None:
-        if self._rest_position is not None:
-            self._rest_position = _clamped(seconds, self._duration)
-            return
-        if self._ahead is not None:
-            self._ahead.flush(lambda: self._looping.seek(seconds))
-            return
-        with self._lock:
-            self._looping.seek(seconds)
-
-    def set_loop(self, loop: bool) -> None:
-        """Loop from now on, or end at the end of the pass being heard."""
-        self._loop = loop
-        looping, ahead = self._looping, self._ahead
-        if self._rest_position is not None:
-            return  # it wakes with a new LoopingSource
-        if ahead is None:
-            with self._lock:
-                looping.loops = None if loop else looping.loop_count + 1
-            return
-        if loop:
-            ahead.exclusive(lambda: setattr(looping, "loops", None))
-            ahead.reopen()  # the end may be buffered already: play on past it
-            return
-
-        def stop_looping() -> None:
-            # The passes decoded ahead of the one being heard are dropped, and the decoder
-            # stands at its end again (so a loop turned back on goes on from there).
-            points = ahead.positions_ahead()
-            wraps = [
-                frames
-                for (frames, at), (_, before) in zip(points[1:], points[:-1], strict=True)
-                if at <= before
-            ]
-            looping.loop_count -= len(wraps)
-            looping.loops = looping.loop_count + 1
-            if wraps:
-                ahead.cut(wraps[0])
-                looping.seek(self.source.duration)
-
-        ahead.exclusive(stop_looping)
-
-    @property
-    def position(self) -> float:
-        if self._rest_position is not None:
-            return self._rest_position
-        ahead = self._ahead
-        if ahead is None:
-            with self._lock:  # not while the decode-ahead buffer is made: it decodes already
-                ahead = self._ahead
-                if ahead is None:
-                    return self._looping.position
-        return ahead.position
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds; ``nan`` until known, None for a stream of unknown length."""
-        return self._duration if self._rest_position is not None else self.source.duration
-
-    @property
-    def has_audio(self) -> bool:
-        return True if self._rest_position is not None else bool(self.source.has_audio)
-
-    @property
-    def ready(self) -> bool:
-        """Whether the source has audio to give now (a network source may not yet; a resting
-        file not before it is open again)."""
-        return self._rest_position is None and bool(getattr(self.source, "ready", True))
-
-    def wait_playable(self, seconds: float, timeout: float) -> bool:
-        """Wait (real time) until the source can give ``seconds`` of audio, if it reads
-        the network (virtual time's rule, see ``audiosession.testing``)."""
-        wait = getattr(self.source, "wait_playable", None)
-        return True if wait is None else bool(wait(seconds, timeout))
-
-    def close(self) -> None:
-        if self._ahead is not None:
-            self._ahead.close()
-            self._ahead = None
-        with self._lock:
-            self.source.close()
-
-
-def _clamped(seconds: float, duration: float | None) -> float:
-    """``seconds`` within a file of ``duration`` (as a file's own seek would place it)."""
-    if duration is None or math.isnan(duration):
-        return seconds
-    return min(seconds, duration)
+_Handler = EventHandler["MediaElement"]
 
 
 class MediaElement(EventTarget, SessionElement):
-    """An HTML media element that plays audio: ``Audio(src)``; ``play()`` returns a future."""
+    """``Audio(src=None, *, window=None)``: the HTML media element that plays audio (the spec's
+    ``new Audio(src)``; ``Audio`` is this class), in its window's audio session."""
 
     default_type = AudioSessionType.PLAYBACK
 
-    onplay = EventHandler["MediaElement"]("play")
-    onplaying = EventHandler["MediaElement"]("playing")
-    onpause = EventHandler["MediaElement"]("pause")
-    onended = EventHandler["MediaElement"]("ended")
-    onerror = EventHandler["MediaElement"]("error")
-    ontimeupdate = EventHandler["MediaElement"]("timeupdate")
-    onvolumechange = EventHandler["MediaElement"]("volumechange")
-    onloadstart = EventHandler["MediaElement"]("loadstart")
-    onloadedmetadata = EventHandler["MediaElement"]("loadedmetadata")
-    oncanplay = EventHandler["MediaElement"]("canplay")
-    onseeked = EventHandler["MediaElement"]("seeked")
-    onprogress = EventHandler["MediaElement"]("progress")
-    onwaiting = EventHandler["MediaElement"]("waiting")
-    onstalled = EventHandler["MediaElement"]("stalled")
+    onplay = _Handler("play", "the element is no longer paused")
+    onplaying = _Handler("playing", "playback has started, sound is heard")
+    onpause = _Handler("pause", "the element has been paused")
+    onended = _Handler("ended", "playback stopped at the end of the media")
+    onerror = _Handler("error", "the media could not be fetched or decoded")
+    ontimeupdate = _Handler("timeupdate", "the playback position changed")
+    onvolumechange = _Handler("volumechange", "``volume`` or ``muted`` changed")
+    onloadstart = _Handler("loadstart", "the element begins to load the media")
+    onloadedmetadata = _Handler("loadedmetadata", "the media's duration and format are known")
+    oncanplay = _Handler("canplay", "the element can start playing")
+    onseeked = _Handler("seeked", "a seek has been done")
+    onprogress = _Handler("progress", "media data is being fetched")
+    onwaiting = _Handler("waiting", "playback stopped for lack of data (or of the sound server)")
+    onstalled = _Handler("stalled", "media data is unexpectedly not forthcoming")
 
     def __init__(
         self, src: str | os.PathLike[str] | None = None, *, window: Window | None = None
@@ -266,7 +84,7 @@ class MediaElement(EventTarget, SessionElement):
         SessionElement.__init__(self, window)
         self._src = ""
         self._src_object: MediaStream | None = None
-        self._source: _PlayingSource | None = None
+        self._source: PlayingSource | None = None
         self._voice: Voice | None = None
         self._paused = True
         self._ended = False
@@ -288,7 +106,7 @@ class MediaElement(EventTarget, SessionElement):
         # program touching navigator.media_session itself.
         self.window.navigator.media_session  # noqa: B018
         with self._loop_lock:
-            self.audio_session.hold(self)  # paused: the program's to keep
+            self.audio_session._hold(self)  # paused: the program's to keep
         if src is not None:
             self.src = src  # type: ignore[assignment]
 
@@ -360,9 +178,9 @@ class MediaElement(EventTarget, SessionElement):
             self._paused = True
             self._queue_event("pause")
         self._reject_pending(AbortError("the media was reloaded before play() started"))
-        self.refresh_audible()
+        self._refresh_audible()
         if self._src_object is not None:
-            self._attach(self._src_object.open_source(self._engine_format(), self.window))
+            self._attach(self._src_object._open_source(self._engine_format(), self.window))
             return
         if not self._src:
             return
@@ -376,17 +194,6 @@ class MediaElement(EventTarget, SessionElement):
         generation = self._load_generation
         rate, channels = self._engine_format()
 
-        def open_source() -> Any:
-            try:
-                return open_media_source(src, rate, channels)
-            except MediaSourceError as error:
-                return error
-            except Exception as error:  # a bug or an OS surprise: still an element error
-                log.exception("opening %s failed", src)
-                return MediaSourceError(
-                    MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: cannot be opened ({error})"
-                )
-
         def opened(result: Any) -> None:
             if self._released or generation != self._load_generation:
                 if not isinstance(result, MediaSourceError):
@@ -394,7 +201,9 @@ class MediaElement(EventTarget, SessionElement):
                 return
             then(result)
 
-        self.window.runtime.loop.run_io(open_source, opened)
+        self.window.runtime.loop.run_io(
+            lambda: open_media_source_or_failure(src, rate, channels), opened
+        )
 
     def _opened(self, result: Any) -> None:
         """The source of the load opened (or failed), on the loop."""
@@ -406,13 +215,13 @@ class MediaElement(EventTarget, SessionElement):
         if self._start_position:
             self._seek(self._start_position)
             self._start_position = 0.0
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
         if self._paused:
             self._rest_later()
 
     def _attach(self, source: Any) -> None:
-        self._source = _PlayingSource(source, self._loop)
+        self._source = PlayingSource(source, self._loop)
         start_loading = getattr(source, "start_loading", None)
         if start_loading is not None:
             # A progressive source (HTTP): it reports from its own threads; each report
@@ -456,12 +265,12 @@ class MediaElement(EventTarget, SessionElement):
         self._teardown()
         self._error = MediaError(code, message)
         log.warning("%s", message)
-        self._reject_pending(_play_error(code, message))
+        self._reject_pending(play_error(code, message))
         if not self._paused:
             self._paused = True
             self._queue_event("pause")
         self._queue_event("error")
-        self.refresh_audible()
+        self._refresh_audible()
 
     def _teardown(self) -> None:
         self._opening = False
@@ -486,7 +295,7 @@ class MediaElement(EventTarget, SessionElement):
             self._check_usable()
             loop = self.window.runtime.loop
             if self._error is not None:
-                return settled(loop, error=_play_error(self._error.code, self._error.message))
+                return settled(loop, error=play_error(self._error.code, self._error.message))
             if self._source is None and not self._opening:
                 return settled(
                     loop,
@@ -501,7 +310,7 @@ class MediaElement(EventTarget, SessionElement):
                 self._paused = False
                 self._queue_event("play")
             self._pending.append(future)
-            self.refresh_audible()
+            self._refresh_audible()
             self._sync_voice()
             return future
 
@@ -509,11 +318,11 @@ class MediaElement(EventTarget, SessionElement):
         """Pause. An element paused by the program is not resumed after an interruption."""
         with self._loop_lock:
             self._check_usable()
-            self.audio_session.forget_interrupted(self)
+            self.audio_session._forget_interrupted(self)
             self._suspended = False
             self._internal_pause()
             self._reject_pending(AbortError("play() was interrupted by a call to pause()"))
-            self.refresh_audible()
+            self._refresh_audible()
             self._sync_voice()
 
     def _internal_pause(self) -> None:
@@ -560,7 +369,7 @@ class MediaElement(EventTarget, SessionElement):
             self._fail(result.code, str(result))
             return
         source.wake(result)
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
         if self._paused:
             self._rest_later()
@@ -578,7 +387,7 @@ class MediaElement(EventTarget, SessionElement):
             and not self._suspended
             and source is not None
             and not source.resting
-            and (session_state is AudioSessionState.ACTIVE or not self.is_audible_now())
+            and (session_state is AudioSessionState.ACTIVE or not self._is_audible_now())
         )
         if want and self._voice is None:
             assert source is not None
@@ -657,7 +466,7 @@ class MediaElement(EventTarget, SessionElement):
         self._queue_event("pause")
         self._queue_event("ended")
         self._rest_source()  # play() starts it again from the start, opened anew
-        self.refresh_audible()
+        self._refresh_audible()
 
     def _start_timeupdates(self) -> None:
         if not self._timeupdate_running:
@@ -673,7 +482,7 @@ class MediaElement(EventTarget, SessionElement):
 
     # -- the element contract (spec § HTMLMediaElement) ---------------------------------------
 
-    def is_audible_now(self) -> bool:
+    def _is_audible_now(self) -> bool:
         return (
             not self._paused
             and not self._ended
@@ -688,15 +497,15 @@ class MediaElement(EventTarget, SessionElement):
         return bool(self._pending)
 
     @property
-    def keeps_itself_alive(self) -> bool:
+    def _keeps_itself_alive(self) -> bool:
         # HTML: it may be collected once no further audio could ever be played by it; a
         # paused element plays again only if the program, which holds it, says so.
         return not self._paused
 
-    def update_steps(self) -> None:
+    def _update_steps(self) -> None:
         self._sync_voice()
 
-    def suspend_steps(self) -> None:
+    def _suspend_steps(self) -> None:
         # Sound stops at once; the internal pause steps (and their events) run as a task.
         self._suspended = True
         self._sync_voice()
@@ -706,9 +515,9 @@ class MediaElement(EventTarget, SessionElement):
         if self._released or not self._suspended:
             return
         self._internal_pause()
-        self.refresh_audible()
+        self._refresh_audible()
 
-    def resume_steps(self) -> None:
+    def _resume_steps(self) -> None:
         self.window.runtime.loop.queue_task(self._resume_task)
 
     def _resume_task(self) -> None:
@@ -718,10 +527,10 @@ class MediaElement(EventTarget, SessionElement):
         if self._paused:
             self._paused = False
             self._queue_event("play")
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
 
-    def activation_refused(self) -> None:
+    def _activation_refused(self) -> None:
         """The platform refused to activate the session: this element's play fails."""
         if self._paused:
             return
@@ -732,27 +541,31 @@ class MediaElement(EventTarget, SessionElement):
                 f"({self.audio_session.computed_type} session); see platform().sessions()"
             )
         )
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
 
-    def release(self) -> None:
+    def _release(self) -> None:
         self._reject_pending(AbortError(f"{self.window.name} was closed"))
         self._teardown()
         self._paused = True
-        super().release()
+        super()._release()
 
     # -- attributes ---------------------------------------------------------------------------
 
     @property
     def paused(self) -> bool:
+        """Whether the element is paused: until ``play()``, and after ``pause()``, the end or
+        an interruption."""
         return self._paused
 
     @property
     def ended(self) -> bool:
+        """Whether playback stopped because the end of the media was reached."""
         return self._ended
 
     @property
     def error(self) -> MediaError | None:
+        """The ``MediaError`` of the last failure to load or play the media, else None."""
         return self._error
 
     @property
@@ -796,7 +609,7 @@ class MediaElement(EventTarget, SessionElement):
             raise NotSupportedError(str(error)) from None
         if self._ended:
             self._ended = False
-            self.refresh_audible()
+            self._refresh_audible()
             self._sync_voice()
         self._queue_event("seeked")
         self._queue_event("timeupdate")
@@ -821,6 +634,7 @@ class MediaElement(EventTarget, SessionElement):
 
     @property
     def muted(self) -> bool:
+        """Whether the element is muted (its volume is kept); setting it fires ``volumechange``."""
         return self._muted
 
     @muted.setter
@@ -837,7 +651,7 @@ class MediaElement(EventTarget, SessionElement):
     def _volume_changed(self) -> None:
         self._gain.set(0.0 if self._muted else self._volume)
         self._queue_event("volumechange")
-        self.refresh_audible()
+        self._refresh_audible()
         self._sync_voice()
 
     @property
@@ -897,4 +711,4 @@ def _rest_if_still_paused(element: weakref.ref[MediaElement], pauses: int) -> No
 
 
 Audio = MediaElement
-"""``Audio(src=None, *, window=None)``: the spec's ``new Audio(src)``."""
+"""``Audio(src=None, *, window=None)``: the spec's ``new Audio(src)`` (``MediaElement``)."""

@@ -216,6 +216,7 @@ class MediaMetadata:
 
     @property
     def title(self) -> str:
+        """The media's title (shown by the system's media controls)."""
         return self._title
 
     @title.setter
@@ -225,6 +226,7 @@ class MediaMetadata:
 
     @property
     def artist(self) -> str:
+        """The media's artist."""
         return self._artist
 
     @artist.setter
@@ -234,6 +236,7 @@ class MediaMetadata:
 
     @property
     def album(self) -> str:
+        """The media's album."""
         return self._album
 
     @album.setter

@@ -36,11 +36,7 @@ import numpy as np
 
 from audiosession.elements.byte_ring import ByteRing, RingFile
 from audiosession.elements.http_download import HttpDownload, check_url
-from audiosession.elements.media_errors import (
-    MEDIA_ERR_NETWORK,
-    MEDIA_ERR_SRC_NOT_SUPPORTED,
-    MediaSourceError,
-)
+from audiosession.elements.media_error import MediaError, MediaSourceError
 from audiosession.elements.pcm_queue import PcmQueue
 from audiosession.engine.decode import AudioReader, DecodeError
 
@@ -161,7 +157,7 @@ class NetworkSource:
             reader = self._open()
         except Exception:
             log.exception("opening %s failed", self.url)
-            self._fail(MEDIA_ERR_SRC_NOT_SUPPORTED, "cannot be decoded")
+            self._fail(MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, "cannot be decoded")
             return
         if reader is None:
             return
@@ -169,7 +165,7 @@ class NetworkSource:
             self._decode_with(reader)
         except Exception as error:
             log.exception("decoding %s failed", self.url)
-            self._fail(MEDIA_ERR_SRC_NOT_SUPPORTED, f"decoding failed ({error})")
+            self._fail(MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"decoding failed ({error})")
 
     def _open(self) -> AudioReader | None:
         ring = self._ring
@@ -188,7 +184,9 @@ class NetworkSource:
             with ring.cond:
                 network_failed = ring.error is not None or ring.closed
             if not network_failed:
-                self._fail(MEDIA_ERR_SRC_NOT_SUPPORTED, f"not decodable audio ({error.reason})")
+                self._fail(
+                    MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"not decodable audio ({error.reason})"
+                )
             return None
         self._file.opening = False
         with ring.cond:
@@ -253,14 +251,14 @@ class NetworkSource:
                     if ring.interrupt or ring.closed:
                         continue  # another seek (or close) came meanwhile
                 if self._file.unreachable or failure:
-                    self._fail(MEDIA_ERR_NETWORK, self._file.unreachable or str(failure))
+                    self._fail(MediaError.MEDIA_ERR_NETWORK, self._file.unreachable or str(failure))
                     return
                 continue
             block = reader.read(DECODE_FRAMES)
             with ring.cond:
                 interrupted = ring.interrupt
             if self._file.unreachable:
-                self._fail(MEDIA_ERR_NETWORK, self._file.unreachable)
+                self._fail(MediaError.MEDIA_ERR_NETWORK, self._file.unreachable)
                 return
             with pcm.cond:
                 if interrupted or generation != pcm.generation or pcm.seek_to is not None:
@@ -294,7 +292,7 @@ class NetworkSource:
         """While the decoder waits: fail a load past its deadline, report stalls."""
         if not self._can_play and time.monotonic() > self._load_deadline:
             self._fail(
-                MEDIA_ERR_NETWORK,
+                MediaError.MEDIA_ERR_NETWORK,
                 f"no playable audio after {LOAD_DEADLINE:g} s (the server sent "
                 f"{self._ring.high} bytes in that time): too slow to play",
             )
@@ -421,7 +419,7 @@ class NetworkSource:
             if low <= max(0.0, estimate - margin) and estimate + margin <= high:
                 return
         raise MediaSourceError(
-            MEDIA_ERR_NETWORK,
+            MediaError.MEDIA_ERR_NETWORK,
             f"cannot seek {self.url} to {seconds:g} s: that part is not buffered and the "
             "server does not support range requests (no 'Accept-Ranges: bytes')",
         )

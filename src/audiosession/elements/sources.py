@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import logging
 import os
 import urllib.parse
 import urllib.request
@@ -16,12 +17,10 @@ from typing import IO, Protocol
 
 import numpy as np
 
-from audiosession.elements.media_errors import (
-    MEDIA_ERR_DECODE,
-    MEDIA_ERR_SRC_NOT_SUPPORTED,
-    MediaSourceError,
-)
+from audiosession.elements.media_error import MediaError, MediaSourceError
 from audiosession.engine.decode import DecodeError, open_audio
+
+log = logging.getLogger(__name__)
 
 
 class MediaSource(Protocol):
@@ -78,7 +77,9 @@ class FileSource:
         try:
             self._reader = open_audio(handle, rate=rate, channels=channels)
         except DecodeError as error:
-            raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, _named(str(error), name)) from None
+            raise MediaSourceError(
+                MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, _named(str(error), name)
+            ) from None
         self.name = name
 
     def read(self, frames: int) -> np.ndarray:
@@ -91,7 +92,7 @@ class FileSource:
         try:
             self._reader.seek(seconds)
         except DecodeError as error:
-            raise MediaSourceError(MEDIA_ERR_DECODE, str(error)) from None
+            raise MediaSourceError(MediaError.MEDIA_ERR_DECODE, str(error)) from None
 
     @property
     def position(self) -> float:
@@ -120,15 +121,31 @@ def url_scheme(src: str) -> str:
     )
 
 
+def open_media_source_or_failure(
+    src: str, rate: int, channels: int
+) -> MediaSource | MediaSourceError:
+    """``open_media_source``, returning its failure rather than raising it (the work of an I/O
+    thread, ``Loop.run_io``); an unexpected error is logged and fails the source too."""
+    try:
+        return open_media_source(src, rate, channels)
+    except MediaSourceError as error:
+        return error
+    except Exception as error:  # a bug or an OS surprise: still an element error
+        log.exception("opening %s failed", src)
+        return MediaSourceError(
+            MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: cannot be opened ({error})"
+        )
+
+
 def open_media_source(src: str, rate: int, channels: int) -> MediaSource:
     """A readable source for ``src`` at ``rate`` Hz and ``channels`` channels."""
     scheme = url_scheme(src)
     if scheme in ("", "file"):
         path = _file_path(src) if scheme == "file" else src
         if not os.path.exists(path):
-            raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: no such file")
+            raise MediaSourceError(MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: no such file")
         if os.path.isdir(path):
-            raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: is a directory")
+            raise MediaSourceError(MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{src}: is a directory")
         return FileSource(path, src, rate, channels)
     if scheme == "data":
         return FileSource(_data_body(src), _short(src), rate, channels)
@@ -137,7 +154,7 @@ def open_media_source(src: str, rate: int, channels: int) -> MediaSource:
 
         return NetworkSource(src, rate, channels)
     raise MediaSourceError(
-        MEDIA_ERR_SRC_NOT_SUPPORTED,
+        MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED,
         f"{_short(src)}: unsupported URL scheme {scheme!r}; use a file path, file:, data:, "
         "http: or https:",
     )
@@ -147,7 +164,8 @@ def _file_path(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise MediaSourceError(
-            MEDIA_ERR_SRC_NOT_SUPPORTED, f"{url}: file URLs on another host are not supported"
+            MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED,
+            f"{url}: file URLs on another host are not supported",
         )
     return urllib.request.url2pathname(parts.path)
 
@@ -155,13 +173,15 @@ def _file_path(url: str) -> str:
 def _data_body(url: str) -> IO[bytes]:
     header, comma, payload = url[len("data:") :].partition(",")
     if not comma:
-        raise MediaSourceError(MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: no ',' in data URL")
+        raise MediaSourceError(
+            MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: no ',' in data URL"
+        )
     if header.endswith(";base64"):
         try:
             body = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError) as error:
             raise MediaSourceError(
-                MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: bad base64 ({error})"
+                MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED, f"{_short(url)}: bad base64 ({error})"
             ) from None
     else:
         body = urllib.parse.unquote_to_bytes(payload)

@@ -387,10 +387,10 @@ class MediaStreamTrackGenerator(EventTarget):
             self._queued -= count
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def open_source(
+    def _open_source(
         self, engine_format: tuple[int, int], window: Window | None = None
     ) -> _GeneratedSource:
-        """What the media element of ``window`` plays (``MediaStream.open_source``); a track
+        """What the media element of ``window`` plays (``MediaStream._open_source``); a track
         made without a window belongs to the first one. One element plays a track at a time:
         a new one takes it over, and the previous one ends."""
         if self._window is None and window is not None:
@@ -494,9 +494,9 @@ class _GeneratedSource:
         return self._zeros[:frames]
 
     def seek(self, seconds: float) -> None:
-        from audiosession.elements.sources import MEDIA_ERR_DECODE, MediaSourceError
+        from audiosession.elements.media_error import MediaError, MediaSourceError
 
-        raise MediaSourceError(MEDIA_ERR_DECODE, "a generated track cannot seek")
+        raise MediaSourceError(MediaError.MEDIA_ERR_DECODE, "a generated track cannot seek")
 
     def close(self) -> None:
         self.ahead.close()

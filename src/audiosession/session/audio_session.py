@@ -57,7 +57,7 @@ class ElementList:
 
     def hold(self, element: SessionElement) -> None:
         """Hold ``element`` strongly if it may still sound on its own, else weakly."""
-        if element.keeps_itself_alive:
+        if element._keeps_itself_alive:
             self._held.add(element)
         else:
             self._held.discard(element)
@@ -103,7 +103,7 @@ class AudioSession(EventTarget):
     def type(self, value: AudioSessionType | str) -> None:
         new_value = AudioSessionType.parse(value)
         with self.window.runtime.loop.lock:
-            self.check_open()
+            self._check_open()
             # Setter 1. Same value: nothing to do.
             if self._type is new_value:
                 return
@@ -135,18 +135,22 @@ class AudioSession(EventTarget):
 
     @property
     def platform(self) -> Platform:
+        """The platform this session's policy and audio are run by."""
         return self.window.runtime.platform
 
     @property
     def session_id(self) -> str:
+        """The session's name with the platform: its window's name."""
         return self.window.name
 
     @property
     def context_id(self) -> str:
+        """The top-level browsing context: its window's top window's name."""
         return self.window.top.name
 
     @property
     def owner(self) -> str:
+        """Who the session belongs to: its window's owner (this program, unless set)."""
         return self.window.owner
 
     def platform_state_changed(
@@ -166,7 +170,7 @@ class AudioSession(EventTarget):
 
     # -- helpers for elements and windows -----------------------------------------------------
 
-    def check_open(self) -> None:
+    def _check_open(self) -> None:
         """``InvalidStateError`` if the window is closed: its session can no longer be used."""
         if self.window.closed:
             raise InvalidStateError(f"{self.window.name} is closed; its audio session is gone")
@@ -174,27 +178,27 @@ class AudioSession(EventTarget):
     def _event_runtime(self) -> Runtime:
         return self.window.runtime
 
-    def forget_interrupted(self, element: SessionElement) -> None:
+    def _forget_interrupted(self, element: SessionElement) -> None:
         """The program paused ``element`` itself: it will not be resumed (note 8)."""
         if element in self._interrupted_elements:
             self._interrupted_elements.remove(element)
 
-    def add_element(self, element: SessionElement) -> None:
+    def _add_element(self, element: SessionElement) -> None:
         """The element's creation steps: add it to [[elements]]. ``InvalidStateError`` if the
         window is closed."""
-        self.check_open()
+        self._check_open()
         self._elements.append(element)
 
-    def hold(self, element: SessionElement) -> None:
+    def _hold(self, element: SessionElement) -> None:
         """Hold ``element`` strongly while it keeps itself alive, else weakly (``ElementList``)."""
         self._elements.hold(element)
 
-    def window_closed(self) -> None:
+    def _window_closed(self) -> None:
         """The window has closed (note 12): release every element (no events: the document is
         gone), forget them, and be ``inactive`` without a ``statechange``. The window then
         unregisters the session from the platform."""
         for element in list(self._elements):
-            element.release()
+            element._release()
         self._elements.clear()
         self._interrupted_elements.clear()
         self._state = INACTIVE
@@ -299,7 +303,7 @@ def stop_audible_elements(audio_session: AudioSession) -> None:
     if audio_session._state is ACTIVE:
         for element in list(audio_session._elements):
             if element.audible:
-                element.suspend_steps()
+                element._suspend_steps()
 
 
 def _notify_inactivated(
@@ -343,7 +347,7 @@ def _notify_activation(audio_session: AudioSession, state: AudioSessionState) ->
     if state is INACTIVE:
         for element in list(audio_session._elements):
             if element.audible:
-                element.activation_refused()
+                element._activation_refused()
 
 
 # -- Update the selected audio session ----------------------------------------------------------
@@ -447,20 +451,20 @@ def update_an_element(element: SessionElement) -> None:
     # 1.
     audio_session = element.audio_session
     # 2.
-    element.update_steps()
+    element._update_steps()
     # 3.
     if element.audible and audio_session._state is INTERRUPTED:
         # 3.1 (a list without repeats)
         if element not in audio_session._interrupted_elements:
             audio_session._interrupted_elements.append(element)
         # 3.2
-        element.suspend_steps()
+        element._suspend_steps()
     # 4.
     if element in audio_session._interrupted_elements and audio_session._state is ACTIVE:
         # 4.1
         audio_session._interrupted_elements.remove(element)
         # 4.2
-        element.resume_steps()
+        element._resume_steps()
 
 
 def audible_flag_changed(element: SessionElement, audible: bool) -> None:

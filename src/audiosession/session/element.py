@@ -2,7 +2,7 @@
 
 The media element, the AudioContext and the microphone track implement it (``elements/``);
 tests may implement it directly. An element belongs to the audio session of the window it was
-created in, and calls ``refresh_audible()`` whenever its audible flag may have changed.
+created in, and calls ``_refresh_audible()`` whenever its audible flag may have changed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 class SessionElement:
     """An audio session element (spec § Concepts). Subclasses define ``default_type``,
-    ``is_audible_now()`` and the three kinds of steps; each is empty by default."""
+    ``_is_audible_now()`` and the three kinds of steps; each is empty by default."""
 
     default_type: ClassVar[AudioSessionType] = AudioSessionType.AMBIENT
 
@@ -29,7 +29,7 @@ class SessionElement:
         self._audible = False
         self._released = False
         with self.window.runtime.loop.lock:
-            self.window.navigator.audio_session.add_element(self)
+            self.window.navigator.audio_session._add_element(self)
 
     @property
     def audio_session(self) -> AudioSession:
@@ -47,43 +47,43 @@ class SessionElement:
         session is not released while one of its elements is (note 7)."""
         return False
 
-    def is_audible_now(self) -> bool:
+    def _is_audible_now(self) -> bool:
         """The element's audible flag computed from its current state."""
         return False
 
     @property
-    def keeps_itself_alive(self) -> bool:
+    def _keeps_itself_alive(self) -> bool:
         """Whether the element lives on though the program holds no reference to it: it may
         still sound on its own (a media element that is playing). By default, yes: for as long
         as its window."""
         return True
 
-    def refresh_audible(self) -> None:
+    def _refresh_audible(self) -> None:
         """Run the audible-flag-change steps if the flag changed, and let the session know
         whether the element keeps itself alive. Call with the loop lock held after any change
         of the element's state."""
         if not self._released:
-            self.audio_session.hold(self)
-        audible = self.is_audible_now() and not self._released
+            self.audio_session._hold(self)
+        audible = self._is_audible_now() and not self._released
         if audible == self._audible:
             return
         self._audible = audible
         audible_flag_changed(self, audible)
 
-    def update_steps(self) -> None:
+    def _update_steps(self) -> None:
         """The spec's element update steps: run whenever the session state changes."""
 
-    def suspend_steps(self) -> None:
+    def _suspend_steps(self) -> None:
         """The spec's element suspend steps: the session stopped being active."""
 
-    def resume_steps(self) -> None:
+    def _resume_steps(self) -> None:
         """The spec's element resume steps: the session is active again after an interruption."""
 
-    def activation_refused(self) -> None:
+    def _activation_refused(self) -> None:
         """The platform refused to activate the session this element asked for (note 15):
         stop asking. The default does nothing."""
 
-    def release(self) -> None:
+    def _release(self) -> None:
         """The window is closing: stop all audio and free the element's resources, firing no
         events. Subclasses extend this and call it."""
         self._released = True

@@ -35,6 +35,7 @@ class Navigator:
 
     @property
     def audioSession(self) -> AudioSession:  # noqa: N802
+        """The spec's spelling of ``audio_session``."""
         return self._audio_session
 
     # The two below are objects of the elements layer, made on first use: the import is by
@@ -52,6 +53,7 @@ class Navigator:
 
     @property
     def mediaDevices(self) -> MediaDevices:  # noqa: N802
+        """The spec's spelling of ``media_devices``."""
         return self.media_devices
 
     @property
@@ -65,6 +67,7 @@ class Navigator:
 
     @property
     def mediaSession(self) -> MediaSession:  # noqa: N802
+        """The spec's spelling of ``media_session``."""
         return self.media_session
 
     def __repr__(self) -> str:
@@ -118,7 +121,7 @@ class Window:
                 child.close()
             audio_session = self.navigator.audio_session
             self.closed = True
-            audio_session.window_closed()
+            audio_session._window_closed()
             self.runtime.platform.unregister(audio_session)
             if self in self.runtime.windows:
                 self.runtime.windows.remove(self)
