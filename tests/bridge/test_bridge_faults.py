@@ -15,12 +15,11 @@ import numpy as np
 import pytest
 
 from audiosession.daemon.server import ANSWER_DEADLINE, LIVENESS_TICK, PING_INTERVAL
-
-from ..audio import Media
-from ..daemon.conftest import base_env
-from ..daemon.test_system import NOBODY
-from .conftest import Bridged, PulseServer
-from .test_bridge import SEVENTY_PERCENT, levels, wait_until
+from support.audio import Media
+from support.bridged import SEVENTY_PERCENT, Bridged, levels, wait_until
+from support.daemon import base_env
+from support.other_users import NOBODY
+from support.pulse_server import PulseServer
 
 STEP = 0.05  # seconds per level in ``levels``
 

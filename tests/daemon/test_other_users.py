@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 import audiosession
-
-from ..audio import Media
-from .conftest import Player, base_env
-from .test_system import NOBODY, _python_for
+from support.audio import Media
+from support.daemon import Player, base_env
+from support.other_users import NOBODY, python_for
 
 pytestmark = pytest.mark.skipif(
     os.getuid() != 0, reason="needs root to act as another user (nobody)"
@@ -57,7 +56,7 @@ class Squatter:
         self.directory = directory
         self.socket = directory / "daemon.sock"
         self.proc = subprocess.Popen(
-            [_python_for(NOBODY), "-c", SQUATTER, str(directory)],
+            [python_for(NOBODY), "-c", SQUATTER, str(directory)],
             user=NOBODY,
             stdout=subprocess.PIPE,
             text=True,
@@ -223,7 +222,7 @@ def test_a_lock_file_of_another_user_is_refused(tmp_path: Path, shared_tmp: Path
 def python_for_nobody() -> tuple[str, dict[str, str]]:
     """A Python that nobody may run, and an environment in which it imports this package and
     its dependencies (from this checkout and its virtual environment)."""
-    python = _python_for(NOBODY)
+    python = python_for(NOBODY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOSESSION_")}
     env["PYTHONPATH"] = os.pathsep.join(
         [str(Path(audiosession.__file__).parents[1]), *site.getsitepackages()]

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..audio import Media
-from .conftest import Processes, base_env
+from support.audio import Media
+from support.daemon import Processes, base_env
 
 
 class Command:

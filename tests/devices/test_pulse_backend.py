@@ -13,7 +13,7 @@ import pytest
 from audiosession.engine.devices import DeviceInfo
 from audiosession.engine.pulse import BackendUnavailableError, PulseBackend
 from audiosession.errors import NotFoundError
-from pulse_server import PulseServer, SinkInput, require_pulse_tools
+from support.pulse_server import PulseServer, SinkInput, require_pulse_tools
 
 RATE = 48000
 BLOCK = 256

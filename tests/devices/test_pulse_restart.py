@@ -17,7 +17,7 @@ from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
-from pulse_server import PulseServer, level_db, start_or_skip
+from support.pulse_server import PulseServer, level_db, start_or_skip
 
 TONE_DB = 20 * np.log10(0.5 / np.sqrt(2))  # a mono sine of amplitude 0.5, per channel
 
