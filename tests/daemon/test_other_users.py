@@ -16,6 +16,7 @@ import pytest
 
 import audiosession
 from support.audio import Media
+from support.commands import run_command
 from support.daemon import Player, base_env
 from support.other_users import NOBODY, python_for
 
@@ -108,13 +109,7 @@ def test_a_squatted_tmp_fallback_is_refused_by_the_client_and_the_daemon(
 
     # Asked for the daemon, the command says so and exits 2, without a traceback.
     env["AUDIOSESSION_DAEMON"] = "required"
-    status = subprocess.run(
-        [sys.executable, "-m", "audiosession", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = run_command("status", env=env)
     assert status.returncode == 2, status.stderr
     assert "Traceback" not in status.stderr and len(status.stderr.splitlines()) == 1
     assert f"belongs to uid {NOBODY}" in status.stderr
@@ -145,13 +140,7 @@ def test_a_socket_of_ours_served_by_another_uid_is_refused_before_saying_anythin
     os.chown(squatter.socket, 0, 0)
     env = base_env(tmp_path, tmp_path)
     env.update(AUDIOSESSION_DAEMON="required", AUDIOSESSION_DAEMON_SOCKET=str(squatter.socket))
-    status = subprocess.run(
-        [sys.executable, "-m", "audiosession", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = run_command("status", env=env)
     assert status.returncode == 2, status.stderr
     assert f"is served by a process of uid {NOBODY}, not by you (uid 0)" in status.stderr
     assert squatter.received() == [""]  # connected, then left without a word

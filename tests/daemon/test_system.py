@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -24,6 +23,7 @@ import soundfile as sf
 
 from audiosession.daemon.server import ANSWER_DEADLINE, PING_INTERVAL
 from support.audio import Media
+from support.commands import run_command
 from support.daemon import Processes, base_env
 from support.other_users import NOBODY, python_for
 from support.raw_client import Raw
@@ -235,13 +235,7 @@ def test_status_shows_every_session_of_a_crowded_daemon_and_asking_costs_nothing
 
     env = base_env(procs.runtime_dir, procs.config_home)
     env.update(AUDIOSESSION_DAEMON="required", AUDIOSESSION_BACKEND="null", COLUMNS="400")
-    result = subprocess.run(
-        [sys.executable, "-m", "audiosession", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_command("status", env=env)
     assert result.returncode == 0, result.stderr
     assert "400 session(s) on the daemon platform" in result.stdout
     shown = {
