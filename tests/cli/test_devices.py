@@ -11,6 +11,8 @@ import pytest
 from support.commands import command_env
 from support.pulse_server import PulseServer, start_or_skip
 
+pytestmark = pytest.mark.real_server  # the module's own server, with the sinks it lists
+
 SINKS = {
     "alsa_output.pci-0000_00_1f.3.analog-stereo": {"device.description": "Built-in Audio"},
     "bluez_output.00_1B_66_A1_B2_C3.1": {

@@ -15,6 +15,8 @@ from support.commands import command_env, run_command
 from support.pulse_runtime import runtime_on
 from support.pulse_server import PulseServer, start_or_skip
 
+pytestmark = pytest.mark.real_server  # the module's own server, with a microphone
+
 MONITOR_WARNING = "the monitor of output 'speakers'"
 
 

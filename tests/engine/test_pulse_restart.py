@@ -19,6 +19,8 @@ from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from support.pulse_server import PulseServer, level_db, start_or_skip
 
+pytestmark = pytest.mark.real_server  # each test starts (and kills) a server of its own
+
 TONE_DB = 20 * np.log10(0.5 / np.sqrt(2))  # a mono sine of amplitude 0.5, per channel
 
 
