@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from support.audio import Media
-from support.bridged import SEVENTY_PERCENT, Bridged, wait_until
+from support.bridged import SEVENTY_PERCENT, Bridged, levels, wait_until
 from support.daemon import Processes
 from support.pulse_server import PulseServer
-from support.wav_levels import levels, silent_spans
 from support.wav_levels import levels as wav_levels
+from support.wav_levels import silent_spans
 
 RATE = 48000
 
