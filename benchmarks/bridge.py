@@ -3,7 +3,7 @@ PulseAudio's own ``module-role-cork``.
 
     python benchmarks/bridge.py [--trials 30]
 
-Two private PulseAudio servers (tests/pulse_server.py) run side by side in the same run:
+Two private PulseAudio servers (tests/support/pulse_server.py) run side by side in the same run:
 
 - **ours**: the audiosession daemon (a real process, ``PULSE_SERVER`` pointed at the server)
   with its bridge; no role module loaded.
@@ -40,13 +40,11 @@ from typing import Any
 import numpy as np
 import pulsectl
 import soundfile as sf
+from latency import describe  # benchmarks/latency.py, beside this script
+
+from support.pulse_server import PulseServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.append(os.path.join(HERE, "..", "tests"))
-
-from latency import describe  # noqa: E402 (benchmarks/latency.py, beside this script)
-
-from pulse_server import PulseServer  # noqa: E402
 
 RATE = 48000
 

@@ -35,9 +35,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-
-from audio import from_lavfi  # noqa: E402  (test media, after the standard library)
+from support.audio import from_lavfi
 
 RATE = 48000
 CHANNELS = 2

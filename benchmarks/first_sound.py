@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/first_sound.py [--trials 10] [--quiet 1.5] [--cases a,b,...]``
 
-One private PulseAudio server (tests/pulse_server.py) with a null sink ``speakers``;
+One private PulseAudio server (tests/support/pulse_server.py) with a null sink ``speakers``;
 ``parec --latency-msec=5`` on its monitor is the common ear for every case. A trial is "call
 made" (``time.monotonic()`` just before it, in whichever process makes it) -> "first sample
 above 0.05 heard" (when parec handed over the chunk that holds it: a null sink gives its monitor
@@ -23,7 +23,8 @@ Cases (each a process of its own, so one case's streams never affect another's):
 - ``again``: ``play()`` of an element that has played to its end, as a game plays one effect
   over and over (its file rested at its end: this ``play()`` opens it again, docs/media.md).
 - ``sounddevice``: ``sounddevice.play(data, 48000)`` in a warm process: PortAudio -> ALSA's
-  ``pulse`` plugin (a generated ALSA configuration, tests/alsa_config.py) -> the same server.
+  ``pulse`` plugin (a generated ALSA configuration, tests/support/alsa_config.py) -> the same
+  server.
 - ``paplay``: ``paplay wav`` from a new process (the clock starts before it is spawned).
 - ``notify``: ``audiosession notify wav`` from a new process, no daemon running.
 - ``notify-daemon``: the same with ``audiosession daemon`` running (started once, with the
@@ -52,12 +53,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-sys.path.insert(0, str(HERE.parent / "src"))
+from support.alsa_config import AlsaConfig
+from support.pulse_server import RATE, PulseServer
 
-from alsa_config import AlsaConfig  # noqa: E402
-from pulse_server import RATE, PulseServer  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 LOUD = 0.05
 """A sample above this is the sound (the tone is at 0.5)."""

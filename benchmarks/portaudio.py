@@ -2,9 +2,9 @@
 
 Run: ``python benchmarks/portaudio.py [--seconds 10] [--counts 1,8,32]``
 
-Both peers play to the same private PulseAudio server (tests/pulse_server.py), ours through
+Both peers play to the same private PulseAudio server (tests/support/pulse_server.py), ours through
 PortAudio's ALSA host API and ALSA's ``pulse`` plugin (a generated configuration,
-tests/alsa_config.py), so the path is the one an ALSA-only board takes, plus the plugin.
+tests/support/alsa_config.py), so the path is the one an ALSA-only board takes, plus the plugin.
 
 - ours: a child process plays N WAV tones with ``Audio(...)`` elements of one
   ``playback`` session through the public API, as a user forces this backend
@@ -33,12 +33,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-sys.path.insert(0, str(HERE.parent / "src"))
+from support.alsa_config import AlsaConfig
+from support.pulse_server import PulseServer, process_cpu_seconds
 
-from alsa_config import AlsaConfig  # noqa: E402
-from pulse_server import PulseServer, process_cpu_seconds  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 RATE = 48000
 LATENCY_MS = 70  # what the backend asks for with 480-frame blocks: 7 blocks (docs/devices.md)

@@ -3,7 +3,8 @@
 Run: ``python benchmarks/realtime.py`` (about 25 minutes: 60 s per configuration), or shorter
 while developing: ``python benchmarks/realtime.py --seconds 10 --counts 1,32 --no-hog``.
 
-Everything plays on one private PulseAudio server with one null sink (tests/pulse_server.py):
+Everything plays on one private PulseAudio server with one null sink
+(tests/support/pulse_server.py):
 
 - ours: one Python process plays N ``Audio(path)`` elements, looping, volume 0.15, in one
   ``playback`` session: the public API and nothing else (``AUDIOSESSION_DAEMON=off``), and
@@ -42,12 +43,11 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.append(str(HERE.parent / "tests"))  # for pulse_server (after the stdlib)
+from audiosession.engine.backend import DEFAULT_MIN_LATENCY
+from support.audio import from_lavfi
+from support.pulse_server import PulseServer, PulseServerError, process_cpu_seconds
 
-from audio import from_lavfi  # noqa: E402
-from audiosession.engine.backend import DEFAULT_MIN_LATENCY  # noqa: E402
-from pulse_server import PulseServer, PulseServerError, process_cpu_seconds  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 RATE = 48000
 PAPLAY_MOST = 62

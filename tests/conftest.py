@@ -10,9 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from audiosession.testing import VirtualEnvironment
+# The shared test code asserts as tests do: its failures explain themselves too.
+pytest.register_assert_rewrite("support")
 
-from .audio import Media
+from audiosession.testing import VirtualEnvironment  # noqa: E402
+from support.audio import Media  # noqa: E402
+
+# Fixtures that tests in several folders use: real servers and the daemon's processes.
+pytest_plugins = [
+    "support.daemon",
+    "support.pipewire_server",
+    "support.pulse_runtime",
+    "support.pulse_server",
+]
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from audiosession.errors import AudioSessionError
 from audiosession.platforms.daemon_connection import DaemonLostError, DaemonUnavailableError
 from audiosession.policy import ConfigError
 from audiosession.wire.protocol import ProtocolError
-
-from .examples import run_example
+from support.examples import run_example
 
 NOT_YET: set[str] = set()  # every error class follows the rule
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from .audio import tone_level_db
-from .examples import run_example
+from support.audio import tone_level_db
+from support.examples import run_example
 
 README = Path(__file__).parents[1] / "README.md"
 

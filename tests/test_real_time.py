@@ -10,7 +10,7 @@ import textwrap
 import pytest
 import soundfile as sf
 
-from .audio import tone_level_db
+from support.audio import tone_level_db
 
 
 def test_a_notification_ducks_music_in_real_time(media, tmp_path):

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from audiosession import Audio, MediaStream
-
-from .audio import dominant_frequency, from_lavfi, silent, tone_level_db
-from .examples import STATE_REACHED, run_example
-from .network.server import AudioServer, Body, Route
+from support.audio import dominant_frequency, from_lavfi, silent, tone_level_db
+from support.examples import STATE_REACHED, run_example
+from support.http_server import AudioServer, Body, Route
 
 VIDEO_CONFERENCING = """
 from audiosession import Audio, MediaStream, navigator

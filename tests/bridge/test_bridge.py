@@ -17,27 +17,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ..audio import Media, tone_level_db
-from ..daemon.conftest import Processes
-from ..daemon.test_system import levels as wav_levels
-from ..daemon.test_system import silent_spans
-from .conftest import Bridged, PulseServer
+from support.audio import Media
+from support.bridged import SEVENTY_PERCENT, Bridged, levels, wait_until
+from support.daemon import Processes
+from support.pulse_server import PulseServer
+from support.wav_levels import levels as wav_levels
+from support.wav_levels import silent_spans
 
 RATE = 48000
-SEVENTY_PERCENT = 45875  # pactl's 70 %: round(0.7 * 65536)
 
 
 @pytest.fixture
 def media(tmp_path: Path) -> Media:
     return Media(tmp_path)
-
-
-def levels(recorded: np.ndarray, step: float = 0.05) -> np.ndarray:
-    """The 440 Hz level of a monitor recording every ``step`` s, in dB re amplitude 0.5."""
-    duration = len(recorded) / RATE
-    return np.array(
-        [tone_level_db(recorded, 440, t, step) for t in np.arange(0.0, duration - step, step)]
-    )
 
 
 def stretch(db: np.ndarray, low: float, high: float) -> int:
@@ -47,15 +39,6 @@ def stretch(db: np.ndarray, low: float, high: float) -> int:
         run = run + 1 if low <= value <= high else 0
         best = max(best, run)
     return best
-
-
-def wait_until(condition, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return bool(condition())
 
 
 def test_foreign_music_is_ducked_by_our_notification_and_its_volume_restored_exactly(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,12 +14,12 @@ import numpy as np
 import pytest
 
 from audiosession.daemon.server import ANSWER_DEADLINE, LIVENESS_TICK, PING_INTERVAL
-
-from ..audio import Media
-from ..daemon.conftest import base_env
-from ..daemon.test_system import NOBODY
-from .conftest import Bridged, PulseServer
-from .test_bridge import SEVENTY_PERCENT, levels, wait_until
+from support.audio import Media
+from support.bridged import SEVENTY_PERCENT, Bridged, levels, wait_until
+from support.commands import run_command
+from support.daemon import base_env
+from support.other_users import NOBODY
+from support.pulse_server import PulseServer
 
 STEP = 0.05  # seconds per level in ``levels``
 
@@ -34,13 +33,7 @@ def status(processes: Bridged) -> str:
         COLUMNS="300",
         AUDIOSESSION_DAEMON_SOCKET=str(processes.daemon.socket),
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "audiosession", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_command("status", env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ..audio import Media
-from .conftest import Bridged
-from .pipewire_server import PipeWireServer, pipewire_server
-from .test_bridge import SEVENTY_PERCENT, wait_until
-
-__all__ = ["pipewire_server"]
+from support.audio import Media
+from support.bridged import SEVENTY_PERCENT, Bridged, wait_until
+from support.pipewire_server import PipeWireServer
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from ..audio import Media
-from .conftest import Bridged, PulseServer, require_pulse_tools
-from .test_bridge import SEVENTY_PERCENT, levels, wait_until
+from support.audio import Media
+from support.bridged import SEVENTY_PERCENT, Bridged, levels, wait_until
+from support.pulse_server import PulseServer, require_pulse_tools
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,8 @@ import sys
 
 import pytest
 
-from ..audio import Media
-from .conftest import command_env
-
-COMMANDS = ("demo", "play", "notify", "prompt", "ambient", "call", "devices", "status", "daemon")
+from support.audio import Media
+from support.commands import COMMANDS, command_env
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from audiosession.cli.sounds import (
     RADIO_DRONE_AMPLITUDE,
     RADIO_DRONE_HZ,
 )
-
-from ..audio import rms, segment, silent, tone_level_db
+from support.audio import rms, segment, silent, tone_level_db
 
 
 def music_db(output: np.ndarray, at: float) -> float:

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..pulse_server import PulseServer, start_or_skip
-from .conftest import command_env
+from support.commands import command_env
+from support.pulse_server import PulseServer, start_or_skip
+
+pytestmark = pytest.mark.real_server  # the module's own server, with the sinks it lists
 
 SINKS = {
     "alsa_output.pci-0000_00_1f.3.analog-stereo": {"device.description": "Built-in Audio"},

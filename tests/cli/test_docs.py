@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import command_env
-from .test_commands import COMMANDS
+from support.commands import COMMANDS, command_env
 
 CLI_MD = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import command_env
+from support.commands import command_env
 
 try:
     import tomllib

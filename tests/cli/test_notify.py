@@ -19,15 +19,9 @@ import soundfile as sf
 
 from audiosession.cli import notify_fast
 from audiosession.wire import endpoint, protocol
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from pulse_server import RATE, PulseServer, pulse_server  # noqa: E402
-
-from ..audio import loud_runs, tone_level_db  # noqa: E402
-from ..daemon.conftest import Player, Processes, base_env  # noqa: E402
-
-__all__ = ["pulse_server"]
+from support.audio import loud_runs, tone_level_db
+from support.daemon import Player, Processes, base_env
+from support.pulse_server import RATE, PulseServer
 
 MUSIC_HZ = 440
 PING_HZ = 1000

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..audio import from_lavfi
-from ..network.server import AudioServer, Body, Route
+from support.audio import from_lavfi
+from support.http_server import AudioServer, Body, Route
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 import audiosession
-
-from ..audio import Media
-from .conftest import Player, base_env
-from .test_system import NOBODY, _python_for
+from support.audio import Media
+from support.commands import run_command
+from support.daemon import Player, base_env
+from support.other_users import NOBODY, python_for
 
 pytestmark = pytest.mark.skipif(
     os.getuid() != 0, reason="needs root to act as another user (nobody)"
@@ -57,7 +57,7 @@ class Squatter:
         self.directory = directory
         self.socket = directory / "daemon.sock"
         self.proc = subprocess.Popen(
-            [_python_for(NOBODY), "-c", SQUATTER, str(directory)],
+            [python_for(NOBODY), "-c", SQUATTER, str(directory)],
             user=NOBODY,
             stdout=subprocess.PIPE,
             text=True,
@@ -109,13 +109,7 @@ def test_a_squatted_tmp_fallback_is_refused_by_the_client_and_the_daemon(
 
     # Asked for the daemon, the command says so and exits 2, without a traceback.
     env["AUDIOSESSION_DAEMON"] = "required"
-    status = subprocess.run(
-        [sys.executable, "-m", "audiosession", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = run_command("status", env=env)
     assert status.returncode == 2, status.stderr
     assert "Traceback" not in status.stderr and len(status.stderr.splitlines()) == 1
     assert f"belongs to uid {NOBODY}" in status.stderr
@@ -146,13 +140,7 @@ def test_a_socket_of_ours_served_by_another_uid_is_refused_before_saying_anythin
     os.chown(squatter.socket, 0, 0)
     env = base_env(tmp_path, tmp_path)
     env.update(AUDIOSESSION_DAEMON="required", AUDIOSESSION_DAEMON_SOCKET=str(squatter.socket))
-    status = subprocess.run(
-        [sys.executable, "-m", "audiosession", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = run_command("status", env=env)
     assert status.returncode == 2, status.stderr
     assert f"is served by a process of uid {NOBODY}, not by you (uid 0)" in status.stderr
     assert squatter.received() == [""]  # connected, then left without a word
@@ -223,7 +211,7 @@ def test_a_lock_file_of_another_user_is_refused(tmp_path: Path, shared_tmp: Path
 def python_for_nobody() -> tuple[str, dict[str, str]]:
     """A Python that nobody may run, and an environment in which it imports this package and
     its dependencies (from this checkout and its virtual environment)."""
-    python = _python_for(NOBODY)
+    python = python_for(NOBODY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOSESSION_")}
     env["PYTHONPATH"] = os.pathsep.join(
         [str(Path(audiosession.__file__).parents[1]), *site.getsitepackages()]

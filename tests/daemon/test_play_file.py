@@ -15,9 +15,8 @@ import pytest
 from audiosession.daemon import Daemon, DaemonThread
 from audiosession.daemon.player import MAX_SOUNDS_PER_CLIENT, SoundCache
 from audiosession.policy import PolicyConfig
-
-from ..audio import Media
-from .test_server import Raw, sound_event
+from support.audio import Media
+from support.raw_client import Raw, sound_event
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audiosession.daemon.connected_client import LOGGED_ERRORS_PER_CLIENT, MAX_ERRORS_IN_A_ROW
-
-from .conftest import DaemonProcess
-from .test_server import Raw
+from support.daemon import DaemonProcess
+from support.raw_client import Raw
 
 BAD_MESSAGES = [
     b"not json",

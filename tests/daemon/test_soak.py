@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from audiosession.daemon.player import MAX_SOUNDS_PER_CLIENT
-
-from ..audio import Media
-from .conftest import DaemonProcess, Processes
-from .test_server import Raw, sound_event
+from support.audio import Media
+from support.daemon import DaemonProcess, Processes
+from support.raw_client import Raw, sound_event
 
 ROUNDS = 5
 SOUNDS = 200

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..audio import Media
-from .conftest import Processes, base_env
+from support.audio import Media
+from support.commands import run_command
+from support.daemon import Processes, base_env
 
 
 class Command:
@@ -65,13 +66,7 @@ def ambient(procs: Processes, tmp_path) -> Iterator[Command]:
 def status(procs: Processes, *args: str) -> subprocess.CompletedProcess[str]:
     env = base_env(procs.runtime_dir, procs.config_home)
     env.update(AUDIOSESSION_DAEMON="required", AUDIOSESSION_BACKEND="null", COLUMNS="80")
-    return subprocess.run(
-        [sys.executable, "-m", "audiosession", "status", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_command("status", *args, env=env)
 
 
 def test_status_and_the_progress_line_say_who_ducks_a_session_and_by_how_much(

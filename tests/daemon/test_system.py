@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -23,33 +22,14 @@ import pytest
 import soundfile as sf
 
 from audiosession.daemon.server import ANSWER_DEADLINE, PING_INTERVAL
-
-from ..audio import Media, tone_level_db
-from .conftest import Processes, base_env
-from .test_server import Raw
+from support.audio import Media
+from support.commands import run_command
+from support.daemon import Processes, base_env
+from support.other_users import NOBODY, python_for
+from support.raw_client import Raw
+from support.wav_levels import levels, silent_spans
 
 BLOCK = 480 / 48000
-
-
-def levels(wav: Path, freq: float, step: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Times and levels (dB re amplitude 0.5) of ``freq`` in ``wav``, every ``step`` s."""
-    data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
-    duration = len(data) / rate
-    times = np.arange(0.0, duration - step, step)
-    return times, np.array([tone_level_db(data, freq, t, step) for t in times])
-
-
-def silent_spans(
-    wav: Path, threshold: float = 1e-4, min_gap: float = 0.05
-) -> list[tuple[float, float]]:
-    """(start, end) seconds of the silent stretches of ``wav`` between sound, longer than
-    ``min_gap``."""
-    data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
-    loud = np.flatnonzero(np.abs(data[:, 0]) > threshold)
-    if len(loud) == 0:
-        return []
-    gaps = np.flatnonzero(np.diff(loud) > min_gap * rate)
-    return [(loud[i] / rate, loud[i + 1] / rate) for i in gaps]
 
 
 @pytest.fixture
@@ -181,8 +161,6 @@ def test_a_restarted_daemon_is_found_again_and_clients_register_anew(
     assert silent_spans(music.wav) == []  # the music never stopped
 
 
-NOBODY = 65534
-
 RAW_CLIENT = textwrap.dedent("""
     import json, socket, sys
     sock = socket.socket(socket.AF_UNIX)
@@ -202,22 +180,9 @@ RAW_CLIENT = textwrap.dedent("""
 """)
 
 
-def _python_for(uid: int) -> str:
-    for candidate in (sys.executable, "/usr/bin/python3"):
-        try:
-            result = subprocess.run(
-                [candidate, "-c", "pass"], user=uid, capture_output=True, timeout=20
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if result.returncode == 0:
-            return candidate
-    pytest.fail(f"no Python that uid {uid} may run (tried {sys.executable}, /usr/bin/python3)")
-
-
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to run a client as another user")
 def test_a_client_of_another_uid_is_refused() -> None:
-    python = _python_for(NOBODY)
+    python = python_for(NOBODY)
     with tempfile.TemporaryDirectory() as tmp:
         procs = Processes(Path(tmp))
         try:
@@ -270,13 +235,7 @@ def test_status_shows_every_session_of_a_crowded_daemon_and_asking_costs_nothing
 
     env = base_env(procs.runtime_dir, procs.config_home)
     env.update(AUDIOSESSION_DAEMON="required", AUDIOSESSION_BACKEND="null", COLUMNS="400")
-    result = subprocess.run(
-        [sys.executable, "-m", "audiosession", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_command("status", env=env)
     assert result.returncode == 0, result.stderr
     assert "400 session(s) on the daemon platform" in result.stdout
     shown = {

@@ -7,8 +7,7 @@ import pytest
 import soundfile as sf
 
 from audiosession import Audio, AudioContext, InvalidStateError, NotAllowedError
-
-from ..audio import RATE, dominant_frequency, rms, silent, tone_level_db
+from support.audio import RATE, dominant_frequency, rms, silent, tone_level_db
 
 
 def sounding_context() -> AudioContext:

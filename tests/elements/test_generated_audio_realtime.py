@@ -21,8 +21,7 @@ from audiosession import (
     MediaStreamTrackGenerator,
 )
 from audiosession.session.runtime import Runtime
-
-from ..audio import RATE, tone_level_db
+from support.audio import RATE, tone_level_db
 
 SPEECH_RATE = 22050
 BLOCK = SPEECH_RATE // 50  # 20 ms

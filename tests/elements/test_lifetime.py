@@ -12,8 +12,7 @@ import pytest
 
 from audiosession import Audio, AudioContext, NotSupportedError, Window
 from audiosession.elements.media import IDLE_SOURCE_SECONDS
-
-from ..audio import silent, tone_level_db
+from support.audio import silent, tone_level_db
 
 
 def open_files() -> set[str]:

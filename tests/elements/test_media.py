@@ -18,8 +18,7 @@ from audiosession import (
     NotSupportedError,
 )
 from audiosession.engine.decode import MAX_CHANNELS, MAX_RATE
-
-from ..audio import (
+from support.audio import (
     RATE,
     db,
     dominant_frequency,

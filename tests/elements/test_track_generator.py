@@ -18,8 +18,7 @@ from audiosession import (
     NotSupportedError,
 )
 from audiosession.elements.track_generator import START_SECONDS
-
-from ..audio import RATE, silent, tone_level_db
+from support.audio import RATE, silent, tone_level_db
 
 STEP = 480 / RATE  # the virtual clock's step: one device block
 BLOCK_SECONDS = 0.02  # what the TTS-like writer hands over at a time

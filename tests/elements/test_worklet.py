@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from audiosession import AudioContext, AudioWorkletNode
-
-from ..audio import RATE, silent, tone_level_db
+from support.audio import RATE, silent, tone_level_db
 
 
 class Sine:

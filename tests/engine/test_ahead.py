@@ -20,9 +20,7 @@ from audiosession.engine import (
     VirtualBackend,
     open_audio,
 )
-
-from .conftest import BLOCK, RATE, output, render, sine
-from .test_mixer import ArraySource
+from support.engine import BLOCK, RATE, ArraySource, output, render, sine
 
 
 class Counting:

@@ -13,8 +13,7 @@ import pytest
 import soundfile as sf
 
 from audiosession.engine import Engine, NullBackend, WavBackend, select_backend
-
-from .conftest import RATE, dominant_frequency, sine
+from support.engine import RATE, dominant_frequency, sine
 
 
 class Tone:

@@ -14,8 +14,7 @@ import pytest
 import soundfile as sf
 
 from audiosession.engine import DecodeError, mix_matrix, open_audio
-
-from .conftest import RATE, dominant_frequency, rms, sine
+from support.engine import RATE, dominant_frequency, rms, sine
 
 
 def read_all(reader, block: int = 4096) -> np.ndarray:  # type: ignore[no-untyped-def]

@@ -15,8 +15,7 @@ from audiosession.engine import (
     VirtualBackend,
 )
 from audiosession.errors import NotFoundError
-
-from .conftest import BLOCK, RATE, output, render, sine
+from support.engine import BLOCK, RATE, output, render, sine
 
 
 class Constant:

@@ -18,21 +18,18 @@ from audiosession.engine import (
     open_audio,
 )
 from audiosession.engine.mixer import DECLICK
-
-from .conftest import BLOCK, RATE, db, dominant_frequency, output, render, rms, sine, sound_extent
-
-
-class ArraySource:
-    """A source playing an in-memory array once."""
-
-    def __init__(self, data: np.ndarray) -> None:
-        self.data = data.astype(np.float32)
-        self.position = 0
-
-    def read(self, frames: int) -> np.ndarray:
-        block = self.data[self.position : self.position + frames]
-        self.position += len(block)
-        return block
+from support.engine import (
+    BLOCK,
+    RATE,
+    ArraySource,
+    db,
+    dominant_frequency,
+    output,
+    render,
+    rms,
+    sine,
+    sound_extent,
+)
 
 
 def test_tone_file_plays_at_its_rms(engine: Engine, write_audio: Callable) -> None:

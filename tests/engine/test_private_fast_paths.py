@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from audiosession.engine import decode, open_audio
-
-from .conftest import RATE, sine
+from support.engine import RATE, sine
 
 
 def test_decoding_reads_through_libsndfile_directly_not_soundfile_read(

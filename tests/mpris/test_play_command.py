@@ -4,22 +4,16 @@ server); a pause that nobody asked for (a newer player, through the daemon) stil
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from pulse_server import RATE, PulseServer, level_db, pulse_server  # noqa: E402
-
-from ..cli.conftest import command_env  # noqa: E402
-from ..daemon.conftest import Processes, base_env, procs  # noqa: E402
-from .conftest import Program, playerctl, wait_for  # noqa: E402
-
-__all__ = ["procs", "pulse_server"]
+from support.commands import command_env
+from support.daemon import Processes, base_env
+from support.mpris import Program, playerctl, wait_for
+from support.pulse_server import RATE, PulseServer, level_db
 
 TONE_HZ = 440
 TONE_DB = 20 * np.log10(0.5 / np.sqrt(2))  # the tone file's level: a sine of amplitude 0.5

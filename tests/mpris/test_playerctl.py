@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .conftest import Program, playerctl, wait_for
+from support.mpris import Program, playerctl, wait_for
 
 PLAYER = Path(__file__).with_name("player.py")
 

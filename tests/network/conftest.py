@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ..audio import from_lavfi
-from .server import AudioServer
+from support.audio import from_lavfi
+from support.http_server import AudioServer
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import soundfile as sf
 from audiosession import Audio, NetworkError, NotSupportedError
 from audiosession.elements import http_download, network
 from audiosession.testing import VirtualEnvironment
+from support.audio import RATE, dominant_frequency, silent, tone_level_db
+from support.http_server import AudioServer, Body, Route, SineWav, refused_url
 
-from ..audio import RATE, dominant_frequency, silent, tone_level_db
 from .helpers import advance_fed, advance_realtime, network_source, run_until
-from .server import AudioServer, Body, Route, SineWav, refused_url
 
 BLOCK = 480 / RATE
 

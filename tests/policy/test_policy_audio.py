@@ -9,8 +9,7 @@ from audiosession import Audio
 from audiosession.policy import DEFAULT_TABLE, Effect, PolicyConfig
 from audiosession.testing import VirtualEnvironment
 from audiosession.types import AudioSessionType
-
-from ..audio import silent, tone_level_db
+from support.audio import silent, tone_level_db
 
 TYPES = ["ambient", "transient", "playback", "transient-solo", "play-and-record"]
 EXISTING_HZ, NEW_HZ = 440, 1000

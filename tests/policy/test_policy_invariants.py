@@ -15,8 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from audiosession import Audio
 from audiosession.testing import VirtualEnvironment
-
-from ..audio import Media, silent
+from support.audio import Media, silent
 
 TYPES = ["auto", "ambient", "transient", "playback", "transient-solo", "play-and-record"]
 HOLDING = ("paused by", "delayed by", "external:")

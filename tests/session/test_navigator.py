@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..examples import run_example
+from support.examples import run_example
 
 ATTRIBUTES = {
     "audio_session": "AudioSession",

@@ -11,7 +11,7 @@ import pytest
 
 from audiosession.engine.engine import DeviceRemoved, Engine
 from audiosession.engine.selection import select_backend
-from pulse_server import PulseServer
+from support.pulse_server import PulseServer
 
 RATE = 48000
 

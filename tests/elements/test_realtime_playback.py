@@ -13,7 +13,7 @@ import soundfile as sf
 
 from audiosession import Audio, Window
 from audiosession.session.runtime import Runtime
-from pulse_server import PulseServer
+from support.pulse_server import PulseServer
 
 RATE = 48000
 FILE_RATE = 44100

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pulse_server import PulseServer, _die_with_parent
+from support.pulse_server import PulseServer, _die_with_parent
 
 REQUIRED_TOOLS = {
     "pipewire": "pipewire-bin",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pulse_server import PulseServer
+from support.pulse_server import PulseServer
 
 SYSTEM_CONFIG = "/usr/share/alsa/alsa.conf"
 

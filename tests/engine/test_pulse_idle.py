@@ -18,7 +18,7 @@ import pytest
 from audiosession import Audio, Window
 from audiosession.engine.backends.pulse.backend import PulseBackend
 from audiosession.session.runtime import Runtime
-from pulse_server import RATE, PulseServer, level_db, wait_for
+from support.pulse_server import RATE, PulseServer, level_db, wait_for
 
 TONE_DB = 20 * np.log10(0.5 / np.sqrt(2))  # a sine at 0.5
 

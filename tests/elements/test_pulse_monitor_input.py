@@ -4,21 +4,18 @@ the library and by ``audiosession call``; a real default input, or a monitor ask
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 import audiosession.elements.capture  # noqa: F401 (registers navigator.media_devices)
 from audiosession import Window
 from audiosession.session.runtime import Runtime
-from conftest import runtime_on
-from pulse_server import PulseServer, start_or_skip
+from support.commands import command_env, run_command
+from support.pulse_runtime import runtime_on
+from support.pulse_server import PulseServer, start_or_skip
 
-sys.path.insert(0, str(Path(__file__).parents[2]))  # the project, for the tests package
-
-from tests.cli.conftest import command_env, run_command  # noqa: E402
+pytestmark = pytest.mark.real_server  # the module's own server, with a microphone
 
 MONITOR_WARNING = "the monitor of output 'speakers'"
 

@@ -9,7 +9,7 @@ import pytest
 
 from audiosession import Audio, Window
 from audiosession.session.runtime import Runtime
-from pulse_server import PulseServer, level_db, wait_for
+from support.pulse_server import PulseServer, level_db, wait_for
 
 
 def our_roles(pulse_server: PulseServer) -> list[tuple[str | None, str]]:

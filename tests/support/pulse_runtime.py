@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from audiosession.engine.backends.pulse.backend import PulseBackend  # noqa: E402
-from audiosession.loop import ThreadedLoop  # noqa: E402
-from audiosession.platforms.embedded import EmbeddedPlatform  # noqa: E402
-from audiosession.policy import PolicyConfig  # noqa: E402
-from audiosession.session.runtime import Runtime  # noqa: E402
-from pulse_server import PulseServer, pulse_server  # noqa: E402
-
-__all__ = ["backend", "pulse_server", "runtime", "runtime_on"]
+from audiosession.engine.backends.pulse.backend import PulseBackend
+from audiosession.loop import ThreadedLoop
+from audiosession.platforms.embedded import EmbeddedPlatform
+from audiosession.policy import PolicyConfig
+from audiosession.session.runtime import Runtime
+from support.pulse_server import PulseServer
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from audiosession.engine.backend import BackendUnavailableError, DeviceInfo
 from audiosession.engine.backends.pulse.backend import PulseBackend
 from audiosession.errors import NotFoundError
-from pulse_server import PulseServer, SinkInput, require_pulse_tools
+from support.pulse_server import PulseServer, SinkInput, require_pulse_tools
 
 RATE = 48000
 BLOCK = 256
@@ -261,6 +261,7 @@ def test_a_refused_connection_gives_libpulses_reason(tmp_path: object) -> None:
     assert str(caught.value) == f"cannot connect to {server}: Connection refused"
 
 
+@pytest.mark.real_server  # a server of its own, stopped mid-stream
 def test_server_going_away_ends_streams_without_crashing() -> None:
     require_pulse_tools()
     server = PulseServer({"speakers": {}}).start()

@@ -17,7 +17,9 @@ from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
-from pulse_server import PulseServer, level_db, start_or_skip
+from support.pulse_server import PulseServer, level_db, start_or_skip
+
+pytestmark = pytest.mark.real_server  # each test starts (and kills) a server of its own
 
 TONE_DB = 20 * np.log10(0.5 / np.sqrt(2))  # a mono sine of amplitude 0.5, per channel
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile as sf
 
 from audiosession.cli.sounds import MUSIC_DRONE_AMPLITUDE, MUSIC_DRONE_HZ
-from pulse_server import PulseServer
-
-sys.path.insert(0, str(Path(__file__).parents[2]))  # the project, for the tests package
-
-from tests.audio import tone_level_db  # noqa: E402
-from tests.cli.conftest import command_env, run_command  # noqa: E402
+from support.audio import tone_level_db
+from support.commands import command_env, run_command
+from support.pulse_server import PulseServer
 
 
 def test_the_live_demo_records_what_the_speakers_received(

@@ -4,7 +4,6 @@ PulseAudio server through ALSA's pulse plugin, and we listen on the sinks' monit
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,9 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_stream_ends import chimes_heard, last_note
 
-from alsa_config import AlsaConfig, alsa_config, require_alsa_pulse_plugin
 from audiosession import Audio, Window
 from audiosession.engine.backends.null import NullBackend
 from audiosession.engine.backends.portaudio.backend import PortAudioBackend
@@ -23,11 +20,10 @@ from audiosession.loop import ThreadedLoop
 from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
-from pulse_server import PulseServer, level_db, wait_for
-
-sys.path.insert(0, str(Path(__file__).parents[2]))  # the project, for the tests package
-
-from tests.audio import RATE, loud_runs  # noqa: E402
+from support.alsa_config import AlsaConfig, alsa_config, require_alsa_pulse_plugin
+from support.audio import RATE, loud_runs
+from support.chimes import chimes_heard, last_note
+from support.pulse_server import PulseServer, level_db, wait_for
 
 FULL = 20 * np.log10(0.5 / np.sqrt(2))
 """``level_db`` of a tone file of amplitude 0.5 played untouched."""
@@ -316,7 +312,7 @@ def test_an_underrun_is_counted_from_the_callback_flags(alsa: AlsaConfig) -> Non
 
 
 def test_the_devices_command_shows_the_portaudio_backend_and_its_pcms(alsa: AlsaConfig) -> None:
-    from tests.cli.conftest import command_env, run_command
+    from support.commands import command_env, run_command
 
     result = run_command(
         "devices",

@@ -18,7 +18,6 @@ import pytest
 import soundfile as sf
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from test_pulse_sessions import level_db
 
 from audiosession import Audio, MediaStream, Window
 from audiosession.engine.backends.pulse.backend import PulseBackend
@@ -27,7 +26,7 @@ from audiosession.platforms.embedded import EmbeddedPlatform
 from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import Runtime
 from audiosession.webrtc import to_aiortc
-from pulse_server import PulseServer
+from support.pulse_server import PulseServer, level_db
 
 RATE = 48000
 VOICE, MIC, MUSIC = 440.0, 880.0, 330.0

@@ -515,6 +515,17 @@ def level_db(signal: np.ndarray, freq: float, rate: int = RATE) -> float:
     return float(np.median(levels))
 
 
+REAL_SERVER_FIXTURES = {"pulse_server", "pipewire_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a real server's fixture (itself or through another fixture) is a
+    ``real_server`` test."""
+    for item in items:
+        if REAL_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_server)
+
+
 @pytest.fixture(scope="module")
 def pulse_server() -> Iterator[PulseServer]:
     """A started private PulseAudio server, active as ``PULSE_SERVER`` for the module."""

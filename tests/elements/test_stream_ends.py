@@ -16,19 +16,18 @@ passed on the silence the rewind replaced).
 from __future__ import annotations
 
 import os
-import threading
 
 import numpy as np
 import pytest
-from tests.audio import Media, loud_runs, tone_level_db
 
-from audiosession import Audio, Window
 from audiosession.engine.backends.null import NullBackend
 from audiosession.engine.backends.pulse.backend import PulseBackend
 from audiosession.engine.decode import open_audio
 from audiosession.engine.engine import Engine
 from audiosession.session.runtime import Runtime
-from pulse_server import RATE, PulseServer, wait_for
+from support.audio import Media, loud_runs, tone_level_db
+from support.chimes import chimes_heard, last_note
+from support.pulse_server import RATE, PulseServer, wait_for
 
 
 def resting_event_stream(pulse_server: PulseServer) -> int | None:
@@ -37,33 +36,6 @@ def resting_event_stream(pulse_server: PulseServer) -> int | None:
     if len(streams) == 1 and streams[0].role == "event" and streams[0].corked:
         return streams[0].index
     return None
-
-
-def chimes_heard(runtime: Runtime, pulse_server: PulseServer, *paths: str) -> np.ndarray:
-    """The sink monitor's recording of ``paths`` played as ``transient`` elements of one
-    window, each started by the ``ended`` event of the one before (while that one's stream
-    still plays out its end), until everything has played out."""
-    window = Window(runtime=runtime)
-    window.navigator.audio_session.type = "transient"
-    elements = [Audio(path, window=window) for path in paths]
-    for before, after in zip(elements, elements[1:], strict=False):
-        before.addEventListener("ended", lambda event, after=after: after.play())
-    ended = threading.Event()
-    elements[-1].addEventListener("ended", lambda event: ended.set())
-    recorder = pulse_server.record("speakers.monitor")
-    try:
-        elements[0].play().result(5)
-        assert ended.wait(5)
-        return recorder.stop_when_quiet()
-    finally:
-        recorder.stop()
-
-
-def last_note(heard: np.ndarray) -> tuple[float, float]:
-    """The silence before the last chime's last note and that note's length, in seconds (a
-    chime's are 0.05 and 0.1 when it was played to its end)."""
-    *_, (_, gap_start), (last_start, last_end) = loud_runs(heard)
-    return last_start - gap_start, last_end - last_start
 
 
 def test_an_elements_sound_is_heard_to_its_last_sample_as_its_stream_closes(
