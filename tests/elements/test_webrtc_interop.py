@@ -1,5 +1,5 @@
 """``audiosession.webrtc`` refuses what it cannot convert, and says what to install without
-aiortc (the call itself is tested on PulseAudio: tests/devices/test_webrtc_call.py)."""
+aiortc (the call itself is tested on PulseAudio: tests/elements/test_webrtc_call.py)."""
 
 from __future__ import annotations
 
