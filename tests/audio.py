@@ -223,5 +223,8 @@ def component_level_db(mixture: np.ndarray, part: np.ndarray, max_lag: int = 240
     dB: its gain, found as the best least-squares fit at any lag up to ``max_lag`` frames
     (processing may delay it by a frame). ``mixture`` is ``len(part) + max_lag`` long."""
     signal = part.astype(np.float64)
-    fits = np.correlate(mixture.astype(np.float64), signal, "valid")
+    size = 1 << int(np.ceil(np.log2(len(mixture) + len(signal))))
+    fits = np.fft.irfft(
+        np.fft.rfft(mixture.astype(np.float64), size) * np.conj(np.fft.rfft(signal, size)), size
+    )[: max_lag + 1]
     return db(float(np.abs(fits).max() / np.dot(signal, signal)))
