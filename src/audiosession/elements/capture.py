@@ -89,6 +89,8 @@ class MediaDevices(EventTarget):
             audio = constraints.get("audio", audio)
             video = constraints.get("video", video)
         loop = self.window.runtime.loop
+        if audio == {}:
+            audio = True  # the web's {audio: {}}: a microphone, every constraint its default
         if not audio and not video:
             raise TypeError("get_user_media() needs audio=True (or a dict of audio constraints)")
         if not audio:
