@@ -45,6 +45,7 @@ import numpy as np
 
 from audiosession.engine.backend import DeviceInfo
 from audiosession.engine.backends.virtual import VirtualBackend
+from audiosession.engine.backends.virtual_room import RoomBackend, SimulatedRoom
 from audiosession.loop import ManualLoop, TaskLoop
 from audiosession.platforms.base import Platform
 from audiosession.platforms.embedded import EmbeddedPlatform
@@ -52,7 +53,7 @@ from audiosession.policy import PolicyConfig
 from audiosession.session.runtime import EventRecord, Runtime, pop_runtime, push_runtime
 from audiosession.session.window import Navigator, Window
 
-__all__ = ["NETWORK_WAIT", "EventRecord", "VirtualEnvironment"]
+__all__ = ["NETWORK_WAIT", "EventRecord", "SimulatedRoom", "VirtualEnvironment"]
 
 NETWORK_WAIT = 30.0
 """Real seconds ``advance()`` waits at most, before one block, for the network sources that
@@ -77,14 +78,22 @@ class VirtualEnvironment:
         config: PolicyConfig | None = None,
         outputs: list[DeviceInfo] | None = None,
         inputs: list[DeviceInfo] | None = None,
+        room: SimulatedRoom | None = None,
     ) -> None:
+        """``room``: an input hears an output through a simulated room (its echo is what a
+        microphone track's echo cancellation removes)."""
         if rate <= 0 or blocksize <= 0:
             raise ValueError(f"rate and blocksize must be positive, not {rate} and {blocksize}")
         self.rate = rate
         self.channels = channels
         self.blocksize = blocksize
         self.config = config if config is not None else PolicyConfig()
-        self.backend = VirtualBackend(rate, channels, blocksize, outputs=outputs, inputs=inputs)
+        if room is None:
+            self.backend = VirtualBackend(rate, channels, blocksize, outputs=outputs, inputs=inputs)
+        else:
+            self.backend = RoomBackend(
+                rate, channels, blocksize, outputs=outputs, inputs=inputs, room=room
+            )
         self.loop = ManualLoop()
         self.runtime = Runtime(
             self.loop, self._make_platform, record_events=True, virtual_clock=self

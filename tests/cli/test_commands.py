@@ -130,6 +130,15 @@ def test_call_prints_the_microphone_input_level(cli, media):
     assert any("-9.0 dB" in line for line in levels), result.stdout
 
 
+def test_call_processes_its_microphone_as_a_browser_does_unless_told_not_to(cli):
+    processed = cli("call", "--seconds", "0.3")
+    assert processed.returncode == 0, processed.stderr
+    assert "(echo cancellation, noise suppression, auto gain control)" in processed.stdout
+    raw = cli("call", "--seconds", "0.3", "--no-processing")
+    assert raw.returncode == 0, raw.stderr
+    assert "microphone Silent input (raw)" in raw.stdout, raw.stdout
+
+
 def test_devices_lists_outputs_inputs_default_and_communications(cli):
     result = cli("devices")
     assert result.returncode == 0, result.stderr

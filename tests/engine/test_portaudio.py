@@ -24,6 +24,7 @@ from support.alsa_config import AlsaConfig, alsa_config, require_alsa_pulse_plug
 from support.audio import RATE, loud_runs
 from support.chimes import chimes_heard, last_note
 from support.pulse_server import PulseServer, level_db, wait_for
+from support.voice_call import RAW
 
 FULL = 20 * np.log10(0.5 / np.sqrt(2))
 """``level_db`` of a tone file of amplitude 0.5 played untouched."""
@@ -166,7 +167,8 @@ def test_capture_from_a_monitor_backed_pcm_delivers_what_was_played(
     window.navigator.audio_session.type = "play-and-record"
     Audio(media.tone(440, 6.0), window=window).play().result(5)
     assert wait_for(lambda: sounding(pulse_server, "speakers", 440))
-    stream = window.navigator.media_devices.get_user_media(audio=True).result(5)
+    # raw: what the tone plays is exactly the echo a processed track cancels
+    stream = window.navigator.media_devices.get_user_media(audio=RAW).result(5)
     track = stream.get_audio_tracks()[0]
     track.read()  # drop what came before the tone was steady
     blocks: list[np.ndarray] = []

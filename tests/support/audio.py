@@ -166,3 +166,65 @@ def loud_runs(
     starts = [loud[0], *loud[breaks + 1]]
     ends = [*loud[breaks], loud[-1]]
     return [(int(a) / rate, (int(b) + 1) / rate) for a, b in zip(starts, ends, strict=True)]
+
+
+def speech_like(
+    seconds: float, *, rate: int = RATE, seed: int = 0, level: float = 0.1
+) -> np.ndarray:
+    """Noise shaped like speech, mono float32: a long-term speech spectrum (a 100 Hz high
+    pass, flat to 500 Hz, then -10 dB per octave) in syllables of 100-300 ms with pauses
+    between them, its RMS while sounding ``level`` (a stand-in for a voice where no speech
+    synthesiser is installed)."""
+    generator = np.random.default_rng(seed)
+    frames = int(round(seconds * rate))
+    spectrum = np.fft.rfft(generator.standard_normal(frames))
+    freqs = np.fft.rfftfreq(frames, 1 / rate)
+    shape = np.where(freqs < 500, 1.0, (np.maximum(freqs, 1.0) / 500) ** (-10 / 6.02 / 2))
+    shape *= 1 / np.sqrt(1 + (100 / np.maximum(freqs, 1.0)) ** 4)
+    noise = np.fft.irfft(spectrum * shape, frames)
+    envelope = np.zeros(frames)
+    at = 0
+    while at < frames:
+        syllable = int(rate * generator.uniform(0.1, 0.3))
+        envelope[at : at + syllable] = np.hanning(syllable)[: frames - at] ** 0.5
+        at += syllable + int(rate * generator.choice([0.02, 0.05, 0.3], p=[0.5, 0.3, 0.2]))
+    voiced = noise * envelope
+    sounding = envelope > 0.5
+    voiced *= level / np.sqrt(np.mean(voiced[sounding] ** 2))
+    return voiced.astype(np.float32)
+
+
+def room_impulse_response(
+    delay: float, *, echo_db: float = -10.0, decay: float = 0.05, rate: int = RATE, seed: int = 1
+) -> np.ndarray:
+    """A simulated room between a loudspeaker and a microphone: the direct sound after
+    ``delay`` seconds at ``echo_db``, then reflections dying away by 60 dB in ``decay``
+    seconds."""
+    generator = np.random.default_rng(seed)
+    tail = int(decay * rate)
+    response = np.zeros(int(delay * rate) + tail)
+    start = int(delay * rate)
+    response[start] = 1.0
+    reflections = generator.standard_normal(tail) * np.exp(-6.9 * np.arange(tail) / tail) * 0.04
+    response[start + 1 :] += reflections[: len(response) - start - 1]
+    return (response * 10 ** (echo_db / 20)).astype(np.float32)
+
+
+def level_change_db(after: np.ndarray, before: np.ndarray) -> float:
+    """How much louder ``after`` is than ``before`` (whole arrays, all channels), in dB: an
+    echo canceller's echo return loss enhancement is minus this over a stretch of echo."""
+    return db(float(np.sqrt(np.mean(np.square(after, dtype=np.float64))))) - db(
+        float(np.sqrt(np.mean(np.square(before, dtype=np.float64))))
+    )
+
+
+def component_level_db(mixture: np.ndarray, part: np.ndarray, max_lag: int = 2400) -> float:
+    """The level in ``mixture`` of the mono signal ``part`` relative to ``part`` itself, in
+    dB: its gain, found as the best least-squares fit at any lag up to ``max_lag`` frames
+    (processing may delay it by a frame). ``mixture`` is ``len(part) + max_lag`` long."""
+    signal = part.astype(np.float64)
+    size = 1 << int(np.ceil(np.log2(len(mixture) + len(signal))))
+    fits = np.fft.irfft(
+        np.fft.rfft(mixture.astype(np.float64), size) * np.conj(np.fft.rfft(signal, size)), size
+    )[: max_lag + 1]
+    return db(float(np.abs(fits).max() / np.dot(signal, signal)))

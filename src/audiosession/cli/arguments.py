@@ -188,6 +188,12 @@ def build_parser() -> Parser:
     call.add_argument(
         "--seconds", type=_seconds, metavar="N", help="hang up after N seconds (default: at Ctrl-C)"
     )
+    call.add_argument(
+        "--no-processing",
+        action="store_true",
+        help="capture the microphone raw: no echo cancellation, noise suppression or gain "
+        "control (on by default, as in a browser)",
+    )
 
     devices = _command(
         subparsers,
@@ -270,7 +276,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.files, type_=args.type, volume=args.volume, loop=args.loop, device=args.device
         )
     if args.command == "call":
-        return commands_module.call(mic=args.mic, remote=args.remote, seconds=args.seconds)
+        return commands_module.call(
+            mic=args.mic,
+            remote=args.remote,
+            seconds=args.seconds,
+            processing=not args.no_processing,
+        )
     if args.command == "devices":
         return commands_module.devices(as_json=args.json)
     if args.command == "status":

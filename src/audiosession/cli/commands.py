@@ -207,8 +207,11 @@ def _what_the_policy_does(session: audiosession.AudioSession) -> str:
     return ""
 
 
-def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
-    """A play-and-record session: the far end plays, the microphone's level is printed."""
+def call(
+    *, mic: str | None, remote: str | None, seconds: float | None, processing: bool = True
+) -> int:
+    """A play-and-record session: the far end plays, the microphone's level is printed; the
+    microphone is voice processed (echo, noise, gain) unless ``processing`` is False."""
     if remote is not None:
         _check_files([remote])
     navigator = audiosession.navigator
@@ -217,9 +220,12 @@ def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
         far_end = Audio()
         far_end.src_object = MediaStream.from_file(remote)
         far_end.play()
-    request = navigator.media_devices.get_user_media(
-        audio={"device_id": mic} if mic is not None else True
-    )
+    constraints: dict[str, object] = {} if mic is None else {"device_id": mic}
+    if not processing:
+        constraints.update(
+            echo_cancellation=False, noise_suppression=False, auto_gain_control=False
+        )
+    request = navigator.media_devices.get_user_media(audio=constraints or True)
     try:
         stream = request.result(timeout=5.0)
     except NotFoundError as error:
@@ -228,8 +234,10 @@ def call(*, mic: str | None, remote: str | None, seconds: float | None) -> int:
     warn_if_silent()
     if mic is None:
         warn_if_monitor(track)
+    in_force = [name for name, on in track.get_settings().items() if on is True]
     print(
         f"call: microphone {track.label}"
+        + (f" ({', '.join(in_force).replace('_', ' ')})" if in_force else " (raw)")
         + (f", far end {Path(remote).name}" if remote else "")
         + " (Ctrl-C hangs up)"
     )

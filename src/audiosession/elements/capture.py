@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from audiosession.elements.audio_constraints import processing_constraints, processing_of
 from audiosession.elements.futures import Promise
 from audiosession.elements.track_converters import own_track
 from audiosession.errors import NotAllowedError, NotFoundError, NotSupportedError
@@ -78,9 +79,12 @@ class MediaDevices(EventTarget):
         """A future of a ``MediaStream`` with one live microphone track.
 
         Takes MDN's dictionary (``get_user_media({"audio": True})``) or keywords
-        (``get_user_media(audio=True)``). Fails with ``NotAllowedError`` while the session's
-        type is one that does not record (note 3), ``NotFoundError`` when only video is asked
-        for (there is no camera support); ``video`` next to ``audio`` is ignored.
+        (``get_user_media(audio=True)``). The audio constraints ``echo_cancellation``,
+        ``noise_suppression`` and ``auto_gain_control`` (or ``echoCancellation``, ...) are on
+        unless set False, as on the web; ``device_id`` picks the input. Fails with
+        ``NotAllowedError`` while the session's type is one that does not record (note 3),
+        ``NotFoundError`` when only video is asked for (there is no camera support); ``video``
+        next to ``audio`` is ignored.
         """
         if constraints is not None:
             if not isinstance(constraints, dict):
@@ -88,6 +92,8 @@ class MediaDevices(EventTarget):
             audio = constraints.get("audio", audio)
             video = constraints.get("video", video)
         loop = self.window.runtime.loop
+        if audio == {}:
+            audio = True  # the web's {audio: {}}: a microphone, every constraint its default
         if not audio and not video:
             raise TypeError("get_user_media() needs audio=True (or a dict of audio constraints)")
         if not audio:
@@ -108,9 +114,10 @@ class MediaDevices(EventTarget):
                     ),
                 )
             device = audio.get("device_id") if isinstance(audio, dict) else None
+            processing_constraints(audio)  # a bad value fails here, before any capture
             future = UserMediaRequest(loop, "get_user_media()")
             try:
-                track = MediaStreamTrack(self.window, device)
+                track = MediaStreamTrack(self.window, device, audio)
             except NotFoundError as error:
                 return UserMediaRequest.settled(loop, error=error)
             loop.queue_task(future.resolve, MediaStream([track]))
@@ -214,11 +221,17 @@ class MediaStreamTrack(EventTarget, SessionElement):
     onunmute = EventHandler["MediaStreamTrack"]("unmute")
     onended = EventHandler["MediaStreamTrack"]("ended")
 
-    def __init__(self, window: Window, device_id: str | None = None) -> None:
+    def __init__(
+        self, window: Window, device_id: str | None = None, constraints: Any = True
+    ) -> None:
         EventTarget.__init__(self)
         self.id = f"track-{next(_ids)}"
         audio = window.runtime.platform.audio
         self._capture = audio.open_capture(device_id, fake=os.environ.get("AUDIOSESSION_FAKE_MIC"))
+        self._constraints: dict[str, Any] = (
+            dict(constraints) if isinstance(constraints, dict) else {}
+        )
+        self._process(processing_of(constraints), window)
         self.label: str = self._capture.label
         self._enabled = True
         self._muted = False
@@ -264,9 +277,49 @@ class MediaStreamTrack(EventTarget, SessionElement):
         }
         if self._capture.device_id is not None:
             settings["device_id"] = self._capture.device_id
+        settings.update(self._capture.processing.settings())
         return settings
 
     getSettings = get_settings  # noqa: N815
+
+    def get_constraints(self) -> dict[str, Any]:
+        """The constraints the track was last given (``get_user_media`` or
+        ``apply_constraints``), as given."""
+        return dict(self._constraints)
+
+    getConstraints = get_constraints  # noqa: N815
+
+    def apply_constraints(self, constraints: dict[str, Any] | None = None) -> Promise[None]:
+        """Change the voice processing of the live track (``echo_cancellation``,
+        ``noise_suppression``, ``auto_gain_control``; an absent one returns to its default,
+        on, as on the web); resolves once in force. ``TypeError`` for a bad value; a
+        ``device_id`` other than the captured one is rejected (``NotSupportedError``): open
+        another track for another input."""
+        constraints = {} if constraints is None else constraints
+        if not isinstance(constraints, dict):
+            raise TypeError(f"constraints must be a dict, not {constraints!r}")
+        processing = processing_of(constraints)
+        loop = self.window.runtime.loop
+        device = constraints.get("device_id", constraints.get("deviceId"))
+        if device is not None and device != self._capture.device_id:
+            return Promise.settled(
+                loop,
+                error=NotSupportedError(
+                    f"cannot move {self!r} to input {device!r}; it captures "
+                    f"{self._capture.device_id!r}: get_user_media() a track of that input"
+                ),
+            )
+        with loop.lock:
+            if self._ready_state == "live":
+                self._process(processing, self.window)
+            self._constraints = dict(constraints)
+            return Promise.settled(loop, value=None)
+
+    applyConstraints = apply_constraints  # noqa: N815
+
+    def _process(self, processing: Any, window: Window) -> None:
+        audio = window.runtime.platform.audio
+        audio.process_voice(self._capture, processing, window.navigator.audio_session.session_id)
 
     def stop(self) -> None:
         """End the track for good (no ``ended`` event: the program asked for it)."""

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -67,10 +68,21 @@ OutputEvent = OutputLost | OutputRestored | OutputFailed
 EngineEvent = VoiceEnded | AudibilityChanged | DeviceRemoved | DevicesChanged | OutputEvent
 
 
+class OutputListener(Protocol):
+    """Sees every block an output device's streams render (on their audio threads)."""
+
+    device: str
+
+    def take(self, role: str, block: np.ndarray) -> None: ...
+
+
 class Capture:
     """Audio captured from an input device, kept in a bounded ring (the oldest is dropped).
 
-    The backend's audio thread calls ``deliver``; any other thread reads.
+    The backend's audio thread calls ``deliver``; any other thread reads. ``started``: when
+    the first frame was captured, on the engine's clock; ``frames_read``: the index of the
+    next frame ``read`` returns (read or dropped frames before it); ``last_read_from``: the
+    index of the first frame the last ``read`` returned.
     """
 
     def __init__(self, engine: Engine, device: str, *, seconds: float = CAPTURE_SECONDS) -> None:
@@ -85,6 +97,9 @@ class Capture:
         self.frames_captured = 0
         self.frames_dropped = 0
         self.closed = False
+        self.started: float | None = None
+        self.frames_read = 0
+        self.last_read_from = 0
         self._stream: Stream | None = None
 
     def __repr__(self) -> str:
@@ -102,12 +117,17 @@ class Capture:
             self.frames_dropped += len(block) - size
             block = block[-size:]
         frames = len(block)
+        if self.started is None:
+            # A real-time backend delivers a block once it is captured; virtual time at once.
+            captured = frames / self.rate if self.engine.realtime else 0.0
+            self.started = self.engine.clock() - captured
         with self._lock:
             overflow = self._count + frames - size
             if overflow > 0:
                 self._start = (self._start + overflow) % size
                 self._count -= overflow
                 self.frames_dropped += overflow
+                self.frames_read += overflow
             end = (self._start + self._count) % size
             first = min(frames, size - end)
             self._ring[end : end + first] = block[:first]
@@ -133,6 +153,8 @@ class Capture:
             out[first:count] = self._ring[: count - first]
             self._start = (self._start + count) % size
             self._count -= count
+            self.last_read_from = self.frames_read
+            self.frames_read += count
         return out
 
     def close(self) -> None:
@@ -232,7 +254,7 @@ class Engine:
         self._kept: set[tuple[str | None, str]] = set()  # (device or None: the default, role)
         self._playing_out: set[tuple[str | None, str]] = set()  # routes whose voice just ended
         self._captures: list[Capture] = []
-        self._recordings: dict[str, tuple[Recording, ...]] = {}
+        self._recordings: dict[str, tuple[OutputListener, ...]] = {}
         self._devices = list(backend.list_devices())
         self._closed = False
         self.output_down: OutputLost | OutputFailed | None = None
@@ -442,22 +464,28 @@ class Engine:
 
         return render_stream
 
+    def clock(self) -> float:
+        """Seconds on the engine's clock: monotonic time, or a virtual backend's own."""
+        if hasattr(self.backend, "time"):
+            return float(getattr(self.backend, "time"))  # noqa: B009
+        return time.monotonic()
+
     def record(self, device: str | None = None) -> Recording:
         """Start recording what ``device`` (the default output if None) receives."""
-        target = self._resolve(device, "audiooutput")
-        backend = self.backend
-        clock: Callable[[], float] = time.monotonic
-        if hasattr(backend, "time"):  # a virtual backend: its own clock
-
-            def clock() -> float:
-                return float(getattr(backend, "time"))  # noqa: B009
-
-        recording = Recording(self, target, clock)
-        with self._lock:
-            self._recordings[target] = (*self._recordings.get(target, ()), recording)
+        recording = Recording(self, self._resolve(device, "audiooutput"), self.clock)
+        self.add_output_listener(recording.device, recording)
         return recording
 
-    def _stop_recording(self, recording: Recording) -> None:
+    def add_output_listener(self, device: str, listener: OutputListener) -> None:
+        """Give ``listener`` every block ``device``'s streams render, from the next one (the
+        audio threads call its ``take``: it must only copy)."""
+        with self._lock:
+            self._recordings[device] = (*self._recordings.get(device, ()), listener)
+
+    def remove_output_listener(self, listener: OutputListener) -> None:
+        self._stop_recording(listener)
+
+    def _stop_recording(self, recording: OutputListener) -> None:
         with self._lock:
             kept = tuple(
                 r for r in self._recordings.get(recording.device, ()) if r is not recording

@@ -4,6 +4,7 @@ all of it."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -13,7 +14,15 @@ import numpy as np
 
 from audiosession.engine.decode import DecodeError, open_audio
 from audiosession.engine.engine import Capture
+from audiosession.engine.voice_processing import (
+    NO_PROCESSING,
+    VoiceProcessing,
+    VoiceProcessor,
+    cancels_echo_itself,
+)
 from audiosession.errors import NotFoundError
+
+log = logging.getLogger(__name__)
 
 
 class SilentInput:
@@ -79,7 +88,8 @@ class LoopedFileInput:
 class CaptureTap:
     """One capture read by two consumers: the program (``read``) and playback of the stream
     (``read_for_playback``), each with its own bounded buffer, so neither steals the other's
-    samples."""
+    samples. A device's capture may be voice processed (``set_processing``): both then read
+    the processed audio, made on their threads."""
 
     MAX_BUFFERED_SECONDS = 2.0
 
@@ -101,12 +111,45 @@ class CaptureTap:
         self._playback_wanted = False
         self._lock = threading.Lock()
         self._created = time.monotonic()
+        self._processor: VoiceProcessor | None = None
+        self.processed_by_server = device_id is not None and cancels_echo_itself(device_id)
+        """The input is the sound server's echo canceller: it processes, we do not."""
+        self.processing = NO_PROCESSING
+        """The processing in force."""
+
+    def set_processing(
+        self,
+        processing: VoiceProcessing,
+        far_end: Callable[[], str | None],
+        delay_hint: float = 0.0,
+    ) -> None:
+        """Process what is captured from now on as ``processing`` says, cancelling the echo
+        of what the engine renders to the device ``far_end()`` names. A looped file or
+        silence hears no output and is never processed; an input that is the server's echo
+        canceller is already processed."""
+        with self._lock:
+            if self._processor is not None:
+                self._processor.close()
+                self._processor = None
+            self.processing = processing if self._pumped else NO_PROCESSING
+            if self._pumped and processing.wanted and not self.processed_by_server:
+                assert isinstance(self._capture, Capture)
+                try:
+                    self._processor = VoiceProcessor(
+                        self._capture.engine, processing, far_end, delay_hint=delay_hint
+                    )
+                except ImportError as error:
+                    log.warning("%s: %s captures unprocessed", error, self.label)
+                    self.processing = NO_PROCESSING
 
     def _pump(self) -> None:
         if not self._pumped:
             return
         assert isinstance(self._capture, Capture)
         block = self._capture.read()
+        if len(block) and self._processor is not None and self._capture.started is not None:
+            captured_at = round(self._capture.started * self.rate) + self._capture.last_read_from
+            block = self._processor.process(block, captured_at)
         if len(block):
             self._program.append(block)
             if self._playback_wanted:
@@ -138,6 +181,10 @@ class CaptureTap:
         return block
 
     def close(self) -> None:
+        with self._lock:
+            if self._processor is not None:
+                self._processor.close()
+                self._processor = None
         self._capture.close()
 
 

@@ -27,6 +27,7 @@ from audiosession.engine.engine import (
 from audiosession.engine.gain import Gain
 from audiosession.engine.inputs import CaptureTap, LoopedFileInput, SilentInput
 from audiosession.engine.mixer import Source, Voice
+from audiosession.engine.voice_processing import VoiceProcessing
 from audiosession.errors import NotFoundError
 from audiosession.loop import TaskLoop
 
@@ -208,6 +209,24 @@ class LocalAudio:
         if device_id is None:
             self._warn_if_monitor(device)
         return CaptureTap(self.engine.open_input(device.id), device.label, device.id)
+
+    def process_voice(self, tap: CaptureTap, processing: VoiceProcessing, session_id: str) -> None:
+        """Process ``tap`` as ``processing`` says. The far end is what the engine renders to
+        the output the microphone hears: the output a monitor records, else the device the
+        session's audio goes to (a call's communications device, or the default output);
+        other outputs playing at the same time are not in the reference, since a headset's
+        microphone does not hear the speakers and the canceller models one echo path."""
+        device = next((d for d in self.devices() if d.id == tap.device_id), None)
+        monitored = device.monitor_of if device is not None else None
+
+        def far_end() -> str | None:
+            if monitored is not None:
+                return monitored
+            audio = self._sessions.get(session_id)
+            route = audio.route if audio is not None else None
+            return route if route is not None else self.engine.default_output()
+
+        tap.set_processing(processing, far_end)
 
     def _warn_if_monitor(self, device: DeviceInfo) -> None:
         """Once per device: the default input records an output, not the room."""

@@ -216,8 +216,11 @@ class VirtualBackend:
                 self._recorded.setdefault(device_id, []).append((self.frames, block))
             if self.on_block is not None:
                 self.on_block(device_id, block)
+        captured: dict[str, np.ndarray] = {}  # each input's block, whatever reads it
         for capture in inputs:
-            capture.deliver(self._next_input_block(capture.device_id, frames))
+            if capture.device_id not in captured:
+                captured[capture.device_id] = self._next_input_block(capture.device_id, frames)
+            capture.deliver(captured[capture.device_id])
         self.frames += frames
 
     def render(self, seconds: float) -> None:
