@@ -2,7 +2,10 @@
 
 Run: ``python benchmarks/voice_processing.py`` (the public path: a call in virtual time with a
 simulated room, processed and raw tracks of one microphone; CPU per second of processed audio
-as the ratio of the run with processing to the run without), and ``--candidates`` for the
+as the ratio of the run with processing to the run without), ``--realtime`` for a call in real
+time on a private PulseAudio server (``audiosession call``, processed and with
+``--no-processing``, alone and with a CPU hog per core: CPU of the call and the server per
+second, dropouts of the far end on the sink's monitor), and ``--candidates`` for the
 comparison of the implementations on the same recordings (docs/devices.md, *Voice
 processing*; a candidate not installed is reported so).
 """
@@ -10,12 +13,21 @@ processing*; a candidate not installed is reported so).
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from support.audio import RATE, component_level_db, level_change_db, room_impulse_response
+from support.audio import (
+    RATE,
+    component_level_db,
+    level_change_db,
+    room_impulse_response,
+    speech_like,
+)
+from support.pulse_server import PulseServer
 from support.voice_call import (
     DOUBLE_TALK,
     ECHO_ONLY,
@@ -57,9 +69,47 @@ def public_path(folder: Path) -> None:
     )
 
 
-def candidates() -> None:
-    from audio import speech_like
+def realtime(folder: Path, seconds: float) -> None:
+    """``audiosession call`` on a private PulseAudio: the far end (white noise, looped) on the
+    only sink, the microphone its monitor (a pure echo path), processed or raw."""
+    from realtime import make_noise, measure, start_hogs, wait_for_streams
 
+    (far_end,) = make_noise(folder, 1, seconds + 10)
+    print("CPU seconds per second of audio (call process + server); dropouts of the far end")
+    for hog in (False, True):
+        hogs = start_hogs() if hog else []
+        try:
+            for processing in (True, False):
+                with PulseServer({"speakers": {}}) as server:
+                    command = [sys.executable, "-m", "audiosession", "call", "--remote", far_end]
+                    command += ["--mic", "speakers.monitor", "--seconds", str(seconds + 5)]
+                    command += [] if processing else ["--no-processing"]
+                    env = dict(server.env, AUDIOSESSION_DAEMON="off", AUDIOSESSION_BACKEND="pulse")
+                    call_process = subprocess.Popen(
+                        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                    )
+                    try:
+                        assert call_process.stdout is not None
+                        first = call_process.stdout.readline().strip()
+                        wait_for_streams(server, 1)
+                        client, srv, dropouts, windows = measure(
+                            server, [call_process.pid], seconds
+                        )
+                    finally:
+                        call_process.kill()
+                        call_process.wait()
+                label = ("processed" if processing else "raw") + (" + hog" if hog else "")
+                print(
+                    f"{label:16} CPU {client:.3f} + {srv:.3f}  dropouts {dropouts}/{windows}"
+                    f"   ({first})"
+                )
+        finally:
+            for process in hogs:
+                process.kill()
+                process.wait()
+
+
+def candidates() -> None:
     far = speech_like(12, seed=3)
     far[int(9 * RATE) :] = 0
     near = near_end()
@@ -107,6 +157,8 @@ def _livekit(mic: np.ndarray, far: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", action="store_true")
+    parser.add_argument("--realtime", action="store_true")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per real-time run")
     args = parser.parse_args()
     import tempfile
 
@@ -114,7 +166,10 @@ def main() -> None:
         candidates()
         return
     with tempfile.TemporaryDirectory() as folder:
-        public_path(Path(folder))
+        if args.realtime:
+            realtime(Path(folder), args.seconds)
+        else:
+            public_path(Path(folder))
 
 
 if __name__ == "__main__":
