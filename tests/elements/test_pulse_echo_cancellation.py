@@ -16,7 +16,7 @@ import soundfile as sf
 from audiosession import Audio, Window
 from support.audio import RATE, component_level_db, level_change_db, speech_like
 from support.pulse_runtime import runtime_on
-from support.pulse_server import PulseServer
+from support.pulse_server import PulseServer, start_or_skip
 from support.voice_call import RAW
 
 pytestmark = pytest.mark.real_server
@@ -89,3 +89,36 @@ def test_a_call_on_pulseaudio_cancels_its_echo_and_keeps_the_near_end(
     # The aim is 6 dB; with the monitor's echo as loud as the near end (0 dB, a room's is
     # -10 dB and passes in virtual time) AEC3's suppressor takes 6.2-6.5 dB in double talk.
     assert abs(double_talk) <= 7
+
+
+def test_the_servers_echo_canceller_is_not_processed_twice() -> None:
+    """A track of PulseAudio's ``module-echo-cancel`` source is the server's processing: ours
+    stays off it, and on for the plain microphone and for the monitor of the canceller's sink
+    (it records what plays there, echo and all)."""
+    server = start_or_skip(PulseServer(null_source=True))
+    try:
+        server.pactl(
+            "load-module", "module-echo-cancel", "source_master=mic", "sink_master=speakers"
+        )
+        with runtime_on(server) as runtime:
+            window = Window(runtime=runtime)
+            window.navigator.audio_session.type = "play-and-record"
+            devices = window.navigator.media_devices
+            inputs = [d.device_id for d in devices.enumerate_devices() if d.kind == "audioinput"]
+            (cancelled,) = [d for d in inputs if "echo-cancel" in d and "monitor" not in d]
+            (monitor,) = [d for d in inputs if "echo-cancel" in d and "monitor" in d]
+            tracks = {
+                device: devices.get_user_media(audio={"device_id": device})
+                .result(5)
+                .get_tracks()[0]
+                for device in (cancelled, "mic", monitor)
+            }
+            for track in tracks.values():
+                assert track.get_settings()["echo_cancellation"] is True
+            assert tracks[cancelled]._capture._processor is None
+            assert tracks["mic"]._capture._processor is not None
+            assert tracks[monitor]._capture._processor is not None
+            for track in tracks.values():
+                track.stop()
+    finally:
+        server.stop()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from audiosession.engine.backend import DeviceInfo
 from audiosession.engine.decode import DecodeError, open_audio
 from audiosession.engine.engine import Capture
 from audiosession.engine.voice_processing import (
@@ -97,11 +98,11 @@ class CaptureTap:
         self,
         capture: Capture | LoopedFileInput | SilentInput,
         label: str,
-        device_id: str | None = None,
+        device: DeviceInfo | None = None,
     ) -> None:
         self._capture = capture
         self.label = label
-        self.device_id = device_id
+        self.device_id = device.id if device is not None else None
         """The input device captured; None for a fake microphone or silence."""
         self.channels = capture.channels
         self.rate = capture.rate
@@ -112,7 +113,7 @@ class CaptureTap:
         self._lock = threading.Lock()
         self._created = time.monotonic()
         self._processor: VoiceProcessor | None = None
-        self.processed_by_server = device_id is not None and cancels_echo_itself(device_id)
+        self.processed_by_server = device is not None and cancels_echo_itself(device)
         """The input is the sound server's echo canceller: it processes, we do not."""
         self.processing = NO_PROCESSING
         """The processing in force."""

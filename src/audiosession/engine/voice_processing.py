@@ -25,12 +25,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from .backend import DeviceInfo
     from .engine import Engine
 
 log = logging.getLogger(__name__)
 
 REFERENCE_SECONDS = 4.0
 """How much of the far end a reference keeps: more than a capture buffers (2 s)."""
+
+RESYNC_SECONDS = 0.2
+"""How far behind its timeline a stream's block may come before it counts as a new start:
+the server holds a buffer, so a render callback that comes late (a busy machine) is not a
+gap in what is heard, and moving the reference for it would make the canceller look for the
+echo again. A stream this late ran dry: its next block is heard from now."""
 
 SERVER_ECHO_CANCEL_MARKS = ("echo-cancel", "echo_cancel")
 """What the names of PulseAudio's ``module-echo-cancel`` sources (``<master>.echo-cancel``)
@@ -63,10 +70,11 @@ class VoiceProcessing:
 NO_PROCESSING = VoiceProcessing(False, False, False)
 
 
-def cancels_echo_itself(device_id: str) -> bool:
+def cancels_echo_itself(device: DeviceInfo) -> bool:
     """True for an input that is the sound server's echo canceller: processing it again would
-    fight the server's canceller (and double the delay)."""
-    return any(mark in device_id for mark in SERVER_ECHO_CANCEL_MARKS)
+    fight the server's canceller (and double the delay). The monitor of the canceller's sink
+    is not: it records what plays there, echo and all."""
+    return device.monitor_of is None and any(mark in device.id for mark in SERVER_ECHO_CANCEL_MARKS)
 
 
 def load_audio_processor() -> Any:
@@ -98,6 +106,7 @@ class FarEndReference:
         self._ring = np.zeros(int(REFERENCE_SECONDS * self.rate), np.float32)
         self._end = 0  # the frame after the last one written
         self._cursors: dict[str, int] = {}  # role -> frame where its next block goes
+        self._resync = int(RESYNC_SECONDS * self.rate)
         self._lock = threading.Lock()
         self.stopped = False
 
@@ -105,7 +114,7 @@ class FarEndReference:
         """A stream of the device rendered ``block`` (called on its audio thread)."""
         now = int(round(self._clock() * self.rate))
         at = self._cursors.get(role)
-        if at is None or now > at + len(block):
+        if at is None or now > at + len(block) + self._resync:
             at = now  # the stream's first block, or its first after a rest
         self._cursors[role] = at + len(block)
         mono = block.mean(axis=1) if block.ndim == 2 else block

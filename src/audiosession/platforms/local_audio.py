@@ -208,7 +208,7 @@ class LocalAudio:
         device = inputs[device_id or self.engine.default_input() or next(iter(inputs))]
         if device_id is None:
             self._warn_if_monitor(device)
-        return CaptureTap(self.engine.open_input(device.id), device.label, device.id)
+        return CaptureTap(self.engine.open_input(device.id), device.label, device)
 
     def process_voice(self, tap: CaptureTap, processing: VoiceProcessing, session_id: str) -> None:
         """Process ``tap`` as ``processing`` says. The far end is what the engine renders to
