@@ -64,7 +64,7 @@ def test_typed_players_declare_their_type(cli, tone, command, session_type):
         ),
         (
             ["play", "{tone}", "--device", "speakers"],
-            "audiosession play: no output device 'speakers'; available: null",
+            "audiosession play: no audio output device 'speakers'; available: null",
         ),
         (
             ["play", "{tone}", "--volume", "2"],

@@ -31,6 +31,7 @@ from audiosession.elements.media_reports import (
 from audiosession.elements.media_resting import rest_later, wake_source
 from audiosession.elements.playing_source import PlayingSource
 from audiosession.elements.sources import check_can_open, open_media_source_or_failure
+from audiosession.engine.backend import check_device
 from audiosession.engine.engine import OutputFailed, OutputLost
 from audiosession.engine.gain import Gain
 from audiosession.errors import (
@@ -573,14 +574,11 @@ class MediaElement(EventTarget, SessionElement):
         with self._loop_lock:
             self._check_usable()
             audio = self.audio_session.platform.audio
-            outputs = [d.id for d in audio.devices() if d.kind == "audiooutput"]
-            if sink_id and sink_id not in outputs:
-                return Promise.settled(
-                    self.window.runtime.loop,
-                    error=NotFoundError(
-                        f"no audio output device {sink_id!r}; available: {', '.join(outputs)}"
-                    ),
-                )
+            if sink_id:
+                try:
+                    check_device(sink_id, audio.devices())
+                except NotFoundError as error:
+                    return Promise.settled(self.window.runtime.loop, error=error)
             self._sink_id = sink_id
             if self._voice is not None:
                 audio.set_sink(self._voice, sink_id or None)

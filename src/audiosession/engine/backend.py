@@ -7,11 +7,11 @@ The backends are in ``engine/backends/``: ``virtual``, ``null``, ``wav``, ``puls
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from ..errors import AudioSessionError
+from ..errors import AudioSessionError, NotFoundError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,6 +66,19 @@ class DeviceInfo:
     monitor_of: str | None = None
     """For an input that is a sound server's monitor of an output (PulseAudio's
     "Monitor of ..." sources): that output's id. It records what plays there, not a room."""
+
+
+def check_device(
+    device_id: str, devices: Iterable[DeviceInfo], kind: DeviceKind = "audiooutput"
+) -> None:
+    """Raise ``NotFoundError``, naming the devices of ``kind`` there are, unless ``device_id``
+    is one of them."""
+    ids = [device.id for device in devices if device.kind == kind]
+    if device_id not in ids:
+        what = "audio output" if kind == "audiooutput" else "audio input"
+        raise NotFoundError(
+            f"no {what} device {device_id!r}; available: {', '.join(ids) or 'none'}"
+        )
 
 
 class Stream(Protocol):
