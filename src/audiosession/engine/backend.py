@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from ..errors import AudioSessionError, NotFoundError
 
@@ -29,14 +29,24 @@ class BackendUnavailableError(AudioSessionError, RuntimeError):
     """The backend cannot run here: its library, its Python package or its server is missing."""
 
 
-def check_format(rate: int, channels: int, blocksize: int) -> None:
-    """Raise ``ValueError`` unless a real device can take this stream format."""
+class StreamFormat(NamedTuple):
+    """What a real device's stream carries: float32 samples at ``rate`` Hz in ``channels``,
+    ``blocksize`` frames a block."""
+
+    rate: int
+    channels: int
+    blocksize: int
+
+
+def check_format(rate: int, channels: int, blocksize: int) -> StreamFormat:
+    """The stream format; ``ValueError`` unless a real device can take it."""
     if not isinstance(rate, int) or not 1000 <= rate <= 384000:
         raise ValueError(f"rate must be an int between 1000 and 384000 Hz, not {rate!r}")
     if not isinstance(channels, int) or not 1 <= channels <= 32:
         raise ValueError(f"channels must be an int between 1 and 32, not {channels!r}")
     if not isinstance(blocksize, int) or blocksize < 16:
         raise ValueError(f"blocksize must be an int of at least 16 frames, not {blocksize!r}")
+    return StreamFormat(rate, channels, blocksize)
 
 
 def default_latency_blocks(rate: int, blocksize: int) -> int:
