@@ -159,7 +159,7 @@ def test_a_file_that_is_not_audio_fails_with_the_decoders_reason(
 def test_an_unknown_device_fails_with_the_outputs_there_are(daemon: Daemon, media: Media) -> None:
     raw = Raw(daemon.socket_path)
     session = raw.request("play_file", path=media.tone(1000, 0.2), device="earbuds")["session"]
-    assert sound_event(raw, session)["error"] == "no output device 'earbuds'; available: null"
+    assert sound_event(raw, session)["error"] == "no audio output device 'earbuds'; available: null"
 
 
 def test_a_client_may_play_a_bounded_number_of_sounds_at_once(daemon: Daemon, media: Media) -> None:

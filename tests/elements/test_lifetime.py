@@ -11,7 +11,7 @@ import weakref
 import pytest
 
 from audiosession import Audio, AudioContext, NotSupportedError, Window
-from audiosession.elements.media import IDLE_SOURCE_SECONDS
+from audiosession.elements.media_resting import IDLE_SOURCE_SECONDS
 from support.audio import silent, tone_level_db
 
 

@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from audiosession.engine import Engine, VirtualBackend
-from support.engine import BLOCK, RATE, need_tool
+from support.engine import BLOCK, RATE
+from support.requirements import need_tool
 
 
 @pytest.fixture

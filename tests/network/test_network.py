@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -18,6 +17,7 @@ from audiosession.elements import http_download, network
 from audiosession.testing import VirtualEnvironment
 from support.audio import RATE, dominant_frequency, silent, tone_level_db
 from support.http_server import AudioServer, Body, Route, SineWav, refused_url
+from support.requirements import need_tool
 
 from .helpers import advance_fed, advance_realtime, network_source, run_until
 
@@ -334,11 +334,7 @@ def test_each_failure_gives_its_error_and_the_other_window_keeps_playing(
 
 
 def test_https_verifies_the_certificate(env, tmp_path, mp3_tone):
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("openssl is needed to make a test certificate (apt-get install openssl)")
-        pytest.skip("openssl is not installed")
+    openssl = need_tool("openssl")  # to make a test certificate
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [

@@ -3,11 +3,7 @@ output."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import numpy as np
-import pytest
 
 from audiosession.engine import Engine, VirtualBackend
 
@@ -49,17 +45,6 @@ def sound_extent(signal: np.ndarray, threshold: float = 1e-4) -> tuple[int, int]
     """First and one-past-last frame whose samples exceed ``threshold``."""
     loud = np.flatnonzero(np.abs(signal).max(axis=1) > threshold)
     return (int(loud[0]), int(loud[-1]) + 1) if len(loud) else (0, 0)
-
-
-def need_tool(name: str) -> str:
-    """The path of a command-line tool; skipped without it, but a failure when CI=true."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (apt-get install {name})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def render(engine: Engine, seconds: float) -> None:

@@ -14,15 +14,13 @@ from collections.abc import Callable
 
 import pytest
 
+from support.requirements import unavailable
+
 
 def require(what: str, present: bool, install: str) -> None:
-    """Skip (or, under ``CI=true``, fail) when ``what`` is missing."""
-    if present:
-        return
-    message = f"{what} is missing; install it with: {install}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    """The test is unavailable (``support.requirements``) when ``what`` is missing."""
+    if not present:
+        unavailable(f"{what} is missing; install it with: {install}")
 
 
 def require_tools() -> None:

@@ -17,12 +17,18 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from support.pulse_server import PulseServer, _die_with_parent
+from support.pulse_server import (
+    PulseServer,
+    PulseServerError,
+    end_process,
+    spawn,
+    wait_until_started,
+)
+from support.requirements import unavailable
 
 REQUIRED_TOOLS = {
     "pipewire": "pipewire-bin",
@@ -34,7 +40,7 @@ REQUIRED_TOOLS = {
 }
 
 
-class PipeWireServerError(RuntimeError):
+class PipeWireServerError(PulseServerError):
     """The private PipeWire could not be started."""
 
 
@@ -46,7 +52,10 @@ def missing_packages() -> list[str]:
 class PipeWireServer:
     """A private PipeWire + WirePlumber + pipewire-pulse (see the module docstring)."""
 
-    # The same ``pactl`` parsing as the PulseAudio fixture's.
+    # The same PulseAudio clients' environment, ``pactl`` and its parsing as PulseServer's.
+    env = PulseServer.env
+    answers = PulseServer.answers
+    pactl = PulseServer.pactl
     sink_names = PulseServer.sink_names
     sink_inputs = PulseServer.sink_inputs
 
@@ -59,14 +68,6 @@ class PipeWireServer:
         """The value for ``PULSE_SERVER``."""
         assert self.dir is not None, "start() first"
         return f"unix:{self.dir}/run/pulse/native"
-
-    @property
-    def env(self) -> dict[str, str]:
-        """An environment for PulseAudio clients of this server."""
-        env = dict(os.environ)
-        env["PULSE_SERVER"] = self.server_string
-        env.pop("PULSE_SINK", None)
-        return env
 
     def start(self, timeout: float = 15.0) -> PipeWireServer:
         """Start everything and wait until the PulseAudio protocol answers."""
@@ -101,7 +102,7 @@ class PipeWireServer:
             self._wait(lambda: os.path.exists(f"{run}/pipewire-0"), timeout, "pipewire")
             self._spawn(["wireplumber"], env)
             self._spawn(["pipewire-pulse"], env)
-            self._wait(self._answers, timeout, "pipewire-pulse")
+            self._wait(self.answers, timeout, "pipewire-pulse")
             self.pactl("load-module", "module-null-sink", "sink_name=speakers")
             self._wait(
                 lambda: "speakers" in self.pactl("list", "short", "sinks"), timeout, "the null sink"
@@ -113,42 +114,10 @@ class PipeWireServer:
         return self
 
     def _spawn(self, args: list[str], env: dict[str, str]) -> None:
-        self.processes.append(
-            subprocess.Popen(
-                args,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
-        )
+        self.processes.append(spawn(args, env, self._log))
 
-    def _wait(self, condition: object, timeout: float, what: str) -> None:
-        assert callable(condition)
-        deadline = time.monotonic() + timeout
-        while not condition():
-            for process in self.processes:
-                if process.poll() is not None:
-                    raise PipeWireServerError(
-                        f"{process.args[0]} exited while starting {what}:\n{self.log()}"
-                    )
-            if time.monotonic() > deadline:
-                raise PipeWireServerError(f"{what} did not start within {timeout} s:\n{self.log()}")
-            time.sleep(0.05)
-
-    def _answers(self) -> bool:
-        result = subprocess.run(["pactl", "info"], env=self.env, capture_output=True, timeout=5)
-        return result.returncode == 0
-
-    def pactl(self, *args: str) -> str:
-        """Run ``pactl args...`` against this server and return its output."""
-        result = subprocess.run(["pactl", *args], env=self.env, capture_output=True, timeout=10)
-        if result.returncode != 0:
-            raise PipeWireServerError(
-                f"pactl {' '.join(args)} failed: {result.stderr.decode(errors='replace')}"
-            )
-        return result.stdout.decode(errors="replace")
+    def _wait(self, started: Callable[[], bool], timeout: float, what: str) -> None:
+        wait_until_started(started, self.processes, timeout, what, self.log)
 
     def log(self) -> str:
         """What the processes printed so far."""
@@ -160,13 +129,7 @@ class PipeWireServer:
     def stop(self) -> None:
         """End the processes (newest first) and remove the directory."""
         for process in reversed(self.processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
+            end_process(process)
         self.processes.clear()
         if getattr(self, "_log", None) is not None:
             self._log.close()
@@ -178,25 +141,19 @@ class PipeWireServer:
 @pytest.fixture(scope="module")
 def pipewire_server() -> Iterator[PipeWireServer]:
     """A started private PipeWire with pipewire-pulse (module scope)."""
-    ci = os.environ.get("CI", "").lower() == "true"
     missing = missing_packages()
     if missing:
-        message = (
+        unavailable(
             f"a private PipeWire needs the Debian packages {' '.join(missing)} "
             f"(apt-get install {' '.join(missing)}, or AUDIOSESSION_TEST_PIPEWIRE=1 "
             "scripts/setup --test; note that Debian's pipewire-pulse enables its "
             "socket for every user)"
         )
-        if ci:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
     server = PipeWireServer()
     try:
         server.start()
-    except PipeWireServerError as error:
-        if ci:
-            pytest.fail(str(error), pytrace=False)
-        pytest.skip(str(error))
+    except PulseServerError as error:  # PipeWireServerError, or pactl's
+        unavailable(str(error))
     try:
         yield server
     finally:

@@ -31,9 +31,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import IO
 
 import numpy as np
 import pytest
+
+from support.requirements import unavailable
 
 RATE = 48000
 CHANNELS = 2
@@ -158,31 +161,18 @@ class PulseServer:
         if self.null_source:
             args.append(f"--load=module-null-source source_name=mic rate={RATE} channels=2")
         self._log = open(os.path.join(self.dir, "pulseaudio.log"), "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            args,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                log = self.log()
-                self.stop()
-                raise PulseServerError(f"pulseaudio exited at start-up:\n{log}")
-            if os.path.exists(self.socket):
-                result = subprocess.run(
-                    ["pactl", "info"], env=self.env, capture_output=True, timeout=5
-                )
-                if result.returncode == 0:
-                    break
-            if time.monotonic() > deadline:
-                log = self.log()
-                self.stop()
-                raise PulseServerError(f"pulseaudio did not answer within {timeout} s:\n{log}")
-            time.sleep(0.05)
+        self.process = spawn(args, env, self._log)
+        try:
+            wait_until_started(
+                lambda: os.path.exists(self.socket) and self.answers(),
+                [self.process],
+                timeout,
+                "pulseaudio",
+                self.log,
+            )
+        except PulseServerError:
+            self.stop()
+            raise
         first = next(iter(self.sinks), None)
         if first is not None:
             self.pactl("set-default-sink", first)
@@ -196,6 +186,11 @@ class PulseServer:
             plist = " ".join(f"{k}='{v}'" for k, v in props.items())
             args += f' sink_properties="{plist}"'
         return args
+
+    def answers(self) -> bool:
+        """Whether the server answers ``pactl info``."""
+        result = subprocess.run(["pactl", "info"], env=self.env, capture_output=True, timeout=5)
+        return result.returncode == 0
 
     def log(self) -> str:
         """The daemon's log so far."""
@@ -234,13 +229,7 @@ class PulseServer:
                 os.environ[name] = value
         self._saved_env.clear()
         if self.process is not None:
-            if self.process.poll() is None:
-                self.process.terminate()
-                try:
-                    self.process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait(timeout=5)
+            end_process(self.process)
             self.process = None
         if getattr(self, "_log", None) is not None:
             self._log.close()
@@ -441,6 +430,48 @@ def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
     return False
 
 
+def spawn(args: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start a server's process, its output to ``log``; it ends when the test process dies."""
+    return subprocess.Popen(
+        args,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def wait_until_started(
+    started: Callable[[], bool],
+    processes: list[subprocess.Popen[bytes]],
+    timeout: float,
+    what: str,
+    log: Callable[[], str],
+) -> None:
+    """Wait until ``started()``; ``PulseServerError`` with the ``log()`` if one of the
+    ``processes`` exits first, or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not started():
+        for process in processes:
+            if process.poll() is not None:
+                raise PulseServerError(f"{process.args[0]} exited while starting {what}:\n{log()}")
+        if time.monotonic() > deadline:
+            raise PulseServerError(f"{what} did not start within {timeout} s:\n{log()}")
+        time.sleep(0.05)
+
+
+def end_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server's process; kill it if it has not ended 5 s later."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM when the test process dies (no leftovers)."""
     try:
@@ -478,28 +509,22 @@ def _split_module_args(text: str) -> list[str]:
 
 
 def require_pulse_tools() -> None:
-    """Skip (or, under ``CI=true``, fail) when the server's Debian packages are missing."""
+    """The test is unavailable (``support.requirements``) without the server's packages."""
     missing = missing_packages()
-    if not missing:
-        return
-    message = (
-        f"a private PulseAudio server needs the Debian packages {' '.join(missing)} "
-        f"(apt-get install {' '.join(missing)})"
-    )
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    if missing:
+        unavailable(
+            f"a private PulseAudio server needs the Debian packages {' '.join(missing)} "
+            f"(apt-get install {' '.join(missing)})"
+        )
 
 
 def start_or_skip(server: PulseServer) -> PulseServer:
-    """Start ``server``; skip the test (or, under ``CI=true``, fail it) if it cannot run."""
+    """Start ``server``; the test is unavailable if it cannot run."""
     require_pulse_tools()
     try:
         return server.start()
-    except PulseServerError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(str(exc), pytrace=False)
-        pytest.skip(str(exc))
+    except PulseServerError as error:
+        unavailable(str(error))
 
 
 def level_db(signal: np.ndarray, freq: float, rate: int = RATE) -> float:

@@ -33,6 +33,7 @@ from audiosession.cli.common import (
 )
 from audiosession.cli.progress import ProgressLine, clock, player_line
 from audiosession.elements.sources import url_scheme
+from audiosession.engine.backend import check_device
 from audiosession.platforms.local_audio import monitor_input_warning
 from audiosession.policy import find_config, route_for
 
@@ -77,12 +78,10 @@ def _check_files(files: list[str]) -> None:
 def _check_output(device: str | None) -> None:
     if device is None:
         return
-    outputs = [d.id for d in audiosession.platform().devices() if d.kind == "audiooutput"]
-    if device not in outputs:
-        raise CommandError(
-            f"no output device {device!r}; available: {', '.join(outputs)} "
-            "(see `audiosession devices`)"
-        )
+    try:
+        check_device(device, audiosession.platform().devices())
+    except NotFoundError as error:
+        raise CommandError(f"{error} (see `audiosession devices`)") from None
 
 
 def play(files: list[str], *, type_: str, volume: float, loop: bool, device: str | None) -> int:

@@ -372,13 +372,8 @@ class DaemonPlayer:
                 role=self._daemon.config.role(SOUND_TYPE),
                 playing=False,
             )
-        except NotFoundError:
-            outputs = [d.id for d in engine.devices() if d.kind == "audiooutput"]
-            self._finish(
-                sound,
-                "failed",
-                error=f"no output device {sound.device!r}; available: {', '.join(outputs)}",
-            )
+        except NotFoundError as error:
+            self._finish(sound, "failed", error=str(error))
             return
         self._voices[sound.voice] = sound
         client = sound.client

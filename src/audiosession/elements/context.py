@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audiosession.elements.futures import Promise
+from audiosession.elements.futures import PendingPromises, Promise
 from audiosession.engine.engine import DeviceRemoved
 from audiosession.engine.gain import Gain
 from audiosession.engine.mixer import AudibilityChanged
@@ -294,7 +294,7 @@ class AudioContext(EventTarget, SessionElement):
         self._state = "running"
         self._user_suspended = False
         self._samples_audible = False
-        self._pending_resumes: list[Promise[None]] = []
+        self._pending_resumes = PendingPromises()
         self._gate = Gain(0.0)
         self._lock = threading.Lock()
         self._on_close: list[Callable[[], None]] = []  # what nodes hold (AudioWorkletNode)
@@ -401,9 +401,7 @@ class AudioContext(EventTarget, SessionElement):
         self._loop.queue_task(self._fire_statechange)
         self._refresh_audible()
         if state == "running":
-            for future in self._pending_resumes:
-                future.resolve(None)
-            self._pending_resumes.clear()
+            self._pending_resumes.resolve()
 
     @property
     def _keeps_itself_alive(self) -> bool:
@@ -462,7 +460,7 @@ class AudioContext(EventTarget, SessionElement):
     def _release(self) -> None:
         self._remove_voice()
         self._state = "closed"
-        for future in self._pending_resumes:
+        for future in self._pending_resumes.take():
             future.cancel()
         super()._release()
 

@@ -129,3 +129,33 @@ def settled(loop: TaskLoop, value: Any = None, error: BaseException | None = Non
     returns when it can answer at once."""
     future: Playback[Any] = Playback.settled(loop, value, error)
     return future
+
+
+class PendingPromises:
+    """Promises waiting for one outcome, settled together: the media element's "list of
+    pending play promises" (HTML: take, resolve and reject pending play promises), the
+    AudioContext's pending resume promises."""
+
+    def __init__(self) -> None:
+        self._promises: list[Promise[None]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._promises)
+
+    def append(self, promise: Promise[None]) -> None:
+        self._promises.append(promise)
+
+    def take(self) -> list[Promise[None]]:
+        """HTML's "take pending play promises": the promises, and the list emptied."""
+        promises, self._promises = self._promises, []
+        return promises
+
+    def resolve(self) -> None:
+        """Resolve every pending promise (with None), and empty the list."""
+        for promise in self.take():
+            promise.resolve(None)
+
+    def reject(self, error: BaseException) -> None:
+        """Reject every pending promise with ``error``, and empty the list."""
+        for promise in self.take():
+            promise.reject(error)

@@ -17,17 +17,23 @@ import logging
 import math
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from audiosession.elements.futures import Playback, Promise, settled
+from audiosession.elements.futures import PendingPromises, Playback, Promise, settled
 from audiosession.elements.media_error import MediaError, MediaSourceError, play_error
+from audiosession.elements.media_reports import (
+    engine_event,
+    output_failed,
+    output_lost,
+    source_event,
+)
+from audiosession.elements.media_resting import rest_later, wake_source
 from audiosession.elements.playing_source import PlayingSource
 from audiosession.elements.sources import check_can_open, open_media_source_or_failure
-from audiosession.engine.engine import DeviceRemoved, OutputFailed, OutputLost, OutputRestored
+from audiosession.engine.backend import check_device
+from audiosession.engine.engine import OutputFailed, OutputLost
 from audiosession.engine.gain import Gain
-from audiosession.engine.mixer import VoiceEnded
 from audiosession.errors import (
     AbortError,
     NotAllowedError,
@@ -47,10 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TIMEUPDATE_INTERVAL = 0.25
-
-IDLE_SOURCE_SECONDS = 10.0
-"""Seconds a paused element keeps its file open before it rests (docs/media.md): a pause and
-a play within them cost nothing; after them, ``play()`` opens the file again first."""
 
 
 _Handler = EventHandler["MediaElement"]
@@ -93,7 +95,7 @@ class MediaElement(EventTarget, SessionElement):
         self._muted = False
         self._loop = False
         self._error: MediaError | None = None
-        self._pending: list[Playback[None]] = []
+        self._pending = PendingPromises()  # HTML's list of pending play promises
         self._sink_id = ""
         self._gain = Gain(1.0)
         self._timeupdate_running = False
@@ -177,7 +179,7 @@ class MediaElement(EventTarget, SessionElement):
         if not self._paused:
             self._paused = True
             self._queue_event("pause")
-        self._reject_pending(AbortError("the media was reloaded before play() started"))
+        self._pending.reject(AbortError("the media was reloaded before play() started"))
         self._refresh_audible()
         if self._src_object is not None:
             self._attach(self._src_object._open_source(self._engine_format(), self.window))
@@ -218,7 +220,7 @@ class MediaElement(EventTarget, SessionElement):
         self._refresh_audible()
         self._sync_voice()
         if self._paused:
-            self._rest_later()
+            rest_later(self)
 
     def _attach(self, source: Any) -> None:
         self._source = PlayingSource(source, self._loop)
@@ -228,33 +230,12 @@ class MediaElement(EventTarget, SessionElement):
             # becomes a task, ignored once another load began.
             generation, loop = self._load_generation, self.window.runtime.loop
             start_loading(
-                lambda kind, *args: loop.queue_task(self._source_event, generation, kind, *args)
+                lambda kind, *args: loop.queue_task(source_event, self, generation, kind, *args)
             )
             return
         self._queue_event("durationchange")
         self._queue_event("loadedmetadata")
         self._queue_event("canplay")
-
-    def _source_event(self, generation: int, kind: str, *args: Any) -> None:
-        """A progressive source's report, on the loop (see ``elements.network``)."""
-        if self._released or generation != self._load_generation or self._source is None:
-            return
-        if kind == "error":
-            self._fail(*args)
-        elif kind == "loadedmetadata":
-            self._fire("durationchange")
-            self._fire("loadedmetadata")
-        elif kind == "waiting":
-            # HTML: playback stopped for lack of data; the session stays active.
-            if not self._paused and not self._waiting:
-                self._waiting = True
-                self._fire("waiting")
-        elif kind == "playing":
-            if self._waiting or self._pending:
-                pending, self._pending = self._pending, []
-                self._started(pending)
-        else:  # progress, canplay, stalled
-            self._fire(kind)
 
     def _engine_format(self) -> tuple[int, int]:
         audio = self.audio_session.platform.audio
@@ -265,7 +246,7 @@ class MediaElement(EventTarget, SessionElement):
         self._teardown()
         self._error = MediaError(code, message)
         log.warning("%s", message)
-        self._reject_pending(play_error(code, message))
+        self._pending.reject(play_error(code, message))
         if not self._paused:
             self._paused = True
             self._queue_event("pause")
@@ -321,7 +302,7 @@ class MediaElement(EventTarget, SessionElement):
             self.audio_session._forget_interrupted(self)
             self._suspended = False
             self._internal_pause()
-            self._reject_pending(AbortError("play() was interrupted by a call to pause()"))
+            self._pending.reject(AbortError("play() was interrupted by a call to pause()"))
             self._refresh_audible()
             self._sync_voice()
 
@@ -330,56 +311,14 @@ class MediaElement(EventTarget, SessionElement):
             self._paused = True
             self._queue_event("timeupdate")
             self._queue_event("pause")
-            self._rest_later()
-
-    # -- resting: a file is not held open by an element that does not play --------------------
-
-    def _rest_later(self) -> None:
-        """Rest the source if the element is still paused ``IDLE_SOURCE_SECONDS`` from now.
-        The timer does not keep the element alive: dropped, it goes with its file at once."""
-        self._pauses += 1
-        self.window.runtime.loop.call_later(
-            IDLE_SOURCE_SECONDS, _rest_if_still_paused, weakref.ref(self), self._pauses
-        )
-
-    def _rest_source(self) -> None:
-        """Close the file, decoder, buffer and voice; keep where it stood (docs/media.md)."""
-        source = self._source
-        if source is None or source.resting or source.waking or not source.can_rest:
-            return
-        if self._voice is not None:
-            self.audio_session.platform.audio.remove_voice(self._voice)
-            self._voice = None
-        source.rest()
-
-    def _wake_source(self) -> None:
-        """Open the resting file again, off the loop; the element plays on once it is open."""
-        assert self._source is not None
-        if not self._source.waking:
-            self._source.waking = True
-            self._open_off_the_loop(self._src, self._woken)
-
-    def _woken(self, result: Any) -> None:
-        source = self._source
-        if source is None or not source.resting:  # the element failed meanwhile
-            if not isinstance(result, MediaSourceError):
-                result.close()
-            return
-        if isinstance(result, MediaSourceError):  # the file went away while it rested
-            self._fail(result.code, str(result))
-            return
-        source.wake(result)
-        self._refresh_audible()
-        self._sync_voice()
-        if self._paused:
-            self._rest_later()
+            rest_later(self)
 
     def _sync_voice(self) -> None:
         """Run the voice exactly when the element is playing and may be heard: its session
         is active, or it is inaudible anyway (muted or volume 0)."""
         source = self._source
         if source is not None and source.resting and not self._paused:
-            self._wake_source()
+            wake_source(self)
         session_state = self.audio_session.state
         want = (
             not self._paused
@@ -397,76 +336,28 @@ class MediaElement(EventTarget, SessionElement):
                 source.voice_source(audio, self._src or "<stream>"),
                 gains=(self._gain,),
                 sink=self._sink_id or None,
-                on_event=self._on_engine_event,
+                on_event=lambda event: engine_event(self, event),
             )
         elif self._voice is not None:
             self._voice.playing = want
         if want:
             output_down = self.audio_session.platform.audio.output_down
             if isinstance(output_down, OutputFailed):
-                self._output_failed(output_down)
+                output_failed(self, output_down)
                 return
             if isinstance(output_down, OutputLost):
-                self._output_lost()  # the future resolves when the server is back
+                output_lost(self)  # the future resolves when the server is back
             # A network source with no audio yet: the future resolves at its "playing".
             elif self._pending and self._source is not None and self._source.ready:
-                pending, self._pending = self._pending, []
-                self.window.runtime.loop.queue_task(self._started, pending)
+                self.window.runtime.loop.queue_task(self._started, self._pending.take())
             self._start_timeupdates()
 
-    def _started(self, pending: list[Playback[None]]) -> None:
+    def _started(self, pending: list[Promise[None]]) -> None:
+        """HTML's "notify about playing": ``playing`` fires, the promises taken resolve."""
         self._waiting = False
         self._fire_if_open("playing")
         for future in pending:
             future.resolve(None)
-
-    def _reject_pending(self, error: Exception) -> None:
-        pending, self._pending = self._pending, []
-        for future in pending:
-            future.reject(error)
-
-    def _on_engine_event(self, event: Any) -> None:
-        if isinstance(event, VoiceEnded) and event.voice is self._voice:
-            self._reached_the_end()
-        elif isinstance(event, DeviceRemoved):
-            self._sync_voice()  # moved off an unplugged device, held: play on if we should
-        elif isinstance(event, OutputLost):
-            self._output_lost()
-        elif isinstance(event, OutputRestored):
-            self._output_restored()
-        elif isinstance(event, OutputFailed) and not self._paused:
-            self._output_failed(event)
-
-    def _output_lost(self) -> None:
-        """The sound server went away: playing, but nothing is heard (HTML ``waiting``)."""
-        if not self._paused and not self._waiting:
-            self._waiting = True
-            self._queue_event("waiting")
-
-    def _output_restored(self) -> None:
-        """The sound server is back and the stream plays again: ``playing``."""
-        if self._waiting and not self._paused and self._source is not None and self._source.ready:
-            pending, self._pending = self._pending, []
-            self._started(pending)
-
-    def _output_failed(self, event: OutputFailed) -> None:
-        """The sound server did not come back: the element fails ("try again later")."""
-        self._fail(
-            MediaError.MEDIA_ERR_NETWORK,
-            f"{self._src or 'the stream'}: cannot play: {event.reason}",
-        )
-
-    def _reached_the_end(self) -> None:
-        # HTML "reaches the end": paused, then timeupdate, pause and ended fire.
-        self.audio_session.platform.audio.remove_voice(self._voice)
-        self._voice = None
-        self._ended = True
-        self._paused = True
-        self._queue_event("timeupdate")
-        self._queue_event("pause")
-        self._queue_event("ended")
-        self._rest_source()  # play() starts it again from the start, opened anew
-        self._refresh_audible()
 
     def _start_timeupdates(self) -> None:
         if not self._timeupdate_running:
@@ -535,7 +426,7 @@ class MediaElement(EventTarget, SessionElement):
         if self._paused:
             return
         self._internal_pause()
-        self._reject_pending(
+        self._pending.reject(
             NotAllowedError(
                 f"the platform refused to play in {self.window.name} "
                 f"({self.audio_session.computed_type} session); see platform().sessions()"
@@ -545,7 +436,7 @@ class MediaElement(EventTarget, SessionElement):
         self._sync_voice()
 
     def _release(self) -> None:
-        self._reject_pending(AbortError(f"{self.window.name} was closed"))
+        self._pending.reject(AbortError(f"{self.window.name} was closed"))
         self._teardown()
         self._paused = True
         super()._release()
@@ -683,14 +574,11 @@ class MediaElement(EventTarget, SessionElement):
         with self._loop_lock:
             self._check_usable()
             audio = self.audio_session.platform.audio
-            outputs = [d.id for d in audio.devices() if d.kind == "audiooutput"]
-            if sink_id and sink_id not in outputs:
-                return Promise.settled(
-                    self.window.runtime.loop,
-                    error=NotFoundError(
-                        f"no audio output device {sink_id!r}; available: {', '.join(outputs)}"
-                    ),
-                )
+            if sink_id:
+                try:
+                    check_device(sink_id, audio.devices())
+                except NotFoundError as error:
+                    return Promise.settled(self.window.runtime.loop, error=error)
             self._sink_id = sink_id
             if self._voice is not None:
                 audio.set_sink(self._voice, sink_id or None)
@@ -702,12 +590,6 @@ class MediaElement(EventTarget, SessionElement):
         what = self._src or ("<stream>" if self._src_object is not None else "no source")
         state = "paused" if self._paused else "playing"
         return f"<Audio {what} {state} in {self.window.name}>"
-
-
-def _rest_if_still_paused(element: weakref.ref[MediaElement], pauses: int) -> None:
-    audio = element()
-    if audio is not None and not audio._released and audio._paused and pauses == audio._pauses:
-        audio._rest_source()
 
 
 Audio = MediaElement

@@ -7,11 +7,11 @@ The backends are in ``engine/backends/``: ``virtual``, ``null``, ``wav``, ``puls
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
-from ..errors import AudioSessionError
+from ..errors import AudioSessionError, NotFoundError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,14 +29,24 @@ class BackendUnavailableError(AudioSessionError, RuntimeError):
     """The backend cannot run here: its library, its Python package or its server is missing."""
 
 
-def check_format(rate: int, channels: int, blocksize: int) -> None:
-    """Raise ``ValueError`` unless a real device can take this stream format."""
+class StreamFormat(NamedTuple):
+    """What a real device's stream carries: float32 samples at ``rate`` Hz in ``channels``,
+    ``blocksize`` frames a block."""
+
+    rate: int
+    channels: int
+    blocksize: int
+
+
+def check_format(rate: int, channels: int, blocksize: int) -> StreamFormat:
+    """The stream format; ``ValueError`` unless a real device can take it."""
     if not isinstance(rate, int) or not 1000 <= rate <= 384000:
         raise ValueError(f"rate must be an int between 1000 and 384000 Hz, not {rate!r}")
     if not isinstance(channels, int) or not 1 <= channels <= 32:
         raise ValueError(f"channels must be an int between 1 and 32, not {channels!r}")
     if not isinstance(blocksize, int) or blocksize < 16:
         raise ValueError(f"blocksize must be an int of at least 16 frames, not {blocksize!r}")
+    return StreamFormat(rate, channels, blocksize)
 
 
 def default_latency_blocks(rate: int, blocksize: int) -> int:
@@ -66,6 +76,19 @@ class DeviceInfo:
     monitor_of: str | None = None
     """For an input that is a sound server's monitor of an output (PulseAudio's
     "Monitor of ..." sources): that output's id. It records what plays there, not a room."""
+
+
+def check_device(
+    device_id: str, devices: Iterable[DeviceInfo], kind: DeviceKind = "audiooutput"
+) -> None:
+    """Raise ``NotFoundError``, naming the devices of ``kind`` there are, unless ``device_id``
+    is one of them."""
+    ids = [device.id for device in devices if device.kind == kind]
+    if device_id not in ids:
+        what = "audio output" if kind == "audiooutput" else "audio input"
+        raise NotFoundError(
+            f"no {what} device {device_id!r}; available: {', '.join(ids) or 'none'}"
+        )
 
 
 class Stream(Protocol):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import NotFoundError
 from .ahead import AHEAD_SECONDS, CHUNK_FRAMES, AheadBuffer, AheadWorkers, Produce
-from .backend import Backend, DeviceInfo, Stream
+from .backend import Backend, DeviceInfo, DeviceKind, Stream, check_device
 from .gain import Gain
 from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, Source, Voice, VoiceEnded
 
@@ -288,18 +288,13 @@ class Engine:
         """The id of the default input device (None if there is none)."""
         return self.backend.default_input()
 
-    def _device_ids(self, kind: str) -> list[str]:
-        return [d.id for d in self._devices if d.kind == kind]
-
-    def _resolve(self, device: str | None, kind: str) -> str:
-        ids = self._device_ids(kind)
+    def _resolve(self, device: str | None, kind: DeviceKind) -> str:
         if device is None:
             default = self.default_output() if kind == "audiooutput" else self.default_input()
             if default is None:
                 raise NotFoundError(f"there is no {kind} device")
             return default
-        if device not in ids:
-            raise NotFoundError(f"no {kind} device {device!r}; the {kind}s are {ids}")
+        check_device(device, self._devices, kind)
         return device
 
     # -- voices -----------------------------------------------------------------------------

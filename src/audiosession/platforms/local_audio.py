@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audiosession.engine.ahead import AheadBuffer, Produce
-from audiosession.engine.backend import Backend, DeviceInfo
+from audiosession.engine.backend import Backend, DeviceInfo, check_device
 from audiosession.engine.engine import (
     DeviceRemoved,
     DevicesChanged,
@@ -28,7 +28,6 @@ from audiosession.engine.gain import Gain
 from audiosession.engine.inputs import CaptureTap, LoopedFileInput, SilentInput
 from audiosession.engine.mixer import Source, Voice
 from audiosession.engine.voice_processing import VoiceProcessing
-from audiosession.errors import NotFoundError
 from audiosession.loop import TaskLoop
 
 log = logging.getLogger(__name__)
@@ -196,11 +195,10 @@ class LocalAudio:
                 LoopedFileInput(fake, self.channels, self.rate, self.loop.now),
                 f"Fake microphone ({fake})",
             )
-        inputs = {d.id: d for d in self.devices() if d.kind == "audioinput"}
-        if device_id is not None and device_id not in inputs:
-            raise NotFoundError(
-                f"no audio input device {device_id!r}; available: {', '.join(inputs) or 'none'}"
-            )
+        devices = self.devices()
+        if device_id is not None:
+            check_device(device_id, devices, "audioinput")
+        inputs = {d.id: d for d in devices if d.kind == "audioinput"}
         if not inputs:
             return CaptureTap(
                 SilentInput(self.channels, self.rate, self.loop.now), "No microphone (silence)"

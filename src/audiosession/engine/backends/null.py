@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...errors import NotFoundError
-from ..backend import DeliverCallback, DeviceInfo, RenderCallback
+from ..backend import DeliverCallback, DeviceInfo, RenderCallback, check_device
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,7 @@ class RealtimeBackend:
         render: RenderCallback,
     ) -> _Stream:
         """A stream whose ``render`` is called once per block, in real time."""
-        if device_id != self.output_device.id:
-            raise NotFoundError(f"no output device {device_id!r}; have {self.output_device.id!r}")
+        check_device(device_id, [self.output_device])
         stream = _Stream(self, device_id, render)
         self._start(stream, self._outputs, rate, channels, blocksize)
         return stream
@@ -87,8 +85,7 @@ class RealtimeBackend:
         self, device_id: str, *, rate: int, channels: int, blocksize: int, deliver: DeliverCallback
     ) -> _Stream:
         """A capture stream that receives one block of silence per block, in real time."""
-        if device_id != self.input_device.id:
-            raise NotFoundError(f"no input device {device_id!r}; have {self.input_device.id!r}")
+        check_device(device_id, [self.input_device], "audioinput")
         stream = _Stream(self, device_id, deliver)
         self._start(stream, self._inputs, rate, channels, blocksize)
         return stream

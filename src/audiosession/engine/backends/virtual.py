@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from ...errors import NotFoundError
-from ..backend import DeliverCallback, DeviceInfo, RenderCallback
+from ..backend import DeliverCallback, DeviceInfo, RenderCallback, check_device
 
 DEFAULT_OUTPUTS = (
     DeviceInfo("default", "Virtual speakers", "audiooutput", frozenset(), True),
@@ -145,8 +145,7 @@ class VirtualBackend:
         """A stream rendered once per ``render_block()`` (with this backend's blocksize)."""
         self._check_format(rate, channels)
         with self._lock:
-            if device_id not in self._outputs:
-                raise NotFoundError(f"no output device {device_id!r}; have {list(self._outputs)}")
+            check_device(device_id, self._outputs.values())
             stream = _VirtualOutput(self, device_id, role, render)
             self._output_streams.append(stream)
         return stream
@@ -157,8 +156,7 @@ class VirtualBackend:
         """A capture stream fed one block of the device's signal per ``render_block()``."""
         self._check_format(rate, channels)
         with self._lock:
-            if device_id not in self._inputs:
-                raise NotFoundError(f"no input device {device_id!r}; have {list(self._inputs)}")
+            check_device(device_id, self._inputs.values(), "audioinput")
             stream = _VirtualInput(self, device_id, deliver)
             self._input_streams.append(stream)
         return stream

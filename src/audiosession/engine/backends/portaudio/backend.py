@@ -33,6 +33,7 @@ from ...backend import (
     DeviceInfo,
     DeviceKind,
     RenderCallback,
+    StreamFormat,
     check_format,
     default_latency_blocks,
 )
@@ -102,12 +103,10 @@ class _PaStream:
 
     kind: DeviceKind = "audiooutput"
 
-    def __init__(
-        self, backend: PortAudioBackend, device_id: str, rate: int, channels: int, blocksize: int
-    ) -> None:
+    def __init__(self, backend: PortAudioBackend, device_id: str, format: StreamFormat) -> None:
         self.backend = backend
         self.device_id = device_id
-        self.format = (rate, channels, blocksize)
+        self.format = format
         self.failed = False
         """True once PortAudio stopped the stream on its own (its device went away)."""
         self._stream: Any = None
@@ -115,6 +114,25 @@ class _PaStream:
         self._callback_thread: int | None = None
 
     def _make(self, index: int) -> Any:
+        rate, channels, blocksize = self.format
+        sd = self.backend._sd
+        return (sd.OutputStream if self.kind == "audiooutput" else sd.InputStream)(
+            device=index,
+            samplerate=rate,
+            channels=channels,
+            dtype="float32",
+            blocksize=blocksize,
+            latency=self._latency(),
+            callback=self._callback,
+            finished_callback=self._finished,
+            extra_settings=self.backend._extra_settings(),
+        )
+
+    def _latency(self) -> float:
+        """Seconds of buffer to ask PortAudio for."""
+        raise NotImplementedError
+
+    def _callback(self, data: np.ndarray, frames: int, time: Any, status: Any) -> None:
         raise NotImplementedError
 
     def _open_portaudio(self) -> None:
@@ -163,15 +181,9 @@ class _DeviceOutput(_PaStream):
     """The one PortAudio output stream of a device: it sums every role stream open on it."""
 
     def __init__(
-        self,
-        backend: PortAudioBackend,
-        device_id: str,
-        rate: int,
-        channels: int,
-        blocksize: int,
-        latency: float,
+        self, backend: PortAudioBackend, device_id: str, format: StreamFormat, latency: float
     ) -> None:
-        super().__init__(backend, device_id, rate, channels, blocksize)
+        super().__init__(backend, device_id, format)
         self.latency = latency
         self.roles: tuple[PortAudioOutputStream, ...] = ()
         self.underflows = 0
@@ -180,19 +192,8 @@ class _DeviceOutput(_PaStream):
         """Seconds from the last callback to when its block is heard (PortAudio's estimate:
         with ALSA's pulse plugin it includes the server's buffer, the stream's latency not)."""
 
-    def _make(self, index: int) -> Any:
-        rate, channels, blocksize = self.format
-        return self.backend._sd.OutputStream(
-            device=index,
-            samplerate=rate,
-            channels=channels,
-            dtype="float32",
-            blocksize=blocksize,
-            latency=self.latency,
-            callback=self._callback,
-            finished_callback=self._finished,
-            extra_settings=self.backend._extra_settings(),
-        )
+    def _latency(self) -> float:
+        return self.latency
 
     def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
         self._callback_thread = threading.get_ident()
@@ -297,30 +298,18 @@ class PortAudioInputStream(_PaStream):
         self,
         backend: PortAudioBackend,
         device_id: str,
-        rate: int,
-        channels: int,
-        blocksize: int,
+        format: StreamFormat,
         deliver: DeliverCallback,
     ) -> None:
-        super().__init__(backend, device_id, rate, channels, blocksize)
+        super().__init__(backend, device_id, format)
         self._deliver = deliver
         self.overflows = 0
         """Callbacks flagged ``input_overflow`` (captured audio was lost)."""
         self.closed = False
 
-    def _make(self, index: int) -> Any:
-        rate, channels, blocksize = self.format
-        return self.backend._sd.InputStream(
-            device=index,
-            samplerate=rate,
-            channels=channels,
-            dtype="float32",
-            blocksize=blocksize,
-            latency=self.backend._latency(rate, blocksize),
-            callback=self._callback,
-            finished_callback=self._finished,
-            extra_settings=self.backend._extra_settings(),
-        )
+    def _latency(self) -> float:
+        rate, _, blocksize = self.format
+        return self.backend._latency(rate, blocksize)
 
     def _callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
         self._callback_thread = threading.get_ident()
@@ -451,23 +440,17 @@ class PortAudioBackend:
         Every role on one device shares that device's PortAudio stream (and its format).
         Raises ``NotFoundError`` for an unknown device.
         """
-        check_format(rate, channels, blocksize)
+        format = check_format(rate, channels, blocksize)
         self._check_open()
         with self._lock:
             device = self._outputs.get(device_id)
-            if (
-                device is not None
-                and not device.failed
-                and device.format != (rate, channels, blocksize)
-            ):
+            if device is not None and not device.failed and device.format != format:
                 raise ValueError(
                     f"the streams of {device_id!r} run at rate, channels, blocksize"
-                    f" = {device.format}, not {(rate, channels, blocksize)}"
+                    f" = {tuple(device.format)}, not {tuple(format)}"
                 )
             if device is None or device.failed:
-                device = _DeviceOutput(
-                    self, device_id, rate, channels, blocksize, self._latency(rate, blocksize)
-                )
+                device = _DeviceOutput(self, device_id, format, self._latency(rate, blocksize))
                 device._open_portaudio()
                 self._outputs[device_id] = device
             stream = PortAudioOutputStream(device, role, render)
@@ -490,9 +473,9 @@ class PortAudioBackend:
     ) -> PortAudioInputStream:
         """A capture stream that calls ``deliver(block)`` on PortAudio's thread for each
         (blocksize, channels) float32 block. Raises ``NotFoundError`` for an unknown device."""
-        check_format(rate, channels, blocksize)
+        format = check_format(rate, channels, blocksize)
         self._check_open()
-        stream = PortAudioInputStream(self, device_id, rate, channels, blocksize, deliver)
+        stream = PortAudioInputStream(self, device_id, format, deliver)
         stream._open_portaudio()
         with self._lock:
             self._inputs.append(stream)

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
+from ....errors import NotFoundError
 from ...backend import (
     BackendUnavailableError,
     DeliverCallback,
     DeviceInfo,
+    DeviceKind,
     RenderCallback,
+    check_device,
     check_format,
     default_latency_blocks,
 )
 from .connection import RECONNECT_TIMEOUT, PulseConnection, ServerWatcher
 from .devices import PulseDevices
-from .streams import PulseInputStream, PulseOutputStream
+from .streams import PulseInputStream, PulseOutputStream, PulseStream
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +134,13 @@ class PulseBackend:
         ``DEFAULT_MIN_LATENCY``, 64 ms).
         Raises ``NotFoundError`` for an unknown sink.
         """
-        check_format(rate, channels, blocksize)
+        format = check_format(rate, channels, blocksize)
         if not isinstance(device_id, str) or not device_id:
             raise ValueError(f"device_id must be a sink name, not {device_id!r}")
-        stream = PulseOutputStream(
-            self._connection, self.list_devices, device_id, role, rate, channels, blocksize, render
-        )
-        self._connection.start(
+        stream = PulseOutputStream(self._connection, device_id, role, format, render)
+        self._start(
             stream,
+            "audiooutput",
             self.latency_blocks or default_latency_blocks(rate, blocksize),
             self.allow_move,
             self.connect_timeout + 3.0,
@@ -153,14 +156,24 @@ class PulseBackend:
         ``deliver(block)`` is called on the libpulse thread with each (blocksize, channels)
         block. Raises ``NotFoundError`` for an unknown source.
         """
-        check_format(rate, channels, blocksize)
+        format = check_format(rate, channels, blocksize)
         if not isinstance(device_id, str) or not device_id:
             raise ValueError(f"device_id must be a source name, not {device_id!r}")
-        stream = PulseInputStream(
-            self._connection, self.list_devices, device_id, rate, channels, blocksize, deliver
-        )
-        self._connection.start(stream, self.connect_timeout + 3.0)
+        stream = PulseInputStream(self._connection, device_id, format, deliver)
+        self._start(stream, "audioinput", self.connect_timeout + 3.0)
         return stream
+
+    def _start(self, stream: PulseStream, kind: DeviceKind, *open_args: Any) -> None:
+        """Open ``stream`` on the connection; an unknown device's error names those there are."""
+        try:
+            self._connection.start(stream, *open_args)
+        except NotFoundError as error:
+            try:
+                devices = self.list_devices()
+            except Exception:  # the device list is only a hint here
+                raise error from None
+            check_device(stream.device_id, devices, kind)
+            raise
 
     # -- teardown --
 

@@ -7,14 +7,13 @@ import ctypes
 import logging
 import threading
 import time
-from collections.abc import Callable
 from ctypes import c_size_t, c_void_p
 from typing import Any
 
 import numpy as np
 
 from ....errors import NotFoundError
-from ...backend import DeliverCallback, DeviceInfo, RenderCallback
+from ...backend import DeliverCallback, RenderCallback, StreamFormat
 from .bindings import (
     _NO_STREAM_NOTIFY,
     _NO_STREAM_REQUEST,
@@ -48,22 +47,13 @@ class PulseStream:
 
     _kind = "stream"
 
-    def __init__(
-        self,
-        connection: PulseConnection,
-        list_devices: Callable[[], list[DeviceInfo]],
-        device_id: str,
-        rate: int,
-        channels: int,
-        blocksize: int,
-    ) -> None:
+    def __init__(self, connection: PulseConnection, device_id: str, format: StreamFormat) -> None:
         self._connection = connection
-        self._list_devices = list_devices  # for the message of an unknown device
         self._lib = connection.lib
         self.device_id = device_id
-        self.rate, self.channels, self.blocksize = rate, channels, blocksize
-        self._frame_bytes = 4 * channels
-        self._block_bytes = self._frame_bytes * blocksize
+        self.rate, self.channels, self.blocksize = format
+        self._frame_bytes = 4 * self.channels
+        self._block_bytes = self._frame_bytes * self.blocksize
         self._stream: int | None = None
         self._closed = False
         self.failed = False
@@ -129,13 +119,7 @@ class PulseStream:
                 with self._connection.locked():
                     self._release()
                 if errno == _PA_ERR_NOENTITY:
-                    try:
-                        known: object = [d.id for d in self._list_devices()]
-                    except Exception:  # the device list is only a hint here
-                        known = "(unavailable)"
-                    raise NotFoundError(
-                        f"no PulseAudio device {self.device_id!r}; known devices: {known}"
-                    )
+                    raise NotFoundError(f"no PulseAudio device {self.device_id!r}")
                 reason = (
                     _strerror(self._lib, errno)
                     if state in (_PA_STREAM_FAILED, _PA_STREAM_TERMINATED)
@@ -215,22 +199,19 @@ class PulseOutputStream(PulseStream):
     def __init__(
         self,
         connection: PulseConnection,
-        list_devices: Callable[[], list[DeviceInfo]],
         device_id: str,
         role: str,
-        rate: int,
-        channels: int,
-        blocksize: int,
+        format: StreamFormat,
         render: RenderCallback,
     ) -> None:
-        super().__init__(connection, list_devices, device_id, rate, channels, blocksize)
+        super().__init__(connection, device_id, format)
         self.role = role
         self._render = render
         self.underflows = 0
         """How many times the server reported that this stream ran dry (an underrun)."""
         self.blocks_rendered = 0
         self._render_failed = False
-        self._silence = np.zeros((blocksize, channels), dtype=np.float32)
+        self._silence = np.zeros((self.blocksize, self.channels), dtype=np.float32)
         self._on_write = _StreamRequest(self._write_cb)
         self._on_underflow = _StreamNotify(self._underflow_cb)
         self._latency_blocks = 0
@@ -444,14 +425,11 @@ class PulseInputStream(PulseStream):
     def __init__(
         self,
         connection: PulseConnection,
-        list_devices: Callable[[], list[DeviceInfo]],
         device_id: str,
-        rate: int,
-        channels: int,
-        blocksize: int,
+        format: StreamFormat,
         deliver: DeliverCallback,
     ) -> None:
-        super().__init__(connection, list_devices, device_id, rate, channels, blocksize)
+        super().__init__(connection, device_id, format)
         self._deliver = deliver
         self._pending = bytearray()
         self.overflows = 0
