@@ -30,7 +30,9 @@ from audiosession.policy.table import (
     CONCRETE_TYPES,
     DEFAULT_ROLES,
     DEFAULT_TABLE,
+    ROLE_TYPES,
     Effect,
+    type_for_role,
 )
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "DEFAULT_ROLES",
     "DEFAULT_TABLE",
     "INTERRUPTION_KINDS",
+    "ROLE_TYPES",
     "ROUTE_ROLES",
     "Action",
     "Arbiter",
@@ -54,4 +57,5 @@ __all__ = [
     "find_config",
     "load_config",
     "route_for",
+    "type_for_role",
 ]

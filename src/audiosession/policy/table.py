@@ -93,3 +93,21 @@ DEFAULT_ROLES: Mapping[AudioSessionType, str] = MappingProxyType(
     }
 )
 """The PulseAudio / PipeWire ``media.role`` each session type's streams carry."""
+
+ROLE_TYPES: Mapping[str, AudioSessionType] = MappingProxyType(
+    {
+        "music": PLAYBACK,
+        "video": PLAYBACK,
+        "event": TRANSIENT,
+        "phone": PLAY_AND_RECORD,
+        "a11y": TRANSIENT_SOLO,
+    }
+)
+"""The session type of a stream that is no element of ours, by its ``media.role``."""
+
+
+def type_for_role(role: str | None, default: AudioSessionType = AMBIENT) -> AudioSessionType:
+    """The session type of a stream with ``media.role`` ``role`` (None: no role): one of
+    ``ROLE_TYPES``, else ``default`` (a foreign program's stream: ambient; the program's
+    own: playback)."""
+    return ROLE_TYPES.get(role or "", default)
