@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from audiosession.engine.backends.pulse.control import PulseEvents, connect_pulsectl
-from audiosession.policy import Action, Arbiter, SetGain, SetState
+from audiosession.policy import ROLE_TYPES, Action, Arbiter, SetGain, SetState, type_for_role
 from audiosession.types import AudioSessionState, AudioSessionType
 
 from .journal import Journal, JournalError
@@ -39,22 +39,8 @@ BRIDGE_CLIENT = "pulse"
 OUR_APPLICATION = "audiosession"
 """``application.name`` of this package's own streams (``engine.backends.pulse``): never bridged."""
 
-ROLE_TYPES: dict[str, AudioSessionType] = {
-    "music": AudioSessionType.PLAYBACK,
-    "video": AudioSessionType.PLAYBACK,
-    "event": AudioSessionType.TRANSIENT,
-    "phone": AudioSessionType.PLAY_AND_RECORD,
-    "a11y": AudioSessionType.TRANSIENT_SOLO,
-}
-"""A foreign stream's session type by its ``media.role``; any other role, or none: ambient."""
-
 RETRY_INTERVAL = 5.0
 """Seconds between attempts to reach the sound server while it is away."""
-
-
-def type_for_role(role: str | None) -> AudioSessionType:
-    """The session type of a foreign stream with ``media.role`` ``role`` (None: no role)."""
-    return ROLE_TYPES.get(role or "", AudioSessionType.AMBIENT)
 
 
 class BridgeHost(Protocol):
