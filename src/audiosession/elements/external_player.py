@@ -168,6 +168,20 @@ class ExternalPlayer(EventTarget, SessionElement):
             return math.nan
         return math.nan if seconds is None else float(seconds)
 
+    # -- the media keys (navigator.media_session's default play and pause) ---------------------
+
+    def _play_for_media_keys(self) -> None:
+        self._suspended = False
+        self._ended = False
+        self._call(self._play_player)
+        self._set_playing(True)
+
+    def _pause_for_media_keys(self) -> None:
+        self.audio_session._forget_interrupted(self)
+        self._suspended = False
+        self._call(self._pause_player)
+        self._set_playing(False)
+
     # -- the element contract -----------------------------------------------------------------
 
     def _is_audible_now(self) -> bool:
