@@ -103,11 +103,24 @@ ROLE_TYPES: Mapping[str, AudioSessionType] = MappingProxyType(
         "a11y": TRANSIENT_SOLO,
     }
 )
-"""The session type of a stream that is no element of ours, by its ``media.role``."""
+"""The session type of audio by the ``media.role`` it plays with; any other role, or none:
+ambient."""
 
 
-def type_for_role(role: str | None, default: AudioSessionType = AMBIENT) -> AudioSessionType:
-    """The session type of a stream with ``media.role`` ``role`` (None: no role): one of
-    ``ROLE_TYPES``, else ``default`` (a foreign program's stream: ambient; the program's
-    own: playback)."""
-    return ROLE_TYPES.get(role or "", default)
+MEDIA_ROLES = (
+    "video",
+    "music",
+    "game",
+    "event",
+    "phone",
+    "animation",
+    "production",
+    "a11y",
+    "test",
+)
+"""The ``media.role`` values PulseAudio and PipeWire know."""
+
+
+def type_for_role(role: str | None) -> AudioSessionType:
+    """The session type of audio that plays with ``media.role`` ``role`` (None: no role)."""
+    return ROLE_TYPES.get(role or "", AMBIENT)
