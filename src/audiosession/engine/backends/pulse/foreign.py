@@ -223,9 +223,9 @@ class StreamChanger:
         self._record = record
         self.memory = StreamMemory(pulse, pulsectl, who)
 
-    def enforce(self, stream: ForeignStream, ramp: float = 0.0) -> None:
-        """Apply ``stream.gain`` (over ``ramp`` seconds: then ``step`` carries it on) and
-        ``stream.silenced``."""
+    def enforce(self, stream: ForeignStream, ramp: float | None = None) -> None:
+        """Apply ``stream.gain`` (over ``ramp`` seconds: then ``step`` carries it on; None:
+        at once, unless a ramp is on its way) and ``stream.silenced``."""
         try:
             self._change(stream, ramp)
         finally:
@@ -287,7 +287,11 @@ class StreamChanger:
         volume = self._pulsectl.PulseVolumeInfo([v / VOLUME_NORM for v in levels])
         self._pulse.sink_input_volume_set(index, volume)
 
-    def _change(self, stream: ForeignStream, ramp: float) -> None:
+    def _change(self, stream: ForeignStream, ramp: float | None) -> None:
+        if ramp is None and stream.ramp is not None:
+            self._apply_hold(stream)  # the gain is the ramp's business
+            return
+        ramp = ramp or 0.0
         now = time.monotonic()
         current = stream.ramp.at(now) if stream.ramp is not None else stream.applied_gain
         if ramp > 0 and abs(stream.gain - current) > 1e-6:

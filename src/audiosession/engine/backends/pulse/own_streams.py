@@ -282,7 +282,7 @@ class OwnStreams:
         index: int,
         *,
         gain: float | None = None,
-        ramp: float = 0.0,
+        ramp: float | None = None,
         silenced: bool | None = None,
     ) -> None:
         stream = self._streams.get(index)
