@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from audiosession.daemon.bridge import BRIDGE_CLIENT, PulseBridge, type_for_role
-from audiosession.daemon.bridge.streams import ForeignStream, scaled
+from audiosession.engine.backends.pulse.foreign import ForeignStream, scaled
 from audiosession.policy import Arbiter
 from audiosession.types import AudioSessionType as T
 

@@ -11,7 +11,10 @@ import pytest
 import soundfile as sf
 
 from audiosession.engine import Engine, VirtualBackend
+from audiosession.engine.backends.pulse.own_streams import OwnStreams
 from support.engine import BLOCK, RATE
+from support.own_players import Reports
+from support.pulse_server import PulseServer
 from support.requirements import need_tool
 
 
@@ -50,3 +53,20 @@ def engine() -> Iterator[Engine]:
     backend = VirtualBackend(RATE, 2, BLOCK)
     with Engine(backend, rate=RATE, channels=2, blocksize=BLOCK) as eng:
         yield eng
+
+
+@pytest.fixture
+def reports() -> Reports:
+    """What ``watcher`` reports."""
+    return Reports()
+
+
+@pytest.fixture
+def watcher(pulse_server: PulseServer, reports: Reports) -> Iterator[OwnStreams]:
+    """This process's own streams on the private server, watched."""
+    own = OwnStreams(reports)
+    own.start()
+    try:
+        yield own
+    finally:
+        own.close()

@@ -12,7 +12,7 @@ class ToyElement(SessionElement):
     it, its resume steps play it, and it counts both, like the spec's media element."""
 
     def __init__(self, window: Window, default_type: str = "playback") -> None:
-        self.default_type = AudioSessionType(default_type)  # type: ignore[misc]
+        self.default_type = AudioSessionType(default_type)
         self.playing = False
         self.muted = False
         self.suspended = 0

@@ -71,21 +71,7 @@ class Bridged(Processes):
 
     def volume(self, index: int) -> tuple[list[int], bool]:
         """Raw per-channel volume and mute of sink-input ``index`` (``pactl``)."""
-        volume: list[int] = []
-        mute = False
-        current = None
-        for raw in self.server.pactl("list", "sink-inputs").splitlines():
-            line = raw.strip()
-            if raw.startswith("Sink Input #"):
-                current = int(raw.split("#", 1)[1])
-            elif current == index and line.startswith("Mute:"):
-                mute = line.split(":", 1)[1].strip() == "yes"
-            elif current == index and line.startswith("Volume:"):
-                parts = line.split(":", 1)[1].split(",")
-                volume = [int(part.split(":")[1].split("/")[0]) for part in parts]
-        if not volume:
-            raise AssertionError(f"no sink-input #{index}")
-        return volume, mute
+        return self.server.volume_of(index)
 
     def close(self) -> None:
         for proc in self.foreign:

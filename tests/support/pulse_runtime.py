@@ -26,8 +26,9 @@ def backend(pulse_server: PulseServer) -> Iterator[PulseBackend]:
 
 
 @contextlib.contextmanager
-def runtime_on(server: PulseServer) -> Iterator[Runtime]:
-    """A process-like runtime (real clock, dispatcher thread) on ``server``, closed after."""
+def runtime_on(server: PulseServer, *, adopt_own_streams: bool = False) -> Iterator[Runtime]:
+    """A process-like runtime (real clock, dispatcher thread) on ``server``, closed after;
+    ``adopt_own_streams`` as the process's runtime does."""
     loop = ThreadedLoop(name="pulse-test-loop")
 
     def platform(task_loop):
@@ -37,7 +38,7 @@ def runtime_on(server: PulseServer) -> Iterator[Runtime]:
             backend_factory=lambda: PulseBackend(server=server.server_string),
         )
 
-    runtime = Runtime(loop, platform)
+    runtime = Runtime(loop, platform, adopt_own_streams=adopt_own_streams)
     try:
         yield runtime
     finally:

@@ -309,6 +309,24 @@ class PulseServer:
             s for s in self.sink_inputs() if s.properties.get("application.process.id") == str(pid)
         ]
 
+    def volume_of(self, index: int) -> tuple[list[int], bool]:
+        """Raw per-channel volume and mute of sink-input ``index``."""
+        volume: list[int] = []
+        mute = False
+        current = None
+        for raw in self.pactl("list", "sink-inputs").splitlines():
+            line = raw.strip()
+            if raw.startswith("Sink Input #"):
+                current = int(raw.split("#", 1)[1])
+            elif current == index and line.startswith("Mute:"):
+                mute = line.split(":", 1)[1].strip() == "yes"
+            elif current == index and line.startswith("Volume:"):
+                parts = line.split(":", 1)[1].split(",")
+                volume = [int(part.split(":")[1].split("/")[0]) for part in parts]
+        if not volume:
+            raise AssertionError(f"no sink-input #{index}")
+        return volume, mute
+
     def sink_state(self, name: str) -> str:
         """``RUNNING``, ``IDLE`` or ``SUSPENDED``: sink ``name``'s state."""
         for line in self.pactl("list", "sinks", "short").splitlines():

@@ -1,4 +1,5 @@
-"""The spec's elements made real: media elements, AudioContext, microphone tracks."""
+"""The spec's elements made real: media elements, AudioContext, microphone tracks, and
+players of the program's own."""
 
 from audiosession.elements.capture import (
     MediaDeviceInfo,
@@ -8,6 +9,7 @@ from audiosession.elements.capture import (
     UserMediaRequest,
 )
 from audiosession.elements.context import AudioContext
+from audiosession.elements.external_player import ExternalPlayer
 from audiosession.elements.futures import Playback, Promise
 from audiosession.elements.media import Audio, MediaElement
 from audiosession.elements.media_error import MediaError
@@ -20,6 +22,7 @@ __all__ = [
     "AudioContext",
     "AudioWorkletNode",
     "ErrorEvent",
+    "ExternalPlayer",
     "MediaDeviceInfo",
     "MediaDevices",
     "MediaElement",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import os
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +31,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from audiosession.elements.external_player import ExternalPlayer
 from audiosession.elements.media import MediaElement
 from audiosession.events import Event, run_awaitable, running_asyncio_loop
 from audiosession.integrations import mpris
@@ -288,10 +290,10 @@ class MediaSession:
         self._metadata: MediaMetadata | None = None
         self._playback_state = MediaSessionPlaybackState.NONE
         self._handlers: dict[MediaSessionAction, _Handler] = {}
-        self._known: weakref.WeakSet[MediaElement] = weakref.WeakSet()
+        self._known: weakref.WeakSet[Player] = weakref.WeakSet()
         # Held strongly: the play key must find them though the program dropped them.
-        self._paused_by_default: list[MediaElement] = []
-        self._last_paused: weakref.ref[MediaElement] | None = None
+        self._paused_by_default: list[Player] = []
+        self._last_paused: weakref.ref[Player] | None = None
         self._track = 1
         self._player: mpris.MprisPlayer | None = None
         self._timer: Timer | None = None
@@ -393,20 +395,20 @@ class MediaSession:
     def _default_action(self, action: MediaSessionAction) -> bool:
         elements = self._media_elements()
         if action is MediaSessionAction.PLAY:
-            wanted = [e for e in self._paused_by_default if e in elements and e.paused]
+            wanted = [e for e in self._paused_by_default if e in elements and _paused(e)]
             last = self._last_paused() if self._last_paused is not None else None
-            if not wanted and last is not None and last in elements and last.paused:
+            if not wanted and last is not None and last in elements and _paused(last):
                 wanted = [last]
             if not wanted:
-                wanted = [e for e in elements if e.paused and e.error is None][:1]
+                wanted = [e for e in elements if _paused(e) and _playable(e)][:1]
             self._paused_by_default = []
             for element in wanted:
-                element.play()
+                _play(element)
             return bool(wanted)
         if action in (MediaSessionAction.PAUSE, MediaSessionAction.STOP):
-            playing = [e for e in elements if not e.paused]
+            playing = [e for e in elements if not _paused(e)]
             for element in playing:
-                element.pause()
+                _pause(element)
             self._paused_by_default = playing
             return bool(playing)
         log.debug("%s: no handler for the %r action", self.window.name, str(action))
@@ -414,12 +416,13 @@ class MediaSession:
 
     # -- the elements -------------------------------------------------------------------------
 
-    def _media_elements(self) -> list[MediaElement]:
-        """The window's media elements, each listened to once (play/pause show at once)."""
+    def _media_elements(self) -> list[Player]:
+        """The window's media elements and external players, each listened to once
+        (play/pause show at once)."""
         elements = [
             e
             for e in self.window.navigator.audio_session.elements
-            if isinstance(e, MediaElement) and not e._released
+            if isinstance(e, (MediaElement, ExternalPlayer)) and not e._released
         ]
         for element in elements:
             if element not in self._known:
@@ -429,7 +432,7 @@ class MediaSession:
         return elements
 
     def _on_change(self, event: Event) -> None:
-        if event.type == "pause" and isinstance(event.target, MediaElement):
+        if event.type == "pause" and isinstance(event.target, (MediaElement, ExternalPlayer)):
             self._last_paused = weakref.ref(event.target)
         self._refresh()
 
@@ -444,7 +447,7 @@ class MediaSession:
 
     # -- publishing (on the loop) -------------------------------------------------------------
 
-    def _should_be_published(self, elements: list[MediaElement]) -> bool:
+    def _should_be_published(self, elements: list[Player]) -> bool:
         if self.window.closed or not elements:
             return False
         session = self.window.navigator.audio_session
@@ -500,8 +503,8 @@ class MediaSession:
         if self._player is not None and self._timer is None:
             self._schedule_check()
 
-    def _current(self, elements: list[MediaElement]) -> MediaElement | None:
-        playing = [e for e in elements if not e.paused]
+    def _current(self, elements: list[Player]) -> Player | None:
+        playing = [e for e in elements if not _paused(e)]
         if playing:
             return playing[-1]
         last = self._last_paused() if self._last_paused is not None else None
@@ -509,18 +512,18 @@ class MediaSession:
             return last
         return elements[0] if elements else None
 
-    def _status(self, elements: list[MediaElement]) -> str:
+    def _status(self, elements: list[Player]) -> str:
         if self._playback_state is MediaSessionPlaybackState.PLAYING:
             return "Playing"
         if self._playback_state is MediaSessionPlaybackState.PAUSED:
             return "Paused"
-        if any(not e.paused for e in elements):
+        if any(not _paused(e) for e in elements):
             return "Playing"
-        if elements and all(e.ended for e in elements):
+        if elements and all(_ended(e) for e in elements):
             return "Stopped"
         return "Paused"
 
-    def _show(self, elements: list[MediaElement]) -> None:
+    def _show(self, elements: list[Player]) -> None:
         assert self._player is not None
         current = self._current(elements)
         status = self._status(elements)
@@ -533,7 +536,7 @@ class MediaSession:
             }
             & set(handlers)
         )
-        volume = 0.0 if current is None or current.muted else current.volume
+        volume = _volume(current)
         root: mpris.Properties = {
             "CanQuit": ("b", False),
             "CanRaise": ("b", False),
@@ -556,10 +559,10 @@ class MediaSession:
             "CanSeek": ("b", seekable),
             "CanControl": ("b", True),
         }
-        position = current.current_time if current is not None else 0.0
+        position = _position(current)
         self._player.update(root, player, position=position, playing=status == "Playing")
 
-    def _mpris_metadata(self, current: MediaElement | None) -> dict[str, mpris.Variant]:
+    def _mpris_metadata(self, current: Player | None) -> dict[str, mpris.Variant]:
         metadata: dict[str, mpris.Variant] = {
             "mpris:trackid": ("o", f"{TRACK_PATH}/{self._track}"),
         }
@@ -570,9 +573,9 @@ class MediaSession:
             metadata["xesam:album"] = ("s", info.album)
             if info.artwork:
                 metadata["mpris:artUrl"] = ("s", _uri(info.artwork[0]["src"]))
-        elif current is not None and current.src:
+        elif isinstance(current, MediaElement) and current.src:
             metadata["xesam:title"] = ("s", os.path.basename(current.src.rstrip("/")))
-        if current is not None and 0 < current.duration < float("inf"):
+        if isinstance(current, MediaElement) and 0 < current.duration < float("inf"):
             metadata["mpris:length"] = ("x", int(current.duration * 1e6))
         return metadata
 
@@ -599,8 +602,7 @@ class MediaSession:
         if action in self._handlers:
             self.perform_action(action, seek_offset=abs(offset))
             return
-        current = self._current(self._media_elements())
-        position = current.current_time if current is not None else 0.0
+        position = _position(self._current(self._media_elements()))
         self.perform_action(MediaSessionAction.SEEKTO, seek_time=max(0.0, position + offset))
 
     def __repr__(self) -> str:
@@ -615,6 +617,49 @@ _MPRIS_ACTIONS = {
     "Next": MediaSessionAction.NEXTTRACK,
     "Previous": MediaSessionAction.PREVIOUSTRACK,
 }
+
+
+Player = MediaElement | ExternalPlayer
+"""What the media keys act on: the window's media elements and its external players."""
+
+
+def _paused(player: Player) -> bool:
+    return player.paused if isinstance(player, MediaElement) else not player.is_playing
+
+
+def _ended(player: Player) -> bool:
+    return player.ended if isinstance(player, MediaElement) else player.has_ended
+
+
+def _playable(player: Player) -> bool:
+    return player.error is None if isinstance(player, MediaElement) else True
+
+
+def _play(player: Player) -> None:
+    if isinstance(player, MediaElement):
+        player.play()
+    else:
+        player._play_for_media_keys()
+
+
+def _pause(player: Player) -> None:
+    if isinstance(player, MediaElement):
+        player.pause()
+    else:
+        player._pause_for_media_keys()
+
+
+def _position(player: Player | None) -> float:
+    if isinstance(player, MediaElement):
+        return player.current_time
+    position = player.position if player is not None else math.nan
+    return 0.0 if math.isnan(position) else position
+
+
+def _volume(player: Player | None) -> float:
+    if isinstance(player, MediaElement):
+        return 0.0 if player.muted else player.volume
+    return 0.0 if player is None else 1.0
 
 
 def _uri(src: str) -> str:

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from audiosession.engine.ahead import AheadBuffer, Produce
 from audiosession.engine.backend import Backend, DeviceInfo, check_device
@@ -24,7 +24,7 @@ from audiosession.engine.engine import (
     OutputLost,
     OutputRestored,
 )
-from audiosession.engine.gain import Gain
+from audiosession.engine.gain import DEFAULT_RAMP, Gain
 from audiosession.engine.inputs import CaptureTap, LoopedFileInput, SilentInput
 from audiosession.engine.mixer import Source, Voice
 from audiosession.engine.voice_processing import VoiceProcessing
@@ -35,12 +35,24 @@ log = logging.getLogger(__name__)
 VoiceListener = Callable[[Any], None]
 
 
+class OutsidePlayer(Protocol):
+    """Audio of a session that plays outside the engine (``ExternalPlayer``): it hears of the
+    session's gain and route and applies them itself."""
+
+    def session_gain_changed(self, gain: float, ramp: float) -> None:
+        """The session's gain moves to ``gain`` over ``ramp`` seconds."""
+
+    def session_route_changed(self, device_id: str | None) -> None:
+        """The session's audio goes to ``device_id`` (None: the default output)."""
+
+
 @dataclass
 class _SessionAudio:
     gain: Gain = field(default_factory=lambda: Gain(1.0))
     route: str | None = None
     role: str = "animation"
     voices: dict[Voice, tuple[VoiceListener | None, str | None]] = field(default_factory=dict)
+    outside: list[OutsidePlayer] = field(default_factory=list)
 
 
 class LocalAudio:
@@ -112,13 +124,40 @@ class LocalAudio:
         """The policy's gain on every voice of the session (ducks and fades)."""
         return self._sessions[session_id].gain
 
+    def set_session_gain(self, session_id: str, target: float, ramp: float | None = None) -> None:
+        """Move the session's gain to ``target`` over ``ramp`` seconds (``Gain.set``), on its
+        voices and its players outside the engine."""
+        audio = self._sessions[session_id]
+        moves = audio.gain.target != target
+        audio.gain.set(target, ramp)
+        for player in list(audio.outside) if moves else ():
+            player.session_gain_changed(target, DEFAULT_RAMP if ramp is None else ramp)
+
     def set_route(self, session_id: str, device_id: str | None) -> None:
-        """Send the session's voices (those without a sink of their own) to ``device_id``."""
+        """Send the session's voices (those without a sink of their own) and its players
+        outside the engine to ``device_id``."""
         audio = self._sessions[session_id]
         audio.route = device_id
         for voice, (_, sink) in audio.voices.items():
             if sink is None:
                 self.engine.move_voice(voice, device=device_id)
+        for player in list(audio.outside):
+            player.session_route_changed(device_id)
+
+    def add_outside_player(self, session_id: str, player: OutsidePlayer) -> None:
+        """``player`` plays for the session outside the engine: it follows the session's gain
+        and route from now, starting with where they are."""
+        audio = self._sessions[session_id]
+        audio.outside.append(player)
+        if audio.gain.target != 1.0:
+            player.session_gain_changed(audio.gain.target, 0.0)
+        if audio.route is not None:
+            player.session_route_changed(audio.route)
+
+    def remove_outside_player(self, session_id: str, player: OutsidePlayer) -> None:
+        audio = self._sessions.get(session_id)
+        if audio is not None and player in audio.outside:
+            audio.outside.remove(player)
 
     def set_role(self, session_id: str, role: str) -> None:
         """Move the session's voices to the ``role`` stream (media.role follows the type)."""

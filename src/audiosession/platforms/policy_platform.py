@@ -186,7 +186,7 @@ class PolicyPlatform(Platform):
             elif isinstance(action, SetGain):
                 self._gains[session_id] = action.gain
                 if session_id not in self._fades:
-                    self.audio.session_gain(session_id).set(action.gain, action.ramp)
+                    self.audio.set_session_gain(session_id, action.gain, action.ramp)
             elif isinstance(action, SetState):
                 self._apply_state(action, reported_by_caller=session_id == requester)
         if requester is not None and self._states[requester] is not INACTIVE:
@@ -204,18 +204,18 @@ class PolicyPlatform(Platform):
         # then tell the session, whose elements pause; then its gain is back to normal
         # (an inactive session has no duck: policy decision 3).
         self._gains[session_id] = 1.0
-        gain = self.audio.session_gain(session_id)
         if reported_by_caller:
-            gain.set(1.0, 0.0)  # it released: nothing of it is audible, no ramp to hear
+            # It released: nothing of it is audible, no ramp to hear.
+            self.audio.set_session_gain(session_id, 1.0, 0.0)
             return
         self._cancel_fade(session_id)
         if action.fade > 0:
-            gain.set(0.0, action.fade)
+            self.audio.set_session_gain(session_id, 0.0, action.fade)
             self._fades[session_id] = self.loop.call_later(
                 action.fade, self._report_inactive, session_id
             )
         else:
-            gain.set(0.0, CUT_RAMP)
+            self.audio.set_session_gain(session_id, 0.0, CUT_RAMP)
             self._report_inactive(session_id)
 
     def _report_inactive(self, session_id: str) -> None:
@@ -230,10 +230,10 @@ class PolicyPlatform(Platform):
         if session_id not in self._handles:
             return
         self._cancel_fade(session_id)
-        gain = self.audio.session_gain(session_id)
         target = self._gains[session_id]
-        if gain.target != target:
-            gain.set(target, 0.0 if self._states[session_id] is INACTIVE else None)
+        if self.audio.session_gain(session_id).target != target:
+            ramp = 0.0 if self._states[session_id] is INACTIVE else None
+            self.audio.set_session_gain(session_id, target, ramp)
 
     def _cancel_fade(self, session_id: str) -> None:
         timer = self._fades.pop(session_id, None)

@@ -30,7 +30,10 @@ from audiosession.policy.table import (
     CONCRETE_TYPES,
     DEFAULT_ROLES,
     DEFAULT_TABLE,
+    MEDIA_ROLES,
+    ROLE_TYPES,
     Effect,
+    type_for_role,
 )
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "DEFAULT_ROLES",
     "DEFAULT_TABLE",
     "INTERRUPTION_KINDS",
+    "MEDIA_ROLES",
+    "ROLE_TYPES",
     "ROUTE_ROLES",
     "Action",
     "Arbiter",
@@ -54,4 +59,5 @@ __all__ = [
     "find_config",
     "load_config",
     "route_for",
+    "type_for_role",
 ]

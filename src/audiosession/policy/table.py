@@ -93,3 +93,34 @@ DEFAULT_ROLES: Mapping[AudioSessionType, str] = MappingProxyType(
     }
 )
 """The PulseAudio / PipeWire ``media.role`` each session type's streams carry."""
+
+ROLE_TYPES: Mapping[str, AudioSessionType] = MappingProxyType(
+    {
+        "music": PLAYBACK,
+        "video": PLAYBACK,
+        "event": TRANSIENT,
+        "phone": PLAY_AND_RECORD,
+        "a11y": TRANSIENT_SOLO,
+    }
+)
+"""The session type of audio by the ``media.role`` it plays with; any other role, or none:
+ambient."""
+
+
+MEDIA_ROLES = (
+    "video",
+    "music",
+    "game",
+    "event",
+    "phone",
+    "animation",
+    "production",
+    "a11y",
+    "test",
+)
+"""The ``media.role`` values PulseAudio and PipeWire know."""
+
+
+def type_for_role(role: str | None) -> AudioSessionType:
+    """The session type of audio that plays with ``media.role`` ``role`` (None: no role)."""
+    return ROLE_TYPES.get(role or "", AMBIENT)

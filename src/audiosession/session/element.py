@@ -7,7 +7,7 @@ created in, and calls ``_refresh_audible()`` whenever its audible flag may have 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from audiosession.errors import InvalidStateError
 from audiosession.session.audio_session import AudioSession, audible_flag_changed
@@ -22,7 +22,8 @@ class SessionElement:
     """An audio session element (spec § Concepts). Subclasses define ``default_type``,
     ``_is_audible_now()`` and the three kinds of steps; each is empty by default."""
 
-    default_type: ClassVar[AudioSessionType] = AudioSessionType.AMBIENT
+    default_type: AudioSessionType = AudioSessionType.AMBIENT
+    """What the element counts as for the ``auto`` type: a class's, or an element's own."""
 
     def __init__(self, window: Window | None = None) -> None:
         self.window = window if window is not None else current_runtime().default_window

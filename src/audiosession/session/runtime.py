@@ -18,6 +18,7 @@ from audiosession.loop import TaskLoop
 from audiosession.platforms.base import Platform
 
 if TYPE_CHECKING:
+    from audiosession.elements.own_streams import AdoptedStreams
     from audiosession.events import Event, EventTarget
     from audiosession.session.window import Window
 
@@ -58,6 +59,9 @@ class Runtime:
     platform (created on first use), the windows and, where asked for, the event log.
 
     ``virtual_clock`` is the environment's clock when time is virtual, None in real time.
+    With ``adopt_own_streams`` (the process's runtime), the process's own sound-server streams
+    that are not ours join the default window's session once it is made
+    (``elements/own_streams.py``).
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class Runtime:
         *,
         record_events: bool = False,
         virtual_clock: VirtualClock | None = None,
+        adopt_own_streams: bool = False,
     ) -> None:
         self.loop = loop
         self.virtual_clock = virtual_clock
@@ -77,6 +82,8 @@ class Runtime:
         self.events: list[EventRecord] | None = [] if record_events else None
         self._window_ids = itertools.count(1)
         self._default_window: Window | None = None
+        self._adopt_own_streams = adopt_own_streams
+        self._adopted: AdoptedStreams | None = None
         self.closed = False
 
     @property
@@ -95,6 +102,13 @@ class Runtime:
             from audiosession.session.window import Window
 
             self._default_window = Window(runtime=self)
+            if self._adopt_own_streams and self._adopted is None:
+                # An object of the elements layer, imported by name on first use (as the
+                # navigator's media_session is): its players are elements.
+                from audiosession.elements.own_streams import adopt_own_streams
+
+                self._adopt_own_streams = False
+                self._adopted = adopt_own_streams(self)
         return self._default_window
 
     def next_window_id(self) -> int:
@@ -112,6 +126,8 @@ class Runtime:
 
     def close(self) -> None:
         """Close every window (releasing what they hold) and the platform."""
+        if self._adopted is not None:
+            self._adopted.close()
         for window in [w for w in self.windows if w.parent is None]:
             window.close()
         self.closed = True
@@ -138,7 +154,9 @@ def process_runtime() -> Runtime:
                 from audiosession.loop import ThreadedLoop
                 from audiosession.platforms.select import default_platform_factory
 
-                _process_runtime = Runtime(ThreadedLoop(), default_platform_factory)
+                _process_runtime = Runtime(
+                    ThreadedLoop(), default_platform_factory, adopt_own_streams=True
+                )
     return _process_runtime
 
 

@@ -20,9 +20,10 @@ daemon killed mid-duck restores the streams at its next start. If the user chang
 stream's volume (or unmutes a muted one), the user wins: the bridge forgets what it had saved
 and does not touch that stream again for that duck.
 
-Modules: ``pulse_bridge`` (``PulseBridge``: the policy glue and its threads), ``streams``
-(a foreign stream and the volume arithmetic), ``journal`` (the journal file) and ``memory``
-(what ``module-stream-restore`` remembers, kept the user's).
+Modules: ``pulse_bridge`` (``PulseBridge``: the policy glue and its threads) and ``journal``
+(the journal file). The volume arithmetic, the duck, the mute and what
+``module-stream-restore`` remembers are the pulse backend's (``engine.backends.pulse.foreign``
+and ``memory``), shared with the program's own streams (``engine.backends.pulse.own_streams``).
 
 Only ``pulsectl`` (the native protocol's client API) is used, so it runs the same against
 PulseAudio and PipeWire's ``pipewire-pulse``. ``pulsectl`` blocks, so the bridge has two

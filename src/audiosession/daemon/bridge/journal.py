@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from audiosession.engine.backends.pulse.foreign import ForeignStream
 from audiosession.errors import AudioSessionError
-
-from .streams import ForeignStream
 
 log = logging.getLogger(__name__)
 

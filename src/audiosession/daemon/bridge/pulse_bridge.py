@@ -15,12 +15,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from audiosession.engine.backends.pulse.control import PulseEvents, connect_pulsectl
-from audiosession.policy import Action, Arbiter, SetGain, SetState
+from audiosession.engine.backends.pulse.foreign import (
+    OUR_APPLICATION,
+    ForeignStream,
+    StreamChanger,
+    event_kind,
+    follow_event,
+    pid_of,
+    program_of,
+    raw,
+    same,
+)
+from audiosession.policy import ROLE_TYPES, Action, Arbiter, SetGain, SetState, type_for_role
 from audiosession.types import AudioSessionState, AudioSessionType
 
 from .journal import Journal, JournalError
-from .memory import StreamMemory
-from .streams import VOLUME_NORM, ForeignStream, entry_name, pid_of, raw, same, scaled
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +45,8 @@ __all__ = [
 BRIDGE_CLIENT = "pulse"
 """The client id of the bridge's pseudo-client: its sessions are ``pulse/<sink-input>``."""
 
-OUR_APPLICATION = "audiosession"
-"""``application.name`` of this package's own streams (``engine.backends.pulse``): never bridged."""
-
-ROLE_TYPES: dict[str, AudioSessionType] = {
-    "music": AudioSessionType.PLAYBACK,
-    "video": AudioSessionType.PLAYBACK,
-    "event": AudioSessionType.TRANSIENT,
-    "phone": AudioSessionType.PLAY_AND_RECORD,
-    "a11y": AudioSessionType.TRANSIENT_SOLO,
-}
-"""A foreign stream's session type by its ``media.role``; any other role, or none: ambient."""
-
 RETRY_INTERVAL = 5.0
 """Seconds between attempts to reach the sound server while it is away."""
-
-
-def type_for_role(role: str | None) -> AudioSessionType:
-    """The session type of a foreign stream with ``media.role`` ``role`` (None: no role)."""
-    return ROLE_TYPES.get(role or "", AudioSessionType.AMBIENT)
 
 
 class BridgeHost(Protocol):
@@ -116,7 +108,7 @@ class PulseBridge:
         self._worker: threading.Thread | None = None
         # worker-thread state
         self._pulse: Any = None
-        self._memory: StreamMemory | None = None
+        self._changer: StreamChanger | None = None
         self._streams: dict[int, ForeignStream] = {}
         self._ignored: set[int] = set()
         # loop-side state
@@ -197,8 +189,7 @@ class PulseBridge:
 
     def _on_event(self, event: Any) -> None:
         # On the event thread, inside libpulse's loop: no pulse calls here, just hand it on.
-        kind = next((name for name in ("new", "change", "remove") if event.t == name), "change")
-        self._work.put(("event", kind, int(event.index)))
+        self._work.put(("event", event_kind(event), int(event.index)))
 
     # -- the worker thread --------------------------------------------------------------
 
@@ -247,7 +238,13 @@ class PulseBridge:
             log.warning("PulseAudio bridge: cannot connect to %s (%s)", self.where, error)
             return
         info = self._pulse.server_info()
-        self._memory = StreamMemory(self._pulse, self._pulsectl)
+        self._changer = StreamChanger(
+            self._pulse,
+            self._pulsectl,
+            self._streams,
+            who="PulseAudio bridge",
+            record=self._write_journal,
+        )
         self.connected = True
         self.status = f"on: {self.where} ({info.server_name} {info.server_version})"
         log.info(
@@ -273,7 +270,7 @@ class PulseBridge:
     def _disconnect(self) -> None:
         """The server went away: its streams are gone, and so are their sessions."""
         pulse, self._pulse = self._pulse, None
-        self._memory = None
+        self._changer = None
         self.connected = False
         if pulse is None:
             return  # never connected: a journal left by an earlier daemon stays for later
@@ -285,24 +282,23 @@ class PulseBridge:
         self._ignored.clear()
         self._write_journal()
 
-    def _on_stream_event(self, type_: str, index: int) -> None:
-        if type_ == "remove":
-            self._ignored.discard(index)
-            stream = self._streams.pop(index, None)
-            if stream is not None:
-                log.info("PulseAudio bridge: foreign stream #%d ended", index)
-                self._post(self._loop_remove, stream.session)
-                if stream.changed_by_us:
-                    self._write_journal()
-                    self._put_entry_back(stream)  # the last word, as the user left it
-            return
-        if index in self._ignored:
-            return
-        try:
-            info = self._pulse.sink_input_info(index)
-        except self._pulsectl.PulseIndexError:
-            return  # already gone; its remove event follows
-        self._observe(info)
+    def _on_stream_event(self, kind: str, index: int) -> None:
+        follow_event(
+            self._pulse,
+            self._pulsectl,
+            kind,
+            index,
+            self._streams,
+            self._ignored,
+            observe=self._observe,
+            ended=self._ended,
+        )
+
+    def _ended(self, stream: ForeignStream) -> None:
+        log.info("PulseAudio bridge: foreign stream #%d ended", stream.index)
+        self._post(self._loop_remove, stream.session)
+        if self._changer is not None:
+            self._changer.ended(stream)
 
     def _observe(self, info: Any) -> None:
         """A sink-input appeared or changed: new session, cork/uncork, role or user change."""
@@ -312,20 +308,7 @@ class PulseBridge:
             if self._is_ours(props):
                 self._ignored.add(info.index)
                 return
-            stream = ForeignStream(
-                info.index,
-                pid_of(props),
-                props.get("application.name")
-                or props.get("application.process.binary")
-                or info.name
-                or "?",
-                props.get("media.role"),
-                bool(info.corked),
-                bool(info.mute),
-                volume=raw(info.volume),
-                channels=list(info.channel_list),
-                entry=entry_name(props),
-            )
+            stream = ForeignStream.of(info)
             self._streams[info.index] = stream
             owner = f"{BRIDGE_CLIENT}: {stream.program}" + (
                 f" (pid {stream.pid})" if stream.pid is not None else ""
@@ -353,14 +336,8 @@ class PulseBridge:
         if role != stream.role:
             stream.role = role
             self._post(self._loop_set_type, stream.session, type_for_role(role))
-        by_user = self._check_user_changes(stream, info)
-        if self._memory is not None and stream.entry in self._memory.kept:
-            # The module saves on every change of a stream the bridge changed: keep its entry
-            # the user's.
-            assert stream.entry is not None
-            if by_user:
-                self._memory.take_user_change(stream.entry, stream)
-            self._put_entry_back(stream)
+        if self._changer is not None:
+            self._changer.observe(stream, info)
         corked = bool(info.corked)
         if corked != stream.corked:
             stream.corked = corked
@@ -371,36 +348,6 @@ class PulseBridge:
             return True
         pid = pid_of(props)
         return pid is not None and pid in self.host.client_pids()
-
-    def _check_user_changes(self, stream: ForeignStream, info: Any) -> bool:
-        """The user wins: a ducked stream whose volume changed, or a stream we muted that got
-        unmuted, is no longer ours to restore. Returns whether anyone but the bridge changed
-        the stream's volume or mute."""
-        volume, muted = raw(info.volume), bool(info.mute)
-        by_user = ours_forgotten = False
-        if stream.ducked_to is not None and not same(volume, stream.ducked_to):
-            log.info(
-                "PulseAudio bridge: the volume of stream #%d was changed during a duck; "
-                "keeping the new one",
-                stream.index,
-            )
-            stream.original = stream.ducked_to = None
-            by_user = ours_forgotten = True
-        elif stream.volume is not None and not same(volume, stream.volume):
-            by_user = True
-        if stream.we_muted and not muted:
-            log.info(
-                "PulseAudio bridge: stream #%d was unmuted by someone else; leaving it",
-                stream.index,
-            )
-            stream.we_muted = False
-            by_user = ours_forgotten = True
-        elif not stream.we_muted and muted != stream.muted:
-            by_user = True
-        stream.volume, stream.muted = volume, muted
-        if ours_forgotten:
-            self._write_journal()
-        return by_user
 
     def _apply(self, actions: list[Action]) -> None:
         touched: dict[int, ForeignStream] = {}
@@ -421,77 +368,16 @@ class PulseBridge:
             touched[stream.index] = stream
         for stream in touched.values():
             try:
-                self._enforce(stream)
+                assert self._changer is not None
+                self._changer.enforce(stream)
             except self._pulsectl.PulseIndexError:
                 pass  # gone meanwhile; its remove event follows
 
-    def _enforce(self, stream: ForeignStream) -> None:
-        """Make the server's volume and mute of ``stream`` what the policy wants; then give
-        module-stream-restore back the user's entry (``StreamMemory``)."""
-        if self._memory is not None and (stream.gain < 1.0 or stream.silenced):
-            self._memory.keep(stream.entry)
-        try:
-            self._change(stream)
-        finally:
-            self._put_entry_back(stream)
-
-    def _put_entry_back(self, stream: ForeignStream) -> None:
-        if self._memory is None or stream.entry is None:
-            return
-        still = any(s.changed_by_us for s in self._streams.values() if s.entry == stream.entry)
-        self._memory.put_back(stream.entry, stream, still)
-
-    def _change(self, stream: ForeignStream) -> None:
-        pulse = self._pulse
-        if stream.gain < 1.0:
-            if stream.original is None:
-                stream.original = raw(pulse.sink_input_info(stream.index).volume)
-            target = scaled(stream.original, stream.gain)
-            if target != stream.ducked_to:
-                stream.ducked_to = target
-                self._write_journal()
-                self._set_volume(stream, target)
-                log.debug(
-                    "PulseAudio bridge: ducked #%d to %s (x%g)", stream.index, target, stream.gain
-                )
-        elif stream.original is not None:
-            original = stream.original
-            self._set_volume(stream, original)
-            stream.original = stream.ducked_to = None
-            self._write_journal()
-            log.debug("PulseAudio bridge: restored #%d to %s", stream.index, original)
-        want_mute = stream.silenced and not stream.corked
-        if want_mute and not stream.we_muted:
-            if stream.muted:
-                return  # the user muted it already: not ours to unmute later
-            stream.we_muted = stream.muted = True
-            self._write_journal()
-            pulse.sink_input_mute(stream.index, True)
-            log.debug("PulseAudio bridge: muted #%d (held by the policy)", stream.index)
-        elif not want_mute and stream.we_muted:
-            pulse.sink_input_mute(stream.index, False)
-            stream.we_muted = stream.muted = False
-            self._write_journal()
-            log.debug("PulseAudio bridge: unmuted #%d", stream.index)
-
-    def _set_volume(self, stream: ForeignStream, levels: list[int]) -> None:
-        self._set_raw_volume(stream.index, levels)
-        stream.volume = levels
-
-    def _set_raw_volume(self, index: int, levels: list[int]) -> None:
-        volume = self._pulsectl.PulseVolumeInfo([v / VOLUME_NORM for v in levels])
-        self._pulse.sink_input_volume_set(index, volume)
-
     def _restore_all(self) -> None:
         """Shutting down: give every stream back its volume and mute."""
-        if self._pulse is None:
+        if self._changer is None:
             return
-        for stream in self._streams.values():
-            stream.gain, stream.silenced = 1.0, False
-            try:
-                self._enforce(stream)
-            except self._pulsectl.PulseError:
-                continue
+        self._changer.restore_all()
         self._write_journal()
 
     # -- the journal (worker thread) ----------------------------------------------------
@@ -520,12 +406,7 @@ class PulseBridge:
     def _restore_entry(self, index: int, entry: dict[str, Any]) -> None:
         info = self._pulse.sink_input_info(index)
         props = info.proplist
-        program = (
-            props.get("application.name")
-            or props.get("application.process.binary")
-            or info.name
-            or "?"
-        )
+        program = program_of(info)
         if pid_of(props) != entry["pid"] or program != entry["program"]:
             log.info(
                 "PulseAudio bridge: journaled stream #%d is now another stream; leaving it", index
@@ -535,7 +416,8 @@ class PulseBridge:
         if original is not None:
             current = raw(info.volume)
             if ducked_to is not None and (same(current, ducked_to) or same(current, original)):
-                self._set_raw_volume(index, [int(v) for v in original])
+                assert self._changer is not None
+                self._changer.set_raw_volume(index, [int(v) for v in original])
                 log.info(
                     "PulseAudio bridge: restored the volume of stream #%d (%s) left "
                     "ducked by a previous daemon",

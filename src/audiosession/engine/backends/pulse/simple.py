@@ -17,6 +17,8 @@ WAV_SAMPLE_FORMATS = {1: 0, 2: 3, 3: 9, 4: 7}
 _SAMPLE_BYTES = {0: 1, 3: 2, 9: 3, 7: 4}
 """PulseAudio sample format -> bytes per sample."""
 
+_ROLE_VARIABLE = "PULSE_PROP_media.role"
+
 
 class SimpleStream:
     """A playback stream of libpulse's simple API (``pa_simple``)."""
@@ -31,10 +33,17 @@ class SimpleStream:
 
     @classmethod
     def open(
-        cls, rate: int, channels: int, sample_format: int, device: str | None, role: str
+        cls,
+        rate: int,
+        channels: int,
+        sample_format: int,
+        device: str | None,
+        role: str,
+        *,
+        application: str = "audiosession",
     ) -> SimpleStream | None:
-        """A connected stream with ``media.role`` ``role``, or None (no library, no server, an
-        unknown device...)."""
+        """A connected stream with ``media.role`` ``role`` of a client called ``application``
+        (default: ours), or None (no library, no server, an unknown device...)."""
         try:
             lib = ctypes.CDLL("libpulse-simple.so.0")
         except OSError:
@@ -64,20 +73,28 @@ class SimpleStream:
         frame_bytes = channels * _SAMPLE_BYTES[sample_format]
         unset = 0xFFFFFFFF
         attr = BufferAttr(unset, int(cls.LATENCY * rate) * frame_bytes, unset, unset, unset)
-        # libpulse gives a client's PULSE_PROP_* variables to its streams: the role.
-        os.environ["PULSE_PROP_media.role"] = role
+        # libpulse gives a client's PULSE_PROP_* variables to its streams: the role (read as
+        # the stream's client connects; put back after, for whatever else the process plays).
+        before = os.environ.get(_ROLE_VARIABLE)
+        os.environ[_ROLE_VARIABLE] = role
         error = ctypes.c_int(0)
-        handle = lib.pa_simple_new(
-            None,
-            b"audiosession",
-            1,
-            device.encode() if device else None,
-            f"audiosession {role}".encode(),
-            ctypes.byref(SampleSpec(sample_format, rate, channels)),
-            None,
-            ctypes.byref(attr),
-            ctypes.byref(error),
-        )
+        try:
+            handle = lib.pa_simple_new(
+                None,
+                application.encode(),
+                1,
+                device.encode() if device else None,
+                f"{application} {role}".encode(),
+                ctypes.byref(SampleSpec(sample_format, rate, channels)),
+                None,
+                ctypes.byref(attr),
+                ctypes.byref(error),
+            )
+        finally:
+            if before is None:
+                del os.environ[_ROLE_VARIABLE]
+            else:
+                os.environ[_ROLE_VARIABLE] = before
         if not handle:
             return None
         return cls(lib, handle, ctypes.byref(error))

@@ -1,11 +1,12 @@
-"""What module-stream-restore remembers of the streams the bridge changes: kept the user's."""
+"""What module-stream-restore remembers of the streams we change (``foreign``): kept the
+user's."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from .streams import VOLUME_NORM, ForeignStream
+from .foreign import VOLUME_NORM, ForeignStream
 
 log = logging.getLogger(__name__)
 
@@ -14,19 +15,20 @@ __all__ = ["StreamMemory"]
 
 class StreamMemory:
     """PulseAudio's ``module-stream-restore`` (loaded by every stock ``default.pa``) saves a
-    stream's volume and mute whenever a client changes them — the bridge's ducks and mutes
+    stream's volume and mute whenever a client changes them — our ducks and mutes
     too — under a name shared by similar streams (``sink-input-by-media-role:music``), and
     gives the next such stream what it saved. So that the user's volume is what it
-    remembers, the bridge keeps each entry as it was before it first changed a stream of that
-    name, writes it back (through the module's protocol extension) after each change the
-    module may have saved, takes in what the user changes meanwhile, and lets go once none of
+    remembers, we keep each entry as it was before we first changed a stream of that
+    name, write it back (through the module's protocol extension) after each change the
+    module may have saved, take in what the user changes meanwhile, and let go once none of
     those streams is changed any more. Where the entry cannot be read (PipeWire's
     ``pipewire-pulse`` takes writes but lists nothing: WirePlumber keeps its own memory), the
     entry written is the stream's own volume and mute as the user left them. Worker thread
     only; a no-op where the extension is missing."""
 
-    def __init__(self, pulse: Any, pulsectl: Any) -> None:
+    def __init__(self, pulse: Any, pulsectl: Any, who: str) -> None:
         self._pulse = pulse
+        self._who = who
         self._pulsectl = pulsectl
         try:
             self.available = pulse.stream_restore_test() is not None
@@ -35,7 +37,7 @@ class StreamMemory:
         self.kept: dict[str, Any] = {}  # entry name -> the user's entry (None: not listed)
 
     def keep(self, name: str | None) -> None:
-        """Before the bridge first changes a stream called ``name``: remember its entry."""
+        """Before we first change a stream called ``name``: remember its entry."""
         if self.available and name is not None and name not in self.kept:
             entry = self._read(name)
             if self.available:
@@ -43,7 +45,7 @@ class StreamMemory:
 
     def take_user_change(self, name: str, stream: ForeignStream) -> None:
         """The user changed ``stream`` (the module saved it): that entry is the user's now,
-        but for what the bridge still does to ``stream`` (its duck, its mute)."""
+        but for what we still do to ``stream`` (its duck, its mute)."""
         entry = self._read(name)
         if not self.available:
             return
@@ -86,8 +88,9 @@ class StreamMemory:
     def _give_up(self, error: Exception) -> None:
         """The extension fails: one line, then its memory is left alone."""
         log.warning(
-            "PulseAudio bridge: module-stream-restore's extension failed (%s); "
+            "%s: module-stream-restore's extension failed (%s); "
             "leaving what it remembers alone from now on",
+            self._who,
             error,
         )
         self.available = False
