@@ -10,21 +10,11 @@ from pathlib import Path
 import pytest
 
 from support.audio import RATE
-from support.mpris import Program, playerctl, require, wait_for
+from support.mpris import Program, playerctl, wait_for
+from support.players import require_libmpv
 from support.pulse_server import level_db
 
 PROGRAM = Path(__file__).with_name("mpv_program.py")
-
-
-def require_libmpv() -> None:
-    try:
-        import mpv  # noqa: F401
-    except (ImportError, OSError) as error:
-        require(
-            f"python-mpv with libmpv ({error})",
-            False,
-            "apt-get install libmpv2; pip install 'audiosession[players]' (scripts/setup --test)",
-        )
 
 
 def where(program: Program) -> tuple[bool, float]:
