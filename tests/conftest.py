@@ -19,6 +19,7 @@ from support.audio import Media  # noqa: E402
 # Fixtures that tests in several folders use: real servers and the daemon's processes.
 pytest_plugins = [
     "support.daemon",
+    "support.mpris",
     "support.pipewire_server",
     "support.pulse_runtime",
     "support.pulse_server",

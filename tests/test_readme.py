@@ -14,6 +14,7 @@ import soundfile as sf
 
 from support.audio import tone_level_db
 from support.examples import run_example
+from support.players import require_libmpv
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -141,3 +142,18 @@ def test_a_type_checker_knows_the_entry_points_and_refuses_their_misuse(tmp_path
     assert line == "7" and all(word in outcome for word in ("done", "stopped", "interrupted"))
     errors = [line for line, _ in found[4:]]
     assert errors[:2] == ["8", "9"], found  # until="soon"; a stream method on the promise
+
+
+def test_the_readme_mpv_player_plays_its_track_through_mpv(media, tmp_path, pulse_server):
+    require_libmpv()
+    shutil.copy(media.tone(440, 1.0), tmp_path / "track.mp3")  # mpv knows a WAV by its content
+    speakers = pulse_server.record("speakers.monitor")  # also keeps the sink from suspending
+    script = (
+        section_example("Your own player") + '\nprint("played", navigator.audio_session.state)\n'
+    )
+    result = run_example(script, tmp_path, AUDIOSESSION_BACKEND="pulse", **pulse_server.env)
+    heard = speakers.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "played"
+    levels = [tone_level_db(heard, 440, t) for t in np.arange(0, len(heard) / 48000 - 0.1, 0.1)]
+    assert max(levels) == pytest.approx(0, abs=1)  # the track, at its level, through mpv

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -102,3 +102,32 @@ class Program:
             self.process.kill()
         _, errors = self.process.communicate(timeout=5)
         return errors
+
+
+@pytest.fixture
+def session_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private ``dbus-daemon --session`` for this test; its address is also put in
+    ``DBUS_SESSION_BUS_ADDRESS``. The daemon is killed afterwards. A missing ``dbus-daemon``,
+    ``playerctl`` or ``jeepney`` skips the test with the reason (under ``CI=true``, fails it)."""
+    require_tools()
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--print-address", "--nofork"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert daemon.stdout is not None
+        address = daemon.stdout.readline().strip()
+        if not address:
+            _, errors = daemon.communicate(timeout=5)
+            pytest.fail(f"dbus-daemon gave no address: {errors}", pytrace=False)
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        yield address
+    finally:
+        daemon.kill()
+        daemon.wait(timeout=5)
+        if daemon.stdout is not None:
+            daemon.stdout.close()
+        if daemon.stderr is not None:
+            daemon.stderr.close()
