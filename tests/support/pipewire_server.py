@@ -58,6 +58,7 @@ class PipeWireServer:
     pactl = PulseServer.pactl
     sink_names = PulseServer.sink_names
     sink_inputs = PulseServer.sink_inputs
+    volume_of = PulseServer.volume_of
 
     def __init__(self) -> None:
         self.dir: str | None = None
