@@ -6,12 +6,14 @@ Plays MUSIC.wav looped through mpv in the default window's ``playback`` session 
 ``session_player``), and reports on stdout, one line each: ``state <state>`` at each
 ``statechange`` of that session, ``mpv pause=<bool> at=<time-pos>`` when the player's
 ``play`` or ``pause`` fires and after the command ``where``, ``call at 0.5`` and ``call at 1.0``
-once the call has played that long. Commands on stdin: ``call`` (a second window plays CALL.wav in a
-``play-and-record`` session), ``hangup`` (it closes), ``where``, ``exit``.
+once the call has played that long, ``elements <classes>`` after ``elements``. Commands on
+stdin: ``call`` (a second window plays CALL.wav in a ``play-and-record`` session), ``hangup``
+(it closes), ``where``, ``elements`` (the classes of the session's elements), ``exit``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -38,13 +40,17 @@ def main() -> None:
     session = navigator.audio_session
     session.type = "playback"
     session.add_event_listener("statechange", lambda event: report("state", session.state))
-    music = session_player(player)
+    # With MPV_PROGRAM_ADAPTER=off the program has no code of ours for mpv: its stream is
+    # adopted as the program's own.
+    adapted = os.environ.get("MPV_PROGRAM_ADAPTER") != "off"
+    music = session_player(player) if adapted else None
 
     def where(event: object = None) -> None:
         report(f"mpv pause={player.pause} at={player.time_pos or 0.0:.3f}")
 
-    music.add_event_listener("play", where)
-    music.add_event_listener("pause", where)
+    if music is not None:
+        music.add_event_listener("play", where)
+        music.add_event_listener("pause", where)
     player.play(sys.argv[1])
     call: Window | None = None
     for line in sys.stdin:
@@ -66,8 +72,11 @@ def main() -> None:
             call.close()
         elif command == "where":
             where()
+        elif command == "elements":
+            report("elements", *sorted(type(e).__name__ for e in session.elements))
         elif command == "exit":
-            music.close()
+            if music is not None:
+                music.close()
             player.terminate()
             return
 

@@ -36,8 +36,11 @@ class ExternalPlayer(EventTarget, SessionElement):
     (``"playback"``, ``"transient"``, ``"transient-solo"``, ``"ambient"``,
     ``"play-and-record"``) or a ``media.role`` (``"music"``, ``"event"``, ``"phone"``...).
     ``position``, if given, returns the player's position in seconds (shown by the media keys'
-    applet). Tell it ``playing()``, ``paused()`` and ``ended()``; ``close()`` (or leaving a
-    ``with`` block) takes it out of the session.
+    applet). ``streams``, if given, is the sound-server client name (PulseAudio's
+    ``application.name``; mpv's ``audio-client-name``) of the streams the player plays: the
+    program's own streams of that name are this player, not adopted as players of their own
+    (docs/players.md). Tell it ``playing()``, ``paused()`` and ``ended()``; ``close()`` (or
+    leaving a ``with`` block) takes it out of the session.
     """
 
     onplay = _Handler("play", "the player plays (the program said so, or the platform resumed it)")
@@ -54,7 +57,10 @@ class ExternalPlayer(EventTarget, SessionElement):
         kind: str = "playback",
         route: Callable[[str | None], Any] | None = None,
         position: Callable[[], float | None] | None = None,
+        streams: str | None = None,
     ) -> None:
+        if streams is not None and not isinstance(streams, str):
+            raise TypeError(f"ExternalPlayer's streams is a client name (str), not {streams!r}")
         for name, callback in (("pause", pause), ("play", play), ("set_gain", set_gain)):
             if not callable(callback):
                 raise TypeError(f"ExternalPlayer's {name} must be callable, not {callback!r}")
@@ -75,6 +81,9 @@ class ExternalPlayer(EventTarget, SessionElement):
         self._ended = False
         self._suspended = False  # the platform paused it and may resume it
         self._gain = 1.0
+        self._streams = streams
+        if streams is not None:
+            self.window.runtime.claim_streams(streams)
         # A player of this window can be published for media keys (MPRIS), as for Audio.
         self.window.navigator.media_session  # noqa: B018
         with self._loop_lock:
@@ -222,6 +231,8 @@ class ExternalPlayer(EventTarget, SessionElement):
         self.audio_session.platform.audio.remove_outside_player(
             self.audio_session.session_id, self._follower
         )
+        if self._streams is not None:
+            self.window.runtime.unclaim_streams(self._streams)
         self._playing = False
         super()._release()
 

@@ -64,6 +64,7 @@ class AdoptedStreams:
     def __init__(self, runtime: Runtime, *, children: bool = False) -> None:
         self._runtime = runtime
         self._players: dict[int, ExternalPlayer] = {}
+        self._programs: dict[int, str] = {}  # index -> its application.name
         self.streams = OwnStreams(self, children=children)
 
     def start(self) -> None:
@@ -92,8 +93,21 @@ class AdoptedStreams:
 
     # -- on the loop ------------------------------------------------------------------------
 
+    def give_back(self, program: str) -> None:
+        """An ``ExternalPlayer`` of the program stands for ``program``'s streams now: the
+        players adopted for them end, and their streams get their volume and mute back."""
+        for index in [i for i, name in self._programs.items() if name == program]:
+            del self._programs[index]
+            self.streams.set_gain(index, 1.0)
+            self.streams.hold(index, False)
+            self._players.pop(index).close()
+            log.info("own stream #%d of %s is its ExternalPlayer's, not adopted", index, program)
+
     def _adopt(self, stream: OwnStream, playing: bool) -> None:
         if self._runtime.closed or stream.index in self._players:
+            return
+        if self._runtime.claimed_streams[stream.program]:
+            log.debug("own stream #%d of %s is an ExternalPlayer's", stream.index, stream.program)
             return
         window = self._runtime.default_window
         index = stream.index
@@ -105,6 +119,7 @@ class AdoptedStreams:
             kind=kind_of(stream.role),
         )
         self._players[index] = player
+        self._programs[index] = stream.program
         log.info(
             "adopted own stream #%d of %s (media.role %r) into %s",
             index,
@@ -130,6 +145,7 @@ class AdoptedStreams:
             player.paused()
 
     def _end(self, index: int) -> None:
+        self._programs.pop(index, None)
         player = self._players.pop(index, None)
         if player is not None:
             player.ended()

@@ -62,6 +62,7 @@ class _MpvPlayer(ExternalPlayer):
             kind=kind,
             route=self._route,
             position=lambda: player.time_pos,
+            streams=str(player["audio-client-name"]),
         )
         self._observed = False
         player.observe_property("pause", self._changed)

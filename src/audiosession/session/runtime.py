@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -84,6 +85,9 @@ class Runtime:
         self._default_window: Window | None = None
         self._adopt_own_streams = adopt_own_streams
         self._adopted: AdoptedStreams | None = None
+        self.claimed_streams: Counter[str] = Counter()
+        """The sound-server client names (``application.name``) whose streams an
+        ``ExternalPlayer`` of the program stands for: they are not adopted on their own."""
         self.closed = False
 
     @property
@@ -110,6 +114,18 @@ class Runtime:
                 self._adopt_own_streams = False
                 self._adopted = adopt_own_streams(self)
         return self._default_window
+
+    def claim_streams(self, client_name: str) -> None:
+        """An ``ExternalPlayer`` stands for the streams of ``client_name``: any adopted
+        already are given back, no more are adopted while it lasts."""
+        self.claimed_streams[client_name] += 1
+        if self._adopted is not None:
+            self._adopted.give_back(client_name)
+
+    def unclaim_streams(self, client_name: str) -> None:
+        self.claimed_streams[client_name] -= 1
+        if self.claimed_streams[client_name] <= 0:
+            del self.claimed_streams[client_name]
 
     def next_window_id(self) -> int:
         return next(self._window_ids)
