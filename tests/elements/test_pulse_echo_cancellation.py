@@ -38,6 +38,28 @@ def read_until(tracks: dict, frames: int, deadline: float) -> None:
 def test_a_call_on_pulseaudio_cancels_its_echo_and_keeps_the_near_end(
     pulse_server: PulseServer, tmp_path: Path
 ) -> None:
+    # The aims are those of a call whose far end plays whole. An underrun of its stream (a
+    # machine too busy to feed the server in time: it happens under several CPU hogs) moves the
+    # echo against what was rendered, and the canceller converges again: such a call is made
+    # once more, and said.
+    for _attempt in range(2):
+        erle, alone, double_talk, underflows = call_figures(pulse_server, tmp_path)
+        print(
+            f"ERLE {erle:.1f} dB, near end alone {alone:+.1f} dB, double talk "
+            f"{double_talk:+.1f} dB; far end underflows {underflows}"
+        )
+        if underflows == 0:
+            break
+    assert underflows == 0, "the far end underran in both calls: the machine is too busy"
+    assert erle >= 25
+    assert abs(alone) <= 3
+    # The aim is 6 dB; with the monitor's echo as loud as the near end (0 dB, a room's is
+    # -10 dB and passes in virtual time) AEC3's suppressor takes 6.2-6.5 dB in double talk.
+    assert abs(double_talk) <= 7
+
+
+def call_figures(pulse_server: PulseServer, tmp_path: Path) -> tuple[float, float, float, int]:
+    """(ERLE, near end alone, near end in double talk, the far end's underflows) of a call."""
     far = np.zeros(int(CALL_SECONDS * RATE), np.float32)
     far[: int(FAR_END_SECONDS * RATE)] = speech_like(FAR_END_SECONDS, seed=3)
     sf.write(tmp_path / "far.wav", far, RATE)
@@ -66,6 +88,8 @@ def test_a_call_on_pulseaudio_cancels_its_echo_and_keeps_the_near_end(
         finally:
             player.wait(10)
         settings = processed.get_settings()
+        engine = runtime.platform.audio.engine
+        underflows = sum(getattr(stream, "underflows", 0) for stream in engine._streams.values())
     assert settings["echo_cancellation"] is True
     out, mic = (np.concatenate(tracks[t])[:, 0] for t in (processed, raw))
 
@@ -83,12 +107,7 @@ def test_a_call_on_pulseaudio_cancels_its_echo_and_keeps_the_near_end(
     double_talk = component_level_db(
         span(out, talk_from, talk_from + 1.5, lag), voice, lag
     ) - component_level_db(span(mic, talk_from, talk_from + 1.5, lag), voice, lag)
-    print(f"ERLE {erle:.1f} dB, near end alone {alone:+.1f} dB, double talk {double_talk:+.1f} dB")
-    assert erle >= 25
-    assert abs(alone) <= 3
-    # The aim is 6 dB; with the monitor's echo as loud as the near end (0 dB, a room's is
-    # -10 dB and passes in virtual time) AEC3's suppressor takes 6.2-6.5 dB in double talk.
-    assert abs(double_talk) <= 7
+    return erle, alone, double_talk, underflows
 
 
 def test_the_servers_echo_canceller_is_not_processed_twice() -> None:

@@ -16,6 +16,7 @@ from .ahead import AHEAD_SECONDS, CHUNK_FRAMES, AheadBuffer, AheadWorkers, Produ
 from .backend import Backend, DeviceInfo, DeviceKind, Stream, check_device
 from .gain import Gain
 from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, Source, Voice, VoiceEnded
+from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class Capture:
     """Audio captured from an input device, kept in a bounded ring (the oldest is dropped).
 
     The backend's audio thread calls ``deliver``; any other thread reads. ``started``: when
-    the first frame was captured, on the engine's clock; ``frames_read``: the index of the
+    the first frame was captured, on the engine's clock, as the frames since then place it (it
+    moves when the input lost frames: ``engine/timeline.py``); ``frames_read``: the index of the
     next frame ``read`` returns (read or dropped frames before it); ``last_read_from``: the
     index of the first frame the last ``read`` returned.
     """
@@ -98,6 +100,7 @@ class Capture:
         self.frames_dropped = 0
         self.closed = False
         self.started: float | None = None
+        self._timeline = Timeline(self.rate, engine.blocksize)
         self.frames_read = 0
         self.last_read_from = 0
         self._stream: Stream | None = None
@@ -117,10 +120,10 @@ class Capture:
             self.frames_dropped += len(block) - size
             block = block[-size:]
         frames = len(block)
-        if self.started is None:
-            # A real-time backend delivers a block once it is captured; virtual time at once.
-            captured = frames / self.rate if self.engine.realtime else 0.0
-            self.started = self.engine.clock() - captured
+        # A real-time backend delivers a block once it is captured; virtual time at once.
+        captured = round(self.engine.clock() * self.rate) - (frames if self.engine.realtime else 0)
+        at = self._timeline.place(captured, frames)
+        self.started = (at - self.frames_captured) / self.rate
         with self._lock:
             overflow = self._count + frames - size
             if overflow > 0:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .timeline import Timeline
+
 if TYPE_CHECKING:
     from .backend import DeviceInfo
     from .engine import Engine
@@ -32,12 +34,6 @@ log = logging.getLogger(__name__)
 
 REFERENCE_SECONDS = 4.0
 """How much of the far end a reference keeps: more than a capture buffers (2 s)."""
-
-RESYNC_SECONDS = 0.2
-"""How far behind its timeline a stream's block may come before it counts as a new start:
-the server holds a buffer, so a render callback that comes late (a busy machine) is not a
-gap in what is heard, and moving the reference for it would make the canceller look for the
-echo again. A stream this late ran dry: its next block is heard from now."""
 
 SERVER_ECHO_CANCEL_MARKS = ("echo-cancel", "echo_cancel")
 """What the names of PulseAudio's ``module-echo-cancel`` sources (``<master>.echo-cancel``)
@@ -105,18 +101,18 @@ class FarEndReference:
         self._clock = engine.clock
         self._ring = np.zeros(int(REFERENCE_SECONDS * self.rate), np.float32)
         self._end = 0  # the frame after the last one written
-        self._cursors: dict[str, int] = {}  # role -> frame where its next block goes
-        self._resync = int(RESYNC_SECONDS * self.rate)
+        self._timelines: dict[str, Timeline] = {}  # role -> where its blocks go
+        self._block = engine.blocksize
         self._lock = threading.Lock()
         self.stopped = False
 
     def take(self, role: str, block: np.ndarray) -> None:
         """A stream of the device rendered ``block`` (called on its audio thread)."""
         now = int(round(self._clock() * self.rate))
-        at = self._cursors.get(role)
-        if at is None or now > at + len(block) + self._resync:
-            at = now  # the stream's first block, or its first after a rest
-        self._cursors[role] = at + len(block)
+        timeline = self._timelines.get(role)
+        if timeline is None:
+            timeline = self._timelines[role] = Timeline(self.rate, self._block)
+        at = timeline.place(now, len(block))
         mono = block.mean(axis=1) if block.ndim == 2 else block
         size = len(self._ring)
         with self._lock:
