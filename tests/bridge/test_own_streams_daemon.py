@@ -6,6 +6,9 @@ the speakers' monitor."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,3 +124,62 @@ def test_status_shows_the_programs_own_stream_under_its_row_not_as_a_foreign_ses
     assert len(rows) == 1 and "playback" in rows[0] and "active" in rows[0], shown
     assert "pulse:" not in shown and "pulse/" not in shown, shown
 
+
+class ParentOfAChild:
+    """The tone program running ``paplay`` as its child (``--child``), with
+    ``AUDIOSESSION_OWN_STREAMS=children``; the child is killed with it."""
+
+    def __init__(self, bridged: Bridged, media: Media, *more: str) -> None:
+        env = client_env(bridged, AUDIOSESSION_OWN_STREAMS="children")
+        sound = media.tone(440, 60.0)
+        self.program = Program([sys.executable, str(PROGRAM), "--child", sound, *more], env)
+        self.child = int(self.program.expect_containing("child ").split()[1])
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.child, signal.SIGKILL)
+        self.program.stop()
+
+
+def test_a_child_processs_stream_is_one_session_the_programs_not_a_foreign_one(
+    bridged: Bridged, media: Media
+) -> None:
+    mark = len(bridged.daemon.log())
+    parent = ParentOfAChild(bridged, media)
+    try:
+        parent.program.expect("state active", timeout=10)  # the child's stream, adopted
+        bridged.wait_log(f"(pid {parent.child}) is ours or a client's", since=mark)
+        shown = status(bridged)
+        rows = [line for line in shown.splitlines() if "(pid " in line]
+        assert len(rows) == 1 and f"(pid {parent.program.process.pid})" in rows[0], shown
+        assert "playback" in rows[0] and "active" in rows[0], shown
+        # The policy reaches it once, through the program's session: a prompt mutes it.
+        (stream,) = bridged.server.sink_inputs_of(parent.child)
+        prompt = command(bridged, "prompt", media.tone(1000, 2.0))
+        parent.program.expect("state interrupted")
+        assert wait_until(lambda: bridged.volume(stream.index)[1])
+        parent.program.expect("state active", timeout=10)
+        finished(prompt)
+        assert wait_until(lambda: not bridged.volume(stream.index)[1])
+    finally:
+        parent.stop()
+
+
+def test_a_childs_stream_bridged_before_its_parent_joined_becomes_the_programs(
+    bridged: Bridged, media: Media
+) -> None:
+    mark = len(bridged.daemon.log())
+    parent = ParentOfAChild(bridged, media, "--child-first")
+    try:
+        foreign = f"pulse: paplay (pid {parent.child})"
+        bridged.wait_log(foreign, since=mark)
+        assert foreign in status(bridged)
+        (stream,) = bridged.server.sink_inputs_of(parent.child)
+        parent.program.send("join")
+        parent.program.expect("state active", timeout=10)
+        bridged.wait_log(f"#{stream.index} of paplay (pid {parent.child}) is a client's own")
+        shown = status(bridged)
+        rows = [line for line in shown.splitlines() if "(pid " in line]
+        assert len(rows) == 1 and f"(pid {parent.program.process.pid})" in rows[0], shown
+    finally:
+        parent.stop()
