@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import support
 from audiosession.engine.backends.pulse.foreign import scaled
 from support.audio import Media
 from support.bridged import Bridged, wait_until
@@ -24,7 +25,7 @@ from support.daemon import base_env
 from support.mpris import Program
 from support.pulse_server import level_db
 
-PROGRAM = Path(__file__).with_name("tone_program.py")
+PROGRAM = Path(support.__file__).with_name("tone_program.py")
 
 
 def client_env(bridged: Bridged, **extra: str) -> dict[str, str]:

@@ -136,7 +136,8 @@ def test_a_bad_request_is_an_error_naming_the_problem_and_touches_nothing(daemon
 def test_a_client_that_adopts_its_childrens_streams_says_so_and_only_its_pid_counts(
     daemon: Service,
 ) -> None:
-    parent, other = daemon.connect("parent.py", 100), daemon.connect("other.py", 200)
+    parent = daemon.connect("parent.py", 100)
+    daemon.connect("other.py", 200)
     [reply] = daemon.request(parent, "own_streams", children="yes")[parent.id]
     assert reply["error"] == "own_streams: children must be true or false, not 'yes'"
     assert daemon.service.pids_adopting_descendants() == set()

@@ -1,16 +1,18 @@
 """A program that sets its type and plays a tone through libpulse-simple on a thread of its own,
-with no other code of ours: what the daemon-mode tests of the program's own streams run.
+with no other code of ours: what tests/bridge/test_own_streams_daemon.py and
+benchmarks/bridge.py run.
 
-    python tone_program.py [--type TYPE] [--child SOUND.wav [--child-first]]
+    python tone_program.py [--type TYPE] [--freq HZ] [--amplitude A]
+                           [--child SOUND.wav [--child-first]]
 
-Sets ``navigator.audio_session.type`` (default ``playback``) and plays a 440 Hz sine (amplitude
-0.5, stereo, 48 kHz) through ``pa_simple`` called from ctypes, as a library that knows nothing
-of audiosession would; with ``--child``, it plays nothing itself and runs ``paplay SOUND.wav``
-as a child process instead; with ``--child-first`` too, it starts the child before it uses
-``navigator`` at all, and uses it once told ``join``. Reports on stdout, one line each:
-``playing`` once the stream is open (or the child started: ``child <pid>``), ``state <state>``
-at each ``statechange`` of its session. Commands on stdin: ``join``, ``exit``. ``media.role``
-comes from ``PULSE_PROP_media.role``.
+Sets ``navigator.audio_session.type`` (default ``playback``) and plays a sine (default 440 Hz,
+amplitude 0.5; stereo, 48 kHz) through ``pa_simple`` called from ctypes, as a library that
+knows nothing of audiosession would. With ``--child``, it plays nothing itself and runs
+``paplay SOUND.wav`` as a child process instead; with ``--child-first`` too, it starts the
+child before it uses ``navigator`` at all, and uses it once told ``join``. Reports on stdout,
+one line each: ``playing`` once the stream is open (or the child started: ``child <pid>``),
+``state <state>`` at each ``statechange`` of its session. Commands on stdin: ``join``,
+``exit``. ``media.role`` comes from ``PULSE_PROP_media.role``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class SampleSpec(ctypes.Structure):
     _fields_ = [("format", ctypes.c_int), ("rate", ctypes.c_uint32), ("channels", ctypes.c_uint8)]
 
 
-def play_tone(stop: threading.Event) -> None:
+def play_tone(stop: threading.Event, freq: int, amplitude: float) -> None:
     """The tone, until ``stop``, in 20 ms blocks written to a ``pa_simple`` stream."""
     lib = ctypes.CDLL("libpulse-simple.so.0")
     lib.pa_simple_new.restype = ctypes.c_void_p
@@ -72,8 +74,9 @@ def play_tone(stop: threading.Event) -> None:
         report("error", error.value)
         return
     report("playing")
-    # One second holds 440 whole periods: written again and again, 20 ms at a time.
-    samples = (round(0.5 * 32767 * math.sin(2 * math.pi * 440 * n / RATE)) for n in range(RATE))
+    # One second holds whole periods: written again and again, 20 ms at a time.
+    wave = (amplitude * math.sin(2 * math.pi * freq * n / RATE) for n in range(RATE))
+    samples = (round(32767 * value) for value in wave)
     second = b"".join(struct.pack("<hh", sample, sample) for sample in samples)
     block = len(second) // 50
     position = 0
@@ -91,6 +94,8 @@ def play_tone(stop: threading.Event) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--type", default="playback")
+    parser.add_argument("--freq", type=int, default=440)
+    parser.add_argument("--amplitude", type=float, default=0.5)
     parser.add_argument("--child")
     parser.add_argument("--child-first", action="store_true")
     options = parser.parse_args()
@@ -110,7 +115,8 @@ def main() -> None:
         child = subprocess.Popen(["paplay", options.child])
         report("child", child.pid)
     else:
-        threading.Thread(target=play_tone, args=(stop,), daemon=True).start()
+        tone = (stop, options.freq, options.amplitude)
+        threading.Thread(target=play_tone, args=tone, daemon=True).start()
     for line in sys.stdin:
         if line.strip() == "join":
             join()
