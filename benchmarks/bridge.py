@@ -1,7 +1,8 @@
 """Benchmark of the PulseAudio bridge: a foreign call silencing foreign music, ours vs
-PulseAudio's own ``module-role-cork``.
+PulseAudio's own ``module-role-cork``; and a prompt silencing a program's own (adopted) stream
+vs a foreign one.
 
-    python benchmarks/bridge.py [--trials 30]
+    python benchmarks/bridge.py [--trials 30] [--part cork|adopted|both]
 
 Two private PulseAudio servers (tests/support/pulse_server.py) run side by side in the same run:
 
@@ -19,6 +20,17 @@ mute. Printed, per server: the latency from starting the ``paplay`` of the call 
 being muted, and from the call's stream appearing to the music being muted (distributions:
 median, p99), and the ratio of the medians (ours / PulseAudio). Trials alternate between the
 two servers.
+
+**Adopted vs foreign** (``--part adopted``): on one private server with the daemon, a program
+of our own (tests/support/tone_program.py: it sets its type and plays a 400 Hz tone through
+libpulse-simple, nothing else of ours) and a foreign ``paplay`` (1600 Hz) play side by side,
+both ``ambient`` (the program's type; the paplay's ``media.role=game``) so that neither stops
+the other. Each trial runs ``audiosession prompt`` (900 Hz, 0.4 s) from another process, which
+interrupts both at once: the program's stream through the client (the daemon's push, its
+session, its adopted player's mute), the paplay's through the bridge. The speakers' monitor is
+recorded; in its own timeline each latency is from the prompt becoming audible to the tone
+falling silent (each moment where a 20 ms window's level crosses -6 dB). Printed: both
+distributions, the difference of the medians and their ratio (adopted / foreign).
 """
 
 from __future__ import annotations
@@ -42,6 +54,8 @@ import pulsectl
 import soundfile as sf
 from latency import describe  # benchmarks/latency.py, beside this script
 
+import support
+from support.audio import tone_level_db
 from support.pulse_server import PulseServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,9 +63,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RATE = 48000
 
 
-def tone(path: Path, freq: float, seconds: float) -> str:
+def tone(path: Path, freq: float, seconds: float, amplitude: float = 0.5) -> str:
     t = np.arange(int(seconds * RATE)) / RATE
-    sf.write(path, 0.5 * np.sin(2 * np.pi * freq * t), RATE, subtype="FLOAT")
+    sf.write(path, amplitude * np.sin(2 * np.pi * freq * t), RATE, subtype="FLOAT")
     return str(path)
 
 
@@ -158,15 +172,10 @@ class Rig:
 
 
 def start_daemon(root: Path, server: PulseServer) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOSESSION_")}
+    env = daemon_env(root, server)
     runtime = root / "run"
     runtime.mkdir(mode=0o700)
     (root / "config").mkdir()
-    env.update(
-        XDG_RUNTIME_DIR=str(runtime),
-        XDG_CONFIG_HOME=str(root / "config"),
-        PULSE_SERVER=server.server_string,
-    )
     log = root / "daemon.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -183,10 +192,122 @@ def start_daemon(root: Path, server: PulseServer) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"the daemon's bridge did not start:\n{log.read_text()}")
 
 
+def daemon_env(root: Path, server: PulseServer) -> dict[str, str]:
+    """The environment of the daemon's clients (and of the daemon) of ``start_daemon``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOSESSION_")}
+    env.update(
+        XDG_RUNTIME_DIR=str(root / "run"),
+        XDG_CONFIG_HOME=str(root / "config"),
+        PULSE_SERVER=server.server_string,
+    )
+    return env
+
+
+TONE_PROGRAM = Path(support.__file__).with_name("tone_program.py")
+PROGRAM_HZ, FOREIGN_HZ, PROMPT_HZ = 400, 1600, 900
+AMPLITUDE = 0.25  # three tones at once stay below full scale on the monitor
+WINDOW = 0.02  # seconds of each level measured on the monitor
+HOP = 0.001
+
+
+def crossing(recorded: np.ndarray, freq: float, *, rising: bool, after: float = 0.0) -> float:
+    """The first moment (a window's centre, s) after ``after`` where the ``freq`` level
+    crosses -6 dB re ``AMPLITUDE``, rising or falling."""
+    for start in np.arange(after, len(recorded) / RATE - WINDOW, HOP):
+        level = tone_level_db(recorded, freq, start, WINDOW, reference=AMPLITUDE)
+        if (level > -6) if rising else (level < -6):
+            return float(start + WINDOW / 2)
+    raise RuntimeError(f"the {freq} Hz tone never {'rose' if rising else 'fell'} on the monitor")
+
+
+def adopted_vs_foreign(root: Path, trials: int) -> None:
+    server = PulseServer().start()
+    daemon = program = foreign = None
+    try:
+        daemon = start_daemon(root, server)
+        env = {**daemon_env(root, server), "AUDIOSESSION_DAEMON": "required"}
+        env["AUDIOSESSION_BACKEND"] = "pulse"
+        program = subprocess.Popen(
+            [sys.executable, str(TONE_PROGRAM), "--type", "ambient"]
+            + ["--freq", str(PROGRAM_HZ), "--amplitude", str(AMPLITUDE)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert program.stdout is not None
+        while program.stdout.readline().strip() != b"state active":
+            pass
+        music = tone(root / "foreign.wav", FOREIGN_HZ, 3600.0, AMPLITUDE)
+        foreign = subprocess.Popen(["paplay", "--property=media.role=game", music], env=server.env)
+        prompt = tone(root / "prompt.wav", PROMPT_HZ, 0.4, AMPLITUDE)
+        observer = Observer(server)
+        time.sleep(0.5)
+        streams = [
+            s
+            for s in observer.query.sink_input_list()
+            if s.proplist.get("application.process.id") in (str(program.pid), str(foreign.pid))
+        ]
+        adopted: list[float] = []  # from the prompt command's start
+        bridged: list[float] = []
+        heard: list[tuple[float, float]] = []  # (adopted, foreign) from the prompt heard
+        for _ in range(trials):
+            recorder = server.record("speakers.monitor")
+            # The monotonic time of the recording's first frame (to parec's buffering, ~20 ms,
+            # the same for both tones).
+            first_frame = time.monotonic() - len(recorder.recorded()) / RATE
+            launched = time.monotonic() - first_frame
+            subprocess.run(
+                [sys.executable, "-m", "audiosession", "prompt", prompt],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 5
+            while any(observer.muted(s.index) for s in streams):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("a tone stayed muted after the prompt")
+                time.sleep(0.005)
+            time.sleep(0.1)
+            recorded = recorder.stop()
+            onset = crossing(recorded, PROMPT_HZ, rising=True)
+            own = crossing(recorded, PROGRAM_HZ, rising=False, after=launched)
+            other = crossing(recorded, FOREIGN_HZ, rising=False, after=launched)
+            adopted.append(own - launched)
+            bridged.append(other - launched)
+            heard.append((own - onset, other - onset))
+        observer.close()
+        print("audiosession prompt silencing a tone (silence on the speakers' monitor):")
+        print("  from the start of `audiosession prompt`:")
+        print(f"    the program's own stream (adopted): {describe(adopted)}")
+        print(f"    a foreign paplay (bridged)        : {describe(bridged)}")
+        ratio = statistics.median(adopted) / statistics.median(bridged)
+        print(f"    ratio of medians (adopted / foreign): {ratio:.2f}")
+        print("  from the prompt heard (negative: silent before the prompt sounds):")
+        print(f"    adopted: {describe([own for own, _ in heard])}")
+        print(f"    foreign: {describe([other for _, other in heard])}")
+        later = statistics.median(own - other for own, other in heard)
+        print(f"    adopted later than foreign, median of the trials: {later * 1000:+.1f} ms")
+    finally:
+        for proc in (foreign, program):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+        if daemon is not None:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(10)
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30, help="calls per server")
+    parser.add_argument("--part", choices=("cork", "adopted", "both"), default="both")
     args = parser.parse_args()
+    if args.part in ("adopted", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            adopted_vs_foreign(Path(tmp), args.trials)
+    if args.part == "adopted":
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         music = tone(root / "music.wav", 440, 600.0)

@@ -24,6 +24,9 @@ class Host:
     def client_pids(self) -> set[int]:
         return set()
 
+    def pids_adopting_descendants(self) -> set[int]:
+        return set()
+
 
 @pytest.mark.parametrize(
     ("role", "expected"),

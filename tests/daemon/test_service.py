@@ -133,6 +133,20 @@ def test_a_bad_request_is_an_error_naming_the_problem_and_touches_nothing(daemon
     assert [row["state"] for row in daemon.service.sessions()] == ["inactive"]
 
 
+def test_a_client_that_adopts_its_childrens_streams_says_so_and_only_its_pid_counts(
+    daemon: Service,
+) -> None:
+    parent = daemon.connect("parent.py", 100)
+    daemon.connect("other.py", 200)
+    [reply] = daemon.request(parent, "own_streams", children="yes")[parent.id]
+    assert reply["error"] == "own_streams: children must be true or false, not 'yes'"
+    assert daemon.service.pids_adopting_descendants() == set()
+    [reply] = daemon.request(parent, "own_streams", children=True)[parent.id]
+    assert reply == {"id": daemon.ids, "ok": True}
+    assert daemon.service.pids_adopting_descendants() == {100}
+    assert daemon.service.client_pids() == {100, 200}
+
+
 def test_a_client_sending_only_garbage_is_marked_for_closing(daemon: Service) -> None:
     client = daemon.connect("fuzzer", 100)
     for _ in range(MAX_ERRORS_IN_A_ROW - 1):

@@ -46,6 +46,7 @@ class ConnectedClient:
         self.errors_total = 0
         self.requests = 0
         self.answers_pings = False  # said so in its hello (``features``)
+        self.adopts_descendants = False  # ``own_streams`` with ``children``
         self.set_aside: SetAside | None = None  # not answering: what it held, put aside
         self.outgoing: list[bytes] = []
         self._outbox = outbox

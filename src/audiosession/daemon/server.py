@@ -171,6 +171,10 @@ class Daemon:
         """The process ids of the connected clients (safe to call from another thread)."""
         return self.service.client_pids()
 
+    def pids_adopting_descendants(self) -> set[int]:
+        """The process ids of the clients that adopt their descendants' streams."""
+        return self.service.pids_adopting_descendants()
+
     # -- life cycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -162,6 +162,11 @@ class DaemonService:
         """The process ids of the connected clients (safe to call from another thread)."""
         return {client.pid for client in list(self.clients.values())}
 
+    def pids_adopting_descendants(self) -> set[int]:
+        """The process ids of the clients that adopt their descendants' streams (safe to call
+        from another thread)."""
+        return {c.pid for c in list(self.clients.values()) if c.adopts_descendants}
+
     def take_output(self) -> list[tuple[ConnectedClient, bytes]]:
         """The messages queued since the last call, joined per client, in the order the
         clients were first sent to; the transport writes them out."""
@@ -355,6 +360,8 @@ class DaemonService:
             return
         client.answers_pings = "ping" in features
         client.greeted = True
+        if self.bridge is not None:  # its streams bridged before it connected are its own
+            self.bridge.reconsider()
         client.errors_in_a_row = 0
         log.info(
             "%s connected (peer uid %d%s)",
@@ -469,6 +476,20 @@ class DaemonService:
             raise ValueError("this daemon plays no sounds (started with play_sounds off)")
         return self.player.play_file(client, args)
 
+    def _handle_own_streams(self, client: ConnectedClient, args: dict[str, Any]) -> Reply:
+        children = args["children"]
+        if not isinstance(children, bool):
+            raise ProtocolError(f"children must be true or false, not {children!r}")
+        client.adopts_descendants = children
+        log.info(
+            "%s adopts its own streams%s",
+            client,
+            " and its child processes'" if children else "",
+        )
+        if self.bridge is not None:
+            self.bridge.reconsider()
+        return {}
+
     HANDLERS: ClassVar[Mapping[str, Handler]] = {
         "add": _handle_add,
         "remove": _handle_remove,
@@ -483,6 +504,7 @@ class DaemonService:
         "status": _handle_status,
         "ping": _handle_ping,
         "play_file": _handle_play_file,
+        "own_streams": _handle_own_streams,
     }
     """Each operation of ``wire.protocol.OPERATION_ARGS`` and its handler."""
 

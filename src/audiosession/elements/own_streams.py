@@ -68,6 +68,7 @@ class AdoptedStreams:
         self.streams = OwnStreams(self, children=children)
 
     def start(self) -> None:
+        self._runtime.platform.adopting_own_streams(self.streams.children)
         self.streams.start()
 
     def close(self) -> None:

@@ -131,5 +131,10 @@ class Platform(ABC):
         ``recording.stop()`` returns it as a (frames, channels) float32 array."""
         return self.audio.engine.record(device)
 
+    def adopting_own_streams(self, children: bool) -> None:  # noqa: B027 (optional hook)
+        """The process adopts its own sound-server streams (and, with ``children``, those of
+        its child processes) as elements: a platform that polices other programs' streams
+        (the daemon's bridge) leaves those alone."""
+
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release devices and connections."""

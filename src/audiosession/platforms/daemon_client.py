@@ -82,6 +82,7 @@ class DaemonClientPlatform(PolicyPlatform):
         # Pushes not applied yet, each with its number on its connection, in the daemon's order.
         self._pushes: deque[tuple[DaemonConnection, int, list[Action]]] = deque()
         self._reconnect_timer: Timer | None = None
+        self._adopts_children: bool | None = None  # told the daemon (``own_streams``)
         self._warned_untrusted = False
         self._closed = False
         if connection is None:
@@ -144,6 +145,29 @@ class DaemonClientPlatform(PolicyPlatform):
     def end_interruption(self, reason: str | None = None) -> None:
         with self.loop.lock:
             super().end_interruption(reason)
+
+    def adopting_own_streams(self, children: bool) -> None:
+        """Tells the daemon (``own_streams``), now and after each reconnection, so that its
+        bridge leaves these streams alone."""
+        with self.loop.lock:
+            self._adopts_children = children
+            conn = self._conn
+            if conn is None:
+                return
+            try:
+                self._tell_own_streams(conn)
+            except DaemonLostError as error:
+                self._lose(conn, str(error))
+
+    def _tell_own_streams(self, conn: DaemonConnection) -> None:
+        if self._adopts_children is None:
+            return
+        try:
+            conn.request("own_streams", {"children": self._adopts_children}, self.request_timeout)
+        except DaemonLostError:
+            raise
+        except DaemonError as error:  # a daemon older than the operation
+            log.info("the daemon does not take own_streams (%s): it may bridge them", error)
 
     # -- pushes and the connection's life ------------------------------------------------------
 
@@ -229,6 +253,7 @@ class DaemonClientPlatform(PolicyPlatform):
                 return
             self._attach(conn)
             try:
+                self._tell_own_streams(conn)
                 for session_id in self._registered:
                     handle = self._handles[session_id]
                     self._send_and_apply(

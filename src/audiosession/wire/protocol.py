@@ -55,7 +55,14 @@ ARBITER_OPERATIONS: Final = (
 )
 """Requests that run the ``Arbiter`` method of the same name in the daemon."""
 
-OPERATIONS: Final = (*ARBITER_OPERATIONS, "sessions", "status", "ping", "play_file")
+OPERATIONS: Final = (
+    *ARBITER_OPERATIONS,
+    "sessions",
+    "status",
+    "ping",
+    "play_file",
+    "own_streams",
+)
 """Every request a client may send after its ``hello``."""
 
 OPERATION_ARGS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
@@ -73,6 +80,7 @@ OPERATION_ARGS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "status": ((), ()),
     "ping": ((), ()),
     "play_file": (("path",), ("volume", "loop", "device")),
+    "own_streams": (("children",), ()),
 }
 """The ``args`` each operation takes (docs/protocol.md gives their types)."""
 

@@ -26,6 +26,7 @@ from audiosession.engine.backends.pulse.foreign import (
     raw,
     same,
 )
+from audiosession.engine.backends.pulse.own_streams import descends_from
 from audiosession.policy import ROLE_TYPES, Action, Arbiter, SetGain, SetState, type_for_role
 from audiosession.types import AudioSessionState, AudioSessionType
 
@@ -61,6 +62,11 @@ class BridgeHost(Protocol):
     def client_pids(self) -> set[int]:
         """The process ids of the connected clients (their streams are not foreign). Called
         from the bridge's worker thread: it must only read (a copy)."""
+
+    def pids_adopting_descendants(self) -> set[int]:
+        """The process ids of the clients that adopt the streams of their descendant
+        processes too (``own_streams`` with ``children``): those are not foreign either.
+        Called from the worker thread, as ``client_pids``."""
 
 
 @dataclass
@@ -160,6 +166,12 @@ class PulseBridge:
         if actions:
             self._work.put(("apply", actions))
 
+    def reconsider(self) -> None:
+        """Which streams are a client's has changed (a client connected, or adopts its
+        descendants' streams now): the foreign streams that are a client's now stop being
+        sessions, given back their volume and mute (on the worker thread)."""
+        self._work.put(("reconsider",))
+
     def describe(self, session_id: str) -> _Row | None:
         """The loop side's row of session ``session_id`` (without the ``pulse/`` prefix)."""
         return self.rows.get(session_id)
@@ -222,6 +234,8 @@ class PulseBridge:
                     self._on_stream_event(item[1], item[2])
                 elif kind == "apply":
                     self._apply(item[1])
+                elif kind == "reconsider":
+                    self._let_go_of_clients_streams()
             except self._pulsectl.PulseDisconnected:
                 self._disconnect()
             except JournalError as error:
@@ -307,6 +321,11 @@ class PulseBridge:
         if stream is None:
             if self._is_ours(props):
                 self._ignored.add(info.index)
+                log.debug(
+                    "PulseAudio bridge: #%d (pid %s) is ours or a client's: not foreign",
+                    info.index,
+                    props.get("application.process.id"),
+                )
                 return
             stream = ForeignStream.of(info)
             self._streams[info.index] = stream
@@ -347,7 +366,34 @@ class PulseBridge:
         if props.get("application.name") == OUR_APPLICATION:
             return True
         pid = pid_of(props)
-        return pid is not None and pid in self.host.client_pids()
+        return pid is not None and self._is_a_clients(pid)
+
+    def _is_a_clients(self, pid: int) -> bool:
+        """Whether a stream of process ``pid`` is a client's to adopt (not foreign)."""
+        if pid in self.host.client_pids():
+            return True
+        return any(descends_from(pid, parent) for parent in self.host.pids_adopting_descendants())
+
+    def _let_go_of_clients_streams(self) -> None:
+        assert self._changer is not None
+        for stream in list(self._streams.values()):
+            if stream.pid is None or not self._is_a_clients(stream.pid):
+                continue
+            log.info(
+                "PulseAudio bridge: stream #%d of %s (pid %d) is a client's own: not foreign",
+                stream.index,
+                stream.program,
+                stream.pid,
+            )
+            stream.gain, stream.silenced, stream.ramp = 1.0, False, None
+            try:
+                self._changer.enforce(stream)
+            except self._pulsectl.PulseIndexError:
+                pass  # gone meanwhile; its remove event is then ignored
+            del self._streams[stream.index]
+            self._ignored.add(stream.index)
+            self._post(self._loop_remove, stream.session)
+            self._changer.ended(stream)
 
     def _apply(self, actions: list[Action]) -> None:
         touched: dict[int, ForeignStream] = {}
