@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from support.mpris import require, wait_for
@@ -24,6 +26,15 @@ def require_libmpv() -> None:
             False,
             "apt-get install libmpv2; pip install 'audiosession[players]' (scripts/setup --test)",
         )
+
+
+def require_pygame() -> Any:
+    """pygame (pygame-ce, whose wheel brings its own SDL with the pulseaudio driver)."""
+    try:
+        import pygame
+    except ImportError as error:
+        require(f"pygame-ce ({error})", False, "pip install 'audiosession[players]'")
+    return pygame
 
 
 def heard(server: PulseServer, freq: float, seconds: float = 0.6) -> float:
