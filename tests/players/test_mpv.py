@@ -1,18 +1,27 @@
 """python-mpv in the session, on the private PulseAudio: a call pauses it with mpv's own pause
-and it plays on from where it was; the media keys (``playerctl``) pause it through MPRIS."""
+and it plays on from where it was; the media keys (``playerctl``) pause it through MPRIS; a
+notification ducks it through its cubic ``volume`` by 14 dB, back to the user's volume after."""
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 
+from audiosession import Audio, Window
+from audiosession.session.runtime import Runtime
 from support.audio import RATE
 from support.mpris import Program, playerctl, wait_for
-from support.players import require_libmpv
+from support.players import heard, require_libmpv, wait_until_heard
 from support.pulse_server import level_db
+
+if TYPE_CHECKING:
+    import mpv
 
 PROGRAM = Path(__file__).with_name("mpv_program.py")
 
@@ -111,3 +120,82 @@ def test_mpv_with_no_code_of_ours_is_adopted_and_a_call_silences_it(pulse_server
         assert program.process.wait(timeout=10) == 0
     finally:
         program.stop()
+
+
+@pytest.fixture
+def mpv_player() -> Iterator[mpv.MPV]:
+    """An mpv that plays audio only, to the private server (its null sinks are suspended while
+    idle, which libmpv 0.35 gives up on unless it may wait)."""
+    require_libmpv()
+    import mpv
+
+    player = mpv.MPV(
+        ao="pulse", pulse_allow_suspended=True, vo="null", video=False, loop_file="inf"
+    )
+    try:
+        yield player
+    finally:
+        player.terminate()
+
+
+def music_and_ping(runtime: Runtime) -> tuple[Window, Window]:
+    music, ping = Window(runtime=runtime), Window(runtime=runtime)
+    music.navigator.audio_session.type = "playback"
+    ping.navigator.audio_session.type = "transient"
+    return music, ping
+
+
+def test_mpv_volume_is_cubic(mpv_player, pulse_server, media):
+    from audiosession.integrations.mpv import mpv_volume
+
+    mpv_player.play(media.tone(440, 30.0))
+    wait_until_heard(pulse_server, 440, "mpv")
+    full = heard(pulse_server, 440)
+    for gain in (0.2, 0.5):
+        mpv_player.volume = mpv_volume(100.0, gain)
+        wait_for(lambda: heard(pulse_server, 440, 0.2) < full - 1, "the new volume")
+        assert heard(pulse_server, 440) - full == pytest.approx(20 * np.log10(gain), abs=0.2)
+
+
+def test_a_notification_ducks_mpv_by_14_db_and_it_comes_back_exactly(
+    runtime, pulse_server, media, mpv_player
+):
+    from audiosession.integrations.mpv import mpv_volume, session_player
+
+    music_window, ping_window = music_and_ping(runtime)
+    with session_player(mpv_player, window=music_window):
+        mpv_player.play(media.tone(440, 30.0))
+        wait_until_heard(pulse_server, 440, "mpv")
+        before = heard(pulse_server, 440)
+        Audio(media.tone(1000, 2.0), window=ping_window).play().result(5)
+        wait_for(
+            lambda: mpv_player.volume == pytest.approx(mpv_volume(100.0, 0.2)),
+            "the duck's ramp to end",
+        )
+        assert heard(pulse_server, 440) - before == pytest.approx(-14, abs=1.0)
+        wait_for(lambda: mpv_player.volume == 100.0, "the duck's release", timeout=10)
+        assert heard(pulse_server, 440) == pytest.approx(before, abs=0.2)
+
+
+def test_a_volume_the_user_sets_during_a_duck_is_the_one_it_comes_back_to(
+    runtime, pulse_server, media, mpv_player
+):
+    from audiosession.integrations.mpv import mpv_volume, session_player
+
+    music_window, ping_window = music_and_ping(runtime)
+    with session_player(mpv_player, window=music_window):
+        mpv_player.play(media.tone(440, 30.0))
+        wait_until_heard(pulse_server, 440, "mpv")
+        before = heard(pulse_server, 440)
+        Audio(media.tone(1000, 2.0), window=ping_window).play().result(5)
+        wait_for(
+            lambda: mpv_player.volume == pytest.approx(mpv_volume(100.0, 0.2)),
+            "the duck's ramp to end",
+        )
+        mpv_player.volume = 50.0  # the user turns it down, ducked: still ducked, from there
+        wait_for(
+            lambda: mpv_player.volume == pytest.approx(mpv_volume(50.0, 0.2)), "the duck on 50"
+        )
+        assert heard(pulse_server, 440) - before == pytest.approx(-14 - 18.06, abs=1.0)
+        wait_for(lambda: mpv_player.volume == 50.0, "the release to the user's 50", timeout=10)
+        assert heard(pulse_server, 440) - before == pytest.approx(-18.06, abs=0.2)

@@ -45,11 +45,17 @@ class SteppedGain:
             daemon=True,
         ).start()
 
+    def reapply(self) -> None:
+        """Apply the current gain again (what it scales changed: the user's volume, say)."""
+        with self._lock:
+            self._apply_now(self._value)
+
     def _run(self, ramp: int, start: float, target: float, seconds: float) -> None:
         began = time.monotonic()
         while True:
             done = min(1.0, (time.monotonic() - began) / seconds)
-            if not self._set(start + (target - start) * done, ramp) or done >= 1.0:
+            gain = target if done >= 1.0 else start + (target - start) * done
+            if not self._set(gain, ramp) or done >= 1.0:
                 return
             time.sleep(STEP_SECONDS)
 
@@ -59,9 +65,12 @@ class SteppedGain:
             if ramp != self._ramps:
                 return False
             self._value = gain
-            try:
-                self._apply(gain)
-            except Exception:
-                log.exception("%s: could not set the player's gain to %.3f", self._name, gain)
-                return False
-            return True
+            return self._apply_now(gain)
+
+    def _apply_now(self, gain: float) -> bool:
+        try:
+            self._apply(gain)
+        except Exception:
+            log.exception("%s: could not set the player's gain to %.3f", self._name, gain)
+            return False
+        return True
