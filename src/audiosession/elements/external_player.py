@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -295,6 +297,15 @@ class _SessionFollower:
         route = self.player._route_player
         if route is not None:
             self.player.window.runtime.loop.queue_task(self.player._apply_route, route, device_id)
+
+
+def executable_name() -> str:
+    """The program's executable as sound-server clients name it by default (``python3.11``):
+    what libpulse and SDL call a client not given a name."""
+    try:
+        return os.path.basename(os.readlink("/proc/self/exe"))
+    except OSError:
+        return os.path.basename(sys.executable)
 
 
 _KIND_WORDS = (

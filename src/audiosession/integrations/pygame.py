@@ -17,9 +17,10 @@ channel. The platform pauses them with pygame's own pause (``music.pause()`` and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
-from audiosession.elements.external_player import ExternalPlayer
+from audiosession.elements.external_player import ExternalPlayer, executable_name
 from audiosession.errors import InvalidStateError, MissingDependencyError
 from audiosession.integrations.stepped_gain import SteppedGain
 from audiosession.session.window import Window
@@ -47,6 +48,15 @@ def session_mixer(*, window: Window | None = None, kind: str = "playback") -> Ex
     return _MixerPlayer(window, kind)
 
 
+def sdl_client_name() -> str:
+    """The name SDL gives its PulseAudio client (the stream's ``application.name``): its
+    hints, else the program's executable."""
+    for hint in ("SDL_AUDIO_DEVICE_APP_NAME", "SDL_APP_NAME"):
+        if os.environ.get(hint):
+            return os.environ[hint]
+    return executable_name()
+
+
 class _MixerPlayer(ExternalPlayer):
     """An ``ExternalPlayer`` that pauses and scales pygame's mixer."""
 
@@ -61,6 +71,7 @@ class _MixerPlayer(ExternalPlayer):
             lambda gain, ramp: self._stepped.move(gain, ramp),
             window=window,
             kind=kind,
+            streams=sdl_client_name(),
         )
 
     def _pause(self) -> None:

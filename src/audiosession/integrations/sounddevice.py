@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from audiosession.elements.external_player import ExternalPlayer
+from audiosession.elements.external_player import ExternalPlayer, executable_name
 from audiosession.errors import InvalidStateError, MissingDependencyError
 from audiosession.session.window import Window
 
@@ -66,6 +66,8 @@ class SessionOutputStream(sd.OutputStream):  # type: ignore[misc]
             self._ramp_for_platform,
             window=window,
             kind=kind,
+            # What ALSA's pulse plugin names its client (PortAudio's ALSA host API).
+            streams=f"ALSA plug-in [{executable_name()}]",
         )
 
     @property
