@@ -29,7 +29,20 @@ FOREIGN_CALLS = {
 
 FILE_SUFFIXES = {"toml", "sock", "lock", "json", "wav", "mp3", "png", "md", "txt", "service"}
 
-FOREIGN_PREFIXES = ("pa_", "sys.", "time.", "os.", "json.", "np.", "asyncio.", "writable.")
+FOREIGN_PREFIXES = (
+    "pa_",
+    "sys.",
+    "time.",
+    "os.",
+    "json.",
+    "np.",
+    "asyncio.",
+    "writable.",
+    "pygame.",
+    "music.",
+    "Channel.",
+    "mpv.",
+)
 
 
 def code_names(document: Path) -> list[str]:
