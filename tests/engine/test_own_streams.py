@@ -104,9 +104,9 @@ def test_a_stream_that_corks_is_reported_paused_and_is_muted_only_while_it_plays
         reports.wait_for("paused", stream.index)
         assert wait_for(lambda: not pulse_server.volume_of(stream.index)[1])
 
+        assert reports.heard.count(("playing", stream.index)) == 1
         output.set_idle(True)
         output.set_idle(False)  # it plays again, still held
-        assert reports.heard.count(("playing", stream.index)) == 1
         assert wait_for(lambda: reports.heard.count(("playing", stream.index)) == 2)
         assert wait_for(lambda: pulse_server.volume_of(stream.index)[1])
         assert heard_db(pulse_server) < -60

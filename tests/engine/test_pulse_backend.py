@@ -13,7 +13,7 @@ import pytest
 from audiosession.engine.backend import BackendUnavailableError, DeviceInfo
 from audiosession.engine.backends.pulse.backend import PulseBackend
 from audiosession.errors import NotFoundError
-from support.pulse_server import PulseServer, SinkInput, require_pulse_tools
+from support.pulse_server import PulseServer, SinkInput, require_pulse_tools, wait_for
 
 RATE = 48000
 BLOCK = 256
@@ -212,7 +212,8 @@ def test_capture_from_a_sink_monitor_delivers_the_played_samples(backend: PulseB
         deliver=lambda block: blocks.append(block.copy()),
     )
     try:
-        time.sleep(1.2)
+        # 1.2 s of the monitor, however late the first block comes on a busy machine.
+        assert wait_for(lambda: len(blocks) * BLOCK >= 1.2 * RATE, seconds=10)
     finally:
         inp.close()
         out.close()
