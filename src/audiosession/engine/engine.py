@@ -15,6 +15,7 @@ from .ahead import AHEAD_SECONDS, CHUNK_FRAMES, AheadBuffer, AheadWorkers, Produ
 from .backend import Backend, DeviceInfo, Stream
 from .gain import Gain
 from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, Source, Voice, VoiceEnded
+from .rewind import LONG_QUEUE_SECONDS, StreamRenderer
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class Recording:
         self._start = clock()
         self._limit = int(limit * engine.rate)
         self._cursors: dict[str, int] = {}  # role -> frame where its next block goes
-        self._blocks: list[tuple[int, np.ndarray]] = []
+        self._blocks: list[tuple[int, np.ndarray, str]] = []
         self.stopped = False
 
     def take(self, role: str, block: np.ndarray) -> None:
@@ -178,17 +179,34 @@ class Recording:
             # or ran dry): it is heard from now.
             at = now
         if at < self._limit:
-            self._blocks.append((at, block.copy()))
+            self._blocks.append((at, block.copy(), role))
         self._cursors[role] = at + len(block)
+
+    def untake(self, role: str, frames: int) -> None:
+        """The ``role`` stream renders its last ``frames`` again (they were queued, not
+        heard): forget them (called on its audio thread)."""
+        at = self._cursors.get(role)
+        if at is None or self.stopped:
+            return
+        cut = at - frames
+        kept = []
+        for start, block, block_role in self._blocks:
+            if block_role == role and start + len(block) > cut:
+                if start >= cut:
+                    continue
+                block = block[: cut - start]
+            kept.append((start, block, block_role))
+        self._blocks = kept
+        self._cursors[role] = cut
 
     def stop(self) -> np.ndarray:
         """Stop and return everything received, a (frames, channels) float32 array."""
         self.stopped = True
         self._engine._stop_recording(self)
         blocks = list(self._blocks)
-        end = max((at + len(block) for at, block in blocks), default=0)
+        end = max((at + len(block) for at, block, _ in blocks), default=0)
         out = np.zeros((end, self.channels), dtype=np.float32)
-        for at, block in blocks:
+        for at, block, _ in blocks:
             out[at : at + len(block)] += block
         return out
 
@@ -227,6 +245,13 @@ class Engine:
         )
         self.mixer.default_device = backend.default_output()
         self.mixer.on_routes_changed = self._sync_streams
+        self.mixer.on_change = self._hurry_streams
+        # Streams that may queue much (``queues_long``) can render again what they queued.
+        self._history = (
+            int(LONG_QUEUE_SECONDS * self.rate) + self.blocksize
+            if getattr(backend, "queues_long", False)
+            else 0
+        )
         self._lock = threading.RLock()
         self._streams: dict[tuple[str | None, str], Stream] = {}
         self._kept: set[tuple[str | None, str]] = set()  # (device or None: the default, role)
@@ -373,6 +398,8 @@ class Engine:
             tell=tell,
             seconds=seconds,
             name=name,
+            history=self._history if workers is not None else 0,
+            on_flush=self.mixer.changed,
         )
 
     def keep_stream(self, role: str, device: str | None = None) -> bool:
@@ -430,17 +457,26 @@ class Engine:
                 if set_idle is not None:
                     set_idle(key not in playing)
 
-    def _renderer(self, device: str, role: str) -> Callable[[int], np.ndarray]:
-        render = self.mixer.render
+    def _renderer(self, device: str, role: str) -> StreamRenderer:
         recordings = self._recordings
 
-        def render_stream(frames: int) -> np.ndarray:
-            block = render(device, role, frames)
+        def take(role: str, block: np.ndarray) -> None:
             for recording in recordings.get(device, ()):
                 recording.take(role, block)
-            return block
 
-        return render_stream
+        def untake(role: str, frames: int) -> None:
+            for recording in recordings.get(device, ()):
+                recording.untake(role, frames)
+
+        return StreamRenderer(self.mixer, device, role, self._history, take, untake)
+
+    def _hurry_streams(self) -> None:
+        """What is heard must change at once: a stream that queued much renders again from
+        what is being heard (``hurry``)."""
+        for stream in list(self._streams.values()):
+            hurry = getattr(stream, "hurry", None)
+            if hurry is not None:
+                hurry()
 
     def record(self, device: str | None = None) -> Recording:
         """Start recording what ``device`` (the default output if None) receives."""
