@@ -55,6 +55,9 @@ PAPLAY_MOST = 62
 WINDOW = 0.005
 DROPOUT_FRACTION = 0.3
 VOLUME = 0.15
+SETTLE = 3.0
+"""Seconds from the streams' start to the measured stretch: ours queue long once nothing
+changed for a second (docs/realtime.md)."""
 
 PLAYER = textwrap.dedent("""
     import json, sys, threading
@@ -150,7 +153,7 @@ def wait_for_streams(server: PulseServer, count: int, timeout: float = 60.0) -> 
 def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float, float, int, int]:
     """Record the monitor for ``seconds`` while measuring CPU: (client, server per second of
     audio, dropouts, windows)."""
-    time.sleep(1.0)  # let every stream settle after its start
+    time.sleep(SETTLE)  # let every stream settle after its start
     recorder = server.record("speakers.monitor")
     cpu0 = sum(process_cpu_seconds(pid) for pid in pids)
     server0, t0 = server.cpu_seconds(), time.monotonic()

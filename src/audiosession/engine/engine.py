@@ -15,7 +15,7 @@ from .ahead import AHEAD_SECONDS, CHUNK_FRAMES, AheadBuffer, AheadWorkers, Produ
 from .backend import Backend, DeviceInfo, Stream
 from .gain import Gain
 from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, Source, Voice, VoiceEnded
-from .rewind import LONG_QUEUE_SECONDS, StreamRenderer
+from .rewind import LONG_QUEUE_SECONDS, LONG_WRITE_SECONDS, StreamRenderer
 
 log = logging.getLogger(__name__)
 
@@ -388,8 +388,11 @@ class Engine:
                 if self._workers is None:
                     self._workers = AheadWorkers()
                 workers = self._workers
-        # Room for a whole block on top of a whole chunk, whatever the blocksize.
+        # Room for a whole block on top of a whole chunk, whatever the blocksize; and for
+        # the large writes of a stream that queues long.
         seconds = max(AHEAD_SECONDS, 2 * (self.blocksize + CHUNK_FRAMES) / self.rate)
+        if self._history:
+            seconds += LONG_WRITE_SECONDS
         return AheadBuffer(
             produce,
             rate=self.rate,

@@ -19,14 +19,18 @@ import numpy as np
 
 from .mixer import Mixer, RouteState
 
-__all__ = ["LONG_QUEUE_SECONDS", "StreamRenderer"]
+__all__ = ["LONG_QUEUE_SECONDS", "LONG_WRITE_SECONDS", "StreamRenderer"]
 
 LONG_QUEUE_SECONDS = 1.0
 """The most a steady stream queues in its server (a backend that can: ``queues_long``)."""
 
+LONG_WRITE_SECONDS = 0.25
+"""How much a stream that queues long writes at a time (decode-ahead buffers of its voices
+hold that much more ready: ``AHEAD_SECONDS`` is what a worker may lag behind)."""
+
 GROW_SECONDS = 0.1
-"""How much more a steady stream queues at each write, up to ``LONG_QUEUE_SECONDS``: well
-within what decode-ahead buffers hold ready (``AHEAD_SECONDS``)."""
+"""A steady stream queues this much more every this many seconds, up to
+``LONG_QUEUE_SECONDS``: its voices are read twice as fast as they play meanwhile."""
 
 CALM_SECONDS = 1.0
 """A stream queues long once nothing had to be heard at once for this long."""

@@ -15,7 +15,13 @@ import numpy as np
 
 from ....errors import NotFoundError
 from ...backend import DeliverCallback, DeviceInfo, RenderCallback
-from ...rewind import CALM_SECONDS, GROW_SECONDS, LONG_QUEUE_SECONDS, REWRITE_MARGIN
+from ...rewind import (
+    CALM_SECONDS,
+    GROW_SECONDS,
+    LONG_QUEUE_SECONDS,
+    LONG_WRITE_SECONDS,
+    REWRITE_MARGIN,
+)
 from .bindings import (
     _NO_STREAM_NOTIFY,
     _NO_STREAM_REQUEST,
@@ -242,6 +248,8 @@ class PulseOutputStream(PulseStream):
         self._rewind: Callable[[int], int] | None = getattr(render, "rewind", None)
         self._steady: Callable[[], bool] | None = getattr(render, "steady", None)
         self._long_blocks = max(1, int(LONG_QUEUE_SECONDS * rate) // blocksize)
+        self._long_write_blocks = max(1, int(LONG_WRITE_SECONDS * rate) // blocksize)
+        self._grown_at = 0.0
         self._queue_blocks = 0  # the buffer asked of the server now, in blocks
         self._queued_most = 0  # the most that may still be queued (for _queue_is_silent)
         self._calm_since = time.monotonic()  # since when nothing had to be heard at once
@@ -393,11 +401,15 @@ class PulseOutputStream(PulseStream):
                 render.forget()
 
     def _ask_buffer(self, stream: int, blocks: int) -> None:
-        """Ask the server to keep ``blocks`` queued (and to ask for a quarter at a time when
-        that is more than the latency)."""
+        """Ask the server to keep ``blocks`` queued (and, when that is more than the
+        latency, to ask for up to LONG_WRITE_SECONDS at a time)."""
         self._queue_blocks = blocks
         self._queued_most = max(self._queued_most, blocks)
-        minreq = 1 if blocks <= self._latency_blocks else max(1, blocks // 4)
+        minreq = (
+            1
+            if blocks <= self._latency_blocks
+            else min(self._long_write_blocks, blocks - self._latency_blocks)
+        )
         attr = BufferAttr(
             maxlength=0xFFFFFFFF,
             tlength=self._block_bytes * blocks,
@@ -415,8 +427,8 @@ class PulseOutputStream(PulseStream):
         back to the latency's buffer if something is about to (a ramp, a source's end)."""
         if self._steady is None or self._rewrite_pending:
             return
+        now = time.monotonic()
         if not self.queues_long:
-            now = time.monotonic()
             if now - self._calm_since < CALM_SECONDS:
                 return
             if not self._steady():
@@ -426,8 +438,9 @@ class PulseOutputStream(PulseStream):
         elif not self._steady():
             self._shorten(stream)
             return
-        if self._queue_blocks >= self._long_blocks:
+        if self._queue_blocks >= self._long_blocks or now - self._grown_at < GROW_SECONDS:
             return
+        self._grown_at = now
         # A step that decode-ahead buffers have ready, on top of what is read meanwhile.
         step = max(1, int(GROW_SECONDS * self.rate) // self.blocksize)
         self._ask_buffer(stream, min(self._long_blocks, self._queue_blocks + step))
