@@ -66,13 +66,13 @@ class StreamRenderer:
 
     def __call__(self, frames: int) -> np.ndarray:
         """One block of the stream (the mixer's ``render``)."""
+        checkpoints = self._checkpoints
         if self.keep:
-            checkpoints = self._checkpoints
             checkpoints.append((self.rendered, self.mixer.snapshot(self.device, self.role)))
-            while checkpoints[0][0] < self.rendered - self.history:
-                checkpoints.popleft()
         block = self.mixer.render(self.device, self.role, frames)
         self.rendered += frames
+        while checkpoints and checkpoints[0][0] < self.rendered - self.history:
+            checkpoints.popleft()
         if self._take is not None:
             self._take(self.role, block)
         return block

@@ -27,6 +27,7 @@ from .bindings import (
     _NO_STREAM_REQUEST,
     _PA_ERR_NOENTITY,
     _PA_SAMPLE_FLOAT32LE,
+    _PA_SEEK_ABSOLUTE,
     _PA_SEEK_RELATIVE,
     _PA_STREAM_ADJUST_LATENCY,
     _PA_STREAM_CREATING,
@@ -496,10 +497,14 @@ class PulseOutputStream(PulseStream):
                 back = self._rewind(queued - margin)
             self._set_keep(False)
             if back:
+                # At an absolute index: the server then counts what it has queued, and asks
+                # for more, from where the rewrite ends (a relative seek back would have it
+                # wait for the whole stretch again first).
                 self.rewrites += 1
                 self.blocks_rendered -= back // self.blocksize
                 blocks = -(-back // self.blocksize)
-                self._write_blocks(stream, min(blocks, self._latency_blocks), -back)
+                at = timing.write_index - back * self._frame_bytes
+                self._write_blocks(stream, min(blocks, self._latency_blocks), at, _PA_SEEK_ABSOLUTE)
             self._queued_most = self._latency_blocks + 1
         except Exception:
             log.exception("error in PulseAudio timing callback")
@@ -573,15 +578,17 @@ class PulseOutputStream(PulseStream):
                 if block is not self._silence and block.any():
                     self._last_sound = self.blocks_rendered
             elif blocks:
-                self._write_blocks(stream, blocks, 0)
+                self._write_blocks(stream, blocks)
             if self._idle:
                 self._cork_if_quiet(stream)
         except Exception:
             log.exception("error in PulseAudio write callback")
 
-    def _write_blocks(self, stream: int, blocks: int, offset_frames: int) -> None:
-        """Render ``blocks`` blocks and write them in one piece, ``offset_frames`` from the
-        end of what was written (negative: over what is queued)."""
+    def _write_blocks(
+        self, stream: int, blocks: int, offset: int = 0, seek: int = _PA_SEEK_RELATIVE
+    ) -> None:
+        """Render ``blocks`` blocks and write them in one piece (after what was written, or
+        where ``offset`` and ``seek`` say: ``pa_stream_write``'s)."""
         frames = blocks * self.blocksize
         if len(self._scratch) < frames:
             self._scratch = np.zeros((frames, self.channels), dtype=np.float32)
@@ -593,10 +600,9 @@ class PulseOutputStream(PulseStream):
             if block is not self._silence and block.any():
                 self._last_sound = self.blocks_rendered
         address = out.__array_interface__["data"][0]
-        offset = offset_frames * self._frame_bytes
         if (
             self._lib.pa_stream_write(
-                stream, address, frames * self._frame_bytes, None, offset, _PA_SEEK_RELATIVE
+                stream, address, frames * self._frame_bytes, None, offset, seek
             )
             < 0
         ):
