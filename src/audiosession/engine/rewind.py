@@ -35,9 +35,14 @@ GROW_SECONDS = 0.1
 CALM_SECONDS = 1.0
 """A stream queues long once nothing had to be heard at once for this long."""
 
-REWRITE_MARGIN = 0.006
+REWRITE_MARGIN = 0.010
 """Seconds after what is being heard where a rewrite starts: what the server plays before the
-rewrite reaches it (the time to render and send it)."""
+rewrite reaches it (the time to render and send it), on an idle machine; a stream adds twice
+the time its server took to say where it reads (a busy machine is slower for both)."""
+
+REWRITE_MARGIN_MOST = 0.02
+"""The most that delay adds (a late rewrite cuts its first few ms; one that never comes is
+worse)."""
 
 
 class StreamRenderer:

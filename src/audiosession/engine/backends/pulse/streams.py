@@ -21,6 +21,7 @@ from ...rewind import (
     LONG_QUEUE_SECONDS,
     LONG_WRITE_SECONDS,
     REWRITE_MARGIN,
+    REWRITE_MARGIN_MOST,
 )
 from .bindings import (
     _NO_STREAM_NOTIFY,
@@ -255,6 +256,7 @@ class PulseOutputStream(PulseStream):
         self._queued_most = 0  # the most that may still be queued (for _queue_is_silent)
         self._calm_since = time.monotonic()  # since when nothing had to be heard at once
         self._rewrite_pending = False
+        self._asked_at = 0.0
         self.rewrites = 0
         """How many times the stream rendered again what it had queued (see ``hurry``)."""
         self._scratch = np.zeros((0, channels), dtype=np.float32)
@@ -309,6 +311,13 @@ class PulseOutputStream(PulseStream):
                 operation = lib.pa_stream_cork(self._stream, 0, None, None)
                 if operation:
                     lib.pa_operation_unref(operation)
+
+    def _reopen(self) -> None:
+        # What was queued long and not yet heard went with the server: play it again.
+        with self._connection.locked():
+            if self._rewind is not None and self.queues_long:
+                self._rewind(self._queue_blocks * self.blocksize)
+        super()._reopen()
 
     def _detach_callbacks(self, stream: int) -> None:
         super()._detach_callbacks(stream)
@@ -468,6 +477,7 @@ class PulseOutputStream(PulseStream):
         operation = self._lib.pa_stream_update_timing_info(stream, self._on_timing, None)
         if operation:
             self._rewrite_pending = True
+            self._asked_at = time.monotonic()
             self._lib.pa_operation_unref(operation)
         else:
             self._set_keep(False)
@@ -487,11 +497,16 @@ class PulseOutputStream(PulseStream):
             if timing.write_index_corrupt or timing.read_index_corrupt:
                 self._set_keep(False)
                 return
-            heard = timing.read_index - int(timing.sink_usec * self.rate / 1e6) * (
-                self._frame_bytes
-            )
+            # What is being heard now: where the server read when it answered, less what
+            # its sink had yet to play, plus what played since.
+            since = time.time() - (timing.timestamp_sec + timing.timestamp_usec / 1e6)
+            played = int((min(max(since, 0.0), 0.1) * 1e6 - timing.sink_usec) * self.rate / 1e6)
+            heard = timing.read_index + played * self._frame_bytes
             queued = (timing.write_index - heard) // self._frame_bytes
-            margin = int(REWRITE_MARGIN * self.rate)
+            # The answer's delay says how busy the machine is (this thread's turn, the GIL,
+            # the server's): the rewrite may be as late again to reach the server.
+            delay = min(time.monotonic() - self._asked_at, REWRITE_MARGIN_MOST)
+            margin = int((REWRITE_MARGIN + 2 * delay) * self.rate)
             back = 0
             if queued > margin and self._rewind is not None:
                 back = self._rewind(queued - margin)
@@ -506,6 +521,15 @@ class PulseOutputStream(PulseStream):
                 at = timing.write_index - back * self._frame_bytes
                 self._write_blocks(stream, min(blocks, self._latency_blocks), at, _PA_SEEK_ABSOLUTE)
             self._queued_most = self._latency_blocks + 1
+            log.debug(
+                "rewrote %d of %d queued frames on %r (answer after %.1f ms, margin %d, %.1f ms)",
+                back,
+                queued,
+                self.device_id,
+                1000 * delay,
+                margin,
+                1000 * (time.monotonic() - self._asked_at - delay),
+            )
         except Exception:
             log.exception("error in PulseAudio timing callback")
 
