@@ -312,13 +312,6 @@ class PulseOutputStream(PulseStream):
                 if operation:
                     lib.pa_operation_unref(operation)
 
-    def _reopen(self) -> None:
-        # What was queued long and not yet heard went with the server: play it again.
-        with self._connection.locked():
-            if self._rewind is not None and self.queues_long:
-                self._rewind(self._queue_blocks * self.blocksize)
-        super()._reopen()
-
     def _detach_callbacks(self, stream: int) -> None:
         super()._detach_callbacks(stream)
         self._lib.pa_stream_set_write_callback(stream, _NO_STREAM_REQUEST, None)
