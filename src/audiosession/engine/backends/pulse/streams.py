@@ -480,8 +480,11 @@ class PulseOutputStream(PulseStream):
         being heard (and REWRITE_MARGIN), and write it over the queue."""
         try:
             self._rewrite_pending = False
-            if not success or stream != self._stream or self.queues_long:
+            if stream != self._stream or self.queues_long:
                 return  # (queues long: it grew again meanwhile; a later hurry rewrites)
+            if not success:
+                self._set_keep(False)
+                return
             info = self._lib.pa_stream_get_timing_info(stream)
             if not info:
                 self._set_keep(False)
