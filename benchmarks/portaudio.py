@@ -14,6 +14,11 @@ tests/support/alsa_config.py), so the path is the one an ALSA-only board takes, 
 - paplay: N ``paplay --latency-msec=70`` processes, one file each, on the same sink: the
   like-for-like peer. Cost = their CPU (/proc/<pid>/stat) + the server's.
 
+``--blocksizes 480,4800`` measures ours again per engine block size, through one ``Engine`` on
+the backend (the files as ``engine.ahead`` voices; latency 2 blocks above 480 frames): what
+larger blocks would save where nothing needs low latency (PortAudio cannot overwrite what it
+was given, so a pause would wait for up to that latency: docs/devices.md).
+
 Dropouts, for both: gaps heard on the sink's monitor (``parec``) while everything plays, i.e.
 5 ms windows of silence in a sum of tones that is never silent; for ours also the PortAudio
 callbacks flagged ``output_underflow``. Printed: CPU seconds per second of audio, the ratio
@@ -64,10 +69,15 @@ def gaps(recorded: np.ndarray) -> int:
 
 
 def run_ours(
-    server: PulseServer, env: dict[str, str], paths: list[str], seconds: float
+    server: PulseServer,
+    env: dict[str, str],
+    paths: list[str],
+    seconds: float,
+    blocksize: int | None = None,
 ) -> tuple[dict[str, float], np.ndarray]:
+    kind = "--child" if blocksize is None else f"--engine-child={blocksize}"
     child = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(seconds), str(server.pid), *paths],
+        [sys.executable, __file__, kind, str(seconds), str(server.pid), *paths],
         env={**env, "AUDIOSESSION_BACKEND": "portaudio", "AUDIOSESSION_DAEMON": "off"},
         stdout=subprocess.PIPE,
         text=True,
@@ -110,6 +120,35 @@ def run_paplay(
     return {"client": cpu / window, "server": server_cpu / window}, recorded
 
 
+def engine_child(blocksize: int, seconds: float, server_pid: int, paths: list[str]) -> None:
+    """In the playing process: one engine on the portaudio backend with ``blocksize``, the
+    files decoded ahead as its voices."""
+    from audiosession.engine import Engine, open_audio
+    from audiosession.engine.backends.portaudio.backend import PortAudioBackend
+    from audiosession.engine.mixer import LoopingSource
+
+    backend = PortAudioBackend(latency_blocks=None if blocksize <= 480 else 2)
+    engine = Engine(backend, blocksize=blocksize)
+    for path in paths:
+        looping = LoopingSource(open_audio(path, rate=RATE, channels=2))
+        buffer = engine.ahead(looping.produce)
+        buffer.prime()
+        engine.add_voice(buffer, device="speakers")
+    time.sleep(1.0)
+    print("ready", flush=True)
+    underflows = backend.underflows
+    cpu, server_cpu = time.process_time(), process_cpu_seconds(server_pid)
+    time.sleep(seconds)
+    result = {
+        "client": (time.process_time() - cpu) / seconds,
+        "watcher": 0.0,
+        "server": (process_cpu_seconds(server_pid) - server_cpu) / seconds,
+        "underflows": backend.underflows - underflows,
+    }
+    print(json.dumps(result), flush=True)
+    engine.close()
+
+
 def child(seconds: float, server_pid: int, paths: list[str]) -> None:
     """In the playing process: N elements through the public API on the portaudio backend."""
     import audiosession
@@ -144,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--counts", default="1,8,32")
+    parser.add_argument("--blocksizes", default="", help="e.g. 480,4800: engine-level runs")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",")]
     with (
@@ -175,11 +215,23 @@ def main(argv: list[str] | None = None) -> int:
                 + f"{peer['client']:.3f} + {peer['server']:.3f} = {peer_total:.3f}".rjust(30)
                 + f" | {gaps(peer_heard):>5} | {peer_total / total:.2f}"
             )
+            for blocksize in [int(b) for b in args.blocksizes.split(",") if b.strip()]:
+                ours, heard = run_ours(server, env, paths, args.seconds, blocksize)
+                total = ours["client"] + ours["server"]
+                print(
+                    f"{count:>3} | engine, {blocksize} frames: "
+                    f"{ours['client']:.3f} + {ours['server']:.3f} = {total:.3f} | "
+                    f"drops {gaps(heard)} | underruns {int(ours['underflows'])}"
+                )
     return 0
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(float(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
+    elif len(sys.argv) > 1 and sys.argv[1].startswith("--engine-child="):
+        engine_child(
+            int(sys.argv[1].split("=")[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+        )
     else:
         sys.exit(main())

@@ -23,6 +23,11 @@ as long as a run, so paplay need not loop. For each configuration, once every st
 - ours also reports each voice's underruns (blocks whose decode-ahead buffer ran dry) and the
   server's underflow callbacks on our streams.
 
+Each configuration is measured from 3 s after its streams appear (``SETTLE``): by then ours
+queue long (up to 1 s in the server, docs/devices.md), as a player that plays on does. At the
+end, each N's totals side by side: ours / paplay with its default buffer (~2 s) and with
+``--latency-msec``, the ratios a run on a shared machine can be trusted for.
+
 Then once more at N = 32 with a CPU hog per core (``nice 0`` busy loops) running beside it.
 """
 
@@ -55,6 +60,9 @@ PAPLAY_MOST = 62
 WINDOW = 0.005
 DROPOUT_FRACTION = 0.3
 VOLUME = 0.15
+SETTLE = 3.0
+"""Seconds from the streams' start to the measured stretch: ours queue long once nothing
+changed for a second (docs/realtime.md)."""
 
 PLAYER = textwrap.dedent("""
     import json, sys, threading
@@ -150,7 +158,7 @@ def wait_for_streams(server: PulseServer, count: int, timeout: float = 60.0) -> 
 def measure(server: PulseServer, pids: list[int], seconds: float) -> tuple[float, float, int, int]:
     """Record the monitor for ``seconds`` while measuring CPU: (client, server per second of
     audio, dropouts, windows)."""
-    time.sleep(1.0)  # let every stream settle after its start
+    time.sleep(SETTLE)  # let every stream settle after its start
     recorder = server.record("speakers.monitor")
     cpu0 = sum(process_cpu_seconds(pid) for pid in pids)
     server0, t0 = server.cpu_seconds(), time.monotonic()
@@ -318,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             "median RMS; underfl = the server's underflows on our streams\n"
         )
         print(HEADER, flush=True)
+        results: dict[tuple[int, str], Result] = {}
 
         def measured(
             label: str, n: int, run: Callable[[PulseServer, dict[str, str]], Result]
@@ -333,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                     AUDIOSESSION_BACKEND="pulse",
                 )
                 result = run(server, env)
+            results[n, label] = result
             print(row(label, n, result), flush=True)
 
         def ours(files: list[str], daemon: bool) -> Callable[[PulseServer, dict[str, str]], Result]:
@@ -367,6 +377,19 @@ def main(argv: list[str] | None = None) -> int:
             count = "" if len(peers) == n else f" x{len(peers)}"
             measured(f"paplay{count}" + suffix, n, paplay(peers, None))
             measured(f"paplay{count} {latency_ms:g} ms" + suffix, n, paplay(peers, latency_ms))
+            ours_total = results[n, "ours" + suffix].cpu
+            ratios.append(
+                f"{n:>3}{suffix:<7} {ours_total:>6.3f}   "
+                + "   ".join(
+                    f"{results[n, label].cpu:>6.3f} ({ours_total / results[n, label].cpu:4.2f}x)"
+                    for label in (
+                        f"paplay{count}" + suffix,
+                        f"paplay{count} {latency_ms:g} ms" + suffix,
+                    )
+                )
+            )
+
+        ratios: list[str] = []
 
         for n in counts:
             configurations(n, hog=False)
@@ -378,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
                 for hog in hogs:
                     hog.kill()
                     hog.wait()
+        print(
+            f"\nCPU s per s, total, and ours / paplay:\n  N         ours   paplay (default)  "
+            f" paplay {latency_ms:g} ms"
+        )
+        print("\n".join(ratios))
     return 0
 
 

@@ -121,6 +121,8 @@ class AheadBuffer:
         seconds: float = AHEAD_SECONDS,
         chunk: int = CHUNK_FRAMES,
         name: str = "",
+        history: int = 0,
+        on_flush: Callable[[], None] | None = None,
     ) -> None:
         if rate <= 0 or channels <= 0:
             raise ValueError(f"rate and channels must be positive, not {rate!r}, {channels!r}")
@@ -130,10 +132,17 @@ class AheadBuffer:
             raise ValueError(
                 f"the buffer ({seconds!r} s) must hold at least one chunk ({chunk} frames)"
             )
+        if history < 0:
+            raise ValueError(f"history must be >= 0 frames, not {history!r}")
         self.rate = int(rate)
         self.channels = int(channels)
         self.chunk = int(chunk)
-        self.capacity = int(seconds * rate)
+        self.ahead = int(seconds * rate)
+        self.history = int(history)
+        """Frames already read that the ring keeps, so the reader can go back over them
+        (``rewind_to``): a stream that queued them in its server may render them again."""
+        self.capacity = self.ahead + self.history
+        self.on_flush = on_flush
         self.name = name
         self._produce = produce
         self._tell = tell
@@ -216,6 +225,23 @@ class AheadBuffer:
         out[first:count] = ring.data[: count - first]
         return out
 
+    def mark(self) -> tuple[object, int]:
+        """(The audio thread.) Where the reader stands, for ``rewind_to``."""
+        ring = self._ring
+        return ring, ring.taken + ring.held
+
+    def rewind_to(self, mark: tuple[object, int] | None) -> bool:
+        """(The audio thread.) Read again from ``mark`` (from ``mark()``): the frames read
+        since are given again. A mark from before a flush rewinds to the new ring's start;
+        None (the buffer was not read yet then) too. False, with nothing moved, if the
+        ring no longer holds those frames (more than ``history`` ago)."""
+        ring = self._ring
+        at = mark[1] if mark is not None and mark[0] is ring else 0
+        if at < ring.written - self.capacity or at > ring.taken + ring.held:
+            return False
+        ring.taken, ring.held = at, 0
+        return True
+
     # -- filling ------------------------------------------------------------------------------
 
     def room(self) -> int:
@@ -225,7 +251,7 @@ class AheadBuffer:
         ring = self._ring
         if ring.end is not None or self.closed:
             return 0
-        return self.capacity - (ring.written - ring.taken)
+        return self.ahead - (ring.written - ring.taken)
 
     def sleep_until_room(self) -> float | None:
         """(A worker, before it sleeps.) Have the audio thread wake the worker once a chunk
@@ -256,7 +282,7 @@ class AheadBuffer:
     def _fill_locked(self, ring: _Ring) -> bool:
         if self.closed or ring.end is not None:
             return False
-        room = self.capacity - (ring.written - ring.taken)
+        room = self.ahead - (ring.written - ring.taken)
         want = min(self.chunk, room)
         if want <= 0 or (want < self.chunk and ring.written > 0):
             return False  # wait until a whole chunk fits: large calls are the point
@@ -325,6 +351,8 @@ class AheadBuffer:
             self._ring = ring
         if self._workers is not None:
             self._workers.wake(self)
+        if self.on_flush is not None:
+            self.on_flush()
 
     def exclusive(self, change: Callable[[], T]) -> T:
         """Call ``change()`` while no producer call runs (to change the producer's settings),
@@ -393,17 +421,20 @@ class AheadBuffer:
             return taken / self.rate
         with self._marks_lock:  # not the producer's lock: a slow producer must not hold us
             self._drop_marks_read(ring)
-            first = ring.marks[0] if ring.marks else None
-        if first is None:  # nothing in this ring yet (the producer may be past a chunk it makes)
+            # The chunk being read: the last one that starts at or before the reader (the
+            # ring keeps the marks of its history too).
+            mark = next((m for m in reversed(ring.marks) if m[0] <= taken), None)
+            if mark is None and ring.marks:
+                mark = ring.marks[0]
+        if mark is None:  # nothing in this ring yet (the producer may be past a chunk it makes)
             return ring.start
-        index, seconds = first
+        index, seconds = mark
         return seconds + (taken - index) / self.rate
 
-    @staticmethod
-    def _drop_marks_read(ring: _Ring) -> None:
+    def _drop_marks_read(self, ring: _Ring) -> None:
         """(Under the marks lock.) Forget the marks of chunks read to the end."""
         marks, taken = ring.marks, ring.taken + ring.held
-        while len(marks) > 1 and marks[1][0] <= taken:
+        while len(marks) > 1 and marks[1][0] <= taken - self.history:
             marks.popleft()
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from .ahead import AHEAD_SECONDS, CHUNK_FRAMES, AheadBuffer, AheadWorkers, Produ
 from .backend import Backend, DeviceInfo, DeviceKind, Stream, check_device
 from .gain import Gain
 from .mixer import AUDIBILITY_HOLD, AudibilityChanged, Mixer, Source, Voice, VoiceEnded
+from .rewind import LONG_QUEUE_SECONDS, LONG_WRITE_SECONDS, StreamRenderer
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,14 @@ class OutputListener(Protocol):
     """Sees every block an output device's streams render (on their audio threads)."""
 
     device: str
+    keeps_streams_short: bool
+    """Whether it needs each block as it is heard (the echo canceller's far end): while it
+    listens, the device's streams do not queue long (``engine/rewind.py``)."""
 
     def take(self, role: str, block: np.ndarray) -> None: ...
+
+    def untake(self, role: str, frames: int) -> None:
+        """The ``role`` stream renders its last ``frames`` again (queued, not heard)."""
 
 
 class Capture:
@@ -178,6 +185,8 @@ class Recording:
     and stops taking blocks after ``limit`` seconds.
     """
 
+    keeps_streams_short = False
+
     def __init__(
         self, engine: Engine, device: str, clock: Callable[[], float], limit: float = 600.0
     ) -> None:
@@ -189,7 +198,7 @@ class Recording:
         self._start = clock()
         self._limit = int(limit * engine.rate)
         self._cursors: dict[str, int] = {}  # role -> frame where its next block goes
-        self._blocks: list[tuple[int, np.ndarray]] = []
+        self._blocks: list[tuple[int, np.ndarray, str]] = []
         self.stopped = False
 
     def take(self, role: str, block: np.ndarray) -> None:
@@ -203,17 +212,34 @@ class Recording:
             # or ran dry): it is heard from now.
             at = now
         if at < self._limit:
-            self._blocks.append((at, block.copy()))
+            self._blocks.append((at, block.copy(), role))
         self._cursors[role] = at + len(block)
+
+    def untake(self, role: str, frames: int) -> None:
+        """The ``role`` stream renders its last ``frames`` again (they were queued, not
+        heard): forget them (called on its audio thread)."""
+        at = self._cursors.get(role)
+        if at is None or self.stopped:
+            return
+        cut = at - frames
+        kept = []
+        for start, block, block_role in self._blocks:
+            if block_role == role and start + len(block) > cut:
+                if start >= cut:
+                    continue
+                block = block[: cut - start]
+            kept.append((start, block, block_role))
+        self._blocks = kept
+        self._cursors[role] = cut
 
     def stop(self) -> np.ndarray:
         """Stop and return everything received, a (frames, channels) float32 array."""
         self.stopped = True
         self._engine._stop_recording(self)
         blocks = list(self._blocks)
-        end = max((at + len(block) for at, block in blocks), default=0)
+        end = max((at + len(block) for at, block, _ in blocks), default=0)
         out = np.zeros((end, self.channels), dtype=np.float32)
-        for at, block in blocks:
+        for at, block, _ in blocks:
             out[at : at + len(block)] += block
         return out
 
@@ -252,6 +278,13 @@ class Engine:
         )
         self.mixer.default_device = backend.default_output()
         self.mixer.on_routes_changed = self._sync_streams
+        self.mixer.on_change = self._hurry_streams
+        # Streams that may queue much (``queues_long``) can render again what they queued.
+        self._history = (
+            int(LONG_QUEUE_SECONDS * self.rate) + self.blocksize
+            if getattr(backend, "queues_long", False)
+            else 0
+        )
         self._lock = threading.RLock()
         self._streams: dict[tuple[str | None, str], Stream] = {}
         self._kept: set[tuple[str | None, str]] = set()  # (device or None: the default, role)
@@ -383,8 +416,11 @@ class Engine:
                 if self._workers is None:
                     self._workers = AheadWorkers()
                 workers = self._workers
-        # Room for a whole block on top of a whole chunk, whatever the blocksize.
+        # Room for a whole block on top of a whole chunk, whatever the blocksize; and for
+        # the large writes of a stream that queues long.
         seconds = max(AHEAD_SECONDS, 2 * (self.blocksize + CHUNK_FRAMES) / self.rate)
+        if self._history:
+            seconds += LONG_WRITE_SECONDS
         return AheadBuffer(
             produce,
             rate=self.rate,
@@ -393,6 +429,8 @@ class Engine:
             tell=tell,
             seconds=seconds,
             name=name,
+            history=self._history if workers is not None else 0,
+            on_flush=self.mixer.changed,
         )
 
     def keep_stream(self, role: str, device: str | None = None) -> bool:
@@ -450,17 +488,31 @@ class Engine:
                 if set_idle is not None:
                     set_idle(key not in playing)
 
-    def _renderer(self, device: str, role: str) -> Callable[[int], np.ndarray]:
-        render = self.mixer.render
+    def _renderer(self, device: str, role: str) -> StreamRenderer:
         recordings = self._recordings
 
-        def render_stream(frames: int) -> np.ndarray:
-            block = render(device, role, frames)
+        def take(role: str, block: np.ndarray) -> None:
             for recording in recordings.get(device, ()):
                 recording.take(role, block)
-            return block
 
-        return render_stream
+        def untake(role: str, frames: int) -> None:
+            for recording in recordings.get(device, ()):
+                recording.untake(role, frames)
+
+        def held_short() -> bool:
+            return any(listener.keeps_streams_short for listener in recordings.get(device, ()))
+
+        return StreamRenderer(
+            self.mixer, device, role, self._history, take, untake, held_short=held_short
+        )
+
+    def _hurry_streams(self) -> None:
+        """What is heard must change at once: a stream that queued much renders again from
+        what is being heard (``hurry``)."""
+        for stream in list(self._streams.values()):
+            hurry = getattr(stream, "hurry", None)
+            if hurry is not None:
+                hurry()
 
     def clock(self) -> float:
         """Seconds on the engine's clock: monotonic time, or a virtual backend's own."""
@@ -479,6 +531,8 @@ class Engine:
         audio threads call its ``take``: it must only copy)."""
         with self._lock:
             self._recordings[device] = (*self._recordings.get(device, ()), listener)
+        if listener.keeps_streams_short:
+            self._hurry_streams()  # a stream that queues long goes back to its latency
 
     def remove_output_listener(self, listener: OutputListener) -> None:
         self._stop_recording(listener)

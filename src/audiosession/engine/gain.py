@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 
@@ -61,6 +62,10 @@ class Gain:
             self._command = (self._command[0] + 1, target, seconds)
             if seconds == 0 or not self._followers:
                 self._value = target
+            followers = list(self._followers)
+        for follower in followers:
+            if follower.on_set is not None:
+                follower.on_set()
 
     def follower(self) -> GainFollower:
         """A new, independent follower of this gain, starting at its current value."""
@@ -90,6 +95,7 @@ class GainFollower:
         "_step",
         "_remaining",
         "ramp_frames",
+        "on_set",
         "__weakref__",
     )
 
@@ -103,6 +109,8 @@ class GainFollower:
         self._remaining = 0
         self.ramp_frames = 0
         """How many leading frames of the last envelope ramp (the rest hold its last value)."""
+        self.on_set: Callable[[], None] | None = None
+        """Called (on the setter's thread) when the gain is given a new target."""
         if self._value != target:
             # Joined in the middle of a ramp: the first block starts it again from here.
             self._seq = -1
@@ -111,6 +119,19 @@ class GainFollower:
     def value(self) -> float:
         """Where this follower is now."""
         return self._value
+
+    @property
+    def ramping(self) -> bool:
+        """Whether it is on its way to a target (or has one it has not started for)."""
+        return self._remaining > 0 or self._seq != self._gain._command[0]
+
+    def state(self) -> tuple[int, float, float, float, int]:
+        """Where it is along the gain's ramps, for ``restore``."""
+        return self._seq, self._value, self._target, self._step, self._remaining
+
+    def restore(self, state: tuple[int, float, float, float, int]) -> None:
+        """Go back to ``state``: a target set since is ramped to again from there."""
+        self._seq, self._value, self._target, self._step, self._remaining = state
 
     def _start(self, target: float, seconds: float, rate: int) -> None:
         frames = int(round(seconds * rate))

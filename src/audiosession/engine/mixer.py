@@ -53,6 +53,9 @@ class AudibilityChanged:
 
 MixerEvent = VoiceEnded | AudibilityChanged
 
+RouteState = tuple[tuple[Any, ...], ...]
+"""What ``Mixer.snapshot`` keeps of a stream's voices (for ``Mixer.restore``)."""
+
 
 class Voice:
     """One source being mixed onto a (device, role) stream through a chain of gains.
@@ -111,8 +114,14 @@ class Voice:
                 raise TypeError(f"gains must be Gain objects, not {gain!r}")
         kept = {id(g): f for g, f in zip(self._gains, self._followers, strict=True)}
         followers = tuple(kept.get(id(g)) or g.follower() for g in gains)
+        for follower in followers:
+            follower.on_set = self._gain_set
         self._gains, self._followers = gains, followers
         self._chain = tuple(zip(gains, followers, strict=True))
+
+    def _gain_set(self) -> None:
+        if self._mixer is not None:
+            self._mixer.changed()
 
     @property
     def device(self) -> str | None:
@@ -193,6 +202,10 @@ class Mixer:
         self.channels = int(channels)
         self.on_event = on_event
         self.on_routes_changed: Callable[[], None] | None = None
+        self.on_change: Callable[[], None] | None = None
+        """Called (on the caller's thread) when what is heard must change at once: a voice
+        starts or stops playing, joins or leaves, moves, or one of its gains is set. A
+        stream that queued much audio renders again from what is being heard."""
         self.audibility_hold = float(audibility_hold)
         self.audibility_threshold = float(audibility_threshold)
         self.default_device: str | None = None
@@ -258,6 +271,67 @@ class Mixer:
     def _notify_routes(self) -> None:
         if self.on_routes_changed is not None:
             self.on_routes_changed()
+        self.changed()
+
+    def changed(self) -> None:
+        """Something to be heard at once changed (see ``on_change``)."""
+        if self.on_change is not None:
+            self.on_change()
+
+    def snapshot(self, device: str | None, role: str) -> RouteState | None:
+        """(The rendering thread, between blocks.) The state of each voice of the (device,
+        role) stream, to render again from here with ``restore``; None if a voice's source
+        cannot go back (only an ``AheadBuffer``, whose ring keeps what was read, can)."""
+        states = []
+        for voice in self._routes.get((device, role), ()):
+            mark = getattr(voice.source, "mark", None)
+            if mark is None:
+                return None
+            states.append(
+                (
+                    voice,
+                    mark(),
+                    voice._heard,
+                    voice._resuming,
+                    voice.frames_played,
+                    voice._quiet_frames,
+                    tuple((follower, follower.state()) for follower in voice._followers),
+                )
+            )
+        return tuple(states)
+
+    def restore(self, state: RouteState) -> bool:
+        """(The rendering thread.) Put the voices back as ``snapshot`` found them; the next
+        block renders from there with what changed since (a pause fades out there, a gain
+        ramps from there). Voices that ended since are left ended. False if a source could
+        not go back (nothing is restored then)."""
+        voices = [entry for entry in state if not entry[0].ended]
+        for voice, mark, *_ in voices:
+            if not voice.source.rewind_to(mark):  # type: ignore[attr-defined]
+                return False
+        for voice, _mark, heard, resuming, played, quiet, followers in voices:
+            voice._heard, voice._resuming = heard, resuming
+            voice.frames_played, voice._quiet_frames = played, quiet
+            for follower, follower_state in followers:
+                follower.restore(follower_state)
+        return True
+
+    def steady(self, device: str | None, role: str) -> bool:
+        """Whether the (device, role) stream may queue long: every source can go back
+        (``snapshot``) and nothing is about to change by itself: no gain ramps, no voice is
+        fading, and no source's end is near (in its buffer)."""
+        for voice in self._routes.get((device, role), ()):
+            if not hasattr(voice.source, "mark"):
+                return False  # it cannot go back (``snapshot``)
+            if not voice._playing and not voice._heard:
+                continue  # paused, and silent until it plays (which is a change)
+            if voice.ended or not voice._heard:
+                return False
+            if getattr(voice.source, "ended_in_ring", True):
+                return False
+            if any(follower.ramping for follower in voice._followers):
+                return False
+        return True
 
     def _buffer(self, key: tuple[str | None, str], frames: int) -> tuple[np.ndarray, np.ndarray]:
         buffers = self._buffers.get(key)

@@ -124,6 +124,22 @@ class FarEndReference:
             if at >= self._end - size:
                 self._ring[np.arange(at, end) % size] += mono
 
+    keeps_streams_short = True
+    """The echo must follow its reference by the same lag all along: a stream that queued
+    a second and rewrote it would move the echo by as much."""
+
+    def untake(self, role: str, frames: int) -> None:
+        """A stream of the device renders again what it had queued (it went back to its
+        latency as this reference began to listen): what was kept from now on is no longer
+        what will be heard, and the stream's next block is heard from now."""
+        now = int(round(self._clock() * self.rate))
+        self._timelines.pop(role, None)
+        size = len(self._ring)
+        with self._lock:
+            if self._end > now:
+                self._ring[np.arange(max(now, self._end - size), self._end) % size] = 0.0
+                self._end = now
+
     def read(self, start: int, frames: int) -> np.ndarray:
         """The mono far end rendered at frames ``start`` to ``start + frames`` (zeros where
         nothing was, or is no longer, kept)."""

@@ -40,6 +40,10 @@ class PulseBackend:
     streams_rest = True
     """An idle output stream corks (``PulseOutputStream.set_idle``): it holds no sink awake."""
 
+    queues_long = True
+    """A steady output stream queues up to ``LONG_QUEUE_SECONDS`` and rewrites its queue when
+    something must be heard at once (``PulseOutputStream.hurry``)."""
+
     def __init__(
         self,
         server: str | None = None,

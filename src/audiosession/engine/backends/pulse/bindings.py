@@ -12,7 +12,7 @@ from typing import Any
 
 from ....errors import AudioSessionError
 from ...backend import BackendUnavailableError
-from .structs import BufferAttr, SampleSpec
+from .structs import BufferAttr, SampleSpec, TimingInfo
 
 # --- constants, structures and callbacks ---------------------------------------------------
 
@@ -24,6 +24,7 @@ _PA_STREAM_DONT_MOVE = 0x200
 _PA_STREAM_START_CORKED = 0x1
 _PA_SAMPLE_FLOAT32LE = 5
 _PA_SEEK_RELATIVE = 0
+_PA_SEEK_ABSOLUTE = 1
 _PA_ERR_NOENTITY = 5
 _SIZE_MAX = 2 ** (8 * ctypes.sizeof(c_size_t)) - 1
 
@@ -31,6 +32,7 @@ _SIZE_MAX = 2 ** (8 * ctypes.sizeof(c_size_t)) - 1
 _ContextNotify = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 _StreamNotify = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 _StreamRequest = ctypes.CFUNCTYPE(None, c_void_p, c_size_t, c_void_p)
+_StreamSuccess = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_void_p)
 _NO_CONTEXT_NOTIFY = _ContextNotify()  # NULL function pointers, to detach callbacks
 _NO_STREAM_NOTIFY = _StreamNotify()
 _NO_STREAM_REQUEST = _StreamRequest()
@@ -152,6 +154,12 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]] | tuple[Any, list[Any], _ErrCheck]]
     "pa_stream_cork": (c_void_p, [c_void_p, c_int, c_void_p, c_void_p]),
     "pa_stream_flush": (c_void_p, [c_void_p, c_void_p, c_void_p]),
     "pa_stream_trigger": (c_void_p, [c_void_p, c_void_p, c_void_p]),
+    "pa_stream_set_buffer_attr": (
+        c_void_p,
+        [c_void_p, POINTER(BufferAttr), c_void_p, c_void_p],
+    ),
+    "pa_stream_update_timing_info": (c_void_p, [c_void_p, _StreamSuccess, c_void_p]),
+    "pa_stream_get_timing_info": (POINTER(TimingInfo), [c_void_p]),
     "pa_operation_unref": (None, [c_void_p]),
 }
 

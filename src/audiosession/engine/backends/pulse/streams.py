@@ -7,6 +7,7 @@ import ctypes
 import logging
 import threading
 import time
+from collections.abc import Callable
 from ctypes import c_size_t, c_void_p
 from typing import Any
 
@@ -14,11 +15,20 @@ import numpy as np
 
 from ....errors import NotFoundError
 from ...backend import DeliverCallback, RenderCallback, StreamFormat
+from ...rewind import (
+    CALM_SECONDS,
+    GROW_SECONDS,
+    LONG_QUEUE_SECONDS,
+    LONG_WRITE_SECONDS,
+    REWRITE_MARGIN,
+    REWRITE_MARGIN_MOST,
+)
 from .bindings import (
     _NO_STREAM_NOTIFY,
     _NO_STREAM_REQUEST,
     _PA_ERR_NOENTITY,
     _PA_SAMPLE_FLOAT32LE,
+    _PA_SEEK_ABSOLUTE,
     _PA_SEEK_RELATIVE,
     _PA_STREAM_ADJUST_LATENCY,
     _PA_STREAM_CREATING,
@@ -32,6 +42,7 @@ from .bindings import (
     _proplist,
     _StreamNotify,
     _StreamRequest,
+    _StreamSuccess,
     _strerror,
 )
 from .connection import PulseConnection
@@ -214,7 +225,23 @@ class PulseOutputStream(PulseStream):
         self._silence = np.zeros((self.blocksize, self.channels), dtype=np.float32)
         self._on_write = _StreamRequest(self._write_cb)
         self._on_underflow = _StreamNotify(self._underflow_cb)
+        self._on_timing = _StreamSuccess(self._timing_cb)
         self._latency_blocks = 0
+        # A steady stream queues up to LONG_QUEUE_SECONDS, if its renderer can render again
+        # (``rewind``) what it queued when something must be heard at once (``hurry``).
+        self._rewind: Callable[[int], int] | None = getattr(render, "rewind", None)
+        self._steady: Callable[[], bool] | None = getattr(render, "steady", None)
+        self._long_blocks = max(1, int(LONG_QUEUE_SECONDS * self.rate) // self.blocksize)
+        self._long_write_blocks = max(1, int(LONG_WRITE_SECONDS * self.rate) // self.blocksize)
+        self._grown_at = 0.0
+        self._queue_blocks = 0  # the buffer asked of the server now, in blocks
+        self._queued_most = 0  # the most that may still be queued (for _queue_is_silent)
+        self._calm_since = time.monotonic()  # since when nothing had to be heard at once
+        self._rewrite_pending = False
+        self._asked_at = 0.0
+        self.rewrites = 0
+        """How many times the stream rendered again what it had queued (see ``hurry``)."""
+        self._scratch = np.zeros((0, self.channels), dtype=np.float32)
         self._idle = False  # the engine has nothing for this stream to play
         self._last_sound: int | None = None  # blocks_rendered after the last audible block
         self.corked = False
@@ -223,7 +250,9 @@ class PulseOutputStream(PulseStream):
 
     def _open(self, latency_blocks: int, allow_move: bool, timeout: float) -> None:
         self._open_args = (latency_blocks, allow_move, timeout)
-        self._latency_blocks = latency_blocks
+        self._latency_blocks = self._queue_blocks = self._queued_most = latency_blocks
+        self._rewrite_pending = False
+        self._set_keep(False)
         self._last_sound = None
         self.corked = False
         lib = self._lib
@@ -339,8 +368,148 @@ class PulseOutputStream(PulseStream):
         enough have been written since the last audible one to push it out of the buffer."""
         return (
             self._last_sound is None
-            or self.blocks_rendered - self._last_sound > self._latency_blocks + 1
+            or self.blocks_rendered - self._last_sound > self._queued_most + 1
         )
+
+    # -- queueing long while steady ----------------------------------------------------------
+
+    @property
+    def queues_long(self) -> bool:
+        """Whether the stream now asks the server for more than its latency's buffer."""
+        return self._queue_blocks > self._latency_blocks
+
+    def _set_keep(self, keep: bool) -> None:
+        if self._rewind is not None:
+            render: Any = self._render
+            render.keep = keep
+            if not keep:
+                render.forget()
+
+    def _ask_buffer(self, stream: int, blocks: int) -> None:
+        """Ask the server to keep ``blocks`` queued (and, when that is more than the
+        latency, to ask for up to LONG_WRITE_SECONDS at a time)."""
+        self._queue_blocks = blocks
+        self._queued_most = max(self._queued_most, blocks)
+        minreq = (
+            1
+            if blocks <= self._latency_blocks
+            else min(self._long_write_blocks, blocks - self._latency_blocks)
+        )
+        attr = BufferAttr(
+            maxlength=0xFFFFFFFF,
+            tlength=self._block_bytes * blocks,
+            prebuf=0xFFFFFFFF,
+            minreq=self._block_bytes * minreq,
+            fragsize=0xFFFFFFFF,
+        )
+        operation = self._lib.pa_stream_set_buffer_attr(stream, ctypes.byref(attr), None, None)
+        if operation:
+            self._lib.pa_operation_unref(operation)
+
+    def _grow_when_steady(self, stream: int) -> None:
+        """(The write callback.) Queue more, a step at a time up to LONG_QUEUE_SECONDS, once
+        nothing had to be heard at once for CALM_SECONDS and nothing is about to change; go
+        back to the latency's buffer if something is about to (a ramp, a source's end)."""
+        if self._steady is None or self._rewrite_pending:
+            return
+        now = time.monotonic()
+        if not self.queues_long:
+            if now - self._calm_since < CALM_SECONDS:
+                return
+            if not self._steady():
+                self._calm_since = now  # look again in CALM_SECONDS
+                return
+            self._set_keep(True)
+        elif not self._steady():
+            self._shorten(stream)
+            return
+        if self._queue_blocks >= self._long_blocks or now - self._grown_at < GROW_SECONDS:
+            return
+        self._grown_at = now
+        # A step that decode-ahead buffers have ready, on top of what is read meanwhile.
+        step = max(1, int(GROW_SECONDS * self.rate) // self.blocksize)
+        self._ask_buffer(stream, min(self._long_blocks, self._queue_blocks + step))
+
+    def hurry(self) -> None:
+        """Something must be heard at once (a pause, a seek, a gain set, a new sound): a
+        stream that queues long goes back to its latency's buffer and renders again what it
+        queued from just after what is being heard (from any thread)."""
+        if self._connection.closed:
+            return
+        with self._connection.locked():
+            self._calm_since = time.monotonic()
+            stream = self._stream
+            if stream is None or self.failed or not self.queues_long:
+                return
+            self._shorten(stream)
+
+    def _shorten(self, stream: int) -> None:
+        """(Under the lock.) Back to the latency's buffer; ask where the server reads, and
+        rewrite from there (``_timing_cb``)."""
+        self._ask_buffer(stream, self._latency_blocks)
+        if self._rewrite_pending:
+            return
+        operation = self._lib.pa_stream_update_timing_info(stream, self._on_timing, None)
+        if operation:
+            self._rewrite_pending = True
+            self._asked_at = time.monotonic()
+            self._lib.pa_operation_unref(operation)
+        else:
+            self._set_keep(False)
+
+    def _timing_cb(self, stream: int, success: int, userdata: int) -> None:
+        """Where the server reads is known: render again what is queued beyond what is
+        being heard (and REWRITE_MARGIN), and write it over the queue."""
+        try:
+            self._rewrite_pending = False
+            if stream != self._stream or self.queues_long:
+                return  # (queues long: it grew again meanwhile; a later hurry rewrites)
+            if not success:
+                self._set_keep(False)
+                return
+            info = self._lib.pa_stream_get_timing_info(stream)
+            if not info:
+                self._set_keep(False)
+                return
+            timing = info.contents
+            if timing.write_index_corrupt or timing.read_index_corrupt:
+                self._set_keep(False)
+                return
+            # What is being heard now: where the server read when it answered, less what
+            # its sink had yet to play, plus what played since.
+            since = time.time() - (timing.timestamp_sec + timing.timestamp_usec / 1e6)
+            played = int((min(max(since, 0.0), 0.1) * 1e6 - timing.sink_usec) * self.rate / 1e6)
+            heard = timing.read_index + played * self._frame_bytes
+            queued = (timing.write_index - heard) // self._frame_bytes
+            # The answer's delay says how busy the machine is (this thread's turn, the GIL,
+            # the server's): the rewrite may be as late again to reach the server.
+            delay = min(time.monotonic() - self._asked_at, REWRITE_MARGIN_MOST)
+            margin = int((REWRITE_MARGIN + 2 * delay) * self.rate)
+            back = 0
+            if queued > margin and self._rewind is not None:
+                back = self._rewind(queued - margin)
+            self._set_keep(False)
+            if back:
+                # At an absolute index: the server then counts what it has queued, and asks
+                # for more, from where the rewrite ends (a relative seek back would have it
+                # wait for the whole stretch again first).
+                self.rewrites += 1
+                self.blocks_rendered -= back // self.blocksize
+                blocks = -(-back // self.blocksize)
+                at = timing.write_index - back * self._frame_bytes
+                self._write_blocks(stream, min(blocks, self._latency_blocks), at, _PA_SEEK_ABSOLUTE)
+            self._queued_most = self._latency_blocks + 1
+            log.debug(
+                "rewrote %d of %d queued frames on %r (answer after %.1f ms, margin %d, %.1f ms)",
+                back,
+                queued,
+                self.device_id,
+                1000 * delay,
+                margin,
+                1000 * (time.monotonic() - self._asked_at - delay),
+            )
+        except Exception:
+            log.exception("error in PulseAudio timing callback")
 
     def _cork_if_quiet(self, stream: int) -> None:
         """In the write callback: cork an idle stream once its queue is silence (or close
@@ -395,9 +564,12 @@ class PulseOutputStream(PulseStream):
             writable = lib.pa_stream_writable_size(stream)
             if writable == _SIZE_MAX:  # (size_t) -1: the stream is not ready any more
                 return
+            if not self._idle:
+                self._grow_when_steady(stream)
             # Whole blocks, rounded up: after a flush the server may ask for part of one, and
             # would wait for it for ever (writing a little more than asked is allowed).
-            for _ in range(-(-writable // self._block_bytes)):
+            blocks = -(-writable // self._block_bytes)
+            if blocks == 1:
                 block = self._block()
                 # __array_interface__ is ~10x cheaper than ndarray.ctypes on this hot path.
                 address = block.__array_interface__["data"][0]
@@ -407,10 +579,36 @@ class PulseOutputStream(PulseStream):
                 self.blocks_rendered += 1
                 if block is not self._silence and block.any():
                     self._last_sound = self.blocks_rendered
+            elif blocks:
+                self._write_blocks(stream, blocks)
             if self._idle:
                 self._cork_if_quiet(stream)
         except Exception:
             log.exception("error in PulseAudio write callback")
+
+    def _write_blocks(
+        self, stream: int, blocks: int, offset: int = 0, seek: int = _PA_SEEK_RELATIVE
+    ) -> None:
+        """Render ``blocks`` blocks and write them in one piece (after what was written, or
+        where ``offset`` and ``seek`` say: ``pa_stream_write``'s)."""
+        frames = blocks * self.blocksize
+        if len(self._scratch) < frames:
+            self._scratch = np.zeros((frames, self.channels), dtype=np.float32)
+        out = self._scratch
+        for index in range(blocks):
+            block = self._block()
+            out[index * self.blocksize : (index + 1) * self.blocksize] = block
+            self.blocks_rendered += 1
+            if block is not self._silence and block.any():
+                self._last_sound = self.blocks_rendered
+        address = out.__array_interface__["data"][0]
+        if (
+            self._lib.pa_stream_write(
+                stream, address, frames * self._frame_bytes, None, offset, seek
+            )
+            < 0
+        ):
+            log.warning("write to %r failed", self.device_id)
 
     def _underflow_cb(self, stream: int, userdata: int) -> None:
         self.underflows += 1
