@@ -20,7 +20,8 @@ from ...backend import (
 )
 from .connection import RECONNECT_TIMEOUT, PulseConnection, ServerWatcher
 from .devices import PulseDevices
-from .streams import PulseInputStream, PulseOutputStream, PulseStream
+from .input_stream import PulseInputStream
+from .streams import PulseOutputStream, PulseStream
 
 log = logging.getLogger(__name__)
 
