@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -157,9 +158,10 @@ def test_mpv_volume_is_cubic(mpv_player, pulse_server, media):
         assert heard(pulse_server, 440) - full == pytest.approx(20 * np.log10(gain), abs=0.2)
 
 
-def test_a_notification_ducks_mpv_by_14_db_and_it_comes_back_exactly(
-    runtime, pulse_server, media, mpv_player
-):
+@contextmanager
+def ducked(runtime: Runtime, pulse_server, media, mpv_player) -> Iterator[float]:
+    """mpv playing a tone in a ``playback`` window, ducked by a notification of another
+    window to the end of the duck's ramp; yields the tone's level before the duck."""
     from audiosession.integrations.mpv import mpv_volume, session_player
 
     music_window, ping_window = music_and_ping(runtime)
@@ -172,6 +174,13 @@ def test_a_notification_ducks_mpv_by_14_db_and_it_comes_back_exactly(
             lambda: mpv_player.volume == pytest.approx(mpv_volume(100.0, 0.2)),
             "the duck's ramp to end",
         )
+        yield before
+
+
+def test_a_notification_ducks_mpv_by_14_db_and_it_comes_back_exactly(
+    runtime, pulse_server, media, mpv_player
+):
+    with ducked(runtime, pulse_server, media, mpv_player) as before:
         assert heard(pulse_server, 440) - before == pytest.approx(-14, abs=1.0)
         wait_for(lambda: mpv_player.volume == 100.0, "the duck's release", timeout=10)
         assert heard(pulse_server, 440) == pytest.approx(before, abs=0.2)
@@ -180,18 +189,9 @@ def test_a_notification_ducks_mpv_by_14_db_and_it_comes_back_exactly(
 def test_a_volume_the_user_sets_during_a_duck_is_the_one_it_comes_back_to(
     runtime, pulse_server, media, mpv_player
 ):
-    from audiosession.integrations.mpv import mpv_volume, session_player
+    from audiosession.integrations.mpv import mpv_volume
 
-    music_window, ping_window = music_and_ping(runtime)
-    with session_player(mpv_player, window=music_window):
-        mpv_player.play(media.tone(440, 30.0))
-        wait_until_heard(pulse_server, 440, "mpv")
-        before = heard(pulse_server, 440)
-        Audio(media.tone(1000, 2.0), window=ping_window).play().result(5)
-        wait_for(
-            lambda: mpv_player.volume == pytest.approx(mpv_volume(100.0, 0.2)),
-            "the duck's ramp to end",
-        )
+    with ducked(runtime, pulse_server, media, mpv_player) as before:
         mpv_player.volume = 50.0  # the user turns it down, ducked: still ducked, from there
         wait_for(
             lambda: mpv_player.volume == pytest.approx(mpv_volume(50.0, 0.2)), "the duck on 50"
