@@ -177,8 +177,9 @@ class Capture:
 
 class Recording:
     """What one output device receives from now until ``stop()``: every block of each of its
-    streams, as rendered, placed by the stream's first block's time and its frame count (and
-    again by the time after a gap: a stream that rested while idle).
+    streams, as rendered, placed by the stream's first block's time and its frame count, on a
+    ``Timeline`` (a late callback is not a gap; a stream that rested while idle, or ran dry,
+    starts again from the time).
 
     The audio threads only append a copy of each block (no allocation beyond it, no file
     I/O); ``stop()`` assembles them. Meant for minutes, not hours: it keeps them in memory,
@@ -197,7 +198,7 @@ class Recording:
         self._clock = clock
         self._start = clock()
         self._limit = int(limit * engine.rate)
-        self._cursors: dict[str, int] = {}  # role -> frame where its next block goes
+        self._timelines: dict[str, Timeline] = {}  # role -> where its blocks go
         self._blocks: list[tuple[int, np.ndarray, str]] = []
         self.stopped = False
 
@@ -206,22 +207,20 @@ class Recording:
         if self.stopped:
             return
         now = max(0, int(round((self._clock() - self._start) * self.rate)))
-        at = self._cursors.get(role)
-        if at is None or now > at + len(block):
-            # The stream's first block, or its first after a gap (it was corked while idle,
-            # or ran dry): it is heard from now.
-            at = now
+        timeline = self._timelines.get(role)
+        if timeline is None:
+            timeline = self._timelines[role] = Timeline(self.rate, self._engine.blocksize)
+        at = timeline.place(now, len(block))
         if at < self._limit:
             self._blocks.append((at, block.copy(), role))
-        self._cursors[role] = at + len(block)
 
     def untake(self, role: str, frames: int) -> None:
         """The ``role`` stream renders its last ``frames`` again (they were queued, not
         heard): forget them (called on its audio thread)."""
-        at = self._cursors.get(role)
-        if at is None or self.stopped:
+        timeline = self._timelines.get(role)
+        if timeline is None or timeline.next is None or self.stopped:
             return
-        cut = at - frames
+        cut = timeline.next - frames
         kept = []
         for start, block, block_role in self._blocks:
             if block_role == role and start + len(block) > cut:
@@ -230,7 +229,7 @@ class Recording:
                 block = block[: cut - start]
             kept.append((start, block, block_role))
         self._blocks = kept
-        self._cursors[role] = cut
+        timeline.go_back(frames)
 
     def stop(self) -> np.ndarray:
         """Stop and return everything received, a (frames, channels) float32 array."""

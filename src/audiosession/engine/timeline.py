@@ -50,3 +50,14 @@ class Timeline:
         at = self._next
         self._next += frames
         return at
+
+    @property
+    def next(self) -> int | None:
+        """Where the next block goes (None before the first)."""
+        return self._next
+
+    def go_back(self, frames: int) -> None:
+        """The last ``frames`` placed are rendered again (a stream rewrote what it queued):
+        they go where they went."""
+        if self._next is not None:
+            self._next -= frames
