@@ -6,33 +6,25 @@ rounds. The daemon's side (``play_file``) is in tests/daemon/test_soak.py."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+import support.soak
+from support.soak import objects_grown
+
 ROUNDS = 5
 SOUNDS = 200
 
 PROGRAM = r"""
-import collections, gc, json, os, sys, threading, time
+import json, os, sys, threading
 import audiosession
 from audiosession import Audio
+from audiosession.session.runtime import process_runtime
+from support.soak import object_counts, wait_until_none_left
 
 path, rounds, sounds, how = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-
-def media_elements():
-    return sum(1 for o in gc.get_objects() if type(o).__name__ == "MediaElement")
-
-def quiet():
-    # Ended elements go once their last timer has run (a timeupdate, within 0.25 s; a
-    # paused one's, IDLE_SOURCE_SECONDS).
-    deadline = time.monotonic() + 15
-    while media_elements() and time.monotonic() < deadline:
-        gc.collect()
-        time.sleep(0.02)  # the dispatcher thread runs those timers meanwhile
-    gc.collect()
 
 for _ in range(rounds):
     elements = []
@@ -48,12 +40,14 @@ for _ in range(rounds):
         else:
             audiosession.run(until=element)
     del elements, element
-    quiet()
-    counts = collections.Counter(type(o).__name__ for o in gc.get_objects())
+    # An ended element goes once its last timeupdate has run (within 0.25 s).
+    wait_until_none_left("MediaElement", 15)
+    counts = object_counts()
     print(json.dumps({
         "fds": len(os.listdir("/proc/self/fd")),
         "threads": threading.active_count(),
         "elements": counts["MediaElement"],
+        "timers": len(process_runtime().loop._timers),
         "counts": counts,
     }), flush=True)
 """
@@ -62,7 +56,11 @@ for _ in range(rounds):
 def rounds_of(path: str, how: str) -> list[dict]:
     result = subprocess.run(
         [sys.executable, "-c", PROGRAM, path, str(ROUNDS), str(SOUNDS), how],
-        env={**os.environ, "AUDIOSESSION_BACKEND": "null", "AUDIOSESSION_DAEMON": "off"},
+        # (the own streams' watcher, trying to reach a sound server every few seconds, has a
+        # soak of its own: tests/session/test_own_streams_soak.py)
+        env=support.soak.env(
+            AUDIOSESSION_BACKEND="null", AUDIOSESSION_DAEMON="off", AUDIOSESSION_OWN_STREAMS="off"
+        ),
         capture_output=True,
         text=True,
         timeout=180,
@@ -78,15 +76,13 @@ def assert_flat(rounds: list[dict]) -> None:
         assert later["fds"] == first["fds"]
         assert later["threads"] == first["threads"]
         assert later["elements"] == 0
-        grown = {
-            name: count - first["counts"].get(name, 0)
-            for name, count in later["counts"].items()
-            # A leak of one object a sound is 800 more after four rounds: far over 5 %.
-            if count > first["counts"].get(name, 0) + max(10, first["counts"].get(name, 0) // 20)
-            # A pause's rest timer waits in the loop until it is due (IDLE_SOURCE_SECONDS),
-            # with a weak reference to its element: as many as pauses in the last seconds.
-            and not (name in ("Timer", "ReferenceType") and count <= first["counts"][name] + SOUNDS)
-        }
+        # A pause's rest timer waits in the loop until it is due (IDLE_SOURCE_SECONDS), with
+        # a weak reference to its element: as many as pauses in the last seconds, each with
+        # its arguments and its entry in the loop's heap.
+        waiting = later["timers"] - first["timers"]
+        waits = {"Timer": waiting, "ReferenceType": waiting, "tuple": 2 * waiting}
+        # A leak of one object a sound is 800 more after four rounds: far over 5 %.
+        grown = objects_grown(first["counts"], later["counts"], share=0.05, expected=waits)
         assert grown == {}, f"more objects than after the first round: {grown}"
 
 
