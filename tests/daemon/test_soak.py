@@ -16,6 +16,7 @@ from audiosession.daemon.player import MAX_SOUNDS_PER_CLIENT
 from support.audio import Media
 from support.daemon import DaemonProcess, Processes
 from support.raw_client import Raw, sound_event
+from support.soak import usage
 
 ROUNDS = 5
 SOUNDS = 200
@@ -47,18 +48,6 @@ def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
         yield processes.daemon
     finally:
         processes.close()
-
-
-def usage(pid: int) -> dict[str, int]:
-    """The process's open file descriptors, threads and resident memory (bytes)."""
-    status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return {
-        "fds": len(os.listdir(f"/proc/{pid}/fd")),
-        "threads": len(os.listdir(f"/proc/{pid}/task")),
-        "rss": int(status["VmRSS"].split()[0]) * 1024,
-    }
 
 
 def play_a_round(daemon: DaemonProcess, tone: str) -> None:

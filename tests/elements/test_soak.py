@@ -6,13 +6,13 @@ rounds. The daemon's side (``play_file``) is in tests/daemon/test_soak.py."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-import support.soak
-from support.soak import objects_grown
+from support.soak import importing_support, objects_grown
 
 ROUNDS = 5
 SOUNDS = 200
@@ -58,8 +58,13 @@ def rounds_of(path: str, how: str) -> list[dict]:
         [sys.executable, "-c", PROGRAM, path, str(ROUNDS), str(SOUNDS), how],
         # (the own streams' watcher, trying to reach a sound server every few seconds, has a
         # soak of its own: tests/session/test_own_streams_soak.py)
-        env=support.soak.env(
-            AUDIOSESSION_BACKEND="null", AUDIOSESSION_DAEMON="off", AUDIOSESSION_OWN_STREAMS="off"
+        env=importing_support(
+            {
+                **os.environ,
+                "AUDIOSESSION_BACKEND": "null",
+                "AUDIOSESSION_DAEMON": "off",
+                "AUDIOSESSION_OWN_STREAMS": "off",
+            }
         ),
         capture_output=True,
         text=True,

@@ -11,82 +11,34 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-import support.soak
+import support
 from support.pulse_server import PulseServer
-from support.soak import objects_grown
+from support.soak import importing_support, objects_grown, server_usage
 
 ROUNDS = 5
 SOUNDS = 30
 
-PROGRAM = r"""
-import json, os, queue, sys, threading
-from audiosession import ExternalPlayer, navigator
-from support.own_players import SimpleTone
-from support.soak import object_counts, wait_until_none_left
-
-rounds, sounds = int(sys.argv[1]), int(sys.argv[2])
-session = navigator.audio_session
-session.type = "playback"
-states = queue.Queue()
-session.add_event_listener("statechange", lambda event: states.put(str(session.state)))
-
-def expect(state):
-    seen = states.get(timeout=10)
-    if seen != state:
-        sys.exit(f"statechange to {seen!r}, not {state!r}")
-
-def claimed_sound():
-    player = ExternalPlayer(lambda: None, lambda: None, lambda gain, ramp: None,
-                            streams="claimed-player")
-    with player, SimpleTone(440, application="claimed-player"):
-        player.playing()
-        expect("active")
-        player.ended()
-        expect("inactive")
-
-def adopted_sound():
-    with SimpleTone(440, application="adopted-player"):
-        expect("active")
-    expect("inactive")  # the stream went: its player ended
-
-for _ in range(rounds):
-    for sound in range(sounds):
-        claimed_sound() if sound % 2 else adopted_sound()
-    # The last adopted player is closed on the loop just after it ended.
-    wait_until_none_left("ExternalPlayer", 10)
-    counts = object_counts()
-    print(json.dumps({
-        "fds": len(os.listdir("/proc/self/fd")),
-        "threads": threading.active_count(),
-        "players": counts["ExternalPlayer"],
-        "counts": counts,
-    }), flush=True)
-    sys.stdin.readline()  # the test counts the server's clients meanwhile
-"""
-
-
-def server_usage(server: PulseServer) -> dict[str, int]:
-    return {
-        "clients": len(server.pactl("list", "short", "clients").splitlines()),
-        "sink_inputs": len(server.sink_inputs()),
-    }
+PROGRAM = Path(support.__file__).with_name("own_streams_program.py")
 
 
 def test_rounds_of_adopted_and_claimed_streams_leave_nothing_behind(
     pulse_server: PulseServer,
 ) -> None:
-    env = support.soak.env(
-        PULSE_SERVER=pulse_server.server_string,
-        AUDIOSESSION_BACKEND="pulse",
-        AUDIOSESSION_DAEMON="off",
-        AUDIOSESSION_OWN_STREAMS="on",
+    env = importing_support(
+        {
+            **pulse_server.env,
+            "AUDIOSESSION_BACKEND": "pulse",
+            "AUDIOSESSION_DAEMON": "off",
+            "AUDIOSESSION_OWN_STREAMS": "on",
+        }
     )
     # A recording keeps the speakers running: a stream that starts on the suspended null sink
     # waits for its first block of two seconds.
     recorder = pulse_server.record("speakers.monitor").start()
     program = subprocess.Popen(
-        [sys.executable, "-c", PROGRAM, str(ROUNDS), str(SOUNDS)],
+        [sys.executable, str(PROGRAM), str(ROUNDS), str(SOUNDS)],
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -1,5 +1,5 @@
 """What the soak tests' programs count between rounds, and what the tests hold those counts to.
-A soak's program imports this module (``env()`` puts it on the program's path)."""
+A soak's program imports this module (``importing_support()`` puts it on the program's path)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,37 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from support.pulse_server import PulseServer
 
 
-def env(**extra: str) -> dict[str, str]:
-    """This process's environment with ``extra``, for a program that imports ``support``."""
+def importing_support(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for a program that imports ``support``: with the tests' folder on its path."""
     tests = str(Path(__file__).parents[1])
-    path = os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "PYTHONPATH": path, **extra}
+    path = os.pathsep.join(p for p in (tests, env.get("PYTHONPATH")) if p)
+    return {**env, "PYTHONPATH": path}
+
+
+def usage(pid: int) -> dict[str, int]:
+    """Process ``pid``'s open file descriptors, threads and resident memory (bytes)."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return {
+        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+        "threads": len(os.listdir(f"/proc/{pid}/task")),
+        "rss": int(status["VmRSS"].split()[0]) * 1024,
+    }
+
+
+def server_usage(server: PulseServer) -> dict[str, int]:
+    """How many clients and sink-inputs the sound server has."""
+    return {
+        "clients": len(server.pactl("list", "short", "clients").splitlines()),
+        "sink_inputs": len(server.sink_inputs()),
+    }
 
 
 def object_counts() -> collections.Counter[str]:
