@@ -243,7 +243,7 @@ class ThreadedLoop(TaskLoop):
         if self._thread is not None or self._closed:
             return
         with self._start_lock:
-            if self._thread is None:
+            if self._thread is None and not self._closed:
                 thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
                 self._thread = thread
                 thread.start()
@@ -288,6 +288,7 @@ class ThreadedLoop(TaskLoop):
             self._tasks.clear()
             self._timers.clear()
             self._wakeup.notify()
-        thread = self._thread
+        with self._start_lock:  # a thread that another thread is starting is started first
+            thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
