@@ -541,7 +541,12 @@ class AheadWorkers:
                 if self._lead is not me:
                     break
             if not filled:
-                self._wake_shared.wait(self._next_room(self._shared))
+                timeout = self._next_room(self._shared)
+                if self._lead is not me:
+                    continue  # displaced meanwhile: its buffer is this thread's now
+                # Bounded even with nothing to fill: were the watchdog to displace this thread
+                # just now, the new lead may clear the wake meant for it.
+                self._wake_shared.wait(UNSIGNALLED_WAKE if timeout is None else timeout)
                 self._wake_shared.clear()
 
     @staticmethod
