@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from typing import TYPE_CHECKING
 
 from audiosession.elements.external_player import ExternalPlayer
 from audiosession.engine.backends.pulse.own_streams import OwnStream, OwnStreams
+from audiosession.environment import env_choice
 from audiosession.policy import MEDIA_ROLES
 
 if TYPE_CHECKING:
@@ -34,12 +34,7 @@ def adopt_own_streams(runtime: Runtime) -> AdoptedStreams | None:
     """Start adopting the process's own streams into ``runtime``'s default window, as
     ``$AUDIOSESSION_OWN_STREAMS`` says; None when it is off or there is no PulseAudio
     client library (logged)."""
-    value = os.environ.get(ENABLE_ENV, "").strip().lower() or "on"
-    if value not in ENABLE_VALUES:
-        log.warning(
-            "%s=%r is not one of %s; using 'on'", ENABLE_ENV, value, ", ".join(ENABLE_VALUES)
-        )
-        value = "on"
+    value = env_choice(ENABLE_ENV, ENABLE_VALUES, "on")
     if value == "off":
         return None
     try:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from audiosession.environment import env_choice
 from audiosession.loop import TaskLoop
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,7 @@ _instance_numbers = itertools.count(1)
 def publishing_enabled(*, virtual: bool) -> bool:
     """Whether a runtime publishes MPRIS players: ``$AUDIOSESSION_MPRIS`` (``auto``, ``on``,
     ``off``); ``auto`` publishes from real processes only, never from a virtual environment."""
-    value = os.environ.get(ENABLE_ENV, "").strip().lower() or "auto"
-    if value not in ENABLE_VALUES:
-        log.warning(
-            "%s=%r is not one of %s; using 'auto'", ENABLE_ENV, value, ", ".join(ENABLE_VALUES)
-        )
-        value = "auto"
+    value = env_choice(ENABLE_ENV, ENABLE_VALUES, "auto")
     if value == "off":
         return False
     return value == "on" or not virtual
